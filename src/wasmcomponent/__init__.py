@@ -1,0 +1,121 @@
+"""wasmcomponent: the WebAssembly Component Model runtime for Python, in Python.
+
+A drop-in replacement for wasmtime-py's ``wasmtime.component``: the same class
+names, arguments, value conventions and errors, on the same
+``wasmtime.Engine``/``wasmtime.Store``.  Core wasm runs on wasmtime's engine;
+decoding, linking, instantiation and the Canonical ABI are Python.
+
+    >>> import wasmtime
+    >>> from wasmcomponent import Component, Linker
+    >>> engine = wasmtime.Engine()
+    >>> store = wasmtime.Store(engine)
+    >>> component = Component.from_file(engine, "examples/hello.wat")  # doctest: +SKIP
+    >>> instance = Linker(engine).instantiate(store, component)  # doctest: +SKIP
+    >>> instance.get_func(store, "greet")(store, "world")  # doctest: +SKIP
+    'Hello, world!'
+"""
+
+from .errors import (
+    ComponentError,
+    ComponentTrap,
+    DecodeError,
+    LinkError,
+    UnsupportedError,
+    ValidationError,
+)
+from .runtime.component import Component, ExportIndex
+from .runtime.func import Func
+from .runtime.instance import Instance
+from .runtime.linker import Linker, LinkerInstance
+from .runtime.resources import ResourceAny, ResourceHost, ResourceType
+from .runtime.types import (
+    Bool,
+    BorrowType,
+    Char,
+    ComponentExtern,
+    ComponentInstanceType,
+    ComponentItem,
+    ComponentType,
+    EnumType,
+    ErrorContext,
+    F32,
+    F64,
+    FlagsType,
+    FuncType,
+    FutureType,
+    ListType,
+    ModuleType,
+    OptionType,
+    OwnType,
+    RecordType,
+    ResultType,
+    S8,
+    S16,
+    S32,
+    S64,
+    StreamType,
+    String,
+    TupleType,
+    U8,
+    U16,
+    U32,
+    U64,
+    ValType,
+    VariantType,
+)
+from .runtime.values import Record, Variant
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Component",
+    "ExportIndex",
+    "Linker",
+    "LinkerInstance",
+    "Instance",
+    "Func",
+    "ResourceType",
+    "ResourceAny",
+    "ResourceHost",
+    "ComponentType",
+    "ModuleType",
+    "ComponentItem",
+    "ComponentInstanceType",
+    "ComponentExtern",
+    "FuncType",
+    "ValType",
+    "Bool",
+    "U8",
+    "U16",
+    "U32",
+    "U64",
+    "S8",
+    "S16",
+    "S32",
+    "S64",
+    "F32",
+    "F64",
+    "Char",
+    "String",
+    "ErrorContext",
+    "ListType",
+    "RecordType",
+    "TupleType",
+    "VariantType",
+    "EnumType",
+    "OptionType",
+    "ResultType",
+    "FlagsType",
+    "StreamType",
+    "FutureType",
+    "OwnType",
+    "BorrowType",
+    "Variant",
+    "Record",
+    "ComponentError",
+    "ComponentTrap",
+    "DecodeError",
+    "LinkError",
+    "UnsupportedError",
+    "ValidationError",
+]

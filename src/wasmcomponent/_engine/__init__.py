@@ -1,0 +1,50 @@
+"""The bridge to wasmtime-py's core engine (the only code using its internals).
+
+``core`` -- text to binary, store identity and per-store state, raw calls,
+unchecked host functions, core module reflection and instantiation.
+``memory`` -- :class:`GuestMemory`, checked access to linear memory.
+See each module's docstring for lifetimes and value conventions.
+"""
+
+from .core import (
+    CORE_NUMERIC,
+    WASMTIME_MAJOR,
+    CoreExport,
+    CoreImport,
+    HostCallback,
+    RawFunc,
+    Storelike,
+    exports_by_name,
+    instantiate,
+    is_text,
+    make_host_func,
+    module_exports,
+    module_imports,
+    store_key,
+    store_state,
+    take_pending,
+    wat_to_wasm,
+)
+from .memory import OUT_OF_BOUNDS, GuestMemory
+
+__all__ = [
+    "CORE_NUMERIC",
+    "WASMTIME_MAJOR",
+    "CoreExport",
+    "CoreImport",
+    "GuestMemory",
+    "HostCallback",
+    "OUT_OF_BOUNDS",
+    "RawFunc",
+    "Storelike",
+    "exports_by_name",
+    "instantiate",
+    "is_text",
+    "make_host_func",
+    "module_exports",
+    "module_imports",
+    "store_key",
+    "store_state",
+    "take_pending",
+    "wat_to_wasm",
+]

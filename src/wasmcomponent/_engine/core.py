@@ -1,0 +1,696 @@
+"""The bridge to wasmtime-py's core engine: the one place that uses its internals.
+
+Everything else in wasmcomponent talks to the core engine through this module
+(and :mod:`._engine.memory`), so a new wasmtime-py release means revisiting
+these two files only.  Written against wasmtime-py ``50.x``
+(:data:`WASMTIME_MAJOR`); importing it with another major version warns.
+
+What it provides
+----------------
+* :func:`wat_to_wasm` / :func:`is_text` -- text to binary (modules and components).
+* Store identity: :func:`store_key` is the store's *context address*, the same
+  for a ``wasmtime.Store``, a ``StoreContext`` and a ``Caller`` of that store.
+  :func:`store_state` attaches one Python object per (store, factory).
+* :class:`RawFunc` -- calls a core function through
+  ``wasmtime_func_call_unchecked`` with a buffer allocated once, about 20x
+  faster than ``wasmtime.Func.__call__``.
+* :func:`make_host_func` -- a core function implemented in Python through
+  ``wasmtime_func_new_unchecked``.
+* :func:`instantiate`, :func:`exports_by_name`, :func:`module_imports`,
+  :func:`module_exports` -- thin helpers over the public wasmtime API.
+
+Store records and their lifetime
+--------------------------------
+Each store seen by this module gets a private ``_StoreRecord`` holding: the
+context pointer, the store id (to refuse objects of another store, which would
+abort the process inside wasmtime), the *pending exception* of a host callback,
+the ctypes callbacks of host functions, and the objects made by
+:func:`store_state`.  Records live in ``_REGISTRY`` keyed by context address --
+the one piece of module-level mutable state, needed because a ``Caller`` or
+``StoreContext`` carries nothing but that address.
+
+A record is created on first use from any store-like.  At that moment a dummy
+host function with a native *finalizer* is created in the store; wasmtime runs
+that finalizer when it frees the store (``Store`` garbage-collected or
+``close()``d), and it removes the record, marks it closed and drops every
+attached object.  So state is released exactly when the context address
+becomes reusable, whichever store-like created it.  Rules that follow:
+
+* attached objects must not call into the store from their own finalizers;
+* a :class:`RawFunc` or host function never keeps its ``Store`` alive; calling
+  a :class:`RawFunc` after its store is gone raises ``ValueError``;
+* attached objects may freely reference instances and functions of the store
+  (no reference cycle through the ``Store`` object is formed).
+
+Pending exceptions
+------------------
+A Python exception raised by a host callback cannot cross wasm frames.  The
+trampoline stores it on the store record and returns a trap to wasm; when the
+trap reaches the outermost :class:`RawFunc` call (or :func:`instantiate`), that
+call re-raises the very same exception object.  Nested calls consume their own
+pending exception, so the innermost Python frame that called into wasm sees it
+first.  :func:`take_pending` is for other entry points into wasm.  An
+exception parked by a host function made with ``wasmtime.Func`` (wasmtime-py's
+own module-global slot) is re-raised the same way.
+
+Traps raise :class:`~wasmcomponent.errors.ComponentTrap` whose message is
+wasmtime's own rendering, verbatim ("error while executing at wasm
+backtrace:\n ...\n\nCaused by:\n    wasm trap: ...\n", trailing newline
+included) and whose ``trap_code`` is the ``wasmtime.TrapCode`` (fuel
+exhaustion and epoch interruption included).  Non-trap failures raise the
+``wasmtime.WasmtimeError`` (or ``ExitTrap``) wasmtime-py builds.
+
+Value conventions (raw core values)
+-----------------------------------
+Arguments of :class:`RawFunc` and results of host callbacks are masked to their
+width (``-1`` and ``2**32 - 1`` are the same i32); f32 values are rounded as C
+does (overflow gives infinity).  Results of :class:`RawFunc` and arguments of
+host callbacks are *signed*: an i32 of ``0xffffffff`` arrives as ``-1``; mask
+with ``& 0xFFFFFFFF`` for the unsigned reading.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+import warnings
+from functools import cache
+from importlib import metadata
+from typing import Any, Callable, Iterable, NamedTuple, Sequence, TypeVar, Union
+
+import wasmtime
+from wasmtime import _ffi as ffi
+from wasmtime import _func as _wasmtime_func
+
+from ..errors import ComponentTrap
+from ..types.model import CoreExternType, CoreFuncType
+
+__all__ = [
+    "WASMTIME_MAJOR",
+    "CORE_NUMERIC",
+    "Storelike",
+    "wat_to_wasm",
+    "is_text",
+    "store_key",
+    "store_state",
+    "take_pending",
+    "RawFunc",
+    "HostCallback",
+    "make_host_func",
+    "instantiate",
+    "exports_by_name",
+    "module_imports",
+    "module_exports",
+    "CoreImport",
+    "CoreExport",
+]
+
+WASMTIME_MAJOR = 50
+"""The wasmtime-py major version this module was written against."""
+
+
+def _check_version() -> None:
+    try:
+        major = int(metadata.version("wasmtime").split(".")[0])
+    except (metadata.PackageNotFoundError, ValueError):
+        return
+    if major != WASMTIME_MAJOR:
+        warnings.warn(
+            f"wasmcomponent was written for wasmtime-py {WASMTIME_MAJOR}.x, found {major}.x",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+_check_version()
+
+Storelike = Union[wasmtime.Store, wasmtime.StoreContext, wasmtime.Caller]
+T = TypeVar("T")
+
+CORE_NUMERIC = ("i32", "i64", "f32", "f64")
+"""The core value types :class:`RawFunc` and :func:`make_host_func` support."""
+
+# ---------------------------------------------------------------------------
+# Native entry points.  Our own prototypes (``dll[name]`` returns a fresh
+# function pointer) take plain addresses, so no wasmtime-py wrapper or argument
+# conversion sits on the hot paths.
+
+_dll = ffi.dll
+_SLOT = ctypes.sizeof(ffi.wasmtime_val_raw_t)  # 16 bytes per value slot
+_vp = ctypes.c_void_p
+
+
+def _proto(name: str, restype: Any, *argtypes: Any) -> Any:
+    fn = _dll[name]
+    fn.restype = restype
+    fn.argtypes = argtypes
+    return fn
+
+
+# No argtypes: every call passes pre-built ctypes objects, the fastest path.
+_call_unchecked = _dll["wasmtime_func_call_unchecked"]
+_call_unchecked.restype = _vp
+_func_new_unchecked = _proto("wasmtime_func_new_unchecked", None, _vp, _vp, _vp, _vp, _vp, _vp)
+_caller_context = _proto("wasmtime_caller_context", ctypes.POINTER(ffi.wasmtime_context_t), _vp)
+_trap_new = _proto("wasmtime_trap_new", _vp, ctypes.c_char_p, ctypes.c_size_t)
+
+_UNCHECKED_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_size_t, _vp, _vp, _vp, ctypes.c_size_t)
+_FINALIZER = ctypes.CFUNCTYPE(None, _vp)
+
+_TRAP_PTR = ctypes.POINTER(ffi.wasm_trap_t)
+_ERROR_PTR = ctypes.POINTER(ffi.wasmtime_error_t)
+
+
+# ---------------------------------------------------------------------------
+# Text format
+
+
+def is_text(data: Union[str, bytes, bytearray, memoryview]) -> bool:
+    """Guess whether ``data`` is WebAssembly text rather than a binary.
+
+    >>> is_text("(module)"), is_text(b"\\0asm\\x01\\0\\0\\0"), is_text(b"(component)")
+    (True, False, True)
+    """
+    if isinstance(data, str):
+        return not data.startswith("\0")
+    return bytes(data[:4]) != b"\0asm"
+
+
+def wat_to_wasm(text: Union[str, bytes]) -> bytes:
+    """Translate WebAssembly text (a core module or a component) to binary.
+
+    Raises ``wasmtime.WasmtimeError`` with the text parser's message on error.
+
+    >>> wat_to_wasm("(module)")
+    b'\\x00asm\\x01\\x00\\x00\\x00'
+    """
+    return bytes(wasmtime.wat2wasm(text))
+
+
+# ---------------------------------------------------------------------------
+# Store records
+
+
+class _StoreRecord:
+    """Per-store bookkeeping of this module (see the module docstring)."""
+
+    __slots__ = ("key", "store_id", "ctx", "ctx_arg", "pending", "closed", "keepalive", "states")
+
+    def __init__(self, key: int, ctx: Any, store_id: int) -> None:
+        self.key = key
+        self.store_id = store_id
+        self.ctx = ctx  # ctypes POINTER(wasmtime_context_t)
+        self.ctx_arg = _vp(key)  # pre-built argument for native calls
+        self.pending: BaseException | None = None
+        self.closed = False
+        self.keepalive: list[Any] = []
+        self.states: dict[Any, Any] = {}
+
+    def close(self) -> None:
+        self.closed = True
+        self.ctx = None
+        self.pending = None
+        self.keepalive = []
+        self.states = {}
+
+    def take_pending(self) -> BaseException | None:
+        exc, self.pending = self.pending, None
+        return exc
+
+
+_REGISTRY: dict[int, _StoreRecord] = {}
+
+
+def _on_store_freed(env: int | None) -> None:
+    record = _REGISTRY.pop(env or 0, None)
+    if record is not None:
+        record.close()
+
+
+def _never_called(env: Any, caller: Any, args: Any, n: int) -> int:
+    return 0
+
+
+_ON_STORE_FREED = _FINALIZER(_on_store_freed)
+_NEVER_CALLED = _UNCHECKED_CALLBACK(_never_called)
+
+
+def _context_of(store_like: Storelike) -> Any:
+    try:
+        context = store_like._context
+    except AttributeError:
+        raise TypeError(
+            f"expected a wasmtime Store, StoreContext or Caller, got {type(store_like).__name__}"
+        ) from None
+    return context()
+
+
+def store_key(store_like: Storelike) -> int:
+    """The store's context address: equal for its ``Store``, ``StoreContext`` and ``Caller``.
+
+    Raises ``ValueError`` if the store is closed or the caller expired.
+    """
+    return ctypes.addressof(_context_of(store_like).contents)
+
+
+def _record(store_like: Storelike) -> _StoreRecord:
+    ctx = _context_of(store_like)
+    key = ctypes.addressof(ctx.contents)
+    record = _REGISTRY.get(key)
+    if record is None:
+        record = _register(ctx, key)
+    return record
+
+
+def _register(ctx: Any, key: int) -> _StoreRecord:
+    # The dummy function's finalizer runs when wasmtime frees the store; its
+    # store id lets us refuse functions and memories of other stores.
+    functype = wasmtime.FuncType([], [])
+    func = ffi.wasmtime_func_t()
+    _func_new_unchecked(
+        key,
+        ctypes.addressof(functype.ptr().contents),
+        ctypes.cast(_NEVER_CALLED, _vp).value,
+        key,
+        ctypes.cast(_ON_STORE_FREED, _vp).value,
+        ctypes.addressof(func),
+    )
+    record = _StoreRecord(key, ctx, func.store_id)
+    _REGISTRY[key] = record
+    return record
+
+
+def store_state(store_like: Storelike, factory: Callable[[], T]) -> T:
+    """Return the object attached to this store for ``factory``, creating it on first use.
+
+    One object exists per (store, factory) pair, whichever store-like is used to
+    look it up.  It is dropped when wasmtime frees the store.
+
+    >>> store = wasmtime.Store()
+    >>> store_state(store, dict) is store_state(store, dict)
+    True
+    """
+    states = _record(store_like).states
+    try:
+        return states[factory]  # type: ignore[no-any-return]
+    except KeyError:
+        state = states[factory] = factory()
+        return state
+
+
+def take_pending(store_like: Storelike) -> BaseException | None:
+    """Remove and return the exception a host callback left pending on this store."""
+    return _record(store_like).take_pending()
+
+
+def _raise_failure(record: _StoreRecord, error: int | None, trap: int | None) -> None:
+    """Raise the Python error for a failed call into wasm (``error``/``trap`` are owned pointers)."""
+    trap_obj = wasmtime.Trap._from_ptr(ctypes.cast(trap, _TRAP_PTR)) if trap else None
+    err_obj = wasmtime.WasmtimeError._from_ptr(ctypes.cast(error, _ERROR_PTR)) if error else None
+    pending = record.take_pending()
+    if pending is None:
+        # A host function made by ``wasmtime.Func`` parks its exception here.
+        pending, _wasmtime_func.LAST_EXCEPTION = _wasmtime_func.LAST_EXCEPTION, None
+    if pending is not None:
+        raise pending
+    if trap_obj is not None:
+        raise ComponentTrap(trap_obj.message, trap_obj.trap_code)
+    if err_obj is not None:
+        raise err_obj
+    raise AssertionError("call into wasm failed without an error")
+
+
+# ---------------------------------------------------------------------------
+# Value types
+
+
+_VIEW_TYPES: dict[str, Any] = {
+    "i32": ctypes.c_int32,
+    "i64": ctypes.c_int64,
+    "f32": ctypes.c_float,
+    "f64": ctypes.c_double,
+}
+_STRUCT_CODES = {"i32": "i", "i64": "q", "f32": "f", "f64": "d"}
+_STORE_CODES = {"i32": "I", "i64": "Q", "f32": "f", "f64": "d"}
+_MASKS = {"i32": " & 0xFFFFFFFF", "i64": " & 0xFFFFFFFFFFFFFFFF", "f32": "", "f64": ""}
+_VALKIND_NAMES = {
+    0: "i32",
+    1: "i64",
+    2: "f32",
+    3: "f64",
+    4: "v128",
+    128: "externref",
+    129: "funcref",
+}
+
+
+def _valtype_name(ty: wasmtime.ValType) -> str:
+    kind = ffi.wasm_valtype_kind(ty.ptr())
+    return _VALKIND_NAMES.get(int(kind), f"valtype({int(kind)})")
+
+
+def _core_functype(ty: wasmtime.FuncType) -> CoreFuncType:
+    return CoreFuncType(
+        tuple(_valtype_name(t) for t in ty.params), tuple(_valtype_name(t) for t in ty.results)
+    )
+
+
+def _check_numeric(ty: CoreFuncType) -> None:
+    for name in ty.params + ty.results:
+        if name not in _VIEW_TYPES:
+            raise ValueError(
+                f"core value type `{name}` is not supported here (only i32, i64, f32, f64)"
+            )
+
+
+def _valtype(name: str) -> wasmtime.ValType:
+    factory: Callable[[], wasmtime.ValType] = getattr(wasmtime.ValType, name)
+    return factory()
+
+
+def _struct_format(types: Sequence[str], codes: dict[str, str]) -> str:
+    return "<" + "".join(f"{codes[t]}{_SLOT - struct.calcsize(codes[t])}x" for t in types)
+
+
+# ---------------------------------------------------------------------------
+# Raw calls
+
+
+@cache
+def _call_maker(
+    params: tuple[str, ...], results: tuple[str, ...]
+) -> Callable[..., Callable[..., Any]]:
+    """Compile the straight-line call function for one signature (memoized, pure)."""
+    args = ", ".join(f"a{i}" for i in range(len(params)))
+    lines = [
+        "def make(fn, fargs, ins, outs, trap, record, fail, closed):",
+        *(f"    p{i} = ins[{i}]" for i in range(len(params))),
+        *(f"    r{i} = outs[{i}]" for i in range(len(results))),
+        f"    def raw_call({args}):",
+        "        if record.closed:",
+        "            closed()",
+        *(f"        p{i}.value = a{i}" for i in range(len(params))),
+        "        err = fn(*fargs)",
+        "        if err or trap.value:",
+        "            t = trap.value",
+        "            trap.value = None",
+        "            fail(record, err, t)",
+    ]
+    if not results:
+        lines.append("        return None")
+    elif len(results) == 1:
+        lines.append("        return r0.value")
+    else:
+        lines.append(
+            "        return (" + "".join(f"r{i}.value, " for i in range(len(results))) + ")"
+        )
+    lines.append("    return raw_call")
+    namespace: dict[str, Any] = {}
+    exec(compile("\n".join(lines), f"<raw_call {params}->{results}>", "exec"), namespace)
+    maker: Callable[..., Callable[..., Any]] = namespace["make"]
+    return maker
+
+
+def _store_closed() -> None:
+    raise ValueError("the store of this function has been freed")
+
+
+class RawFunc:
+    """A core function bound to its store, called with raw numeric values.
+
+    ``call(*args)`` (also ``__call__``) returns ``None`` for no results, the
+    value for one result and a tuple for several.  Integer arguments are masked
+    to their width; integer results are signed (see the module docstring).  A
+    trap raises :class:`ComponentTrap` (``trap_code`` set, message rendered as
+    wasmtime does); an exception from a host callback is re-raised unchanged;
+    other failures raise ``wasmtime.WasmtimeError`` (``ExitTrap`` included).
+
+    ``call`` is a plain function generated for the signature; bind it once on
+    hot paths to skip the method dispatch.  Not thread-safe (neither are
+    stores); re-entrant calls are fine because arguments are consumed on entry
+    and results are read right after return.
+
+    >>> store = wasmtime.Store()
+    >>> module = wasmtime.Module(store.engine, '''(module (func (export "add")
+    ...     (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))''')
+    >>> add = RawFunc(store, wasmtime.Instance(store, module, []).exports(store)["add"])
+    >>> add(2**31 - 1, 1), add(-1, 0) & 0xFFFFFFFF
+    (-2147483648, 4294967295)
+    """
+
+    __slots__ = ("type", "call", "_func", "_buffer", "_record")
+
+    def __init__(self, store: Storelike, func: wasmtime.Func) -> None:
+        if not isinstance(func, wasmtime.Func):
+            raise TypeError(f"expected a wasmtime.Func, got {type(func).__name__}")
+        record = _record(store)
+        if func._func.store_id != record.store_id:
+            raise ValueError("the function belongs to a different store")
+        functype = _core_functype(func.type(store))
+        _check_numeric(functype)
+        params, results = functype.params, functype.results
+        nslots = max(len(params), len(results))
+        self.type = functype
+        self._record = record
+        self._func = ffi.wasmtime_func_t.from_buffer_copy(func._func)
+        # One extra slot holds the out-pointer for a trap.
+        self._buffer = buffer = (ffi.wasmtime_val_raw_t * (nslots + 1))()
+        base = ctypes.addressof(buffer)
+        ins = [_VIEW_TYPES[t].from_buffer(buffer, i * _SLOT) for i, t in enumerate(params)]
+        outs = [_VIEW_TYPES[t].from_buffer(buffer, i * _SLOT) for i, t in enumerate(results)]
+        trap = _vp.from_buffer(buffer, nslots * _SLOT)
+        fargs = (
+            record.ctx_arg,
+            _vp(ctypes.addressof(self._func)),
+            _vp(base),
+            ctypes.c_size_t(nslots),
+            _vp(base + nslots * _SLOT),
+        )
+        self.call: Callable[..., Any] = _call_maker(params, results)(
+            _call_unchecked, fargs, ins, outs, trap, record, _raise_failure, _store_closed
+        )
+        # ``fargs`` holds raw addresses of ``_func`` and ``_buffer``: callers may keep
+        # only ``call``, so it must keep them (and thus this object) alive.
+        self.call.__dict__["owner"] = self
+
+    def __call__(self, *args: Any) -> Any:
+        return self.call(*args)
+
+    def __repr__(self) -> str:
+        return f"<RawFunc {self.type.params} -> {self.type.results}>"
+
+
+# ---------------------------------------------------------------------------
+# Host functions
+
+HostCallback = Callable[..., Any]
+"""``callback(*args)`` or ``callback(store_context, *args)``; see :func:`make_host_func`."""
+
+
+@cache
+def _trampoline_maker(
+    params: tuple[str, ...], results: tuple[str, ...], with_context: bool
+) -> Callable[..., Any]:
+    """Compile the host trampoline for one signature (memoized, pure)."""
+    nslots = max(len(params), len(results))
+    args = "".join(f"a{i}, " for i in range(len(params)))
+    call_args = ("sc, " if with_context else "") + args
+    lines = [
+        "def make(callback, record, Array, unpack, pack, slow_store, trap_new, caller_context, StoreContext):",
+        "    def trampoline(env, caller, addr, n):",
+        "        try:",
+    ]
+    if nslots:
+        lines.append("            buf = Array.from_address(addr)")
+    if params:
+        lines.append(f"            {args} = unpack(buf)")
+    if with_context:
+        lines += [
+            "            sc = StoreContext(caller_context(caller))",
+            "            try:",
+            f"                r = callback({call_args})",
+            "            finally:",
+            "                sc._invalidate()",
+        ]
+    else:
+        lines.append(f"            r = callback({call_args})")
+    if not results:
+        lines += [
+            "            if r is not None:",
+            "                raise TypeError(f'host function returned {type(r).__name__}, expected None')",
+        ]
+    else:
+        if len(results) == 1:
+            values = f"r{_MASKS[results[0]]}"
+        else:
+            names = "".join(f"v{i}, " for i in range(len(results)))
+            lines.append(f"            {names}= r")
+            values = ", ".join(f"v{i}{_MASKS[t]}" for i, t in enumerate(results))
+        lines += [
+            "            try:",
+            f"                pack(buf, 0, {values})",
+            "            except OverflowError:",
+            f"                slow_store(addr, ({values},))",
+        ]
+    lines += [
+        "            return 0",
+        "        except BaseException as e:",
+        "            record.pending = e",
+        "            return trap_new(b'python exception in host function', 33)",
+        "    return trampoline",
+    ]
+    namespace: dict[str, Any] = {}
+    exec(compile("\n".join(lines), f"<host {params}->{results}>", "exec"), namespace)
+    maker: Callable[..., Any] = namespace["make"]
+    return maker
+
+
+def _slow_store(types: tuple[str, ...]) -> Callable[[int, tuple[Any, ...]], None]:
+    """Store results one by one with C conversion rules (f32 overflow becomes infinity)."""
+
+    def store(addr: int, values: tuple[Any, ...]) -> None:
+        for i, (ty, value) in enumerate(zip(types, values, strict=True)):
+            _VIEW_TYPES[ty].from_address(addr + i * _SLOT).value = value
+
+    return store
+
+
+def make_host_func(
+    store: Storelike,
+    params: Sequence[str],
+    results: Sequence[str],
+    callback: HostCallback,
+    *,
+    with_context: bool = False,
+) -> wasmtime.Func:
+    """Create a core function of type ``params -> results`` that runs ``callback``.
+
+    ``callback`` receives the raw arguments positionally (integers signed as
+    they arrive), preceded by a ``wasmtime.StoreContext`` of the calling store
+    when ``with_context`` is true (valid only during the call).  It returns
+    ``None`` for no results, the value for one, a sequence for several; integer
+    results are masked to their width.  Any exception it raises becomes a trap
+    in wasm and is re-raised unchanged by the enclosing :class:`RawFunc` call.
+
+    The ctypes callback lives as long as the store.
+    """
+    functype = CoreFuncType(tuple(params), tuple(results))
+    _check_numeric(functype)
+    record = _record(store)
+    nslots = max(len(functype.params), len(functype.results))
+    maker = _trampoline_maker(functype.params, functype.results, with_context)
+    trampoline = maker(
+        callback,
+        record,
+        ctypes.c_ubyte * (nslots * _SLOT),
+        struct.Struct(_struct_format(functype.params, _STRUCT_CODES)).unpack_from,
+        struct.Struct(_struct_format(functype.results, _STORE_CODES)).pack_into,
+        _slow_store(functype.results),
+        _trap_new,
+        _caller_context,
+        wasmtime.StoreContext,
+    )
+    native = _UNCHECKED_CALLBACK(trampoline)
+    record.keepalive.append(native)
+    ty = wasmtime.FuncType(
+        [_valtype(t) for t in functype.params], [_valtype(t) for t in functype.results]
+    )
+    func = ffi.wasmtime_func_t()
+    _func_new_unchecked(
+        record.key,
+        ctypes.addressof(ty.ptr().contents),
+        ctypes.cast(native, _vp).value,
+        None,
+        None,
+        ctypes.addressof(func),
+    )
+    return wasmtime.Func._from_raw(func)
+
+
+# ---------------------------------------------------------------------------
+# Modules and instances
+
+
+class CoreImport(NamedTuple):
+    """One import of a core module; unpacks as ``(module, name, type)``."""
+
+    module: str
+    name: str
+    type: CoreExternType
+
+
+class CoreExport(NamedTuple):
+    """One export of a core module; unpacks as ``(name, type)``."""
+
+    name: str
+    type: CoreExternType
+
+
+def _extern_type(ty: Any) -> CoreExternType:
+    """Describe a wasmtime extern type; ``detail`` is a plain tuple for non-functions.
+
+    memory: ``(min, max, is_64, shared)``; table: ``(element, min, max)``;
+    global: ``(content, mutable)``; tag: the tag's ``CoreFuncType``.
+    """
+    if isinstance(ty, wasmtime.FuncType):
+        return CoreExternType("func", _core_functype(ty))
+    if isinstance(ty, wasmtime.MemoryType):
+        return CoreExternType(
+            "memory", detail=(ty.limits.min, ty.limits.max, ty.is_64, ty.is_shared)
+        )
+    if isinstance(ty, wasmtime.TableType):
+        return CoreExternType(
+            "table", detail=(_valtype_name(ty.element), ty.limits.min, ty.limits.max)
+        )
+    if isinstance(ty, wasmtime.GlobalType):
+        return CoreExternType("global", detail=(_valtype_name(ty.content), ty.mutable))
+    if isinstance(ty, wasmtime.TagType):
+        return CoreExternType("tag", detail=_core_functype(ty.functype))
+    raise TypeError(f"unknown core extern type {type(ty).__name__}")
+
+
+def module_imports(module: wasmtime.Module) -> list[CoreImport]:
+    """The imports of a compiled core module, in order.
+
+    Caution: wasmtime aborts the process when reflecting a function type that
+    uses ``v128`` or GC reference types; only call this on modules whose
+    imports are known to use numeric types, funcref and externref.
+    """
+    return [
+        CoreImport(imp.module, imp.name or "", _extern_type(imp.type)) for imp in module.imports
+    ]
+
+
+def module_exports(module: wasmtime.Module) -> list[CoreExport]:
+    """The exports of a compiled core module, in order (same caution as :func:`module_imports`)."""
+    return [CoreExport(exp.name, _extern_type(exp.type)) for exp in module.exports]
+
+
+def instantiate(
+    store: Storelike, module: wasmtime.Module, imports: Iterable[Any]
+) -> wasmtime.Instance:
+    """Instantiate a core module, translating failures like :class:`RawFunc` does.
+
+    A trap in the start function raises :class:`ComponentTrap`; an exception
+    from one of our host callbacks is re-raised unchanged.
+    """
+    failure: Union[wasmtime.Trap, wasmtime.WasmtimeError]
+    try:
+        return wasmtime.Instance(store, module, list(imports))
+    except wasmtime.Trap as trap:
+        failure = trap
+    except wasmtime.WasmtimeError as error:
+        failure = error
+    # Raised outside the handlers so the pending exception keeps its own context.
+    pending = take_pending(store)
+    if pending is not None:
+        raise pending
+    if isinstance(failure, wasmtime.Trap):
+        raise ComponentTrap(failure.message, failure.trap_code)
+    raise failure
+
+
+def exports_by_name(instance: wasmtime.Instance, store: Storelike) -> dict[str, Any]:
+    """All exports of a core instance as a fresh ``{name: extern}`` dict (cache it)."""
+    exports = instance.exports(store)
+    return {name: exports[name] for name in exports}

@@ -1,0 +1,244 @@
+"""Canonical options and the per-call lift/lower context.
+
+A :class:`LiftLowerContext` carries what the Canonical ABI needs for one
+lift or lower: the options (string encoding), the guest memory, the guest's
+``realloc`` and the resource hooks.  It corresponds to the spec's
+``LiftLowerContext`` (``design/mvp/canonical-abi/definitions.py``).
+
+Memory access contract
+----------------------
+``memory`` is any object with ``view() -> memoryview`` (writable, format
+``'B'``, covering the whole linear memory) and ``size() -> int``.  A view is
+only valid until the next call into wasm: after every ``realloc`` call the
+lift/lower code asks for a fresh view and never touches the old one.
+
+``realloc`` is a Python callable ``(old_ptr, old_size, align, new_size) ->
+int`` that calls the guest function (the runtime clears ``may_leave`` around
+it).  Its result is checked here (:meth:`LiftLowerContext.reallocate`).
+
+Trap messages
+-------------
+Wasmtime words the same failure differently at a host boundary
+(``func/typed.rs``, ``values.rs``: "string pointer/length out of bounds of
+memory") and inside a fused guest-to-guest adapter (``fact/trampoline.rs``:
+"string content out-of-bounds").  ``fused=True`` selects the adapter wording;
+every site has a key in :data:`HOST_MESSAGES` / :data:`FUSED_MESSAGES`.
+
+Resources
+---------
+``own``/``borrow`` values go through the hook methods :meth:`lift_own`,
+:meth:`lift_borrow`, :meth:`lower_own`, :meth:`lower_borrow`; by default they
+raise :class:`UnsupportedError`.  The runtime subclasses the context (or
+passes callables) to implement them.  Lift hooks must not call into wasm
+(a lift holds one memory view for its whole duration).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Literal, NoReturn, Protocol
+
+from ..errors import ComponentTrap, UnsupportedError
+from ..types.model import ResourceIdentity
+
+__all__ = [
+    "StringEncoding",
+    "CanonicalOptions",
+    "GuestMemoryLike",
+    "Realloc",
+    "LiftLowerContext",
+    "BytearrayMemory",
+    "HOST_MESSAGES",
+    "FUSED_MESSAGES",
+]
+
+StringEncoding = Literal["utf8", "utf16", "latin1+utf16"]
+STRING_ENCODINGS: tuple[str, ...] = ("utf8", "utf16", "latin1+utf16")
+
+
+@dataclass(frozen=True, slots=True)
+class CanonicalOptions:
+    """The canonical options of one ``canon lift`` / ``canon lower``.
+
+    Only ``string_encoding`` changes generated code; the ``has_*`` flags
+    record which options were given (validation checks they are present
+    when a type needs them).
+    """
+
+    string_encoding: StringEncoding = "utf8"
+    has_memory: bool = False
+    has_realloc: bool = False
+    has_post_return: bool = False
+    is_async: bool = False
+    has_callback: bool = False
+
+    def __post_init__(self) -> None:
+        assert self.string_encoding in STRING_ENCODINGS, self.string_encoding
+
+
+class GuestMemoryLike(Protocol):
+    """What lifting and lowering need from a linear memory."""
+
+    def view(self) -> memoryview: ...
+
+    def size(self) -> int: ...
+
+
+Realloc = Callable[[int, int, int, int], int]
+
+HOST_MESSAGES: dict[str, str] = {
+    "string-align": "string pointer not aligned to {align}",
+    "string-bounds": "string pointer/length out of bounds of memory",
+    "list-align": "list pointer is not aligned",
+    "list-bounds": "list pointer/length out of bounds of memory",
+    "result-align": "return pointer not aligned",
+    "result-bounds": "pointer out of bounds of memory",
+    "param-align": "pointer not aligned",
+    "param-bounds": "pointer out of bounds",
+    "realloc-align": "realloc return: result not aligned",
+    "realloc-bounds-string": "realloc return: beyond end of memory",
+    "realloc-bounds-list": "realloc return: beyond end of memory",
+    "realloc-bounds-tuple": "realloc return: beyond end of memory",
+    "discriminant": "discriminant {value} out of range [0..{count})",
+    "char": "converted integer out of range for `char`",
+    "utf8-invalid": "invalid utf-8 sequence of {length} bytes from index {index}",
+    "utf8-incomplete": "incomplete utf-8 byte sequence from index {index}",
+    "utf16": "unpaired surrogate found: {code:x}",
+}
+
+FUSED_MESSAGES: dict[str, str] = {
+    **HOST_MESSAGES,
+    "string-align": "unaligned pointer",
+    "string-bounds": "string content out-of-bounds",
+    "list-align": "unaligned pointer",
+    "list-bounds": "list content out-of-bounds",
+    "result-align": "unaligned pointer",
+    "result-bounds": "out of bounds memory access",
+    "param-align": "unaligned pointer",
+    "param-bounds": "out of bounds memory access",
+    "realloc-align": "unaligned pointer",
+    "realloc-bounds-string": "string content out-of-bounds",
+    "realloc-bounds-list": "list content out-of-bounds",
+    "realloc-bounds-tuple": "out of bounds memory access",
+    "discriminant": "invalid variant discriminant",
+    "char": "invalid `char` bit pattern",
+    "utf8-invalid": "invalid utf8 encoding",
+    "utf8-incomplete": "invalid utf8 encoding",
+    "utf16": "invalid utf16 encoding",
+}
+
+
+class LiftLowerContext:
+    """Per-call state for lifting and lowering (spec ``LiftLowerContext``).
+
+    >>> mem = BytearrayMemory(64)
+    >>> cx = LiftLowerContext(CanonicalOptions(), mem, lambda o, os, a, n: 8)
+    >>> cx.reallocate(0, 0, 4, 16, "list")
+    8
+    """
+
+    __slots__ = ("options", "memory", "realloc", "fused", "messages", "string_encoding", "data")
+
+    def __init__(
+        self,
+        options: CanonicalOptions,
+        memory: GuestMemoryLike | None = None,
+        realloc: Realloc | None = None,
+        *,
+        fused: bool = False,
+        data: Any = None,
+    ) -> None:
+        self.options = options
+        self.string_encoding = options.string_encoding
+        self.memory = memory
+        self.realloc = realloc
+        self.fused = fused
+        self.messages = FUSED_MESSAGES if fused else HOST_MESSAGES
+        self.data = data  # free slot for the runtime (instance, borrow scope, ...)
+
+    # ------------------------------------------------------------- traps
+
+    def trap(self, site: str, **fmt: Any) -> NoReturn:
+        """Raise the :class:`ComponentTrap` for message ``site``."""
+        raise ComponentTrap(self.messages[site].format(**fmt))
+
+    # ------------------------------------------------------------ memory
+
+    def view(self) -> memoryview:
+        """A fresh writable view of the whole memory."""
+        assert self.memory is not None, "canonical option `memory` missing"
+        return self.memory.view()
+
+    def check_pointer(self, ptr: int, size: int, align: int, kind: str) -> int:
+        """Validate a guest pointer to ``size`` bytes aligned to ``align``; return it.
+
+        ``kind`` names the message pair: ``result`` (returned pointer),
+        ``param`` (spilled params or out-pointer given to a host import).
+        """
+        ptr &= 0xFFFFFFFF
+        if ptr % align:
+            self.trap(f"{kind}-align", align=align)
+        assert self.memory is not None, "canonical option `memory` missing"
+        if ptr + size > self.memory.size():
+            self.trap(f"{kind}-bounds")
+        return ptr
+
+    def reallocate(self, old_ptr: int, old_size: int, align: int, new_size: int, purpose: str) -> int:
+        """Call the guest's realloc and check its result (wasmtime ``options.rs``).
+
+        ``purpose`` (``string``, ``list`` or ``tuple``) only selects the
+        out-of-bounds message of a fused adapter.
+        """
+        assert self.realloc is not None, "canonical option `realloc` missing"
+        ptr = self.realloc(old_ptr, old_size, align, new_size) & 0xFFFFFFFF
+        if ptr % align:
+            self.trap("realloc-align")
+        assert self.memory is not None, "canonical option `memory` missing"
+        if ptr + new_size > self.memory.size():
+            self.trap("realloc-bounds-" + purpose)
+        return ptr
+
+    # --------------------------------------------------------- resources
+
+    def lift_own(self, resource: ResourceIdentity, index: int) -> Any:
+        """Take the owned handle ``index`` out of the guest's table."""
+        raise UnsupportedError("resources are not supported yet")
+
+    def lift_borrow(self, resource: ResourceIdentity, index: int) -> Any:
+        """Lend the handle ``index`` to the callee for this call."""
+        raise UnsupportedError("resources are not supported yet")
+
+    def lower_own(self, resource: ResourceIdentity, value: Any) -> int:
+        """Move ``value`` into the guest's table; return its index."""
+        raise UnsupportedError("resources are not supported yet")
+
+    def lower_borrow(self, resource: ResourceIdentity, value: Any) -> int:
+        """Lend ``value`` to the guest for this call; return its index (or rep)."""
+        raise UnsupportedError("resources are not supported yet")
+
+
+class BytearrayMemory:
+    """A ``bytearray``-backed memory for tests and tools.
+
+    :meth:`relocate` swaps in a copy of the storage, so that any view taken
+    before it is stale (writes through it are lost); toy reallocators call it
+    to catch code that keeps a view across a call into wasm.
+    """
+
+    __slots__ = ("data",)
+
+    def __init__(self, size: int) -> None:
+        self.data = bytearray(size)
+
+    def view(self) -> memoryview:
+        return memoryview(self.data)
+
+    def size(self) -> int:
+        return len(self.data)
+
+    def relocate(self, new_size: int | None = None) -> None:
+        """Move the storage (and optionally grow it to ``new_size`` bytes)."""
+        data = bytearray(self.data)
+        if new_size is not None and new_size > len(data):
+            data.extend(bytes(new_size - len(data)))
+        self.data = data

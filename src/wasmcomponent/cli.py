@@ -1,0 +1,212 @@
+"""The ``wasmcomponent`` command line.
+
+``wasmcomponent run FILE --invoke 'name(args)'`` loads a component (binary
+``.wasm`` or WAT text), instantiates it with an empty linker, calls one export
+with WAVE-encoded arguments and prints the result in WAVE on stdout::
+
+    $ wasmcomponent run examples/hello.wat --invoke 'greet("world")'
+    "Hello, world!"
+
+Exports inside exported instances are named with ``#``:
+``--invoke 'wasi:cli/run@0.2.0#run()'``.
+
+Any wasmtime/wasmcomponent error, WAVE error or unreadable file is reported
+as one ``error: ...`` line on stderr with exit status 1; ``ExitTrap`` exits
+with its code.
+
+The runtime is ``wasmcomponent`` itself.  For testing the command line
+against the reference implementation, the environment variable
+``WASMCOMPONENT_CLI_BACKEND=wasmtime`` switches to ``wasmtime.component``;
+its reflection objects are then translated to our type model through their
+public attributes only (:func:`model_valtype`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from typing import Any, Sequence, TextIO
+
+import wasmtime
+
+from .types import model
+from .wave import WaveError, format_value, parse_call, parse_call_name
+
+__all__ = ["main", "model_valtype", "model_functype"]
+
+BACKEND_ENV = "WASMCOMPONENT_CLI_BACKEND"
+_BACKENDS = {"wasmcomponent": "wasmcomponent", "wasmtime": "wasmtime.component"}
+
+
+class CliError(Exception):
+    """A user-facing failure with a one-line message."""
+
+
+# ------------------------------------------------- public reflection -> model
+
+_PRIMITIVE_CLASS_NAMES: dict[str, model.PrimType] = {
+    "Bool": model.BOOL,
+    "S8": model.S8,
+    "S16": model.S16,
+    "S32": model.S32,
+    "S64": model.S64,
+    "U8": model.U8,
+    "U16": model.U16,
+    "U32": model.U32,
+    "U64": model.U64,
+    "F32": model.F32,
+    "F64": model.F64,
+    "Char": model.CHAR,
+    "String": model.STRING,
+    "ErrorContext": model.ERROR_CONTEXT,
+}
+
+
+def _optional_model(ty: Any) -> model.ValType | None:
+    return None if ty is None else model_valtype(ty)
+
+
+def model_valtype(ty: Any) -> model.ValType:
+    """The model type of a public ``ValType`` from wasmcomponent or wasmtime-py.
+
+    Our own views carry their model node; wasmtime-py's are read through the
+    attributes both APIs share.  Resource types become fresh identities (only
+    their shape matters to WAVE, which has no resource values).
+    """
+    own = getattr(ty, "_model", None)
+    if own is not None and type(ty).__module__.startswith("wasmcomponent."):
+        result: model.ValType = own
+        return result
+    kind = type(ty).__name__
+    prim = _PRIMITIVE_CLASS_NAMES.get(kind)
+    if prim is not None:
+        return prim
+    if kind == "ListType":
+        return model.ListType(model_valtype(ty.element))
+    if kind == "RecordType":
+        return model.RecordType(tuple((n, model_valtype(t)) for n, t in ty.fields))
+    if kind == "TupleType":
+        return model.TupleType(tuple(model_valtype(t) for t in ty.elements))
+    if kind == "VariantType":
+        return model.VariantType(tuple((n, _optional_model(t)) for n, t in ty.cases))
+    if kind == "EnumType":
+        return model.EnumType(tuple(ty.names))
+    if kind == "OptionType":
+        return model.OptionType(model_valtype(ty.payload))
+    if kind == "ResultType":
+        return model.ResultType(_optional_model(ty.ok), _optional_model(ty.err))
+    if kind == "FlagsType":
+        return model.FlagsType(tuple(ty.names))
+    if kind == "OwnType":
+        return model.OwnType(model.ResourceIdentity("resource"))
+    if kind == "BorrowType":
+        return model.BorrowType(model.ResourceIdentity("resource"))
+    if kind == "StreamType":
+        return model.StreamType(_optional_model(ty.payload))
+    if kind == "FutureType":
+        return model.FutureType(_optional_model(ty.payload))
+    raise CliError(f"unsupported value type `{kind}`")
+
+
+def model_functype(ty: Any) -> model.FuncType:
+    """The model type of a public ``FuncType`` from wasmcomponent or wasmtime-py."""
+    own = getattr(ty, "_model", None)
+    if isinstance(own, model.FuncType):
+        return own
+    params = tuple((name, model_valtype(t)) for name, t in ty.params)
+    return model.FuncType(params, _optional_model(ty.result))
+
+
+# ---------------------------------------------------------------------- run
+
+
+def _backend() -> Any:
+    name = os.environ.get(BACKEND_ENV, "wasmcomponent")
+    module = _BACKENDS.get(name)
+    if module is None:
+        raise CliError(f"unknown {BACKEND_ENV} `{name}` (expected one of {', '.join(_BACKENDS)})")
+    return importlib.import_module(module)
+
+
+def _find_func(store: wasmtime.Store, instance: Any, name: str) -> Any:
+    """Look up ``name``; ``a#b#f`` walks exported instances ``a`` then ``b``."""
+    *path, leaf = name.split("#")
+    parent = None
+    for part in path:
+        parent = instance.get_export_index(store, part, parent)
+        if parent is None:
+            raise CliError(f"no exported instance named `{part}`")
+    if parent is None:
+        func = instance.get_func(store, leaf)
+    else:
+        index = instance.get_export_index(store, leaf, parent)
+        func = None if index is None else instance.get_func(store, index)
+    if func is None:
+        raise CliError(f"no exported function named `{name}`")
+    return func
+
+
+def run(path: str, call: str, out: TextIO) -> None:
+    """Instantiate the component at ``path``, perform the WAVE ``call`` and print its result."""
+    name = parse_call_name(call)
+    backend = _backend()
+    engine = wasmtime.Engine()
+    store = wasmtime.Store(engine)
+    component = backend.Component.from_file(engine, path)
+    instance = backend.Linker(engine).instantiate(store, component)
+    func = _find_func(store, instance, name)
+    functype = model_functype(func.type(store))
+    _, args = parse_call(call, functype)
+    result = func(store, *args)
+    func.post_return(store)
+    if functype.result is not None:
+        out.write(format_value(result, functype.result) + "\n")
+
+
+def _is_snippet_line(text: str) -> bool:
+    """Source-excerpt lines of a WAT parse error (``--> file:1:2``, ``1 | code``, ``| ^``)."""
+    head = text.split(" ", 1)[0]
+    return text.startswith(("-->", "|")) or (head.isdigit() and text[len(head) :].startswith(" |"))
+
+
+def _one_line(error: BaseException) -> str:
+    """An error's text on one line: wasmtime's "Caused by" chain joined with `: `."""
+    parts: list[str] = []
+    for line in str(error).splitlines():
+        text = line.strip()
+        if not text or text == "Caused by:" or _is_snippet_line(text):
+            continue
+        head, sep, rest = text.partition(": ")
+        parts.append(rest.strip() if sep and head.isdigit() else text)
+    return ": ".join(parts) or type(error).__name__
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wasmcomponent", description="Run WebAssembly components (pure-Python runtime)."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run_cmd = commands.add_parser("run", help="instantiate a component and call one export")
+    run_cmd.add_argument("file", help="component binary (.wasm) or text (.wat)")
+    run_cmd.add_argument(
+        "--invoke",
+        metavar="CALL",
+        required=True,
+        help="export to call with WAVE arguments, e.g. 'greet(\"world\")'",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``wasmcomponent`` console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        run(args.file, args.invoke, sys.stdout)
+    except wasmtime.ExitTrap as exit_trap:
+        return int(getattr(exit_trap, "code", 1))
+    except (wasmtime.WasmtimeError, wasmtime.Trap, WaveError, CliError, OSError) as error:
+        print(f"error: {_one_line(error)}", file=sys.stderr)
+        return 1
+    return 0

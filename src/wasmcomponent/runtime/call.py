@@ -1,0 +1,163 @@
+"""Calling a lifted function: the host-to-guest half of wasmtime's ``func.rs``.
+
+``LiftedCall`` is built once per (instance, lifted function) and holds
+everything a call needs, resolved ahead of time: the raw core callee, the
+memory, ``realloc`` and ``post-return`` of its canonical options, the
+instance's flags and the lift/lower code compiled for the signature.  Both
+exported ``Func`` objects and fused guest-to-guest adapters call through it.
+
+One call, with the flags the spec prescribes:
+
+1. refuse entry if the store is poisoned or ``may_enter`` is clear
+   ("cannot enter component instance"), then clear ``may_enter``;
+2. lower the arguments with ``may_leave`` clear (a ``realloc`` that calls a
+   host import traps "cannot leave component instance");
+3. call the core function;
+4. lift the results (a returned pointer is bounds- and alignment-checked);
+5. run ``post-return`` with the flat results, ``may_leave`` clear;
+6. set ``may_enter`` again.
+
+A trap, or any exception escaping wasm, poisons the store as wasmtime 50
+does: every later entry fails with "cannot enter component instance".  A bad
+Python argument is not a trap: the flags are restored and the instance stays
+usable.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Sequence
+
+from wasmtime import TrapCode
+
+from .._engine import GuestMemory, RawFunc, store_state
+from ..abi.compile import compile_func
+from ..abi.context import CanonicalOptions, LiftLowerContext
+from ..errors import ComponentTrap
+from ..translate import plan as p
+from ..types import model
+
+
+class StoreState:
+    """Component-level state of one ``wasmtime.Store``."""
+
+    __slots__ = ("poisoned", "__weakref__")
+
+    def __init__(self) -> None:
+        self.poisoned = False
+
+
+def get_store_state(store: Any) -> StoreState:
+    return store_state(store, StoreState)
+
+
+def cannot_enter() -> ComponentTrap:
+    return ComponentTrap("cannot enter component instance", TrapCode.CANNOT_ENTER_COMPONENT)
+
+
+def cannot_leave() -> ComponentTrap:
+    return ComponentTrap("cannot leave component instance", TrapCode.CANNOT_LEAVE_COMPONENT)
+
+
+class RuntimeOptions:
+    """Canonical options resolved against one instance: memory, realloc, post-return, flags."""
+
+    __slots__ = ("canonical", "memory", "realloc", "post_return", "flags")
+
+    def __init__(self, state: Any, options: p.OptionsDef) -> None:
+        self.canonical = CanonicalOptions(
+            string_encoding=options.string_encoding,  # type: ignore[arg-type]
+            has_memory=options.memory is not None,
+            has_realloc=options.realloc is not None,
+            has_post_return=options.post_return is not None,
+        )
+        store = state.store
+        self.memory: Optional[GuestMemory] = None
+        if options.memory is not None:
+            self.memory = GuestMemory(store, state.core_def(options.memory))
+        self.realloc: Optional[Callable[[int, int, int, int], int]] = None
+        if options.realloc is not None:
+            self.realloc = RawFunc(store, state.core_def(options.realloc)).call
+        self.post_return: Optional[Callable[..., Any]] = None
+        if options.post_return is not None:
+            self.post_return = RawFunc(store, state.core_def(options.post_return)).call
+        self.flags = state.flags[options.component_instance]
+
+    def context(self, fused: bool = False) -> LiftLowerContext:
+        return LiftLowerContext(self.canonical, self.memory, self.realloc, fused=fused)
+
+
+def flat_results(raw: Any, count: int) -> Sequence[Any]:
+    """Normalise ``RawFunc.call``'s return value into a sequence of ``count`` values."""
+    if count == 0:
+        return ()
+    if count == 1:
+        return (raw,)
+    return raw  # type: ignore[no-any-return]
+
+
+class LiftedCall:
+    """A lifted function of one instance, ready to call with Python values."""
+
+    __slots__ = (
+        "type",
+        "param_count",
+        "_store_state",
+        "_flags",
+        "_call",
+        "_result_count",
+        "_lower_params",
+        "_lift_results",
+        "_post_return",
+        "_cx",
+    )
+
+    def __init__(self, state: Any, lifted: p.LiftedFunc, fused: bool = False) -> None:
+        options = state.runtime_options(lifted.options)
+        raw = RawFunc(state.store, state.core_def(lifted.core))
+        compiled = compile_func(lifted.type, options.canonical.string_encoding)
+        self.type: model.FuncType = lifted.type
+        self.param_count = len(lifted.type.params)
+        self._store_state = get_store_state(state.store)
+        self._flags = options.flags
+        self._call = raw.call
+        self._result_count = len(raw.type.results)
+        self._lower_params = compiled.lower_params
+        self._lift_results = compiled.lift_results
+        self._post_return = options.post_return
+        self._cx = options.context(fused)
+
+    def invoke(self, args: Sequence[Any]) -> Any:
+        """Call with ``args`` (already arity-checked); returns the lifted result."""
+        store_state = self._store_state
+        flags = self._flags
+        if store_state.poisoned or not flags.may_enter:
+            raise cannot_enter()
+        cx = self._cx
+        flags.may_enter = False
+        flags.may_leave = False
+        try:
+            flat_args = self._lower_params(cx, args)
+        except ComponentTrap:
+            store_state.poisoned = True
+            raise
+        except BaseException:
+            flags.may_enter = True  # a bad Python value is not a trap
+            raise
+        finally:
+            flags.may_leave = True
+        try:
+            raw = self._call(*flat_args)
+            flat = flat_results(raw, self._result_count)
+            result = self._lift_results(cx, flat)
+            post_return = self._post_return
+            if post_return is not None:
+                flags.may_leave = False
+                try:
+                    post_return(*flat)
+                finally:
+                    flags.may_leave = True
+        except BaseException:
+            store_state.poisoned = True
+            raise
+        flags.may_enter = True
+        return result

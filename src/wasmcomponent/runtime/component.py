@@ -1,0 +1,124 @@
+"""``Component``: a compiled component, and ``ExportIndex``.
+
+Building a ``Component`` decodes the binary, compiles its core modules with the
+core engine, and translates it into a store-independent ``Plan``
+(``translate.plan``), which every instantiation then walks.
+
+    >>> import wasmtime
+    >>> engine = wasmtime.Engine()
+    >>> component = Component(engine, '(component (import "f" (func)) (export "g" (func 0)))')
+    >>> sorted(component.type.exports(engine))
+    ['g']
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional, Union
+
+import wasmtime
+
+from ..binary.decoder import decode_component
+from ..errors import ComponentError, ValidationError
+from ..translate import plan as p
+from ..translate.inline import translate
+from .._engine.core import wat_to_wasm
+
+
+class ExportIndex:
+    """A handle naming one export (possibly nested) of a component.
+
+    Obtained from ``Component.get_export_index`` or ``Instance.get_export_index``
+    and usable with any instance of the same component.
+    """
+
+    __slots__ = ("_plan", "_item", "_path")
+
+    def __init__(self) -> None:
+        raise wasmtime.WasmtimeError("Cannot directly construct an `ExportIndex`")
+
+    @classmethod
+    def _new(cls, plan: p.Plan, item: p.ExportItem, path: tuple[str, ...]) -> ExportIndex:
+        self = cls.__new__(cls)
+        self._plan = plan
+        self._item = item
+        self._path = path
+        return self
+
+    def __repr__(self) -> str:
+        return f"ExportIndex({'/'.join(self._path)!r})"
+
+
+class Component:
+    """A compiled WebAssembly component, ready to be instantiated by a ``Linker``."""
+
+    def __init__(self, engine: wasmtime.Engine, wasm: Union[str, bytes, bytearray]) -> None:
+        if not isinstance(engine, wasmtime.Engine):
+            raise TypeError("expected an Engine")
+        if isinstance(wasm, str):
+            data = wat_to_wasm(wasm)
+        elif isinstance(wasm, (bytes, bytearray, memoryview)):
+            data = bytes(wasm)
+            if not data.startswith(b"\0asm"):
+                data = wat_to_wasm(data)
+        else:
+            raise TypeError("expected a str or bytes")
+        self._engine = engine
+        self._modules: list[wasmtime.Module] = []
+        self._plan = translate(decode_component(data), self._compile_module)
+        self._bytes = data
+
+    def _compile_module(self, index: int, data: bytes) -> tuple[tuple[str, str], ...]:
+        while len(self._modules) <= index:
+            self._modules.append(None)  # type: ignore[arg-type]
+        module = self._modules[index]
+        if module is None:
+            try:
+                module = wasmtime.Module(self._engine, data)
+            except ComponentError:
+                raise
+            except wasmtime.WasmtimeError as err:
+                raise ValidationError(f"invalid core module: {err}") from None
+            self._modules[index] = module
+        return tuple((imp.module, imp.name or "") for imp in module.imports)
+
+    def _static_module(self, index: int) -> wasmtime.Module:
+        module = self._modules[index] if index < len(self._modules) else None
+        if module is None:
+            self._compile_module(index, self._plan.modules[index])
+            module = self._modules[index]
+        return module
+
+    @classmethod
+    def from_file(cls, engine: wasmtime.Engine, path: Union[str, bytes, os.PathLike]) -> Component:
+        """Reads a component (binary or text) from ``path`` and compiles it."""
+        with open(path, "rb") as f:
+            contents = f.read()
+        return cls(engine, contents)
+
+    @property
+    def type(self) -> object:
+        """The ``ComponentType`` of this component: its imports and exports."""
+        from ..types import model
+        from .types import component_type_from_model
+
+        return component_type_from_model(model.ComponentType(dict(self._plan.imports), dict(self._plan.export_types)))
+
+    def get_export_index(self, name: str, instance: Optional[ExportIndex] = None) -> Optional[ExportIndex]:
+        """The ``ExportIndex`` of export ``name`` (inside ``instance`` if given), or None."""
+        return lookup_export(self._plan, name, instance)
+
+
+def lookup_export(plan: p.Plan, name: str, instance: Optional[ExportIndex]) -> Optional[ExportIndex]:
+    """Find export ``name`` at the top level or inside the exported instance ``instance``."""
+    if instance is None:
+        item = plan.exports.get(name)
+        path: tuple[str, ...] = (name,)
+    else:
+        if instance._plan is not plan or not isinstance(instance._item, p.ExportInstance):
+            return None
+        item = instance._item.items.get(name)
+        path = instance._path + (name,)
+    if item is None:
+        return None
+    return ExportIndex._new(plan, item, path)

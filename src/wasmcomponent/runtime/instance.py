@@ -1,0 +1,181 @@
+"""``Instance`` and the instantiator that executes a ``Plan``.
+
+Instantiation is a plain loop over ``Plan.steps``: each step instantiates a
+core module (static or imported) with the definitions of its imports, or
+defines a resource type.  Core definitions are resolved on demand:
+``CoreExport`` from the runtime core instances made so far, ``TrampolineRef``
+by creating the synthesized core function the first time it is needed.
+
+All mutable state lives in ``InstanceState``, one per instantiation; the plan
+and the compiled modules are shared by every instance of a component.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+import wasmtime
+
+from .._engine import instantiate as core_instantiate
+from ..errors import LinkError, UnsupportedError
+from ..translate import plan as p
+from .component import Component, ExportIndex, lookup_export
+from .linker import Definition, InstanceDefinition, ModuleDefinition
+
+if TYPE_CHECKING:
+    from .func import Func
+
+
+class ComponentInstanceFlags:
+    """The spec's per-component-instance ``may_enter``/``may_leave`` flags."""
+
+    __slots__ = ("may_enter", "may_leave")
+
+    def __init__(self) -> None:
+        self.may_enter = True
+        self.may_leave = True
+
+
+class InstanceState:
+    """Everything one instantiation of a component owns at run time."""
+
+    def __init__(self, store: wasmtime.Storelike, component: Component, imports: list[Definition]) -> None:
+        self.store = store
+        self.component = component
+        self.plan = component._plan
+        self.imports = imports
+        self.core_instances: list[wasmtime.Instance] = []
+        self.core_exports: list[Any] = []
+        self.trampolines: list[Optional[wasmtime.Func]] = [None] * len(self.plan.trampolines)
+        self.flags = [ComponentInstanceFlags() for _ in range(self.plan.num_component_instances)]
+        self.options_cache: list[Any] = [None] * len(self.plan.options)
+        self.funcs: dict[int, Func] = {}
+        self.resources: dict[object, object] = {}
+
+    # ------------------------------------------------------------ resolution
+
+    def host_item(self, path: p.ImportPath) -> Definition:
+        """The linker definition an ``ImportPath`` names."""
+        item: Optional[Definition] = self.imports[path.import_index]
+        for name in path.path:
+            if not isinstance(item, InstanceDefinition):
+                item = None
+                break
+            item = item.items.get(name)
+        if item is None:
+            raise LinkError(f"import `{'/'.join((self.plan.imports[path.import_index][0],) + path.path)}` has not been defined")
+        return item
+
+    def core_def(self, definition: p.CoreDef) -> Any:
+        """The core extern (func, memory, table, global) a ``CoreDef`` names."""
+        if isinstance(definition, p.CoreExport):
+            exports = self.core_exports[definition.instance]
+            try:
+                return exports[definition.name]
+            except KeyError:
+                raise LinkError(f"core instance has no export named `{definition.name}`") from None
+        func = self.trampolines[definition.index]
+        if func is None:
+            from .trampolines import create_trampoline
+
+            func = create_trampoline(self, definition.index)
+            self.trampolines[definition.index] = func
+        return func
+
+    def runtime_options(self, index: int) -> Any:
+        """Canonical options ``index`` resolved against this instance (cached)."""
+        found = self.options_cache[index]
+        if found is None:
+            from .call import RuntimeOptions
+
+            found = RuntimeOptions(self, self.plan.options[index])
+            self.options_cache[index] = found
+        return found
+
+    def module(self, ref: p.ModuleRef) -> wasmtime.Module:
+        if isinstance(ref, p.StaticModule):
+            return self.component._static_module(ref.index)
+        found = self.host_item(ref)
+        if not isinstance(found, ModuleDefinition):
+            raise LinkError("expected a core module")
+        return found.module
+
+    # ------------------------------------------------------------ steps
+
+    def run(self) -> None:
+        for step in self.plan.steps:
+            if isinstance(step, p.InstantiateModule):
+                self._instantiate_module(step)
+            else:
+                self.resources[step.resource] = step
+
+    def _instantiate_module(self, step: p.InstantiateModule) -> None:
+        module = self.module(step.module)
+        if isinstance(step.module, p.StaticModule):
+            externs = [self.core_def(d) for d in step.args]
+        else:
+            externs = [self._named_arg(step, imp.module, imp.name or "") for imp in module.imports]
+        instance = core_instantiate(self.store, module, externs)
+        self.core_instances.append(instance)
+        self.core_exports.append(instance.exports(self.store))
+
+    def _named_arg(self, step: p.InstantiateModule, module_name: str, name: str) -> Any:
+        for arg_name, arg in step.named_args:
+            if arg_name != module_name:
+                continue
+            if isinstance(arg, p.RuntimeCoreInstance):
+                return self.core_def(p.CoreExport(arg.index, name))
+            found = arg.get(name)
+            if found is not None:
+                return self.core_def(found)
+        raise LinkError(f"core module import `{module_name}::{name}` is not satisfied")
+
+
+def instantiate(store: wasmtime.Storelike, component: Component, imports: list[Definition]) -> Instance:
+    """Run ``component``'s plan in ``store`` with the linker's resolved ``imports``."""
+    state = InstanceState(store, component, imports)
+    state.run()
+    return Instance._new(state)
+
+
+class Instance:
+    """An instantiated component."""
+
+    def __init__(self) -> None:
+        raise wasmtime.WasmtimeError("Cannot directly construct an `Instance`")
+
+    @classmethod
+    def _new(cls, state: InstanceState) -> Instance:
+        self = cls.__new__(cls)
+        self._state = state
+        return self
+
+    def get_export_index(
+        self, store: wasmtime.Storelike, name: str, instance: Optional[ExportIndex] = None
+    ) -> Optional[ExportIndex]:
+        """The ``ExportIndex`` of export ``name`` (inside ``instance`` if given), or None."""
+        return lookup_export(self._state.plan, name, instance)
+
+    def get_func(self, store: wasmtime.Storelike, index: Union[ExportIndex, str]) -> Optional[Func]:
+        """The exported function at ``index`` (an ``ExportIndex`` or a top-level name), or None."""
+        if isinstance(index, str):
+            found = self.get_export_index(store, index)
+            if found is None:
+                return None
+            index = found
+        if not isinstance(index, ExportIndex):
+            raise TypeError("expected an ExportIndex or a str")
+        item = index._item
+        if index._plan is not self._state.plan or not isinstance(item, p.ExportFunc):
+            return None
+        from .func import make_func
+
+        key = id(item)
+        func = self._state.funcs.get(key)
+        if func is None:
+            func = make_func(self._state, item)
+            self._state.funcs[key] = func
+        return func
+
+
+__all__ = ["Instance", "InstanceState", "instantiate", "UnsupportedError"]

@@ -1,0 +1,286 @@
+"""``Linker`` and ``LinkerInstance``: host definitions by name, and instantiation.
+
+A linker is a tree of named definitions: host functions (Python callables),
+core modules, host resource types, and nested instances.  Names use
+semver-compatible lookup (see ``runtime.names``).
+
+The locking rules are wasmtime-py's: while a ``LinkerInstance`` obtained from
+``root()`` or ``add_instance()`` is open, its parent cannot be used; close it
+(a ``with`` block does) to unlock the parent.
+
+    >>> import wasmtime
+    >>> linker = Linker(wasmtime.Engine())
+    >>> with linker.root() as root:
+    ...     root.add_func("double", lambda store, x: 2 * x)
+    ...     with root.add_instance("math:ops/calc@1.0.0") as calc:
+    ...         calc.add_func("neg", lambda store, x: -x)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+
+import wasmtime
+
+from ..errors import LinkError
+from .names import NameMap
+
+if TYPE_CHECKING:
+    from .component import Component
+    from .instance import Instance
+    from .resources import ResourceType
+
+UserFunc = Callable[..., Optional[Any]]
+ResourceDtor = Callable[[wasmtime.StoreContext, int], None]
+
+
+@dataclass(frozen=True)
+class FuncDefinition:
+    func: UserFunc
+
+
+@dataclass(frozen=True)
+class ModuleDefinition:
+    module: wasmtime.Module
+
+
+@dataclass(frozen=True)
+class ResourceDefinition:
+    ty: ResourceType
+    dtor: Optional[ResourceDtor]
+
+
+@dataclass(frozen=True)
+class TrapDefinition:
+    """An import defined by ``define_unknown_imports_as_traps``: calling it traps."""
+
+    name: str
+
+
+@dataclass
+class InstanceDefinition:
+    items: NameMap[Definition] = field(default_factory=NameMap)
+
+
+Definition = Union[FuncDefinition, ModuleDefinition, ResourceDefinition, TrapDefinition, InstanceDefinition]
+
+
+def describe(definition: Definition) -> str:
+    """The kind of a definition as wasmtime's messages name it."""
+    if isinstance(definition, ModuleDefinition):
+        return "module"
+    if isinstance(definition, InstanceDefinition):
+        return "instance"
+    if isinstance(definition, ResourceDefinition):
+        return "resource"
+    return "func"
+
+
+class _Lockable:
+    locked: bool
+
+    def _assert_not_locked(self) -> None:
+        raise NotImplementedError
+
+
+class Linker(_Lockable):
+    """Defines host items by name and instantiates components with them."""
+
+    engine: wasmtime.Engine
+    locked: bool
+
+    def __init__(self, engine: wasmtime.Engine) -> None:
+        if not isinstance(engine, wasmtime.Engine):
+            raise TypeError("expected an Engine")
+        self.engine = engine
+        self.locked = False
+        self._allow_shadowing = False
+        self._root = InstanceDefinition()
+
+    def _assert_not_locked(self) -> None:
+        if self.locked:
+            raise wasmtime.WasmtimeError("cannot use linker while it's in use by other instances")
+
+    def _set_allow_shadowing(self, allow: bool) -> None:
+        """Configures whether definitions are allowed to shadow one another."""
+        self._assert_not_locked()
+        self._allow_shadowing = bool(allow)
+
+    allow_shadowing = property(fset=_set_allow_shadowing, doc=_set_allow_shadowing.__doc__)
+
+    def root(self) -> LinkerInstance:
+        """Returns the root instance, to define items in; use it in a ``with`` block.
+
+        While it is open the linker itself is locked.
+        """
+        self._assert_not_locked()
+        return LinkerInstance._open(self, self._root, self)
+
+    def add_wasip2(self) -> None:
+        """Adds the WASI 0.2 interfaces. Not available yet in wasmcomponent."""
+        self._assert_not_locked()
+        from ..errors import UnsupportedError
+
+        raise UnsupportedError("WASI 0.2 is not supported yet by wasmcomponent")
+
+    def instantiate(self, store: wasmtime.Storelike, component: Component) -> Instance:
+        """Instantiates ``component`` in ``store`` with this linker's definitions."""
+        self._assert_not_locked()
+        from .component import Component
+        from .instance import instantiate
+
+        if not isinstance(component, Component):
+            raise TypeError("expected a Component")
+        resolved = self._resolve_imports(component)
+        return instantiate(store, component, resolved)
+
+    def define_unknown_imports_as_traps(self, component: Component) -> None:
+        """Defines every import of ``component`` missing from this linker as a trapping stub."""
+        self._assert_not_locked()
+        from .component import Component
+
+        if not isinstance(component, Component):
+            raise TypeError("expected a Component")
+        for name, expected in component._plan.imports:
+            _define_traps(self._root, name, expected, self._allow_shadowing)
+
+    def _resolve_imports(self, component: Component) -> list[Definition]:
+        """Look up and type-check every import of ``component``; wasmtime's messages on failure."""
+        from .typecheck import check_definition
+
+        resolved: list[Definition] = []
+        for name, expected in component._plan.imports:
+            found = self._root.items.get(name)
+            try:
+                check_definition(expected, found, self.engine)
+            except LinkError as err:
+                raise err.with_context(
+                    f"component imports {_describe_type(expected)} `{name}`, but a matching "
+                    "implementation was not found in the linker"
+                ) from None
+            assert found is not None
+            resolved.append(found)
+        return resolved
+
+
+def _describe_type(expected: object) -> str:
+    from .typecheck import describe_expected
+
+    return describe_expected(expected)
+
+
+def _define_traps(parent: InstanceDefinition, name: str, expected: object, allow_shadowing: bool) -> None:
+    from ..types import model
+
+    existing = parent.items.get(name)
+    if isinstance(expected, model.InstanceType):
+        if existing is None:
+            existing = InstanceDefinition()
+            parent.items.insert(name, existing, allow_shadowing)
+        if isinstance(existing, InstanceDefinition):
+            for export_name, export_type in expected.exports.items():
+                _define_traps(existing, export_name, export_type, allow_shadowing)
+        return
+    if existing is not None:
+        return
+    if isinstance(expected, model.FuncType):
+        parent.items.insert(name, TrapDefinition(name), allow_shadowing)
+    elif isinstance(expected, model.TypeBound) and expected.resource is not None:
+        return
+    elif not isinstance(expected, model.TypeBound):
+        raise LinkError(f"unable to define {_describe_type(expected)} imports as traps")
+
+
+class LinkerInstance(_Lockable):
+    """A named instance inside a ``Linker`` in which items are defined."""
+
+    parent: Optional[Union[Linker, LinkerInstance]]
+    locked: bool
+
+    def __init__(self) -> None:
+        raise wasmtime.WasmtimeError("Cannot directly construct a `LinkerInstance`")
+
+    @classmethod
+    def _open(
+        cls,
+        parent: Union[Linker, LinkerInstance],
+        definition: InstanceDefinition,
+        linker: Linker,
+    ) -> LinkerInstance:
+        self = cls.__new__(cls)
+        self.parent = parent
+        self.locked = False
+        self._definition = definition
+        self._linker = linker
+        assert not parent.locked
+        parent.locked = True
+        return self
+
+    def __enter__(self) -> LinkerInstance:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Unlocks the parent; further use of this instance raises."""
+        if self.parent is None:
+            return
+        self._assert_not_locked()
+        self.parent.locked = False
+        self.parent = None
+
+    def __del__(self) -> None:
+        parent = getattr(self, "parent", None)
+        if parent is not None and not getattr(self, "locked", False):
+            parent.locked = False
+            self.parent = None
+
+    def _assert_not_locked(self) -> None:
+        if self.locked:
+            raise wasmtime.WasmtimeError(
+                "cannot use linker instance while it's in use by other instances"
+            )
+
+    def _assert_open(self) -> None:
+        self._assert_not_locked()
+        if self.parent is None:
+            raise ValueError("already closed")
+
+    def _insert(self, name: str, definition: Definition) -> None:
+        if not isinstance(name, str):
+            raise TypeError("expected a str name")
+        self._definition.items.insert(name, definition, self._linker._allow_shadowing)
+
+    def add_instance(self, name: str) -> LinkerInstance:
+        """Adds (or re-opens) the nested instance ``name``; use the result in a ``with`` block."""
+        self._assert_open()
+        existing = self._definition.items.get_exact(name)
+        if not isinstance(existing, InstanceDefinition):
+            existing = InstanceDefinition()
+            self._insert(name, existing)
+        return LinkerInstance._open(self, existing, self._linker)
+
+    def add_module(self, name: str, module: wasmtime.Module) -> None:
+        """Defines the core module ``module`` under ``name``."""
+        self._assert_open()
+        if not isinstance(module, wasmtime.Module):
+            raise TypeError("expected a Module")
+        self._insert(name, ModuleDefinition(module))
+
+    def add_resource(self, name: str, ty: ResourceType, dtor: ResourceDtor) -> None:
+        """Defines the host resource type ``ty`` under ``name``; ``dtor(store, rep)`` runs on drop."""
+        self._assert_open()
+        from .resources import ResourceType
+
+        if not isinstance(ty, ResourceType):
+            raise TypeError("expected a ResourceType")
+        self._insert(name, ResourceDefinition(ty, dtor))
+
+    def add_func(self, name: str, func: UserFunc) -> None:
+        """Defines the host function ``func(store, *args)`` under ``name``."""
+        self._assert_open()
+        if not callable(func):
+            raise TypeError("expected a callable")
+        self._insert(name, FuncDefinition(func))

@@ -1,0 +1,119 @@
+"""Core functions synthesized by the runtime: lowered imports and fused adapters.
+
+A ``canon lower`` of a host function becomes a core function whose callback
+checks the caller's ``may_leave`` flag, lifts the core arguments into Python
+values, calls the host function with a store context first (as wasmtime-py
+does), and lowers the result back, through the caller's out-pointer when it
+does not fit in one core value.
+
+A ``canon lower`` of a function lifted by another instance of the same
+component is a *fused adapter*.  wasmtime compiles these to core code; here
+they are Python trampolines that lift from the caller's options into Python
+values and call the callee through ``LiftedCall`` (which lowers into the
+callee's options).  Strings are transcoded for free along the way, since they
+pass through Python ``str``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import wasmtime
+
+from .._engine import make_host_func
+from ..abi.compile import compile_func
+from ..errors import ComponentTrap, UnsupportedError
+from ..translate import plan as p
+from ..types.abi import flatten_functype
+from .call import LiftedCall, cannot_leave
+from .linker import FuncDefinition, TrapDefinition
+
+
+def unknown_import_trap(name: str) -> ComponentTrap:
+    return ComponentTrap(f"unknown import: `{name}` has not been defined")
+
+
+def create_trampoline(state: Any, index: int) -> wasmtime.Func:
+    """Create the core function for ``Plan.trampolines[index]`` in ``state``'s store."""
+    trampoline = state.plan.trampolines[index]
+    if isinstance(trampoline, p.LowerImport):
+        return _lower_import(state, trampoline)
+    if isinstance(trampoline, p.LowerLifted):
+        return _lower_lifted(state, trampoline)
+    raise UnsupportedError(f"`resource.{trampoline.kind}` is not supported yet")
+
+
+def _lower_import(state: Any, trampoline: p.LowerImport) -> wasmtime.Func:
+    definition = state.host_item(trampoline.func)
+    core_type = flatten_functype(trampoline.type, "lower")
+    options = state.runtime_options(trampoline.options)
+    compiled = compile_func(trampoline.type, options.canonical.string_encoding)
+    flags = options.flags
+    cx = options.context()
+    lift_params = compiled.lift_params
+    lower_results = compiled.lower_results
+
+    if isinstance(definition, TrapDefinition):
+        name = definition.name
+
+        def trap(*flat: Any) -> Any:
+            raise unknown_import_trap(name)
+
+        return make_host_func(state.store, core_type.params, core_type.results, trap)
+
+    assert isinstance(definition, FuncDefinition)
+    host = definition.func
+    has_result = trampoline.type.result is not None
+
+    def call_host(context: wasmtime.StoreContext, *flat: Any) -> Any:
+        if not flags.may_leave:
+            raise cannot_leave()
+        args = lift_params(cx, flat)
+        result = host(context, *args)
+        if not has_result:
+            if result is not None:
+                raise TypeError("host function returned a value, but the function type has no result")
+            return None
+        flags.may_leave = False
+        try:
+            return _single(lower_results(cx, result, flat))
+        finally:
+            flags.may_leave = True
+
+    return make_host_func(state.store, core_type.params, core_type.results, call_host, with_context=True)
+
+
+def _lower_lifted(state: Any, trampoline: p.LowerLifted) -> wasmtime.Func:
+    core_type = flatten_functype(trampoline.type, "lower")
+    options = state.runtime_options(trampoline.options)
+    compiled = compile_func(trampoline.type, options.canonical.string_encoding)
+    flags = options.flags
+    cx = options.context(fused=True)
+    callee = LiftedCall(state, trampoline.callee, fused=True)
+    lift_params = compiled.lift_params
+    lower_results = compiled.lower_results
+    has_result = trampoline.type.result is not None
+
+    def adapter(*flat: Any) -> Any:
+        if not flags.may_leave:
+            raise cannot_leave()
+        args = lift_params(cx, flat)
+        result = callee.invoke(args)
+        if not has_result:
+            return None
+        flags.may_leave = False
+        try:
+            return _single(lower_results(cx, result, flat))
+        finally:
+            flags.may_leave = True
+
+    return make_host_func(state.store, core_type.params, core_type.results, adapter)
+
+
+def _single(flat: Sequence[Any]) -> Any:
+    """``make_host_func`` callbacks return None, one value, or a sequence."""
+    if not flat:
+        return None
+    if len(flat) == 1:
+        return flat[0]
+    return flat

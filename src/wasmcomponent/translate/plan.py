@@ -1,0 +1,230 @@
+"""The instantiation plan: what the runtime walks to instantiate a component.
+
+Translation (``translate.inline``) interprets every nested instantiation of a
+component at compile time, so the plan is flat: a list of core module
+instantiations in order, a list of synthesized core functions ("trampolines":
+lowered host imports, guest-to-guest adapters, resource intrinsics), a table of
+canonical options, and a tree of exports.  Nothing in it depends on a store.
+
+Where a core item comes from is a ``CoreDef``: an export of a runtime core
+instance (``CoreExport``) or a trampoline (``TrampolineRef``).  Host-provided
+items are reached through an ``ImportPath``: the index of a top-level import
+plus the names of nested instance exports below it.
+
+Example: for::
+
+    (component
+      (import "log" (func $log (param "msg" string)))
+      (core module $m (import "" "log" (func (param i32 i32))) (memory (export "mem") 1) ...)
+      (core func $log_lowered (canon lower (func $log) (memory ...)))
+      (core instance $i (instantiate $m (with "" (instance (export "log" (func $log_lowered)))))))
+
+the plan holds one ``InstantiateModule`` step whose single argument is
+``TrampolineRef(0)``, and ``trampolines[0]`` is a ``LowerImport`` of
+``ImportPath(0, ())`` whose options name ``CoreExport(0, "mem")``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+from ..types import model
+
+
+@dataclass(frozen=True, slots=True)
+class CoreExport:
+    """Export ``name`` of runtime core instance ``instance``."""
+
+    instance: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrampolineRef:
+    """The core function synthesized as ``Plan.trampolines[index]``."""
+
+    index: int
+
+
+CoreDef = Union[CoreExport, TrampolineRef]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportPath:
+    """A host-provided item: top-level import ``import_index`` then nested export names."""
+
+    import_index: int
+    path: tuple[str, ...] = ()
+
+    def child(self, name: str) -> ImportPath:
+        return ImportPath(self.import_index, self.path + (name,))
+
+
+@dataclass(frozen=True, slots=True)
+class StaticModule:
+    """A core module embedded in the component: ``Plan.modules[index]``."""
+
+    index: int
+
+
+ModuleRef = Union[StaticModule, ImportPath]
+
+
+@dataclass(frozen=True, slots=True)
+class OptionsDef:
+    """Canonical options of one ``canon lift``/``canon lower``.
+
+    ``component_instance`` is the runtime component instance that owns the
+    lift or lower: its may_enter/may_leave flags and handle table are the ones used.
+    """
+
+    string_encoding: str
+    memory: Optional[CoreDef]
+    realloc: Optional[CoreDef]
+    post_return: Optional[CoreDef]
+    component_instance: int
+    is_async: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LiftedFunc:
+    """A component function made by ``canon lift`` of ``core`` with ``Plan.options[options]``."""
+
+    core: CoreDef
+    type: model.FuncType
+    options: int
+
+
+ComponentFuncDef = Union[LiftedFunc, ImportPath]
+
+
+# ------------------------------------------------------------------ trampolines
+
+
+@dataclass(frozen=True, slots=True)
+class LowerImport:
+    """A host function lowered into a core function."""
+
+    func: ImportPath
+    type: model.FuncType
+    options: int
+
+
+@dataclass(frozen=True, slots=True)
+class LowerLifted:
+    """A lifted function of this component lowered again: a fused guest-to-guest adapter."""
+
+    callee: LiftedFunc
+    type: model.FuncType
+    options: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceIntrinsic:
+    """``resource.new``/``resource.drop``/``resource.rep`` for ``resource``."""
+
+    kind: str
+    resource: model.ResourceIdentity
+    component_instance: int
+
+
+Trampoline = Union[LowerImport, LowerLifted, ResourceIntrinsic]
+
+
+# ------------------------------------------------------------------ steps
+
+
+@dataclass(frozen=True, slots=True)
+class InstantiateModule:
+    """Instantiate a core module as runtime core instance ``instance``.
+
+    For a static module ``args`` lists the definition of each of its imports,
+    in the module's import order.  For an imported module (known only at run
+    time) ``named_args`` maps each import module name to a ``CoreInstanceArg``.
+    """
+
+    instance: int
+    module: ModuleRef
+    args: tuple[CoreDef, ...] = ()
+    named_args: tuple[tuple[str, CoreInstanceArg], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeCoreInstance:
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class CoreExportBag:
+    """A core instance made of inline exports."""
+
+    items: tuple[tuple[str, CoreDef], ...]
+
+    def get(self, name: str) -> Optional[CoreDef]:
+        for key, value in self.items:
+            if key == name:
+                return value
+        return None
+
+
+CoreInstanceArg = Union[RuntimeCoreInstance, CoreExportBag]
+
+
+@dataclass(frozen=True, slots=True)
+class DefineResource:
+    """A resource type defined by the component; fresh for every instantiation."""
+
+    resource: model.ResourceIdentity
+    dtor: Optional[CoreDef]
+    component_instance: int
+
+
+Step = Union[InstantiateModule, DefineResource]
+
+
+# ------------------------------------------------------------------ exports
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFunc:
+    func: ComponentFuncDef
+    type: model.FuncType
+
+
+@dataclass(frozen=True, slots=True)
+class ExportModule:
+    module: ModuleRef
+
+
+@dataclass(frozen=True, slots=True)
+class ExportType:
+    type: object
+
+
+@dataclass(frozen=True, slots=True)
+class ExportComponent:
+    type: object
+
+
+@dataclass
+class ExportInstance:
+    items: dict[str, ExportItem] = field(default_factory=dict)
+
+
+ExportItem = Union[ExportFunc, ExportModule, ExportType, ExportComponent, ExportInstance]
+
+
+@dataclass
+class Plan:
+    """Everything needed to instantiate a component; immutable once built."""
+
+    imports: list[tuple[str, model.ExternType]] = field(default_factory=list)
+    modules: list[bytes] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    trampolines: list[Trampoline] = field(default_factory=list)
+    options: list[OptionsDef] = field(default_factory=list)
+    exports: dict[str, ExportItem] = field(default_factory=dict)
+    export_types: dict[str, model.ExternType] = field(default_factory=dict)
+    num_core_instances: int = 0
+    num_component_instances: int = 0

@@ -1,0 +1,250 @@
+"""The resolved component type model.
+
+These are the types after every index has been resolved: a ``RecordType`` holds
+its field types, not type indices.  They are frozen and hashable, so the
+Canonical ABI layout (``types.abi``) and generated code can be cached per type.
+
+Resource types are the one nominal exception: ``ResourceIdentity`` compares by
+identity.  A component's own ``(type (resource ...))`` definitions and its
+imported resources each get one identity at translation time; the runtime maps
+those to per-instantiation identities (a resource defined by a component is
+fresh for every instantiation).
+
+Example::
+
+    >>> point = RecordType((("x", U32), ("y", U32)))
+    >>> point == RecordType((("x", U32), ("y", U32)))
+    True
+    >>> OptionType(STRING).cases()
+    (('none', None), ('some', PrimType(name='string')))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Union
+
+
+@dataclass(frozen=True, slots=True)
+class PrimType:
+    """A primitive value type, named as in WIT: ``bool``, ``u32``, ``string``, ..."""
+
+    name: str
+
+    def __repr__(self) -> str:
+        return f"PrimType(name={self.name!r})"
+
+
+BOOL = PrimType("bool")
+S8 = PrimType("s8")
+U8 = PrimType("u8")
+S16 = PrimType("s16")
+U16 = PrimType("u16")
+S32 = PrimType("s32")
+U32 = PrimType("u32")
+S64 = PrimType("s64")
+U64 = PrimType("u64")
+F32 = PrimType("f32")
+F64 = PrimType("f64")
+CHAR = PrimType("char")
+STRING = PrimType("string")
+ERROR_CONTEXT = PrimType("error-context")
+
+PRIMITIVES: dict[str, PrimType] = {
+    p.name: p
+    for p in (BOOL, S8, U8, S16, U16, S32, U32, S64, U64, F32, F64, CHAR, STRING, ERROR_CONTEXT)
+}
+
+
+class ResourceIdentity:
+    """The identity of one resource type; compared by ``is``.
+
+    ``name`` is for messages only.  ``host_key`` is set for resources defined by
+    the host through ``ResourceType.host(n)``.
+    """
+
+    __slots__ = ("name", "host_key", "rep", "dtor", "__weakref__")
+
+    def __init__(self, name: str = "", host_key: Optional[object] = None) -> None:
+        self.name = name
+        self.host_key = host_key
+        self.rep = "i32"
+        self.dtor: Optional[object] = None
+
+    def __repr__(self) -> str:
+        return f"<resource {self.name or '?'} at {id(self):#x}>"
+
+
+@dataclass(frozen=True, slots=True)
+class ListType:
+    element: ValType
+    length: Optional[int] = None  # fixed-length lists (gated feature)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordType:
+    fields: tuple[tuple[str, ValType], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TupleType:
+    elements: tuple[ValType, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class VariantType:
+    variant_cases: tuple[tuple[str, Optional[ValType]], ...]
+
+    def cases(self) -> tuple[tuple[str, Optional[ValType]], ...]:
+        return self.variant_cases
+
+
+@dataclass(frozen=True, slots=True)
+class EnumType:
+    names: tuple[str, ...]
+
+    def cases(self) -> tuple[tuple[str, Optional[ValType]], ...]:
+        return tuple((n, None) for n in self.names)
+
+
+@dataclass(frozen=True, slots=True)
+class OptionType:
+    payload: ValType
+
+    def cases(self) -> tuple[tuple[str, Optional[ValType]], ...]:
+        return (("none", None), ("some", self.payload))
+
+
+@dataclass(frozen=True, slots=True)
+class ResultType:
+    ok: Optional[ValType]
+    err: Optional[ValType]
+
+    def cases(self) -> tuple[tuple[str, Optional[ValType]], ...]:
+        return (("ok", self.ok), ("err", self.err))
+
+
+@dataclass(frozen=True, slots=True)
+class FlagsType:
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OwnType:
+    resource: ResourceIdentity
+
+
+@dataclass(frozen=True, slots=True)
+class BorrowType:
+    resource: ResourceIdentity
+
+
+@dataclass(frozen=True, slots=True)
+class StreamType:
+    payload: Optional[ValType]
+
+
+@dataclass(frozen=True, slots=True)
+class FutureType:
+    payload: Optional[ValType]
+
+
+@dataclass(frozen=True, slots=True)
+class MapType:
+    key: ValType
+    value: ValType
+
+
+ValType = Union[
+    PrimType,
+    ListType,
+    RecordType,
+    TupleType,
+    VariantType,
+    EnumType,
+    OptionType,
+    ResultType,
+    FlagsType,
+    OwnType,
+    BorrowType,
+    StreamType,
+    FutureType,
+    MapType,
+]
+
+VariantLike = Union[VariantType, EnumType, OptionType, ResultType]
+
+
+@dataclass(frozen=True, slots=True)
+class FuncType:
+    params: tuple[tuple[str, ValType], ...]
+    result: Optional[ValType]
+    is_async: bool = False
+
+
+# ---------------------------------------------------------------- core types
+
+
+@dataclass(frozen=True, slots=True)
+class CoreFuncType:
+    """A core function type; value types are ``i32``, ``i64``, ``f32``, ``f64``, ``v128``, or ref names."""
+
+    params: tuple[str, ...]
+    results: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CoreExternType:
+    """A core import/export type: ``kind`` is ``func``, ``table``, ``memory``, ``global`` or ``tag``."""
+
+    kind: str
+    func: Optional[CoreFuncType] = None
+    detail: object = None  # limits / global type as decoded; compared structurally
+
+
+@dataclass(frozen=True, slots=True)
+class CoreModuleType:
+    imports: tuple[tuple[str, str, CoreExternType], ...]
+    exports: tuple[tuple[str, CoreExternType], ...]
+
+
+# ----------------------------------------------------------- component types
+
+
+@dataclass(frozen=True, slots=True)
+class TypeBound:
+    """An exported/imported type: ``eq`` to a value type or a ``sub resource``."""
+
+    eq: Optional[ValType] = None
+    resource: Optional[ResourceIdentity] = None
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceType:
+    exports: Mapping[str, ExternType] = field(hash=False, compare=True)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.exports))
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentType:
+    imports: Mapping[str, ExternType] = field(hash=False, compare=True)
+    exports: Mapping[str, ExternType] = field(hash=False, compare=True)
+
+    def __hash__(self) -> int:
+        return hash((tuple(self.imports), tuple(self.exports)))
+
+
+ExternType = Union[FuncType, InstanceType, ComponentType, CoreModuleType, TypeBound, ValType]
+
+INTEGER_RANGES: dict[str, tuple[int, int]] = {
+    "s8": (-(2**7), 2**7 - 1),
+    "u8": (0, 2**8 - 1),
+    "s16": (-(2**15), 2**15 - 1),
+    "u16": (0, 2**16 - 1),
+    "s32": (-(2**31), 2**31 - 1),
+    "u32": (0, 2**32 - 1),
+    "s64": (-(2**63), 2**63 - 1),
+    "u64": (0, 2**64 - 1),
+}

@@ -1,0 +1,171 @@
+"""The `wasmcomponent` command line, run as a subprocess against both runtimes.
+
+The default backend is wasmcomponent itself; `WASMCOMPONENT_CLI_BACKEND=wasmtime`
+runs the same command line on `wasmtime.component` as the reference.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import wasmtime
+import wasmtime.component as wc
+
+ROOT = Path(__file__).resolve().parent.parent
+HELLO = ROOT / "examples" / "hello.wat"
+
+MATH_WAT = """
+(component
+  (core module $m
+    (func (export "double") (param i32) (result i32) (i32.mul (local.get 0) (i32.const 2)))
+    (func (export "is-even") (param i32) (result i32)
+      (i32.eqz (i32.and (local.get 0) (i32.const 1))))
+    (func (export "nothing"))
+    (func (export "boom") unreachable))
+  (core instance $i (instantiate $m))
+  (func $double (param "x" u32) (result u32) (canon lift (core func $i "double")))
+  (func $is-even (param "x" u32) (result bool) (canon lift (core func $i "is-even")))
+  (func $nothing (canon lift (core func $i "nothing")))
+  (func $boom (canon lift (core func $i "boom")))
+  (instance $math (export "double" (func $double)))
+  (export "math" (instance $math))
+  (export "is-even" (func $is-even))
+  (export "nothing" (func $nothing))
+  (export "boom" (func $boom))
+)
+"""
+
+
+def _backend_available(backend: str) -> bool:
+    try:
+        import wasmcomponent
+
+        if backend == "wasmcomponent":
+            return hasattr(wasmcomponent, "Linker")
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.fixture(params=["wasmcomponent", "wasmtime"])
+def backend(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    if not _backend_available(name):
+        pytest.skip(f"`wasmcomponent` cannot run the `{name}` backend yet")
+    return name
+
+
+@pytest.fixture
+def math_file(tmp_path: Path) -> Path:
+    path = tmp_path / "math.wat"
+    path.write_text(MATH_WAT)
+    return path
+
+
+def run_cli(backend: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p
+    )
+    env["WASMCOMPONENT_CLI_BACKEND"] = backend
+    return subprocess.run(
+        [sys.executable, "-m", "wasmcomponent", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
+
+
+def test_hello_example_runs_on_wasmtime_directly() -> None:
+    engine = wasmtime.Engine()
+    store = wasmtime.Store(engine)
+    component = wc.Component.from_file(engine, str(HELLO))
+    greet = wc.Linker(engine).instantiate(store, component).get_func(store, "greet")
+    assert greet is not None
+    for name in ("world", "", "é" * 40_000):
+        assert greet(store, name) == f"Hello, {name}!"
+        greet.post_return(store)
+
+
+def test_greet(backend: str) -> None:
+    result = run_cli(backend, "run", "examples/hello.wat", "--invoke", 'greet("world")')
+    assert (result.returncode, result.stdout, result.stderr) == (0, '"Hello, world!"\n', "")
+
+
+def test_greet_escapes(backend: str) -> None:
+    result = run_cli(backend, "run", str(HELLO), "--invoke", 'greet("a\\"b\\u{2603}\\n")')
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == '"Hello, a\\"b☃\\n!"\n'
+
+
+@pytest.mark.parametrize(
+    ("call", "stdout"),
+    [
+        ("math#double(21)", "42\n"),
+        ("is-even(4)", "true\n"),
+        ("is-even(7,)", "false\n"),
+        ("nothing()", ""),
+    ],
+)
+def test_exports(backend: str, math_file: Path, call: str, stdout: str) -> None:
+    result = run_cli(backend, "run", str(math_file), "--invoke", call)
+    assert (result.returncode, result.stdout, result.stderr) == (0, stdout, "")
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        ("is-even(-1)", "out of range for `u32` (at offset 8)"),
+        ('is-even("x")', "expected an integer"),
+        ("is-even", "expected `(`"),
+        ("is-even()", "missing argument `x`"),
+        ("math#nope(1)", "no exported function named `math#nope`"),
+        ("nope#double(1)", "no exported instance named `nope`"),
+        ("missing()", "no exported function named `missing`"),
+        ("boom()", "unreachable"),
+    ],
+)
+def test_errors_are_one_line(backend: str, math_file: Path, call: str, message: str) -> None:
+    result = run_cli(backend, "run", str(math_file), "--invoke", call)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: ")
+    assert result.stderr.count("\n") == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreadable_and_invalid_files(backend: str, tmp_path: Path) -> None:
+    missing = run_cli(backend, "run", str(tmp_path / "absent.wat"), "--invoke", "f()")
+    assert missing.returncode == 1 and "No such file" in missing.stderr
+    bogus = tmp_path / "bogus.wat"
+    bogus.write_text("(component (func $f (canon lift")
+    invalid = run_cli(backend, "run", str(bogus), "--invoke", "f()")
+    assert invalid.returncode == 1
+    assert invalid.stderr.startswith("error: ") and invalid.stderr.count("\n") == 1
+
+
+def test_usage_errors() -> None:
+    if not _backend_available("wasmtime"):
+        pytest.skip("the wasmcomponent package does not import yet")
+    result = run_cli("wasmtime", "run", str(HELLO))
+    assert result.returncode == 2 and "--invoke" in result.stderr
+    result = run_cli("bogus", "run", str(HELLO), "--invoke", 'greet("x")')
+    assert result.returncode == 1 and "unknown WASMCOMPONENT_CLI_BACKEND" in result.stderr
+
+
+def test_model_functype_reads_wasmtime_reflection() -> None:
+    if not _backend_available("wasmtime"):
+        pytest.skip("the wasmcomponent package does not import yet")
+    from wasmcomponent.cli import model_functype
+    from wasmcomponent.types import model as m
+
+    engine = wasmtime.Engine()
+    greet = wc.Component.from_file(engine, str(HELLO)).type.exports(engine)["greet"].ty
+    assert model_functype(greet) == m.FuncType((("name", m.STRING),), m.STRING)
