@@ -26,7 +26,7 @@ import sys
 import warnings
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import pytest
@@ -37,7 +37,7 @@ from conformance import known_failures  # noqa: E402
 from conformance.api import ApiUnavailable, ComponentApi, load_api  # noqa: E402
 from conformance.convert import Converter, form_kind  # noqa: E402
 from conformance.driver import EngineCache, FileResult, run_file, trap_matches  # noqa: E402
-from conformance.features import FeatureSet, parse_header  # noqa: E402
+from conformance.features import features_for, parse_header  # noqa: E402
 from conformance.sexpr import Form, SplitError, split_forms  # noqa: E402
 from conformance.suites import default_conformance_dir, discover, group_of  # noqa: E402
 from conformance.values import (  # noqa: E402
@@ -81,13 +81,18 @@ def test_form_kind() -> None:
 
 
 def test_feature_header_and_implications() -> None:
-    header = parse_header(";;! gc = true\n;;! component_model_async = true\n(component)\n;;! x = true")
-    assert header == {"gc": True, "component_model_async": True}
-    features = FeatureSet(header)
-    assert features.required == ["component_model_async"]
-    effective = features.effective()
+    text = ";;! gc = true\n;;! component_model_async = true\n(component)\n;;! x = true"
+    assert parse_header(text) == {"gc": True, "component_model_async": True}
+    plain = features_for(PurePath("wasmtime/resources.wast"), text)
+    assert plain.required == [] and plain.per_component == ["component_model_async"]
+    in_async = features_for(PurePath("wasmtime/async/x.wast"), text)
+    assert in_async.required == ["component_model_async"]
+    effective = plain.effective()
     assert effective["gc"] and effective["function_references"] and effective["reference_types"]
     assert "simd" not in effective  # unmentioned features keep the config default
+    suite = features_for(PurePath("component-model/values/x.wast"), "(component)")
+    assert suite.spec_test and suite.required == []
+    assert "component_model_fixed_length_lists" in suite.per_component
 
 
 def test_trap_matching() -> None:

@@ -24,16 +24,19 @@ Outcomes and what passes:
   With `check_messages=True` the expected text must also be a substring of
   the error for these and `assert_unlinkable` (Wasmtime's misc-suite rule).
 
-Skips, always with a reason: scripts needing engine features
-`wasmtime.Config` cannot enable; forms `wasm-tools` could not convert;
-components that fail to link because they import a host item the harness
-defines with the async ABI (or a resource, when the API has no host
-resources); directives that depend on a skipped instance; core-wasm-only
-directives and unknown directive kinds.
+Skips, always with a reason: scripts under `async/` needing a feature the
+API lacks (see `features`); elsewhere, components that fail to compile
+because they need such a feature (confirmed by `wasm-tools validate`) and
+the directives depending on them; forms `wasm-tools` could not convert;
+components that fail to link because they import a host item defined with
+the async ABI (or a resource, when the API has no host resources);
+memory-hogging scripts when `$WASMCOMPONENT_CONFORMANCE_NO_HOG_MEMORY` is
+set; core-wasm-only directives and unknown directive kinds.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -86,12 +89,25 @@ class FileResult:
         return [r for r in self.results if r.outcome == SKIP]
 
 
+NO_HOG_MEMORY_ENV = "WASMCOMPONENT_CONFORMANCE_NO_HOG_MEMORY"
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
 @dataclass(frozen=True)
 class RunOptions:
-    """Knobs of a run."""
+    """Knobs of a run.
+
+    `skip_memory_hogs` (default: `$WASMCOMPONENT_CONFORMANCE_NO_HOG_MEMORY`)
+    skips scripts whose header says `hogs_memory = true`, as Wasmtime's
+    harness can (`WASMTIME_TEST_NO_HOG_MEMORY`).
+    """
 
     check_messages: bool = False
     ignore_missing_features: bool = False
+    skip_memory_hogs: bool = field(default_factory=lambda: _env_flag(NO_HOG_MEMORY_ENV))
 
 
 class EngineCache:
@@ -303,7 +319,8 @@ class ScriptRunner:
             exports = component.type.exports(self.engine)
             with self.linker.root() as root, root.add_instance(name) as target:
                 for export_name, extern in exports.items():
-                    kind = type(getattr(extern, "type", extern)).__name__
+                    item = getattr(extern, "ty", None) or getattr(extern, "type", extern)
+                    kind = type(item).__name__
                     if kind == "ModuleType" and get_module is not None:
                         target.add_module(export_name, get_module(store, export_name))
                     elif kind == "ResourceType" and get_resource is not None:
@@ -549,7 +566,9 @@ def run_file(
         )
     features = features_for(rel, text)
     missing = engines.unavailable(api, features, features.required)
-    if missing and not options.ignore_missing_features:
+    if options.skip_memory_hogs and features.values.get("hogs_memory"):
+        _mark_all(conversion, result, SKIP, f"script hogs memory (${NO_HOG_MEMORY_ENV} is set)")
+    elif missing and not options.ignore_missing_features:
         reason = (
             f"needs feature(s) {', '.join(missing)}: not settable in wasmtime.Config "
             f"and not enabled in `{api.module.__name__}`"

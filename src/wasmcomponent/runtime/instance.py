@@ -50,7 +50,9 @@ class InstanceState:
         self.flags = [ComponentInstanceFlags() for _ in range(self.plan.num_component_instances)]
         self.options_cache: list[Any] = [None] * len(self.plan.options)
         self.funcs: dict[int, Func] = {}
+        # Resource types and handle tables; owned by ``runtime.handles``.
         self.resources: dict[object, object] = {}
+        self.handles: Any = None
 
     # ------------------------------------------------------------ resolution
 
@@ -107,7 +109,9 @@ class InstanceState:
             if isinstance(step, p.InstantiateModule):
                 self._instantiate_module(step)
             else:
-                self.resources[step.resource] = step
+                from .handles import define_resource
+
+                define_resource(self, step)
 
     def _instantiate_module(self, step: p.InstantiateModule) -> None:
         module = self.module(step.module)
@@ -156,8 +160,7 @@ class Instance:
         """The ``ExportIndex`` of export ``name`` (inside ``instance`` if given), or None."""
         return lookup_export(self._state.plan, name, instance)
 
-    def get_func(self, store: wasmtime.Storelike, index: Union[ExportIndex, str]) -> Optional[Func]:
-        """The exported function at ``index`` (an ``ExportIndex`` or a top-level name), or None."""
+    def _export_item(self, store: wasmtime.Storelike, index: Union[ExportIndex, str]) -> Optional[p.ExportItem]:
         if isinstance(index, str):
             found = self.get_export_index(store, index)
             if found is None:
@@ -165,8 +168,21 @@ class Instance:
             index = found
         if not isinstance(index, ExportIndex):
             raise TypeError("expected an ExportIndex or a str")
-        item = index._item
-        if index._plan is not self._state.plan or not isinstance(item, p.ExportFunc):
+        if index._plan is not self._state.plan:
+            return None
+        return index._item
+
+    def get_module(self, store: wasmtime.Storelike, index: Union[ExportIndex, str]) -> Optional[wasmtime.Module]:
+        """The exported core module at ``index``, or None (an extension of wasmtime-py's API)."""
+        item = self._export_item(store, index)
+        if not isinstance(item, p.ExportModule):
+            return None
+        return self._state.module(item.module)
+
+    def get_func(self, store: wasmtime.Storelike, index: Union[ExportIndex, str]) -> Optional[Func]:
+        """The exported function at ``index`` (an ``ExportIndex`` or a top-level name), or None."""
+        item = self._export_item(store, index)
+        if not isinstance(item, p.ExportFunc):
             return None
         from .func import make_func
 

@@ -159,8 +159,8 @@ class Linker(_Lockable):
                     f"component imports {_describe_type(expected)} `{name}`, but a matching "
                     "implementation was not found in the linker"
                 ) from None
-            assert found is not None
-            resolved.append(found)
+            # An instance import may be left undefined when it needs nothing.
+            resolved.append(found if found is not None else InstanceDefinition())
         return resolved
 
 

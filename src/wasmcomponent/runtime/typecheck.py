@@ -99,8 +99,24 @@ def _check_module(expected: model.CoreModuleType, module: wasmtime.Module) -> No
 
 
 def _core_matches(actual: model.CoreExternType, expected: model.CoreExternType) -> bool:
+    """Core extern subtyping: equal func/global/tag types, limits within the expected ones."""
     if actual.kind != expected.kind:
         return False
     if actual.kind == "func":
         return actual.func == expected.func
-    return True
+    have, want = actual.detail, expected.detail
+    if not isinstance(have, tuple) or not isinstance(want, tuple):
+        return have == want
+    if actual.kind == "table":
+        return have[0] == want[0] and _limits_match(have[1], have[2], want[1], want[2])
+    if actual.kind == "memory":
+        return have[2:] == want[2:] and _limits_match(have[0], have[1], want[0], want[1])
+    return have == want
+
+
+def _limits_match(min_have: int, max_have: Optional[int], min_want: int, max_want: Optional[int]) -> bool:
+    if min_have < min_want:
+        return False
+    if max_want is None:
+        return True
+    return max_have is not None and max_have <= max_want

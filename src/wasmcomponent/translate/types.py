@@ -227,7 +227,16 @@ def bound_entry(extern: model.ExternType) -> TypeEntry:
 
 
 class DeclSpace(TypeSpace):
-    """The scope of a component type or instance type declaration."""
+    """The scope of a component type or instance type declaration.
+
+    Besides types, a declaration has its own instance index space (filled by
+    instance imports/exports), so that ``alias export $i "t" (type)`` can name
+    a type exported by an instance declared earlier in the same declaration.
+    """
+
+    def __init__(self, parent: Optional[TypeSpace]) -> None:
+        super().__init__(parent)
+        self.instances: list[model.InstanceType] = []
 
     def _declare(self, decl: object, imports: Optional[dict], exports: dict) -> None:
         if isinstance(decl, ast.CoreTypeDecl):
@@ -237,7 +246,7 @@ class DeclSpace(TypeSpace):
                 raise ValidationError("resources can only be defined within a concrete component", decl.offset)
             self.types.append(self.deftype(decl.type, _no_resource))
         elif isinstance(decl, ast.AliasDecl):
-            self._alias(decl.alias, imports, exports)
+            self._alias(decl.alias)
         elif isinstance(decl, (ast.ImportDecl, ast.ExportDecl)):
             extern = self.extern_type(decl.desc, decl.offset)
             target = exports if isinstance(decl, ast.ExportDecl) else imports
@@ -249,10 +258,12 @@ class DeclSpace(TypeSpace):
                 if isinstance(entry, model.ResourceIdentity) and not entry.name:
                     entry.name = decl.name.name
                 self.types.append(entry)
+            elif isinstance(extern, model.InstanceType):
+                self.instances.append(extern)
         else:
             raise AssertionError(f"unhandled declaration {decl!r}")
 
-    def _alias(self, alias: ast.Alias, imports: Optional[dict], exports: dict) -> None:
+    def _alias(self, alias: ast.Alias) -> None:
         if isinstance(alias, ast.OuterAlias):
             value = self.outer_alias(alias)
             if alias.sort is ast.Sort.TYPE:
@@ -260,7 +271,22 @@ class DeclSpace(TypeSpace):
             else:
                 self.core_types.append(value)
             return
-        raise ValidationError("only outer type aliases are allowed in type declarations", alias.offset)
+        if isinstance(alias, ast.InstanceExportAlias):
+            instance = lookup(self.instances, alias.instance, "instance", alias.offset)
+            assert isinstance(instance, model.InstanceType)
+            extern = instance.exports.get(alias.name)
+            if extern is None:
+                raise ValidationError(f"instance {alias.instance} has no export named `{alias.name}`", alias.offset)
+            if alias.sort is ast.Sort.TYPE:
+                if not isinstance(extern, model.TypeBound):
+                    raise ValidationError(f"export `{alias.name}` for instance {alias.instance} is not a type", alias.offset)
+                self.types.append(bound_entry(extern))
+            elif alias.sort is ast.Sort.INSTANCE:
+                if not isinstance(extern, model.InstanceType):
+                    raise ValidationError(f"export `{alias.name}` for instance {alias.instance} is not an instance", alias.offset)
+                self.instances.append(extern)
+            return
+        raise ValidationError("core export aliases are not allowed in type declarations", alias.offset)
 
     def instance_type(self, d: ast.InstanceTypeDef) -> model.InstanceType:
         exports: dict[str, model.ExternType] = {}
@@ -292,15 +318,20 @@ class CoreModuleSpace:
         return entry if isinstance(entry, model.CoreFuncType) else None
 
     def _extern(self, desc: ast.CoreExternDesc, offset: int) -> model.CoreExternType:
+        """The model type; ``detail`` tuples match those of ``_engine.core.module_exports``."""
         if isinstance(desc, ast.CoreFuncDesc):
             return model.CoreExternType("func", self._functype(desc.type_index, offset))
         if isinstance(desc, ast.CoreTableDesc):
-            return model.CoreExternType("table", detail=desc)
+            return model.CoreExternType(
+                "table", detail=(core_valtype_name(desc.element), desc.minimum, desc.maximum)
+            )
         if isinstance(desc, ast.CoreMemoryDesc):
-            return model.CoreExternType("memory", detail=desc)
+            return model.CoreExternType(
+                "memory", detail=(desc.minimum, desc.maximum, desc.memory64, desc.shared)
+            )
         if isinstance(desc, ast.CoreGlobalDesc):
-            return model.CoreExternType("global", detail=desc)
-        return model.CoreExternType("tag", detail=desc)
+            return model.CoreExternType("global", detail=(core_valtype_name(desc.type), desc.mutable))
+        return model.CoreExternType("tag", detail=self._functype(desc.type_index, offset))
 
     def module_type(self, d: ast.CoreModuleType) -> model.CoreModuleType:
         imports: list[tuple[str, str, model.CoreExternType]] = []
@@ -322,5 +353,16 @@ class CoreModuleSpace:
         return model.CoreModuleType(tuple(imports), tuple(exports))
 
 
+def core_valtype_name(t: ast.CoreValType) -> str:
+    """A core value type as the core engine's reflection names it (``funcref``, ``i32``, ...)."""
+    if isinstance(t, ast.CoreRefType):
+        if t.nullable and t.heap in ("func", "extern"):
+            return f"{t.heap}ref"
+        return str(t)
+    return t
+
+
 def core_functype(d: ast.CoreFuncType) -> model.CoreFuncType:
-    return model.CoreFuncType(tuple(map(str, d.params)), tuple(map(str, d.results)))
+    return model.CoreFuncType(
+        tuple(map(core_valtype_name, d.params)), tuple(map(core_valtype_name, d.results))
+    )
