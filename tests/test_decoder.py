@@ -8,17 +8,15 @@ every binary ``assert_malformed`` must fail with the expected message.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import wasmtime
 
+from corpus import CONFORMANCE_DIR, WASM_TOOLS, convert_wast, module_commands, wast_files
 from wasmcomponent.binary import ast
 from wasmcomponent.binary.decoder import COMPONENT_PREAMBLE, decode_component
 from wasmcomponent.binary.reader import Reader
@@ -26,8 +24,6 @@ from wasmcomponent.errors import ComponentError, DecodeError
 from wasmcomponent.types.model import PRIMITIVES
 
 U8, U32, U64, STRING = (PRIMITIVES[n] for n in ("u8", "u32", "u64", "string"))
-CONFORMANCE = Path("/work/shared/conformance")
-WASM_TOOLS = shutil.which("wasm-tools")
 
 needs_wasm_tools = pytest.mark.skipif(WASM_TOOLS is None, reason="wasm-tools CLI not installed")
 
@@ -575,29 +571,11 @@ def test_large_core_module_decodes_quickly() -> None:
 # ----------------------------------------------------------------- conformance suites
 
 
-def convert_wast(wast: Path, out: Path) -> dict[str, Any] | None:
-    """``wasm-tools json-from-wast`` into ``out``; None when the script cannot be converted."""
-    out.mkdir(parents=True, exist_ok=True)
-    command = [str(WASM_TOOLS), "json-from-wast", str(wast), "-o", str(out / "x.json"), "--wasm-dir", str(out)]
-    for legacy in ("1", "0"):
-        env = dict(os.environ, WAST_STRICT_COMPONENT_INDICES=legacy)
-        if subprocess.run(command, capture_output=True, env=env, check=False).returncode == 0:
-            result: dict[str, Any] = json.loads((out / "x.json").read_text())
-            return result
-    return None
-
-
-def module_commands(spec: dict[str, Any], kinds: tuple[str, ...]) -> Iterator[dict[str, Any]]:
-    for command in spec["commands"]:
-        if command["type"] in kinds and str(command.get("filename", "")).endswith(".wasm"):
-            yield command
-
-
-WAST_FILES = sorted(CONFORMANCE.rglob("*.wast")) if CONFORMANCE.is_dir() else []
+WAST_FILES = wast_files()
 
 
 @needs_wasm_tools
-@pytest.mark.parametrize("wast", WAST_FILES, ids=[str(p.relative_to(CONFORMANCE)) for p in WAST_FILES])
+@pytest.mark.parametrize("wast", WAST_FILES, ids=[str(p.relative_to(CONFORMANCE_DIR)) for p in WAST_FILES])
 def test_conformance_components_decode(wast: Path, tmp_path: Path) -> None:
     spec = convert_wast(wast, tmp_path)
     if spec is None:

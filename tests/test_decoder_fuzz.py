@@ -13,56 +13,28 @@ Decoding is bounded by the input length, so no case can hang.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from corpus import CONFORMANCE_DIR, WASM_TOOLS, component_binaries
 from wasmcomponent.binary.decoder import COMPONENT_PREAMBLE, decode_component
 from wasmcomponent.errors import ComponentError, DecodeError
 
-CONFORMANCE = Path("/work/shared/conformance")
-WASM_TOOLS = shutil.which("wasm-tools")
 FUZZ_N = max(1, int(os.environ.get("WASMCOMPONENT_FUZZ_N", "1")))
 
 pytestmark = pytest.mark.skipif(
-    WASM_TOOLS is None or not CONFORMANCE.is_dir(), reason="needs wasm-tools and the conformance suites"
+    WASM_TOOLS is None or not CONFORMANCE_DIR.is_dir(), reason="needs wasm-tools and the conformance suites"
 )
-
-
-def _convert(wast: Path, out: Path) -> list[bytes]:
-    """The component binaries of one script's module / module_definition commands."""
-    out.mkdir(parents=True, exist_ok=True)
-    command = [str(WASM_TOOLS), "json-from-wast", str(wast), "-o", str(out / "x.json"), "--wasm-dir", str(out)]
-    for strict in ("1", "0"):
-        env = dict(os.environ, WAST_STRICT_COMPONENT_INDICES=strict)
-        if subprocess.run(command, capture_output=True, env=env, check=False).returncode == 0:
-            break
-    else:
-        return []
-    found = []
-    for entry in json.loads((out / "x.json").read_text())["commands"]:
-        filename = str(entry.get("filename", ""))
-        if entry["type"] in ("module", "module_definition") and filename.endswith(".wasm"):
-            data = (out / filename).read_bytes()
-            if data.startswith(COMPONENT_PREAMBLE):
-                found.append(data)
-    return found
 
 
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
-    root = tmp_path_factory.mktemp("decoder-corpus")
-    binaries: list[bytes] = []
-    for index, wast in enumerate(sorted(CONFORMANCE.rglob("*.wast"))):
-        binaries.extend(_convert(wast, root / str(index)))
+    binaries = component_binaries(tmp_path_factory.mktemp("decoder-corpus"))
     assert binaries, "no components converted"
-    return sorted(set(binaries), key=lambda b: (len(b), b))
+    return binaries
 
 
 def _decode_or_decode_error(data: bytes) -> None:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 import wasmtime
 
 from ..errors import LinkError
+from ..types.model import ResourceIdentity
 from .names import NameMap
 
 if TYPE_CHECKING:
@@ -77,14 +78,7 @@ def describe(definition: Definition) -> str:
     return "func"
 
 
-class _Lockable:
-    locked: bool
-
-    def _assert_not_locked(self) -> None:
-        raise NotImplementedError
-
-
-class Linker(_Lockable):
+class Linker:
     """Defines host items by name and instantiates components with them."""
 
     engine: wasmtime.Engine
@@ -170,8 +164,17 @@ def _describe_type(expected: object) -> str:
     return describe_expected(expected)
 
 
-def _define_traps(parent: InstanceDefinition, name: str, expected: object, allow_shadowing: bool) -> None:
+def _define_traps(
+    parent: InstanceDefinition,
+    name: str,
+    expected: object,
+    allow_shadowing: bool,
+    parent_name: Optional[str] = None,
+) -> None:
+    """Stub one missing import as wasmtime does: funcs trap, resources get a host type."""
     from ..types import model
+    from .resources import ResourceType
+    from .typecheck import describe_expected
 
     existing = parent.items.get(name)
     if isinstance(expected, model.InstanceType):
@@ -180,19 +183,27 @@ def _define_traps(parent: InstanceDefinition, name: str, expected: object, allow
             parent.items.insert(name, existing, allow_shadowing)
         if isinstance(existing, InstanceDefinition):
             for export_name, export_type in expected.exports.items():
-                _define_traps(existing, export_name, export_type, allow_shadowing)
+                _define_traps(existing, export_name, export_type, allow_shadowing, name)
+        return
+    if isinstance(expected, (model.CoreModuleType, model.ComponentType)):
+        if existing is None:
+            raise LinkError(f"unable to define {describe_expected(expected)} imports as traps")
         return
     if existing is not None:
         return
     if isinstance(expected, model.FuncType):
-        parent.items.insert(name, TrapDefinition(name), allow_shadowing)
+        qualified = name if parent_name is None else f"{parent_name}#{name}"
+        parent.items.insert(name, TrapDefinition(qualified), allow_shadowing)
     elif isinstance(expected, model.TypeBound) and expected.resource is not None:
-        return
-    elif not isinstance(expected, model.TypeBound):
-        raise LinkError(f"unable to define {_describe_type(expected)} imports as traps")
+        stub = ResourceType._from_identity(ResourceIdentity("unknown-import", host_key=_STUB_RESOURCE_KEY))
+        parent.items.insert(name, ResourceDefinition(stub, None), allow_shadowing)
 
 
-class LinkerInstance(_Lockable):
+# All resources stubbed by `define_unknown_imports_as_traps` share one host type, as in wasmtime.
+_STUB_RESOURCE_KEY = ("wasmcomponent", "unknown-import")
+
+
+class LinkerInstance:
     """A named instance inside a ``Linker`` in which items are defined."""
 
     parent: Optional[Union[Linker, LinkerInstance]]
