@@ -22,6 +22,7 @@ from ..binary.decoder import decode_component
 from ..errors import ComponentError, ValidationError
 from ..translate import plan as p
 from ..translate.inline import translate
+from ..validate import validate_component
 from .._engine.core import wat_to_wasm
 
 
@@ -65,7 +66,9 @@ class Component:
             raise TypeError("expected a str or bytes")
         self._engine = engine
         self._modules: list[wasmtime.Module] = []
-        self._plan = translate(decode_component(data), self._compile_module)
+        tree = decode_component(data)
+        validate_component(tree)
+        self._plan = translate(tree, self._compile_module)
         self._bytes = data
 
     def _compile_module(self, index: int, data: bytes) -> tuple[tuple[str, str], ...]:
