@@ -18,12 +18,12 @@ from typing import Optional, Union
 
 import wasmtime
 
+from .._engine.core import wat_to_wasm
 from ..binary.decoder import decode_component
 from ..errors import ComponentError, ValidationError
 from ..translate import plan as p
 from ..translate.inline import translate
 from ..validate import validate_component
-from .._engine.core import wat_to_wasm
 
 
 class ExportIndex:
@@ -34,6 +34,9 @@ class ExportIndex:
     """
 
     __slots__ = ("_plan", "_item", "_path")
+    _plan: p.Plan
+    _item: p.ExportItem
+    _path: tuple[str, ...]
 
     def __init__(self) -> None:
         raise wasmtime.WasmtimeError("Cannot directly construct an `ExportIndex`")

@@ -33,6 +33,9 @@ class Func:
     """A component function exported by an ``Instance``."""
 
     __slots__ = ("_invoke", "_type", "_param_count")
+    _invoke: Callable[[Any, tuple], Any]
+    _type: model.FuncType
+    _param_count: int
 
     def __init__(self) -> None:
         raise wasmtime.WasmtimeError("Cannot directly construct a `Func`")

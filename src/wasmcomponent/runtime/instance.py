@@ -145,6 +145,8 @@ def instantiate(store: wasmtime.Storelike, component: Component, imports: list[D
 class Instance:
     """An instantiated component."""
 
+    _state: InstanceState
+
     def __init__(self) -> None:
         raise wasmtime.WasmtimeError("Cannot directly construct an `Instance`")
 

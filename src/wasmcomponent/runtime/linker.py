@@ -208,6 +208,8 @@ class LinkerInstance:
 
     parent: Optional[Union[Linker, LinkerInstance]]
     locked: bool
+    _definition: InstanceDefinition
+    _linker: Linker
 
     def __init__(self) -> None:
         raise wasmtime.WasmtimeError("Cannot directly construct a `LinkerInstance`")

@@ -91,10 +91,10 @@ def _check_module(expected: model.CoreModuleType, module: wasmtime.Module) -> No
             raise LinkError(f"module export `{name}` has the wrong type")
     expected_imports = {(m, n): ty for m, n, ty in expected.imports}
     for module_name, name, have in module_imports(module):
-        want = expected_imports.get((module_name, name))
-        if want is None:
+        wanted = expected_imports.get((module_name, name))
+        if wanted is None:
             raise LinkError(f"module import `{module_name}::{name}` not defined")
-        if not _core_matches(want, have):
+        if not _core_matches(wanted, have):
             raise LinkError(f"module import `{module_name}::{name}` has the wrong type")
 
 

@@ -266,6 +266,7 @@ class Scope(TypeSpace):
                 raise ValidationError(f"core instance {alias.instance} has no export named `{alias.name}`", alias.offset)
             return found
         instance = lookup(self.instances, alias.instance, "instance", alias.offset)
+        assert isinstance(instance, (ImportedInstance, ExportedInstance))
         return _instance_export(instance, alias.name, alias.sort, alias.offset)
 
     def _options(self, options: ast.CanonOptions, offset: int) -> int:
