@@ -12,13 +12,17 @@ One call, with the flags the spec prescribes:
    ("cannot enter component instance"), then clear ``may_enter``;
 2. lower the arguments with ``may_leave`` clear (a ``realloc`` that calls a
    host import traps "cannot leave component instance");
-3. call the core function;
+3. call the core function; if the signature carries handles, the call's
+   borrow scope must then be empty ("borrow handles still remain at the end
+   of the call") and the handles it lent are given back;
 4. lift the results (a returned pointer is bounds- and alignment-checked);
 5. run ``post-return`` with the flat results, ``may_leave`` clear;
 6. set ``may_enter`` again.
 
 A trap, or any exception escaping wasm, poisons the store as wasmtime 50
-does: every later entry fails with "cannot enter component instance".  A bad
+does: every later entry fails with "cannot enter component instance".  A
+wasm exception escaping the callee becomes the trap "uncaught exception
+propagated out of component".  A bad
 Python argument is not a trap: the flags are restored and the instance stays
 usable.
 """
@@ -27,14 +31,32 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional, Sequence
 
-from wasmtime import TrapCode
-
 from .._engine import GuestMemory, RawFunc, store_state
 from ..abi.compile import compile_func
-from ..abi.context import CanonicalOptions, LiftLowerContext
+from ..abi.context import CanonicalOptions
 from ..errors import ComponentTrap
 from ..translate import plan as p
 from ..types import model
+from .handles import (
+    CallScope,
+    HandleContext,
+    cannot_enter,
+    cannot_leave,
+    func_has_handles,
+    is_uncaught_exception,
+    make_context,
+    uncaught_exception,
+)
+
+__all__ = [
+    "LiftedCall",
+    "RuntimeOptions",
+    "StoreState",
+    "cannot_enter",
+    "cannot_leave",
+    "flat_results",
+    "get_store_state",
+]
 
 
 class StoreState:
@@ -50,18 +72,10 @@ def get_store_state(store: Any) -> StoreState:
     return store_state(store, StoreState)
 
 
-def cannot_enter() -> ComponentTrap:
-    return ComponentTrap("cannot enter component instance", TrapCode.CANNOT_ENTER_COMPONENT)
-
-
-def cannot_leave() -> ComponentTrap:
-    return ComponentTrap("cannot leave component instance", TrapCode.CANNOT_LEAVE_COMPONENT)
-
-
 class RuntimeOptions:
     """Canonical options resolved against one instance: memory, realloc, post-return, flags."""
 
-    __slots__ = ("canonical", "memory", "realloc", "post_return", "flags")
+    __slots__ = ("canonical", "memory", "realloc", "post_return", "flags", "_state", "_component_instance")
 
     def __init__(self, state: Any, options: p.OptionsDef) -> None:
         self.canonical = CanonicalOptions(
@@ -81,9 +95,14 @@ class RuntimeOptions:
         if options.post_return is not None:
             self.post_return = RawFunc(store, state.core_def(options.post_return)).call
         self.flags = state.flags[options.component_instance]
+        self._state = state
+        self._component_instance = options.component_instance
 
-    def context(self, fused: bool = False) -> LiftLowerContext:
-        return LiftLowerContext(self.canonical, self.memory, self.realloc, fused=fused)
+    def context(self, fused: bool = False) -> HandleContext:
+        """A fresh lift/lower context whose resource hooks use this instance's handle table."""
+        return make_context(
+            self._state, self._component_instance, self.canonical, self.memory, self.realloc, fused
+        )
 
 
 def flat_results(raw: Any, count: int) -> Sequence[Any]:
@@ -109,6 +128,7 @@ class LiftedCall:
         "_lift_results",
         "_post_return",
         "_cx",
+        "_has_handles",
     )
 
     def __init__(self, state: Any, lifted: p.LiftedFunc, fused: bool = False) -> None:
@@ -125,13 +145,20 @@ class LiftedCall:
         self._lift_results = compiled.lift_results
         self._post_return = options.post_return
         self._cx = options.context(fused)
+        self._has_handles = func_has_handles(lifted.type)
 
-    def invoke(self, args: Sequence[Any]) -> Any:
-        """Call with ``args`` (already arity-checked); returns the lifted result."""
+    def invoke(self, args: Sequence[Any], scope: Optional[CallScope] = None) -> Any:
+        """Call with ``args`` (already arity-checked); returns the lifted result.
+
+        ``scope`` is the borrow scope of this call when the caller already
+        made one (a fused adapter lends the caller's handles into it).
+        """
         store_state = self._store_state
         flags = self._flags
         if store_state.poisoned or not flags.may_enter:
             raise cannot_enter()
+        if self._has_handles:
+            return self._invoke_scoped(args, CallScope() if scope is None else scope)
         cx = self._cx
         flags.may_enter = False
         flags.may_leave = False
@@ -156,8 +183,53 @@ class LiftedCall:
                     post_return(*flat)
                 finally:
                     flags.may_leave = True
-        except BaseException:
+        except BaseException as error:
             store_state.poisoned = True
+            if is_uncaught_exception(error):
+                raise uncaught_exception() from None
             raise
+        flags.may_enter = True
+        return result
+
+    def _invoke_scoped(self, args: Sequence[Any], scope: CallScope) -> Any:
+        """``invoke`` for a signature with handles: the call runs in borrow scope ``scope``."""
+        store_state = self._store_state
+        flags = self._flags
+        cx = self._cx
+        previous = cx.scope
+        cx.scope = scope
+        try:
+            flags.may_enter = False
+            flags.may_leave = False
+            try:
+                flat_args = self._lower_params(cx, args)
+            except ComponentTrap:
+                store_state.poisoned = True
+                raise
+            except BaseException:
+                flags.may_enter = True  # a bad Python value is not a trap
+                scope.release_lends()
+                raise
+            finally:
+                flags.may_leave = True
+            try:
+                raw = self._call(*flat_args)
+                scope.exit_guest_call()
+                flat = flat_results(raw, self._result_count)
+                result = self._lift_results(cx, flat)
+                post_return = self._post_return
+                if post_return is not None:
+                    flags.may_leave = False
+                    try:
+                        post_return(*flat)
+                    finally:
+                        flags.may_leave = True
+            except BaseException as error:
+                store_state.poisoned = True
+                if is_uncaught_exception(error):
+                    raise uncaught_exception() from None
+                raise
+        finally:
+            cx.scope = previous
         flags.may_enter = True
         return result

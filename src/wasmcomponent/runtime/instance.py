@@ -52,7 +52,9 @@ class InstanceState:
         self.funcs: dict[int, Func] = {}
         # Resource types and handle tables; owned by ``runtime.handles``.
         self.resources: dict[object, object] = {}
-        self.handles: Any = None
+        from .handles import create_handles
+
+        self.handles: Any = create_handles(self)
 
     # ------------------------------------------------------------ resolution
 

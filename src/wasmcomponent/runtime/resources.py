@@ -1,33 +1,57 @@
-"""Resource types and handles of the public API.
+"""Resource types and handles of the public API (wasmtime-py 50 names).
 
-``ResourceType.host(n)`` names a host-defined resource type; two host types are
-equal when their keys are.  Guest-defined resource types are fresh for every
-instantiation and compare by identity.
+* ``ResourceType.host(n)`` names a host-defined resource type; two host types
+  are equal when their keys are.  Guest-defined resource types are fresh for
+  every instantiation and compare by identity.
+* ``ResourceHost.own(rep, ty)`` / ``ResourceHost.borrow(rep, ty)`` is a plain
+  value: a rep, a host type id and ownership.  Passing it to a component moves
+  the rep into the callee's handle table; ``to_any(store)`` registers it in the
+  store's host table (without a destructor).
+* ``ResourceAny`` is a handle the host holds in its store: every own or borrow
+  lifted out of a component becomes one.  ``drop(store)`` releases it (running
+  the resource's destructor for an own), ``to_host(store)`` turns a handle of a
+  host-defined type back into a ``ResourceHost``.  A ``ResourceAny`` that was
+  dropped, passed as an own, or was a borrow whose call has ended is stale:
+  using it raises ``WasmtimeError`` ("host-owned resource was already
+  de-allocated"), even if its table slot has been reused.
 
-Passing resources into and out of components (own and borrow handles, handle
-tables, destructors) is the subject of a later milestone: for now lowering or
-lifting a handle raises ``UnsupportedError``.
+The tables behind these live in :mod:`.handles`.
 
     >>> ResourceType.host(1) == ResourceType.host(1)
     True
     >>> ResourceType.host(1) == ResourceType.host(2)
     False
+    >>> r = ResourceHost.own(7, 1)
+    >>> (r.rep, r.type, r.owned)
+    (7, 1, True)
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import wasmtime
 
-from ..errors import UnsupportedError
 from ..types.model import ResourceIdentity
+
+if TYPE_CHECKING:
+    from .handles import HostTable
+
+
+def _check_u32(value: object, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"expected an int for `{what}`, got {type(value).__name__}")
+    if not 0 <= value < 2**32:
+        raise ValueError(f"`{what}` must be a u32, got {value}")
+    return value
 
 
 class ResourceType:
     """The type of a resource: host-defined (``host(n)``) or defined by a component."""
 
     __slots__ = ("_identity",)
+
+    _identity: ResourceIdentity
 
     def __init__(self) -> None:
         raise wasmtime.WasmtimeError("Cannot directly construct a `ResourceType`")
@@ -41,10 +65,7 @@ class ResourceType:
     @classmethod
     def host(cls, val: int) -> ResourceType:
         """The host-defined resource type identified by the integer ``val``."""
-        if not isinstance(val, int) or isinstance(val, bool):
-            raise TypeError("expected an int")
-        if not 0 <= val < 2**32:
-            raise ValueError("host resource type ids are u32 values")
+        _check_u32(val, "val")
         return cls._from_identity(ResourceIdentity(f"host-{val}", host_key=val))
 
     def __eq__(self, other: object) -> bool:
@@ -66,7 +87,11 @@ class ResourceType:
 class ResourceHost:
     """A host-side resource handle: a ``rep`` and a host type id, owned or borrowed."""
 
-    __slots__ = ("rep", "type", "owned")
+    __slots__ = ("_rep", "_type", "_owned")
+
+    _rep: int
+    _type: int
+    _owned: bool
 
     def __init__(self) -> None:
         raise wasmtime.WasmtimeError("Cannot directly construct a `ResourceHost`")
@@ -74,33 +99,93 @@ class ResourceHost:
     @classmethod
     def _new(cls, rep: int, ty: int, owned: bool) -> ResourceHost:
         self = cls.__new__(cls)
-        self.rep = rep
-        self.type = ty
-        self.owned = owned
+        self._rep = rep
+        self._type = ty
+        self._owned = owned
         return self
 
     @classmethod
     def own(cls, rep: int, ty: int) -> ResourceHost:
         """An owned handle to host resource ``rep`` of host type ``ty``."""
-        return cls._new(rep, ty, True)
+        return cls._new(_check_u32(rep, "rep"), _check_u32(ty, "ty"), True)
 
     @classmethod
     def borrow(cls, rep: int, ty: int) -> ResourceHost:
         """A borrowed handle to host resource ``rep`` of host type ``ty``."""
-        return cls._new(rep, ty, False)
+        return cls._new(_check_u32(rep, "rep"), _check_u32(ty, "ty"), False)
+
+    @property
+    def rep(self) -> int:
+        """The integer representation of this host resource."""
+        return self._rep
+
+    @property
+    def type(self) -> int:
+        """The host type id (the ``n`` of ``ResourceType.host(n)``)."""
+        return self._type
+
+    @property
+    def owned(self) -> bool:
+        """True for an ``own`` handle, False for a ``borrow``."""
+        return self._owned
 
     def to_any(self, store: Any) -> ResourceAny:
-        raise UnsupportedError("resources are not supported yet")
+        """Registers this handle in ``store``'s host table as a ``ResourceAny``."""
+        from .handles import host_resource_to_any
+
+        return host_resource_to_any(self, store)
+
+    def __repr__(self) -> str:
+        kind = "own" if self._owned else "borrow"
+        return f"ResourceHost.{kind}({self._rep}, {self._type})"
 
 
 class ResourceAny:
-    """A resource handle received from a component."""
+    """A resource handle held by the host: an own or a borrow of any resource type."""
+
+    __slots__ = ("_host", "_index", "_generation", "_type", "_owned")
+
+    _host: HostTable | None
+    _index: int
+    _generation: int
+    _type: ResourceType
+    _owned: bool
 
     def __init__(self) -> None:
         raise wasmtime.WasmtimeError("Cannot directly construct a `ResourceAny`")
 
+    @classmethod
+    def _new(cls, host: HostTable, index: int, generation: int, ty: ResourceType, owned: bool) -> ResourceAny:
+        self = cls.__new__(cls)
+        self._host = host
+        self._index = index
+        self._generation = generation
+        self._type = ty
+        self._owned = owned
+        return self
+
+    @property
+    def type(self) -> ResourceType:
+        """The ``ResourceType`` of this resource."""
+        return self._type
+
+    @property
+    def owned(self) -> bool:
+        """True for an ``own`` handle, False for a ``borrow``."""
+        return self._owned
+
     def drop(self, store: Any) -> None:
-        raise UnsupportedError("resources are not supported yet")
+        """Releases this handle; for an own, runs the resource's destructor (guest or host)."""
+        from .handles import drop_host_value
+
+        drop_host_value(self, store)
 
     def to_host(self, store: Any) -> ResourceHost:
-        raise UnsupportedError("resources are not supported yet")
+        """Converts a handle of a host-defined type into a ``ResourceHost`` (taking it out of the store)."""
+        from .handles import host_value_to_host
+
+        return host_value_to_host(self, store)
+
+    def __repr__(self) -> str:
+        kind = "own" if self._owned else "borrow"
+        return f"<ResourceAny {kind} {self._type!r}>"

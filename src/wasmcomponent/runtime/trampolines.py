@@ -12,6 +12,12 @@ they are Python trampolines that lift from the caller's options into Python
 values and call the callee through ``LiftedCall`` (which lowers into the
 callee's options).  Strings are transcoded for free along the way, since they
 pass through Python ``str``.
+
+When the signature carries ``own``/``borrow`` handles, each call gets a
+``CallScope`` (see ``runtime.handles``): a host function's borrowed
+``ResourceAny`` values expire when it returns, and an adapter lends the
+caller's handles into the callee's scope.  ``resource.new``/``rep``/``drop``
+trampolines come from ``handles.resource_intrinsic``.
 """
 
 from __future__ import annotations
@@ -22,10 +28,11 @@ import wasmtime
 
 from .._engine import make_host_func
 from ..abi.compile import compile_func
-from ..errors import ComponentTrap, UnsupportedError
+from ..errors import ComponentTrap
 from ..translate import plan as p
 from ..types.abi import flatten_functype
 from .call import LiftedCall, cannot_leave
+from .handles import CallScope, func_has_handles, resource_intrinsic
 from .linker import FuncDefinition, TrapDefinition
 
 
@@ -40,7 +47,7 @@ def create_trampoline(state: Any, index: int) -> wasmtime.Func:
         return _lower_import(state, trampoline)
     if isinstance(trampoline, p.LowerLifted):
         return _lower_lifted(state, trampoline)
-    raise UnsupportedError(f"`resource.{trampoline.kind}` is not supported yet")
+    return resource_intrinsic(state, trampoline)
 
 
 def _lower_import(state: Any, trampoline: p.LowerImport) -> wasmtime.Func:
@@ -65,11 +72,7 @@ def _lower_import(state: Any, trampoline: p.LowerImport) -> wasmtime.Func:
     host = definition.func
     has_result = trampoline.type.result is not None
 
-    def call_host(context: wasmtime.StoreContext, *flat: Any) -> Any:
-        if not flags.may_leave:
-            raise cannot_leave()
-        args = lift_params(cx, flat)
-        result = host(context, *args)
+    def finish(result: Any, flat: Sequence[Any]) -> Any:
         if not has_result:
             if result is not None:
                 raise TypeError("host function returned a value, but the function type has no result")
@@ -80,7 +83,29 @@ def _lower_import(state: Any, trampoline: p.LowerImport) -> wasmtime.Func:
         finally:
             flags.may_leave = True
 
-    return make_host_func(state.store, core_type.params, core_type.results, call_host, with_context=True)
+    def call_host(context: wasmtime.StoreContext, *flat: Any) -> Any:
+        if not flags.may_leave:
+            raise cannot_leave()
+        args = lift_params(cx, flat)
+        return finish(host(context, *args), flat)
+
+    def call_host_scoped(context: wasmtime.StoreContext, *flat: Any) -> Any:
+        # Borrows lent to the host function expire when it returns.
+        if not flags.may_leave:
+            raise cannot_leave()
+        scope = CallScope()
+        previous = cx.scope
+        cx.scope = scope
+        try:
+            args = lift_params(cx, flat)
+            result = host(context, *args)
+        finally:
+            cx.scope = previous
+            scope.exit_host_call()
+        return finish(result, flat)
+
+    callback = call_host_scoped if func_has_handles(trampoline.type) else call_host
+    return make_host_func(state.store, core_type.params, core_type.results, callback, with_context=True)
 
 
 def _lower_lifted(state: Any, trampoline: p.LowerLifted) -> wasmtime.Func:
@@ -94,11 +119,23 @@ def _lower_lifted(state: Any, trampoline: p.LowerLifted) -> wasmtime.Func:
     lower_results = compiled.lower_results
     has_result = trampoline.type.result is not None
 
+    scoped = func_has_handles(trampoline.type)
+
     def adapter(*flat: Any) -> Any:
         if not flags.may_leave:
             raise cannot_leave()
-        args = lift_params(cx, flat)
-        result = callee.invoke(args)
+        if scoped:
+            # The caller's borrows are lent into the callee's scope.
+            scope = CallScope()
+            previous = cx.scope
+            cx.scope = scope
+            try:
+                args = lift_params(cx, flat)
+            finally:
+                cx.scope = previous
+            result = callee.invoke(args, scope)
+        else:
+            result = callee.invoke(lift_params(cx, flat))
         if not has_result:
             return None
         flags.may_leave = False

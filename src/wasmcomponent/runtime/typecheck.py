@@ -51,10 +51,16 @@ def check_definition(expected: object, actual: Optional[Definition], engine: was
     elif isinstance(expected, model.InstanceType):
         if actual is not None and not isinstance(actual, InstanceDefinition):
             raise LinkError(f"expected instance found {describe(actual)}")
+        bound: set[int] = set()
         for name, export_type in expected.exports.items():
             if isinstance(export_type, model.TypeBound) and export_type.resource is None:
                 continue  # named interface types have no definition to look up
             found = actual.items.get(name) if actual is not None else None
+            if isinstance(export_type, model.TypeBound):
+                key = id(export_type.resource)
+                if key in bound and found is None:
+                    continue  # `(eq $r)` to an earlier export: nothing to supply
+                bound.add(key)
             try:
                 check_definition(export_type, found, engine)
             except LinkError as err:
