@@ -16,7 +16,8 @@ from wasmcomponent.abi.compile import compile_func
 from wasmcomponent.abi.context import BytearrayMemory, CanonicalOptions, LiftLowerContext
 from wasmcomponent.abi.lift import CoreValueIter, lift_flat_values
 from wasmcomponent.abi.lower import lower_flat_values
-from wasmcomponent.abi.strings import GuestString, load_string_from_range, store_string_into_range
+from wasmcomponent.abi.refs import StringRef
+from wasmcomponent.abi.strings import load_string_from_range, store_string_into_range
 from wasmcomponent.errors import ComponentTrap, UnsupportedError
 from wasmcomponent.runtime.values import Record, Variant, is_tagged
 from wasmcomponent.types.abi import (
@@ -345,11 +346,14 @@ def test_host_string_realloc_sequence(encoding: str, value: str, trace: list, ta
         assert load_string_from_range(heap.cx(encoding), heap.memory.view(), ptr, units) == value
 
 
-def _guest_string(value: str, encoding: str, tagged: int) -> GuestString:
-    s = GuestString(value)
-    s.src_encoding = encoding
-    s.src_tagged_code_units = tagged
-    return s
+def _string_ref(value: str, encoding: str, tagged: int) -> StringRef:
+    """Lift ``value`` (stored in ``encoding`` with ``tagged`` units) from a source heap in fused mode."""
+    source = ToyHeap()
+    codec = "utf-8" if encoding == "utf8" else "latin-1" if encoding != "utf16" and not tagged & TAG else "utf-16-le"
+    source.write(64, value.encode(codec))
+    ref = load_string_from_range(source.cx(encoding, fused=True), source.memory.view(), 64, tagged)
+    assert isinstance(ref, StringRef) and ref.tagged_units == tagged
+    return ref
 
 
 FUSED_TRACES = [
@@ -359,7 +363,8 @@ FUSED_TRACES = [
     ("latin1+utf16", 2, "\u00e9a", "utf8", [(0, 0, 1, 2), (16, 2, 1, 4), (18, 4, 1, 3)], 3),
     ("latin1+utf16", 2, "\u00e9a", "utf16", [(0, 0, 2, 4)], 2),
     ("latin1+utf16", 2, "\u00e9a", "latin1+utf16", [(0, 0, 2, 2)], 2),
-    ("latin1+utf16", 2 | TAG, "\u00e9a", "latin1+utf16", [(0, 0, 2, 4), (16, 4, 1, 2)], 2),
+    # wasmtime shrinks with alignment 2 here (the spec says 1): strings.wast:173
+    ("latin1+utf16", 2 | TAG, "\u00e9a", "latin1+utf16", [(0, 0, 2, 4), (16, 4, 2, 2)], 2),
     ("latin1+utf16", 1 | TAG, "\u2603", "latin1+utf16", [(0, 0, 2, 2)], 1 | TAG),
     ("utf16", 2, "\u00e9\u2603", "latin1+utf16", [(0, 0, 2, 2), (16, 2, 2, 4)], 2 | TAG),
     ("utf8", 3, "a\u00e9", "utf16", [(0, 0, 2, 6), (16, 6, 2, 4)], 2),
@@ -370,17 +375,18 @@ FUSED_TRACES = [
 def test_transcoding_realloc_sequence(src: str, units: int, value: str, dst: str, trace: list, dst_units: int) -> None:
     heap = ToyHeap()
     cx = heap.cx(dst, fused=True)
-    ptr, got_units = store_string_into_range(cx, _guest_string(value, src, units))
+    ptr, got_units = store_string_into_range(cx, _string_ref(value, src, units))
     assert heap.trace == trace
     assert got_units == dst_units
-    assert load_string_from_range(cx, heap.memory.view(), ptr, got_units) == value
+    assert load_string_from_range(heap.cx(dst), heap.memory.view(), ptr, got_units) == value
 
 
-def test_fused_lift_returns_guest_string() -> None:
+def test_fused_lift_returns_string_ref() -> None:
     heap = ToyHeap()
     heap.write(64, "hi".encode("utf-16-le"))
     s = load_string_from_range(heap.cx("utf16", fused=True), heap.memory.view(), 64, 2)
-    assert isinstance(s, GuestString) and s == "hi" and (s.src_encoding, s.src_tagged_code_units) == ("utf16", 2)
+    assert isinstance(s, StringRef) and (s.memory, s.ptr, s.units, s.encoding, s.compact) == (heap.memory, 64, 2, "utf16", False)
+    assert bytes(s.read()) == "hi".encode("utf-16-le")
     plain = load_string_from_range(heap.cx("utf16"), heap.memory.view(), 64, 2)
     assert type(plain) is str
 
@@ -420,10 +426,8 @@ LIFT_TRAPS = [
     (STRING, [64, 2], "utf8", False, b"\xff\x00", "invalid utf-8 sequence of 1 bytes from index 0"),
     (STRING, [64, 2], "utf8", False, b"a\xe2", "incomplete utf-8 byte sequence from index 1"),
     (STRING, [64, 3], "utf8", False, b"\xed\xa0\x80", "invalid utf-8 sequence of 1 bytes from index 0"),
-    (STRING, [64, 2], "utf8", True, b"\xff\x00", "invalid utf8 encoding"),
     (STRING, [64, 1], "utf16", False, b"\x00\xd8", "unpaired surrogate found: d800"),
     (STRING, [64, 2], "utf16", False, b"\x00\xdca\x00", "unpaired surrogate found: dc00"),
-    (STRING, [64, 1 | TAG], "latin1+utf16", True, b"\x00\xd8", "invalid utf16 encoding"),
     (ListType(U32), [66, 1], "utf8", False, b"", "list pointer is not aligned"),
     (ListType(U32), [65532, 2], "utf8", False, b"", "list pointer/length out of bounds of memory"),
     (ListType(U32), [65533, 2], "utf8", False, b"", "list pointer/length out of bounds of memory"),

@@ -23,7 +23,9 @@ Bulk paths: ``list<u8>`` <-> ``bytes`` is one slice copy; lists of numbers
 use one ``struct`` call with a ``<{n}X`` format (falling back to the
 per-element path, which raises the precise error, when struct rejects a
 value); strings decode straight from a memoryview slice after an explicit
-bounds check.
+bounds check.  In a fused adapter strings and lists of scalars are lifted
+as lazy references (:mod:`.refs`) and lowered by :mod:`.transcode`, exactly
+as the interpreters do.
 
 Memory views: lifting takes one view per call (lifting never calls into
 wasm).  Storers have the signature ``(cx, mv, value, ptr) -> mv``: any
@@ -105,7 +107,9 @@ from .lower import (
     get_field,
     unsupported_lower,
 )
+from .refs import LIST_REF_ELEMENTS, ListRef, detaching, list_ref
 from .strings import load_string_from_range, store_string_into_range
+from .transcode import store_list_ref
 
 __all__ = ["CompiledFunc", "compile_func", "FORCE_INTERPRETER_ENV"]
 
@@ -203,6 +207,7 @@ def _interpreted(
     def lower_params(cx: LiftLowerContext, args: Sequence[Any]) -> list:
         return interp_lower.lower_flat_values(cx, MAX_FLAT_PARAMS, list(args), param_types, names=names)
 
+    @detaching
     def lift_results(cx: LiftLowerContext, flat: Sequence[Any]) -> Any:
         values = interp_lift.lift_flat_values(cx, MAX_FLAT_RESULTS, interp_lift.CoreValueIter(flat), results)
         return values[0] if values else None
@@ -288,10 +293,10 @@ def _make_lift_results(results: tuple[ValType, ...], spill: bool) -> Callable[[L
             ptr = cx.check_pointer(flat[0], size, align, "result")
             return load(cx, cx.view(), ptr)
 
-        return lift_results_spilled
+        return detaching(lift_results_spilled) if _uses_memory(t) else lift_results_spilled
     lift = _flat_lifter(t, 0, flatten_type(t))
     if _uses_memory(t):
-        return lambda cx, flat: lift(cx, cx.view(), flat)
+        return detaching(lambda cx, flat: lift(cx, cx.view(), flat))
     return lambda cx, flat: lift(cx, None, flat)
 
 
@@ -565,9 +570,13 @@ def _list_loader(elem: ValType) -> Callable[[LiftLowerContext, memoryview, int, 
     align = alignment(elem)
     bulk = _bulk_unpacker(elem)
     if bulk is not None:
+        # the bulk element types are exactly those passed by reference when fused
+        assert isinstance(elem, PrimType) and elem.name in LIST_REF_ELEMENTS
 
         def load_bulk_list(cx: LiftLowerContext, mv: memoryview, ptr: int, length: int) -> Any:
             ptr = check_list_range(cx, len(mv), ptr, length, size, align)
+            if cx.fused:
+                return list_ref(cx, ptr, length & M32, elem, size, align)
             return bulk(cx, mv, ptr, length & M32)
 
         return load_bulk_list
@@ -1011,6 +1020,8 @@ def _list_storer(elem: ValType) -> Callable[[LiftLowerContext, Any], tuple[int, 
     store_elements = _elements_storer(elem)
 
     def store_list(cx: LiftLowerContext, v: Any) -> tuple[int, int]:
+        if type(v) is ListRef:
+            return store_list_ref(cx, v)
         items = check_list_value(v, elem, None)
         byte_length = len(items) * size
         if byte_length > MAX_LIST_BYTE_LENGTH:

@@ -24,6 +24,14 @@ memory") and inside a fused guest-to-guest adapter (``fact/trampoline.rs``:
 "string content out-of-bounds").  ``fused=True`` selects the adapter wording;
 every site has a key in :data:`HOST_MESSAGES` / :data:`FUSED_MESSAGES`.
 
+Lazy references
+---------------
+With ``fused=True`` strings and lists of scalars are lifted as references
+into the source memory (:mod:`.refs`) and copied/transcoded only when they
+are lowered, after the destination's ``realloc``.  ``lazy_results`` and
+``detach_refs`` control when such references must be detached (copied) at
+lift time; see :mod:`.refs`.
+
 Resources
 ---------
 ``own``/``borrow`` values go through the hook methods :meth:`lift_own`,
@@ -89,6 +97,7 @@ Realloc = Callable[[int, int, int, int], int]
 HOST_MESSAGES: dict[str, str] = {
     "string-align": "string pointer not aligned to {align}",
     "string-bounds": "string pointer/length out of bounds of memory",
+    "string-length": "string content out-of-bounds",
     "list-align": "list pointer is not aligned",
     "list-bounds": "list pointer/length out of bounds of memory",
     "result-align": "return pointer not aligned",
@@ -137,7 +146,17 @@ class LiftLowerContext:
     8
     """
 
-    __slots__ = ("options", "memory", "realloc", "fused", "messages", "string_encoding", "data")
+    __slots__ = (
+        "options",
+        "memory",
+        "realloc",
+        "fused",
+        "messages",
+        "string_encoding",
+        "data",
+        "lazy_results",
+        "detach_refs",
+    )
 
     def __init__(
         self,
@@ -155,6 +174,11 @@ class LiftLowerContext:
         self.fused = fused
         self.messages = FUSED_MESSAGES if fused else HOST_MESSAGES
         self.data = data  # free slot for the runtime (instance, borrow scope, ...)
+        # Set by the runtime when it lowers a fused call's results before the
+        # callee's post-return: lifted results may then stay references.
+        self.lazy_results = False
+        # True while lifting values that must not refer to guest memory (see abi.refs).
+        self.detach_refs = False
 
     # ------------------------------------------------------------- traps
 

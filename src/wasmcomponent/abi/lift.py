@@ -51,6 +51,7 @@ from ..types.model import (
     VariantType,
 )
 from .context import LiftLowerContext
+from .refs import LIST_REF_ELEMENTS, list_ref
 from .strings import load_string_from_range
 
 __all__ = [
@@ -156,13 +157,18 @@ def unsupported_lift(t: ValType) -> NoReturn:
 def check_list_range(cx: LiftLowerContext, mem_size: int, ptr: int, length: int, size: int, align: int) -> int:
     """Validate a list's ``(ptr, length)``; return the unsigned pointer.
 
-    Host calls check bounds before alignment (wasmtime ``values.rs``), fused
-    adapters alignment first (``trampoline.rs``).
+    Host calls check bounds before alignment (wasmtime ``values.rs``); fused
+    adapters (``trampoline.rs``) first check that the byte length fits 32
+    bits, then alignment, then bounds.
     """
     ptr &= MASK32
-    if cx.fused and ptr % align:
-        cx.trap("list-align")
-    if ptr + (length & MASK32) * size > mem_size:
+    byte_length = (length & MASK32) * size
+    if cx.fused:
+        if byte_length > MASK32:
+            cx.trap("list-bounds")
+        if ptr % align:
+            cx.trap("list-align")
+    if ptr + byte_length > mem_size:
         cx.trap("list-bounds")
     if ptr % align:
         cx.trap("list-align")
@@ -299,6 +305,8 @@ def _load_list_from_range(cx: LiftLowerContext, ptr: int, length: int, elem: Val
     size = elem_size(elem)
     length &= MASK32
     ptr = check_list_range(cx, cx.view().nbytes, ptr, length, size, alignment(elem))
+    if cx.fused and isinstance(elem, PrimType) and elem.name in LIST_REF_ELEMENTS:
+        return list_ref(cx, ptr, length, elem, size, alignment(elem))
     if elem == U8:
         return bytes(cx.view()[ptr : ptr + length])
     return [load(cx, ptr + i * size, elem) for i in range(length)]

@@ -9,7 +9,8 @@ an error can surface after ``realloc`` has already been called.
 Core values produced are unsigned Python ints for ``i32``/``i64`` and
 Python floats for ``f32``/``f64`` (``f32`` values are rounded to single
 precision).  A fresh memory view is taken for every write, so no view ever
-outlives a ``realloc`` call.
+outlives a ``realloc`` call.  Lazy references lifted in a fused adapter
+(:mod:`.refs`) are copied by :mod:`.transcode`.
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ from ..types.model import (
     VariantType,
 )
 from .context import LiftLowerContext
+from .refs import ListRef
 from .strings import store_string_into_range
+from .transcode import store_list_ref
 
 __all__ = [
     "lower_flat",
@@ -315,6 +318,8 @@ def _store_variant(cx: LiftLowerContext, v: Any, t: ValType, ptr: int) -> None:
 
 def _store_list_into_range(cx: LiftLowerContext, v: Any, elem: ValType) -> tuple[int, int]:
     """Spec ``store_list_into_range``: allocate, check, store the elements."""
+    if type(v) is ListRef:
+        return store_list_ref(cx, v)
     items = check_list_value(v, elem, None)
     size = elem_size(elem)
     byte_length = len(items) * size

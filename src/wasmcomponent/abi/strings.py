@@ -8,10 +8,11 @@ to twice that when a character above U+00FF shows up, and shrinks at the end.
 
 A Python ``str`` coming from the host is treated as a utf-8 source string
 (``src_code_units`` = its utf-8 byte length), which is what wasmtime does.
-A string lifted inside a fused adapter (``cx.fused``) is returned as a
-:class:`GuestString`, a ``str`` that remembers its source encoding and code
-units, so that lowering it into the other side follows the spec's
-transcoding sequence for that pair of encodings.
+
+Inside a fused adapter (``cx.fused``) a string is not decoded: lifting
+checks its range (alignment, then bounds, as wasmtime's adapter does) and
+returns a :class:`~.refs.StringRef`; storing a ``StringRef`` follows
+wasmtime's adapter sequences (:mod:`.transcode`).
 
 Every guest pointer is checked before use; realloc results are checked by
 ``LiftLowerContext.reallocate``; a fresh memory view is taken after each
@@ -24,26 +25,22 @@ from typing import Any
 
 from ..types.abi import UTF16_TAG
 from .context import LiftLowerContext
+from .refs import StringRef, string_ref
+from .transcode import MAX_STRING_BYTE_LENGTH, store_string_ref
 
 __all__ = [
-    "GuestString",
+    "StringRef",
     "load_string_from_range",
     "store_string_into_range",
     "MAX_STRING_BYTE_LENGTH",
 ]
 
-MAX_STRING_BYTE_LENGTH = (1 << 31) - 1
 
+def load_string_from_range(cx: LiftLowerContext, mv: memoryview, ptr: int, tagged_code_units: int) -> Any:
+    """Decode the string at ``ptr`` with ``tagged_code_units`` (spec ``load_string_from_range``).
 
-class GuestString(str):
-    """A ``str`` lifted in a fused adapter, with the source encoding and tagged code units."""
-
-    src_encoding: str
-    src_tagged_code_units: int
-
-
-def load_string_from_range(cx: LiftLowerContext, mv: memoryview, ptr: int, tagged_code_units: int) -> str:
-    """Decode the string at ``ptr`` with ``tagged_code_units`` (spec ``load_string_from_range``)."""
+    Returns a ``str``, or a :class:`StringRef` in a fused adapter.
+    """
     ptr &= 0xFFFFFFFF
     tagged_code_units &= 0xFFFFFFFF
     encoding = cx.string_encoding
@@ -67,16 +64,14 @@ def load_string_from_range(cx: LiftLowerContext, mv: memoryview, ptr: int, tagge
         cx.trap("string-align", align=align)
     if ptr + byte_length > len(mv):
         cx.trap("string-bounds")
+    if cx.fused:
+        units = byte_length // 2 if codec == "utf-16-le" else byte_length
+        simple = {"utf-8": "utf8", "utf-16-le": "utf16", "latin-1": "latin1"}[codec]
+        return string_ref(cx, ptr, units, simple, encoding == "latin1+utf16")
     try:
-        text = str(mv[ptr : ptr + byte_length], codec)
+        return str(mv[ptr : ptr + byte_length], codec)
     except UnicodeDecodeError as err:
         decode_failure(cx, err, mv, ptr)
-    if cx.fused:
-        guest = GuestString(text)
-        guest.src_encoding = encoding
-        guest.src_tagged_code_units = tagged_code_units
-        return guest
-    return text
 
 
 def decode_failure(cx: LiftLowerContext, err: UnicodeDecodeError, mv: memoryview, ptr: int) -> Any:
@@ -90,71 +85,37 @@ def decode_failure(cx: LiftLowerContext, err: UnicodeDecodeError, mv: memoryview
     cx.trap("utf16", code=code)
 
 
-def _source_of(v: Any) -> tuple[str, int, bytes | None]:
-    """Source encoding and tagged code units of a value being stored."""
-    if type(v) is GuestString:
-        return v.src_encoding, v.src_tagged_code_units, None
+def store_string_into_range(cx: LiftLowerContext, v: Any) -> tuple[int, int]:
+    """Allocate and write ``v`` in the context's encoding; return ``(ptr, tagged_code_units)``.
+
+    Spec ``store_string_into_range`` for a ``str`` (a utf-8 source string);
+    a :class:`StringRef` is copied/transcoded as wasmtime's adapter does.
+    """
+    if type(v) is StringRef:
+        return store_string_ref(cx, v)
     if not isinstance(v, str):
         raise TypeError(f"expected `string` (str), found `{type(v).__name__}`")
     try:
         encoded = v.encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError("string contains an unpaired surrogate and is not valid unicode") from None
-    return "utf8", len(encoded), encoded
-
-
-def store_string_into_range(cx: LiftLowerContext, v: Any) -> tuple[int, int]:
-    """Allocate and write ``v`` in the context's encoding; return ``(ptr, tagged_code_units)``.
-
-    Spec ``store_string_into_range``; ``v`` is a ``str`` (utf-8 source) or a
-    :class:`GuestString`.
-    """
-    src_encoding, src_tagged, utf8 = _source_of(v)
-    if src_encoding == "latin1+utf16":
-        if src_tagged & UTF16_TAG:
-            simple = "utf16"
-            units = src_tagged ^ UTF16_TAG
-        else:
-            simple = "latin1"
-            units = src_tagged
-    else:
-        simple = src_encoding
-        units = src_tagged
+    units = len(encoded)
     if units > MAX_STRING_BYTE_LENGTH // 3:
         raise ValueError(f"string length of {units} too large to copy into wasm")
     dst = cx.string_encoding
     if dst == "utf8":
-        if simple == "utf8":
-            return _store_copy(cx, v, units, 1, 1, "utf-8", utf8)
-        return _store_to_utf8(cx, v, units, units * (3 if simple == "utf16" else 2))
+        return _store_copy(cx, encoded, 1)
     if dst == "utf16":
-        if simple == "utf8":
-            return _store_utf8_to_utf16(cx, v, units)
-        return _store_copy(cx, v, units, 2, 2, "utf-16-le")
-    if src_encoding in ("utf8", "utf16"):
-        return _store_to_latin1_or_utf16(cx, v, units)
-    if simple == "latin1":
-        return _store_copy(cx, v, units, 1, 2, "latin-1")
-    return _store_probably_utf16_to_latin1_or_utf16(cx, v, units)
+        return _store_utf8_to_utf16(cx, v, units)
+    return _store_to_latin1_or_utf16(cx, v, units)
 
 
-def _store_copy(
-    cx: LiftLowerContext,
-    v: str,
-    units: int,
-    unit_size: int,
-    align: int,
-    codec: str,
-    encoded: bytes | None = None,
-) -> tuple[int, int]:
-    """Spec ``store_string_copy``."""
-    byte_length = unit_size * units
+def _store_copy(cx: LiftLowerContext, encoded: bytes, align: int) -> tuple[int, int]:
+    """Spec ``store_string_copy`` (utf-8 into utf-8)."""
+    byte_length = len(encoded)
     ptr = cx.reallocate(0, 0, align, byte_length, "string")
-    if encoded is None:
-        encoded = v.encode(codec)
-    assert len(encoded) == byte_length
     cx.view()[ptr : ptr + byte_length] = encoded
-    return ptr, units
+    return ptr, byte_length
 
 
 def _first_above(v: str, limit_codec: str) -> int:
@@ -164,21 +125,6 @@ def _first_above(v: str, limit_codec: str) -> int:
     except UnicodeEncodeError as err:
         return err.start
     return len(v)
-
-
-def _store_to_utf8(cx: LiftLowerContext, v: str, units: int, worst_case: int) -> tuple[int, int]:
-    """Spec ``store_string_to_utf8`` (utf16 or latin1 source)."""
-    ptr = cx.reallocate(0, 0, 1, units, "string")
-    ascii_end = len(v) if v.isascii() else _first_above(v, "ascii")
-    cx.view()[ptr : ptr + ascii_end] = v[:ascii_end].encode("ascii")
-    if ascii_end == len(v):
-        return ptr, units
-    ptr = cx.reallocate(ptr, units, 1, worst_case, "string")
-    encoded = v.encode("utf-8")
-    cx.view()[ptr + ascii_end : ptr + len(encoded)] = encoded[ascii_end:]
-    if worst_case > len(encoded):
-        ptr = cx.reallocate(ptr, worst_case, 1, len(encoded), "string")
-    return ptr, len(encoded)
 
 
 def _store_utf8_to_utf16(cx: LiftLowerContext, v: str, units: int) -> tuple[int, int]:
@@ -193,7 +139,7 @@ def _store_utf8_to_utf16(cx: LiftLowerContext, v: str, units: int) -> tuple[int,
 
 
 def _store_to_latin1_or_utf16(cx: LiftLowerContext, v: str, units: int) -> tuple[int, int]:
-    """Spec ``store_string_to_latin1_or_utf16`` (utf8 or utf16 source)."""
+    """Spec ``store_string_to_latin1_or_utf16`` (utf8 source)."""
     ptr = cx.reallocate(0, 0, 2, units, "string")
     latin1_end = _first_above(v, "latin-1")
     cx.view()[ptr : ptr + latin1_end] = v[:latin1_end].encode("latin-1")
@@ -212,19 +158,3 @@ def _store_to_latin1_or_utf16(cx: LiftLowerContext, v: str, units: int) -> tuple
     if latin1_end < units:
         ptr = cx.reallocate(ptr, units, 2, latin1_end, "string")
     return ptr, latin1_end
-
-
-def _store_probably_utf16_to_latin1_or_utf16(cx: LiftLowerContext, v: str, units: int) -> tuple[int, int]:
-    """Spec ``store_probably_utf16_to_latin1_or_utf16`` (tagged-utf16 source)."""
-    byte_length = 2 * units
-    ptr = cx.reallocate(0, 0, 2, byte_length, "string")
-    encoded = v.encode("utf-16-le")
-    mv = cx.view()
-    mv[ptr : ptr + len(encoded)] = encoded
-    if _first_above(v, "latin-1") < len(v):
-        return ptr, (len(encoded) // 2) | UTF16_TAG
-    latin1_size = len(encoded) // 2
-    mv[ptr : ptr + latin1_size] = bytes(mv[ptr : ptr + 2 * latin1_size : 2])
-    del mv
-    ptr = cx.reallocate(ptr, byte_length, 1, latin1_size, "string")
-    return ptr, latin1_size
