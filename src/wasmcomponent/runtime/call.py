@@ -34,7 +34,7 @@ from typing import Any, Callable, Optional, Sequence
 from .._engine import GuestMemory, RawFunc, store_state
 from ..abi.compile import compile_func
 from ..abi.context import CanonicalOptions
-from ..errors import ComponentTrap
+from ..errors import ComponentTrap, UnsupportedError
 from ..translate import plan as p
 from ..types import model
 from .handles import (
@@ -87,7 +87,10 @@ class RuntimeOptions:
         store = state.store
         self.memory: Optional[GuestMemory] = None
         if options.memory is not None:
-            self.memory = GuestMemory(store, state.core_def(options.memory))
+            memory = state.core_def(options.memory)
+            if memory.type(store).is_64:
+                raise UnsupportedError("64-bit memories in canonical options are not supported yet")
+            self.memory = GuestMemory(store, memory)
         self.realloc: Optional[Callable[[int, int, int, int], int]] = None
         if options.realloc is not None:
             self.realloc = RawFunc(store, state.core_def(options.realloc)).call
@@ -145,20 +148,30 @@ class LiftedCall:
         self._lift_results = compiled.lift_results
         self._post_return = options.post_return
         self._cx = options.context(fused)
+        # Fused results are lowered into the caller before post-return runs.
+        self._cx.lazy_results = fused
         self._has_handles = func_has_handles(lifted.type)
 
-    def invoke(self, args: Sequence[Any], scope: Optional[CallScope] = None) -> Any:
+    def invoke(
+        self,
+        args: Sequence[Any],
+        scope: Optional[CallScope] = None,
+        finish: Optional[Callable[[Any], Any]] = None,
+    ) -> Any:
         """Call with ``args`` (already arity-checked); returns the lifted result.
 
         ``scope`` is the borrow scope of this call when the caller already
         made one (a fused adapter lends the caller's handles into it).
+        ``finish``, if given, maps the lifted result before post-return runs
+        and its value is returned instead (a fused adapter lowers the result
+        into its caller there); a trap inside it poisons the store.
         """
         store_state = self._store_state
         flags = self._flags
         if store_state.poisoned or not flags.may_enter:
             raise cannot_enter()
         if self._has_handles:
-            return self._invoke_scoped(args, CallScope() if scope is None else scope)
+            return self._invoke_scoped(args, CallScope() if scope is None else scope, finish)
         cx = self._cx
         flags.may_enter = False
         flags.may_leave = False
@@ -176,6 +189,8 @@ class LiftedCall:
             raw = self._call(*flat_args)
             flat = flat_results(raw, self._result_count)
             result = self._lift_results(cx, flat)
+            if finish is not None:
+                result = finish(result)
             post_return = self._post_return
             if post_return is not None:
                 flags.may_leave = False
@@ -191,7 +206,9 @@ class LiftedCall:
         flags.may_enter = True
         return result
 
-    def _invoke_scoped(self, args: Sequence[Any], scope: CallScope) -> Any:
+    def _invoke_scoped(
+        self, args: Sequence[Any], scope: CallScope, finish: Optional[Callable[[Any], Any]]
+    ) -> Any:
         """``invoke`` for a signature with handles: the call runs in borrow scope ``scope``."""
         store_state = self._store_state
         flags = self._flags
@@ -217,6 +234,8 @@ class LiftedCall:
                 scope.exit_guest_call()
                 flat = flat_results(raw, self._result_count)
                 result = self._lift_results(cx, flat)
+                if finish is not None:
+                    result = finish(result)
                 post_return = self._post_return
                 if post_return is not None:
                     flags.may_leave = False

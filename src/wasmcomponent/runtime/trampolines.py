@@ -22,7 +22,7 @@ trampolines come from ``handles.resource_intrinsic``.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import wasmtime
 
@@ -31,7 +31,7 @@ from ..abi.compile import compile_func
 from ..errors import ComponentTrap
 from ..translate import plan as p
 from ..types.abi import flatten_functype
-from .call import LiftedCall, cannot_leave
+from .call import LiftedCall, cannot_enter, cannot_leave
 from .handles import CallScope, func_has_handles, resource_intrinsic
 from .linker import FuncDefinition, TrapDefinition
 
@@ -110,6 +110,20 @@ def _lower_import(state: Any, trampoline: p.LowerImport) -> wasmtime.Func:
 
 def _lower_lifted(state: Any, trampoline: p.LowerLifted) -> wasmtime.Func:
     core_type = flatten_functype(trampoline.type, "lower")
+    plan = state.plan
+    caller = plan.options[trampoline.options].component_instance
+    callee_instance = plan.options[trampoline.callee.options].component_instance
+    if (
+        caller == callee_instance
+        or callee_instance in plan.ancestors(caller)
+        or caller in plan.ancestors(callee_instance)
+    ):
+        # As wasmtime's adapters: an instance calling itself or an ancestor or
+        # descendant could re-enter it, so the adapter traps unconditionally.
+        def trap(*flat: Any) -> Any:
+            raise cannot_enter()
+
+        return make_host_func(state.store, core_type.params, core_type.results, trap)
     options = state.runtime_options(trampoline.options)
     compiled = compile_func(trampoline.type, options.canonical.string_encoding)
     flags = options.flags
@@ -124,6 +138,7 @@ def _lower_lifted(state: Any, trampoline: p.LowerLifted) -> wasmtime.Func:
     def adapter(*flat: Any) -> Any:
         if not flags.may_leave:
             raise cannot_leave()
+        scope: Optional[CallScope] = None
         if scoped:
             # The caller's borrows are lent into the callee's scope.
             scope = CallScope()
@@ -133,16 +148,22 @@ def _lower_lifted(state: Any, trampoline: p.LowerLifted) -> wasmtime.Func:
                 args = lift_params(cx, flat)
             finally:
                 cx.scope = previous
-            result = callee.invoke(args, scope)
         else:
-            result = callee.invoke(lift_params(cx, flat))
+            args = lift_params(cx, flat)
         if not has_result:
+            callee.invoke(args, scope)
             return None
-        flags.may_leave = False
-        try:
-            return _single(lower_results(cx, result, flat))
-        finally:
-            flags.may_leave = True
+
+        def lower_into_caller(result: Any) -> Any:
+            # Runs before the callee's post-return, as wasmtime's adapters do,
+            # so lazily lifted strings and lists are still valid.
+            flags.may_leave = False
+            try:
+                return _single(lower_results(cx, result, flat))
+            finally:
+                flags.may_leave = True
+
+        return callee.invoke(args, scope, lower_into_caller)
 
     return make_host_func(state.store, core_type.params, core_type.results, adapter)
 

@@ -245,7 +245,7 @@ class Scope(TypeSpace):
         if isinstance(component, ImportedComponent):
             raise UnsupportedError("instantiating an imported component is not supported yet")
         assert isinstance(component, ComponentClosure)
-        return ExportedInstance(self.translator.instantiate(component, args))
+        return ExportedInstance(self.translator.instantiate(component, args, self.component_instance))
 
     def _alias(self, alias: ast.Alias) -> object:
         if isinstance(alias, ast.OuterAlias):
@@ -427,14 +427,15 @@ class Translator:
             self.static_modules[key] = found
         return found
 
-    def new_component_instance(self) -> int:
+    def new_component_instance(self, parent: Optional[int]) -> int:
         self.plan.num_component_instances += 1
+        self.plan.component_instance_parents.append(parent)
         return self.plan.num_component_instances - 1
 
     def instantiate(
-        self, closure: ComponentClosure, args: dict[str, tuple[ast.Sort, object]]
+        self, closure: ComponentClosure, args: dict[str, tuple[ast.Sort, object]], parent: int
     ) -> dict[str, tuple[ast.Sort, object]]:
-        scope = Scope(self, closure.scope, self.new_component_instance(), args)
+        scope = Scope(self, closure.scope, self.new_component_instance(parent), args)
         scope.run(closure.component)
         return scope.exports
 
@@ -511,7 +512,7 @@ def translate(component: ast.ComponentAST, module_imports: ModuleImports) -> p.P
     (the caller compiles the modules with the core engine and reads them off).
     """
     translator = Translator(module_imports)
-    root = Scope(translator, None, translator.new_component_instance(), None)
+    root = Scope(translator, None, translator.new_component_instance(None), None)
     root.run(component)
     plan = translator.plan
     for name, (sort, value) in root.exports.items():

@@ -228,3 +228,14 @@ class Plan:
     export_types: dict[str, model.ExternType] = field(default_factory=dict)
     num_core_instances: int = 0
     num_component_instances: int = 0
+    # The runtime component instance that instantiated each one (None for the root).
+    component_instance_parents: list[Optional[int]] = field(default_factory=list)
+
+    def ancestors(self, component_instance: int) -> set[int]:
+        """The runtime component instances enclosing ``component_instance``."""
+        found: set[int] = set()
+        parent = self.component_instance_parents[component_instance]
+        while parent is not None:
+            found.add(parent)
+            parent = self.component_instance_parents[parent]
+        return found
