@@ -1,0 +1,240 @@
+"""Canonical definitions: option rules, lift/lower signatures, resource built-ins.
+
+``check_canon(state, canon)`` validates one ``canon`` definition against the
+current ``validate.component.State`` and appends what it defines to the
+``funcs`` or ``core_funcs`` index space.  The flattening rules are those of
+``CanonicalABI.md`` (``flatten_functype``): more than 16 flat parameters go
+through memory, more than 1 flat result through a return pointer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
+from ..binary import ast
+from ..errors import ValidationError
+from .core_module import CoreSig
+from .types import Func, ResourceEntry, flatten, info_of
+
+if TYPE_CHECKING:
+    from .component import State
+
+MAX_FLAT_PARAMS = 16
+MAX_FLAT_ASYNC_PARAMS = 4
+MAX_FLAT_RESULTS = 1
+ENCODING_NAMES = {"utf8": "utf8", "utf16": "utf16", "latin1+utf16": "latin1-utf16"}
+
+
+class Options:
+    """The checked options of one lift/lower."""
+
+    def __init__(self) -> None:
+        self.encoding: Optional[str] = None
+        self.memory: Optional[int] = None
+        self.memory64: Optional[bool] = False  # None: the memory's type is not known
+        self.realloc: Optional[int] = None
+        self.post_return: Optional[int] = None
+        self.is_async = False
+        self.callback: Optional[int] = None
+        self.gc = False
+        self.core_type: Optional[int] = None
+
+    def require_memory(self, offset: int) -> None:
+        if self.memory is None:
+            raise ValidationError("canonical option `memory` is required", offset)
+
+    def require_realloc(self, offset: int) -> None:
+        self.require_memory(offset)
+        if self.realloc is None:
+            raise ValidationError("canonical option `realloc` is required", offset)
+
+
+def check_options(s: State, opts: ast.CanonOptions, offset: int) -> Options:
+    """The per-option rules shared by every definition taking ``canonopt*``."""
+    o = Options()
+    for opt in opts.items:
+        kind = opt.kind
+        if kind in ENCODING_NAMES:
+            if o.encoding is not None:
+                raise ValidationError(
+                    f"canonical encoding option `{ENCODING_NAMES[o.encoding]}` conflicts with option "
+                    f"`{ENCODING_NAMES[kind]}`", offset,
+                )
+            o.encoding = kind
+        elif kind == "memory":
+            if o.memory is not None:
+                raise ValidationError("canonical option `memory` is specified more than once", offset)
+            mem = s.get("core_memories", opt.index or 0, offset)
+            o.memory = opt.index or 0
+            o.memory64 = bool(getattr(mem, "wide", False)) if getattr(mem, "known", False) else None
+        elif kind == "realloc":
+            if o.realloc is not None:
+                raise ValidationError("canonical option `realloc` is specified more than once", offset)
+            o.realloc = opt.index or 0
+        elif kind == "post-return":
+            if o.post_return is not None:
+                raise ValidationError("canonical option `post-return` is specified more than once", offset)
+            o.post_return = opt.index or 0
+        elif kind == "async":
+            if o.is_async:
+                raise ValidationError("canonical option `async` is specified more than once", offset)
+            o.is_async = True
+        elif kind == "callback":
+            if o.callback is not None:
+                raise ValidationError("canonical option `callback` is specified more than once", offset)
+            o.callback = opt.index or 0
+        elif kind == "core-type":
+            if o.core_type is not None:
+                raise ValidationError("canonical option `core type` is specified more than once", offset)
+            o.core_type = opt.index or 0
+        elif kind == "gc":
+            if o.gc:
+                raise ValidationError("canonical option `gc` is specified more than once", offset)
+            o.gc = True
+    if o.callback is not None and not o.is_async:
+        raise ValidationError("cannot specify callback without async", offset)
+    if o.is_async and o.post_return is not None:
+        raise ValidationError("cannot specify post-return function in async", offset)
+    if o.core_type is not None and not o.gc:
+        raise ValidationError("cannot specify `core-type` without `gc`", offset)
+    if o.realloc is not None:
+        if o.memory is None:
+            raise ValidationError("canonical option `realloc` requires `memory` to also be specified", offset)
+        ptr = "i64" if o.memory64 else "i32"
+        sig = s.core_sig_at(o.realloc, offset)
+        if sig is not None and o.memory64 is not None and sig != CoreSig((ptr,) * 4, (ptr,)):
+            raise ValidationError("canonical option `realloc` uses a core function with an incorrect signature",
+                                  offset)
+    for index in (o.post_return, o.callback):
+        if index is not None:
+            s.core_sig_at(index, offset)
+    return o
+
+
+def lowered_sig(func: Func, o: Options, lift: bool, offset: int) -> Optional[CoreSig]:
+    """The core signature of lifting/lowering ``func`` with ``o``, enforcing memory/realloc needs."""
+    if o.gc:
+        return None
+    ptr = "i64" if o.memory64 else "i32"
+    params: list[str] = []
+    limit = MAX_FLAT_ASYNC_PARAMS if (not lift and o.is_async) else MAX_FLAT_PARAMS
+    overflow = False
+    for _, t in func.params:
+        if info_of(t).has_ptr:
+            if lift:
+                o.require_realloc(offset)
+            else:
+                o.require_memory(offset)
+    flat: Optional[list[str]] = []
+    for _, t in func.params:
+        part = flatten(t, limit, ptr)
+        if part is None or flat is None or len(flat) + len(part) > limit:
+            flat = None
+            break
+        flat.extend(part)
+    if flat is None:
+        overflow = True
+        params = [ptr]
+        o.require_memory(offset)
+        if lift:
+            o.require_realloc(offset)
+    else:
+        params = flat
+    del overflow
+    results: list[str] = []
+    if func.result is not None and not lift and info_of(func.result).has_ptr:
+        o.require_realloc(offset)
+    if not o.is_async:
+        if func.result is not None:
+            flat_r = flatten(func.result, MAX_FLAT_RESULTS, ptr)
+            if flat_r is None:
+                o.require_memory(offset)
+                if lift:
+                    results = [ptr]
+                else:
+                    params.append(ptr)
+            else:
+                results = flat_r
+    elif not lift:
+        if func.result is not None:
+            params.append("i32")
+            o.require_memory(offset)
+        results = ["i32"]
+    else:
+        if func.result is not None:
+            too_big = flatten(func.result, MAX_FLAT_PARAMS, ptr) is None
+            if too_big or info_of(func.result).has_ptr:
+                o.require_memory(offset)
+        if o.callback is not None:
+            results = ["i32"]
+    if o.memory64 is None and o.memory is not None:
+        return None  # pointer width unknown
+    return CoreSig(tuple(params), tuple(results))
+
+
+def _fmt(types: tuple[str, ...]) -> str:
+    return "[" + ", ".join(t.capitalize() if t != "v128" else "V128" for t in types) + "]"
+
+
+def check_canon(s: State, canon: object) -> None:
+    """Validate one canonical definition and extend the index spaces."""
+    if isinstance(canon, ast.CanonLift):
+        off = canon.offset
+        func = s.func_type_at(canon.type_index, off)
+        core = s.core_sig_at(canon.core_func, off)
+        o = check_options(s, canon.options, off)
+        if o.post_return is not None and core is not None:
+            post = s.core_sig_at(o.post_return, off)
+            if post is not None and (post.params != core.results or post.results):
+                raise ValidationError(
+                    "canonical option `post-return` uses a core function with an incorrect signature", off
+                )
+        if o.core_type is not None:
+            raise ValidationError("canonical option `core-type` is not allowed in `canon lift`", off)
+        if o.is_async and not func.is_async:
+            raise ValidationError("the `async` canonical option requires an async function type", off)
+        expected = lowered_sig(func, o, True, off)
+        if expected is not None and core is not None and expected != core:
+            if expected.params != core.params:
+                raise ValidationError(
+                    f"lowered parameter types `{_fmt(expected.params)}` do not match parameter types "
+                    f"`{_fmt(core.params)}` of core function {canon.core_func}", off,
+                )
+            raise ValidationError(
+                f"lowered result types `{_fmt(expected.results)}` do not match result types "
+                f"`{_fmt(core.results)}` of core function {canon.core_func}", off,
+            )
+        s.funcs.append(func)
+    elif isinstance(canon, ast.CanonLower):
+        off = canon.offset
+        lowered = s.get("funcs", canon.func, off)
+        assert isinstance(lowered, Func)
+        o = check_options(s, canon.options, off)
+        if o.post_return is not None:
+            raise ValidationError("canonical option `post-return` cannot be specified for lowerings", off)
+        if o.callback is not None:
+            raise ValidationError("canonical option `callback` cannot be specified for lowerings", off)
+        if o.gc and o.core_type is None:
+            raise ValidationError("cannot specify `gc` without also specifying a `core-type` for lowerings", off)
+        s.core_funcs.append(lowered_sig(lowered, o, False, off))
+    elif isinstance(canon, (ast.CanonResourceNew, ast.CanonResourceRep)):
+        off = canon.offset
+        entry = s.resource_at(canon.type_index, off)
+        rep = _local_rep(s, entry, canon.type_index, off)
+        if isinstance(canon, ast.CanonResourceNew):
+            s.core_funcs.append(CoreSig((rep,), ("i32",)))
+        else:
+            s.core_funcs.append(CoreSig(("i32",), (rep,)))
+    elif isinstance(canon, ast.CanonResourceDrop):
+        s.resource_at(canon.type_index, canon.offset)
+        s.core_funcs.append(CoreSig(("i32",), ()))
+    elif isinstance(canon, ast.CanonBuiltin):
+        if canon.options is not None:
+            check_options(s, canon.options, canon.offset)
+        s.core_funcs.append(None)
+
+
+def _local_rep(s: State, entry: ResourceEntry, index: int, offset: int) -> str:
+    if entry.resource not in s.defined_resources or entry.resource.rep is None:
+        raise ValidationError(f"type {index} is not a local resource", offset)
+    return entry.resource.rep
