@@ -6,9 +6,9 @@ core engine, and translates it into a store-independent ``Plan``
 
     >>> import wasmtime
     >>> engine = wasmtime.Engine()
-    >>> component = Component(engine, '(component (import "f" (func)) (export "g" (func 0)))')
+    >>> component = Component(engine, '(component (import "i" (instance)) (export "j" (instance 0)))')
     >>> sorted(component.type.exports(engine))
-    ['g']
+    ['j']
 """
 
 from __future__ import annotations
@@ -73,6 +73,10 @@ class Component:
         validate_component(tree)
         self._plan = translate(tree, self._compile_module)
         self._bytes = data
+        # Compile (and so validate) every embedded core module now, as wasmtime
+        # does, not only those the plan instantiates.
+        for index in range(len(self._plan.modules)):
+            self._static_module(index)
 
     def _compile_module(self, index: int, data: bytes) -> tuple[tuple[str, str], ...]:
         while len(self._modules) <= index:

@@ -19,10 +19,10 @@ Example::
 
     >>> from wasmcomponent.binary.decoder import decode_component
     >>> from wasmcomponent._engine.core import wat_to_wasm
-    >>> wasm = wat_to_wasm('(component (import "f" (func)) (export "g" (func 0)))')
+    >>> wasm = wat_to_wasm('(component (import "i" (instance (export "f" (func)))) (export "j" (instance 0)))')
     >>> plan = translate(decode_component(wasm), lambda i, data: ())
-    >>> plan.exports["g"].func
-    ImportPath(import_index=0, path=())
+    >>> plan.exports["j"].items["f"].func
+    ImportPath(import_index=0, path=('f',))
 """
 
 from __future__ import annotations
@@ -338,8 +338,8 @@ class Scope(TypeSpace):
         if isinstance(imp.desc, ast.ExternCoreModule):
             return path
         if isinstance(imp.desc, ast.ExternComponent):
-            assert isinstance(extern, model.ComponentType)
-            return ImportedComponent(path, extern)
+            # A wasmtime restriction, kept for parity: hosts cannot supply components.
+            raise UnsupportedError("root-level component imports are not supported")
         if isinstance(imp.desc, ast.ExternType):
             entry = bound_entry(extern)
             if isinstance(entry, model.ResourceIdentity) and not entry.name:
@@ -516,6 +516,13 @@ def translate(component: ast.ComponentAST, module_imports: ModuleImports) -> p.P
     root.run(component)
     plan = translator.plan
     for name, (sort, value) in root.exports.items():
+        # Two wasmtime restrictions, kept for parity.
+        if sort is ast.Sort.COMPONENT:
+            raise UnsupportedError("exporting a component from the root component is not supported")
+        if sort is ast.Sort.FUNC and isinstance(value, p.ImportPath):
+            raise UnsupportedError(
+                f"component export `{name}` is a reexport of an imported function which is not implemented"
+            )
         extern = root.export_types[name]
         plan.exports[name] = translator.export_item(sort, value, extern)
         plan.export_types[name] = extern

@@ -9,8 +9,8 @@ enforces uniqueness (kebab names compare case-insensitively, and
 
     >>> parse_name("[method]file.read", 0).resource
     'file'
-    >>> is_kebab("a-b-C2")
-    False
+    >>> is_kebab("a-b-C2"), is_kebab("a-bC")
+    (True, False)
 """
 
 from __future__ import annotations
