@@ -75,11 +75,12 @@ class DecodeError(ComponentError):
     """The bytes are not a well-formed component binary.
 
     ``offset`` is the byte offset where decoding failed; the message ends with
-    ``(at offset 0x..)`` as wasmparser's do.
+    ``(at offset 0x..)`` as wasmparser's do.  It is None for component text,
+    whose messages give a line and column instead.
     """
 
-    def __init__(self, message: str, offset: int = 0) -> None:
-        super().__init__(f"{message} (at offset {offset:#x})")
+    def __init__(self, message: str, offset: Optional[int] = 0) -> None:
+        super().__init__(message if offset is None else f"{message} (at offset {offset:#x})")
         self.offset = offset
 
 

@@ -20,7 +20,7 @@ import wasmtime
 
 from .._engine.core import wat_to_wasm
 from ..binary.decoder import decode_component
-from ..errors import ComponentError, ValidationError
+from ..errors import ComponentError, DecodeError, ValidationError
 from ..translate import plan as p
 from ..translate.inline import translate
 from ..validate import validate_component
@@ -60,11 +60,11 @@ class Component:
         if not isinstance(engine, wasmtime.Engine):
             raise TypeError("expected an Engine")
         if isinstance(wasm, str):
-            data = wat_to_wasm(wasm)
+            data = _parse_text(wasm)
         elif isinstance(wasm, (bytes, bytearray, memoryview)):
             data = bytes(wasm)
             if not data.startswith(b"\0asm"):
-                data = wat_to_wasm(data)
+                data = _parse_text(data)
         else:
             raise TypeError("expected a str or bytes")
         self._engine = engine
@@ -117,6 +117,21 @@ class Component:
     def get_export_index(self, name: str, instance: Optional[ExportIndex] = None) -> Optional[ExportIndex]:
         """The ``ExportIndex`` of export ``name`` (inside ``instance`` if given), or None."""
         return lookup_export(self._plan, name, instance)
+
+
+def _parse_text(text: Union[str, bytes]) -> bytes:
+    """Component text to binary; a parse failure is a one-line ``DecodeError``."""
+    try:
+        return wat_to_wasm(text)
+    except wasmtime.WasmtimeError as err:
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        where = next((line[4:] for line in lines[1:] if line.startswith("--> ")), "")
+        reason = lines[0] if lines else "invalid text"
+        location = f" at {where.replace('<anon>:', 'line ', 1)}" if where else ""
+        raise DecodeError(
+            f"not a component: no binary header (`\\0asm`), and not valid component text: {reason}{location}",
+            None,
+        ) from None
 
 
 def lookup_export(plan: p.Plan, name: str, instance: Optional[ExportIndex]) -> Optional[ExportIndex]:
