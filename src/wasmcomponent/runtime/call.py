@@ -166,12 +166,24 @@ class LiftedCall:
         and its value is returned instead (a fused adapter lowers the result
         into its caller there); a trap inside it poisons the store.
         """
+        if self._store_state.poisoned or not self._flags.may_enter:
+            raise cannot_enter()
+        if not self._has_handles:
+            return self._run(args, None, finish)
+        # A signature with handles runs in a borrow scope.
+        cx = self._cx
+        previous = cx.scope
+        cx.scope = scope = CallScope() if scope is None else scope
+        try:
+            return self._run(args, scope, finish)
+        finally:
+            cx.scope = previous
+
+    def _run(
+        self, args: Sequence[Any], scope: Optional[CallScope], finish: Optional[Callable[[Any], Any]]
+    ) -> Any:
         store_state = self._store_state
         flags = self._flags
-        if store_state.poisoned or not flags.may_enter:
-            raise cannot_enter()
-        if self._has_handles:
-            return self._invoke_scoped(args, CallScope() if scope is None else scope, finish)
         cx = self._cx
         flags.may_enter = False
         flags.may_leave = False
@@ -182,11 +194,15 @@ class LiftedCall:
             raise
         except BaseException:
             flags.may_enter = True  # a bad Python value is not a trap
+            if scope is not None:
+                scope.release_lends()
             raise
         finally:
             flags.may_leave = True
         try:
             raw = self._call(*flat_args)
+            if scope is not None:
+                scope.exit_guest_call()
             flat = flat_results(raw, self._result_count)
             result = self._lift_results(cx, flat)
             if finish is not None:
@@ -203,52 +219,5 @@ class LiftedCall:
             if is_uncaught_exception(error):
                 raise uncaught_exception() from None
             raise
-        flags.may_enter = True
-        return result
-
-    def _invoke_scoped(
-        self, args: Sequence[Any], scope: CallScope, finish: Optional[Callable[[Any], Any]]
-    ) -> Any:
-        """``invoke`` for a signature with handles: the call runs in borrow scope ``scope``."""
-        store_state = self._store_state
-        flags = self._flags
-        cx = self._cx
-        previous = cx.scope
-        cx.scope = scope
-        try:
-            flags.may_enter = False
-            flags.may_leave = False
-            try:
-                flat_args = self._lower_params(cx, args)
-            except ComponentTrap:
-                store_state.poisoned = True
-                raise
-            except BaseException:
-                flags.may_enter = True  # a bad Python value is not a trap
-                scope.release_lends()
-                raise
-            finally:
-                flags.may_leave = True
-            try:
-                raw = self._call(*flat_args)
-                scope.exit_guest_call()
-                flat = flat_results(raw, self._result_count)
-                result = self._lift_results(cx, flat)
-                if finish is not None:
-                    result = finish(result)
-                post_return = self._post_return
-                if post_return is not None:
-                    flags.may_leave = False
-                    try:
-                        post_return(*flat)
-                    finally:
-                        flags.may_leave = True
-            except BaseException as error:
-                store_state.poisoned = True
-                if is_uncaught_exception(error):
-                    raise uncaught_exception() from None
-                raise
-        finally:
-            cx.scope = previous
         flags.may_enter = True
         return result

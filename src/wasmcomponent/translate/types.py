@@ -11,27 +11,14 @@ each ``(export "r" (type (sub resource)))`` in a type declaration mints a new
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Union
+from typing import Callable, Optional, Union, get_args
 
 from ..binary import ast
 from ..errors import UnsupportedError, ValidationError
 from ..types import model
 
 TypeEntry = Union[
-    model.PrimType,
-    model.ListType,
-    model.RecordType,
-    model.TupleType,
-    model.VariantType,
-    model.EnumType,
-    model.OptionType,
-    model.ResultType,
-    model.FlagsType,
-    model.OwnType,
-    model.BorrowType,
-    model.StreamType,
-    model.FutureType,
-    model.MapType,
+    model.ValType,
     model.FuncType,
     model.InstanceType,
     model.ComponentType,
@@ -39,22 +26,8 @@ TypeEntry = Union[
 ]
 CoreTypeEntry = Union[model.CoreFuncType, model.CoreModuleType, object]
 
-VALUE_TYPE_CLASSES = (
-    model.PrimType,
-    model.ListType,
-    model.RecordType,
-    model.TupleType,
-    model.VariantType,
-    model.EnumType,
-    model.OptionType,
-    model.ResultType,
-    model.FlagsType,
-    model.OwnType,
-    model.BorrowType,
-    model.StreamType,
-    model.FutureType,
-    model.MapType,
-)
+# The classes of the value types, for isinstance checks.
+VALUE_TYPE_CLASSES: tuple[type, ...] = get_args(model.ValType)
 
 
 def lookup(items: list, index: int, what: str, offset: int = 0) -> object:
@@ -91,7 +64,7 @@ class TypeSpace:
         entry = self.type_at(ref, offset)
         if not isinstance(entry, VALUE_TYPE_CLASSES):
             raise ValidationError(f"type index {ref} is not a defined type", offset)
-        return entry
+        return entry  # type: ignore[return-value]  # narrowed by VALUE_TYPE_CLASSES
 
     def resource_at(self, index: int, offset: int) -> model.ResourceIdentity:
         entry = self.type_at(index, offset)
