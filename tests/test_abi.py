@@ -106,6 +106,8 @@ def same_value(a: Any, b: Any) -> bool:
         return False
     if isinstance(a, (list, tuple)):
         return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=False))
+    if isinstance(a, dict):  # maps: same pairs in the same order
+        return same_value(list(a.items()), list(b.items()))
     if hasattr(a, "__dict__") and not isinstance(a, type):
         return a.__dict__.keys() == b.__dict__.keys() and all(
             same_value(a.__dict__[k], b.__dict__[k]) for k in a.__dict__
@@ -155,6 +157,8 @@ LAYOUT: list[tuple[ValType, int, int, tuple[str, ...]]] = [
     (flags(64), 4, 8, ("i32", "i32")),
     (OwnType(ResourceIdentity("r")), 4, 4, ("i32",)),
     (MapType(STRING, U8), 4, 8, ("i32", "i32")),
+    (MapType(U8, U64), 4, 8, ("i32", "i32")),
+    (OptionType(MapType(CHAR, BOOL)), 4, 12, ("i32", "i32", "i32")),
 ]
 
 
@@ -231,6 +235,17 @@ ROUNDTRIP: list[tuple[ValType, Any]] = [
     (flags(0), set()),
     (flags(9), {"f0", "f8"}),
     (flags(40), {"f1", "f39"}),
+    (MapType(STRING, U32), {}),
+    (MapType(STRING, U32), {"a": 1, "b\u2603": 2}),
+    (MapType(U8, U64), {255: 2**64 - 1, 0: 7}),
+    (MapType(CHAR, BOOL), {"A": True, "z": False}),
+    (MapType(BOOL, STRING), {True: "t", False: ""}),
+    (MapType(S64, ListType(U32)), {-1: [1, 2], 5: []}),
+    (MapType(STRING, MapType(STRING, ListType(U8))), {"a": {"x": b"\x01", "y": b""}, "b": {}}),
+    (OptionType(MapType(U32, STRING)), {1: "one"}),
+    (OptionType(MapType(U32, STRING)), None),
+    (ResultType(MapType(U16, F32), ListType(U16)), {1: 0.5}),
+    (ResultType(MapType(U16, F32), ListType(U16)), [1]),
 ]
 
 
@@ -441,6 +456,18 @@ LIFT_TRAPS = [
     (EnumType(("a", "b")), [-1], "utf8", True, b"", "invalid variant discriminant"),
     (OptionType(U8), [2, 0], "utf8", False, b"", "discriminant 2 out of range [0..2)"),
     (ListType(ResultType(U8, None)), [64, 1], "utf8", False, b"\x02", "discriminant 2 out of range [0..2)"),
+    # maps: wasmtime's own host messages, the list ones in a fused adapter
+    (MapType(U32, U8), [66, 1], "utf8", False, b"", "map pointer is not aligned"),
+    (MapType(U32, U8), [65528, 2], "utf8", False, b"", "map pointer/length out of bounds of memory"),
+    (MapType(U32, U8), [65529, 2], "utf8", False, b"", "map pointer/length out of bounds of memory"),
+    (MapType(U32, U8), [64, 0x20000000], "utf8", True, b"", "list content out-of-bounds"),
+    (MapType(U64, U8), [68, 1], "utf8", True, b"", "unaligned pointer"),
+    (MapType(U32, U8), [65528, 2], "utf8", True, b"", "list content out-of-bounds"),
+    (MapType(CHAR, U8), [64, 1], "utf8", False, b"\x00\xd8\x00\x00", "converted integer out of range for `char`"),
+    (MapType(U8, CHAR), [64, 1], "utf8", True, b"\x00\x00\x00\x00\x00\xd8", "invalid `char` bit pattern"),
+    (MapType(STRING, U8), [64, 1], "utf8", False, b"\x00\x00\x01\x00\x05", "string pointer/length out of bounds"),
+    (MapType(U8, OptionType(U8)), [64, 1], "utf8", False, b"\x00\x02\x00", "discriminant 2 out of range [0..2)"),
+    (OptionType(MapType(U8, U8)), [1, 65535, 1], "utf8", False, b"", "map pointer/length out of bounds"),
 ]
 
 
@@ -487,6 +514,10 @@ REALLOC_TRAPS = [
     (STRING, "abc", 65534, False, "realloc return: beyond end of memory"),
     (STRING, "abc", 65534, True, "string content out-of-bounds"),
     (TupleType(tuple([U64] * 17)), tuple(range(17)), 65536, True, "out of bounds memory access"),
+    (MapType(U32, U32), {1: 2}, 2, False, "realloc return: result not aligned"),
+    (MapType(U32, U32), {1: 2}, 65532, False, "realloc return: beyond end of memory"),
+    (MapType(U32, U32), {1: 2}, 2, True, "unaligned pointer"),
+    (MapType(U32, U32), {1: 2}, 65532, True, "list content out-of-bounds"),
 ]
 
 
@@ -541,6 +572,14 @@ VALUE_ERRORS: list[tuple[ValType, Any, type, str]] = [
     (ResultType(None, None), None, TypeError, "expected `variant` (Variant)"),
     (ResultType(None, None), Variant("nope"), ValueError, "unknown variant case"),
     (VariantType((("a", U8), ("b", U16))), Variant("b", 70000), ValueError, "case `b`: integer 70000"),
+    (MapType(STRING, U32), "ab", TypeError, "expected `map` (Mapping or list of (key, value) tuples), found `str`"),
+    (MapType(STRING, U32), {"a", "b"}, TypeError, "expected `map`"),
+    (MapType(STRING, U32), [("a", 1), ["b", 2]], TypeError, "map entry 1: expected a (key, value) tuple, found `list`"),
+    (MapType(STRING, U32), [("a", 1, 2)], TypeError, "map entry 0: expected a (key, value) tuple, found a tuple of"),
+    (MapType(STRING, U32), {"a": 1, 2: 3}, TypeError, "map entry 1 key: expected `string`"),
+    (MapType(STRING, U32), {"a": 1, "b": -3}, ValueError, "map entry 1 value: integer -3 out of range for `u32`"),
+    (MapType(U8, ListType(U8)), {1: [1]}, TypeError, "map entry 0 value: expected `list<u8>`"),
+    (OptionType(MapType(U8, U8)), [(1, 2)], ValueError, "value not valid for this variant"),
 ]
 
 
@@ -611,7 +650,7 @@ def test_record_equality_and_repr() -> None:
 UNSUPPORTED = [
     (StreamType(U8), "lifting `stream` values is not supported yet"),
     (FutureType(None), "lifting `future` values is not supported yet"),
-    (MapType(STRING, U8), "lifting `map` values is not supported yet"),
+    (MapType(STRING, FutureType(U8)), "lifting `future` values is not supported yet"),
     (ListType(StreamType(None)), "`stream`"),
 ]
 
@@ -652,3 +691,90 @@ def test_view_never_kept_across_realloc() -> None:
             cf = compile_func(FuncType((("p", t),), t), encoding, interpret=interpret)
             cx = heap.cx(encoding)
             assert cf.lift_params(cx, cf.lower_params(cx, [v])) == [v]
+
+
+# --------------------------------------------------------------- maps
+
+
+def _both(t: ValType, encoding: str = "utf8") -> list[Any]:
+    return [compile_func(FuncType((("p", t),), None), encoding, interpret=i) for i in (False, True)]
+
+
+def test_map_is_stored_as_list_of_tuples() -> None:
+    t = MapType(U8, U64)
+    for cf in _both(t):
+        heap = ToyHeap()
+        ptr, length = cf.lower_params(heap.cx(), [{255: 2**64 - 1, 0: 7}])
+        # one realloc for the entries: tuple<u8, u64> is 16 bytes, aligned to 8
+        assert heap.trace == [(0, 0, 8, 32)] and (ptr % 8, length) == (0, 2)
+        assert heap.read(ptr, 32) == b"\xff" + bytes(7) + b"\xff" * 8 + b"\x00" + bytes(7) + struct.pack("<Q", 7)
+        assert cf.lift_params(heap.cx(), [ptr, length]) == [{255: 2**64 - 1, 0: 7}]
+
+
+def test_map_duplicates_last_wins_for_the_host() -> None:
+    t = MapType(STRING, U32)
+    pairs = [("k", 1), ("z", 26), ("k", 2), ("a", 0)]
+    for cf in _both(t):
+        heap = ToyHeap()
+        ptr, length = cf.lower_params(heap.cx(), [pairs])
+        assert length == 4  # lowering keeps duplicates, in order
+        raw = compile_func(FuncType((("p", ListType(TupleType((STRING, U32)))),), None))
+        assert raw.lift_params(heap.cx(), [ptr, length]) == [pairs]
+        [lifted] = cf.lift_params(heap.cx(), [ptr, length])
+        assert lifted == {"k": 2, "z": 26, "a": 0} and list(lifted) == ["k", "z", "a"]
+
+
+def test_map_accepts_any_mapping_or_pairs() -> None:
+    import collections
+    import types
+
+    class Pairs(collections.abc.Mapping):  # a minimal read-only Mapping
+        def __init__(self, items: list[tuple[Any, Any]]) -> None:
+            self.items_ = items
+
+        def __getitem__(self, key: Any) -> Any:
+            return dict(self.items_)[key]
+
+        def __iter__(self) -> Any:
+            return iter(k for k, _ in self.items_)
+
+        def __len__(self) -> int:
+            return len(self.items_)
+
+    expected = {"a": 1, "b": 2}
+    values = [
+        expected,
+        types.MappingProxyType(expected),
+        collections.OrderedDict(expected),
+        Pairs([("a", 1), ("b", 2)]),
+        [("a", 1), ("b", 2)],
+        (("a", 1), ("b", 2)),
+    ]
+    for t in (MapType(STRING, U32), OptionType(MapType(STRING, U32))):
+        for cf in _both(t):
+            for v in values:
+                if isinstance(t, OptionType) and not isinstance(v, collections.abc.Mapping):
+                    continue  # in an untagged variant a map payload must be a Mapping
+                heap = ToyHeap()
+                assert same_value(cf.lift_params(heap.cx(), cf.lower_params(heap.cx(), [v]))[0], expected)
+
+
+def test_map_size_overflow_is_checked_before_realloc() -> None:
+    class Huge(list):  # claims 2**30 entries of 8 bytes: more than 4 GiB
+        def __len__(self) -> int:
+            return 1 << 30
+
+    for cf in _both(MapType(U32, U32)):
+        heap = ToyHeap()
+        with pytest.raises(ValueError, match="size overflow copying a map"):
+            cf.lower_params(heap.cx(), [Huge()])
+        assert heap.trace == []
+
+
+def test_map_python_classes() -> None:
+    from wasmcomponent.runtime.values import describe_type, python_classes
+
+    assert python_classes(MapType(STRING, U8)) == {dict}
+    assert describe_type(MapType(STRING, U8)) == "map"
+    assert not is_tagged(ResultType(MapType(U8, U8), ListType(U8)))
+    assert is_tagged(VariantType((("a", MapType(U8, U8)), ("b", MapType(U8, STRING)))))

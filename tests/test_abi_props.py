@@ -2,7 +2,11 @@
 
 * lowering then lifting gives the value back (flat and spilled, all encodings);
 * the specialised code (abi.compile) and the interpreters agree exactly:
-  same core values, same realloc calls, same memory contents, same errors.
+  same core values, same realloc calls, same memory contents, same errors;
+* the same through fused (guest-to-guest) lifts and lowers, which must never
+  fail on a value the host could lower;
+* maps given as lists of pairs (duplicate keys) cross a fused adapter
+  exactly and reach the host as a ``dict`` where the last duplicate wins.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from wasmcomponent.types.model import (
     FlagsType,
     FuncType,
     ListType,
+    MapType,
     OptionType,
     PrimType,
     RecordType,
@@ -34,6 +39,7 @@ from wasmcomponent.types.model import (
 )
 
 SCALARS = [p for name, p in PRIMITIVES.items() if name != "error-context"]
+KEY_TYPES = [p for name, p in PRIMITIVES.items() if name not in ("error-context", "f32", "f64")]
 LABELS = st.sampled_from(["a", "b", "c-d", "e", "f-g-h", "i", "class", "j2"])
 
 
@@ -55,6 +61,7 @@ def _compound(inner: st.SearchStrategy[ValType]) -> st.SearchStrategy[ValType]:
         ),
         inner.map(OptionType),
         st.tuples(payload, payload).map(lambda p: ResultType(*p)),
+        st.tuples(st.sampled_from(KEY_TYPES), inner).map(lambda p: MapType(*p)),
     )
 
 
@@ -105,6 +112,8 @@ def values_of(t: ValType) -> st.SearchStrategy[Any]:
             return st.sampled_from(names)
         case FlagsType(names=names):
             return st.sets(st.sampled_from(names)) if names else st.just(set())
+        case MapType(key=key, value=value):
+            return st.dictionaries(values_of(key), values_of(value), max_size=4)
         case VariantType() | OptionType() | ResultType():
             matcher = case_matcher(t)
             options = []
@@ -173,6 +182,8 @@ def _ambiguous(t: ValType) -> bool:
             return any(p is not None and _ambiguous(p) for _, p in t.cases())
         case ListType(element=elem):
             return _ambiguous(elem)
+        case MapType(value=value):
+            return _ambiguous(value)
         case RecordType(fields=fields):
             return any(_ambiguous(ft) for _, ft in fields)
         case TupleType(elements=elements):
@@ -185,7 +196,9 @@ def _run_fused(t: ValType, v: Any, src: str, dst: str, interpret: bool, spill: b
 
     The caller (encoding ``src``) gets ``v`` from the host, a fused adapter
     lifts it (lazy references) and lowers it into the callee (``dst``), the
-    callee returns it, and a fused adapter carries it back.
+    callee returns it, and a fused adapter carries it back.  An error
+    outcome records whether the host lowering (``"host"``) or a later step
+    (``"fused"``) failed.
     """
     caller, callee = ToyHeap(size=1 << 18), ToyHeap(size=1 << 18, start=24)
     ft = FuncType(tuple((f"p{i}", t) for i in range(17 if spill else 1)), t)
@@ -194,6 +207,9 @@ def _run_fused(t: ValType, v: Any, src: str, dst: str, interpret: bool, spill: b
     out = [1 << 17]
     try:
         flat = cf.lower_params(caller.cx(src), args)
+    except (TypeError, ValueError, ComponentTrap) as err:
+        return ("error", "host", type(err), str(err), caller.trace)
+    try:
         refs = cf.lift_params(caller.cx(src, fused=True), flat)
         lowered = cf.lower_params(callee.cx(dst, fused=True), refs)
         got = cf.lift_params(callee.cx(dst), lowered)
@@ -202,7 +218,7 @@ def _run_fused(t: ValType, v: Any, src: str, dst: str, interpret: bool, spill: b
         results = cf.lower_results(caller.cx(src, fused=True), result_refs, out)
         back = cf.lift_results(caller.cx(src), out if cf.results_spill else results)
     except (TypeError, ValueError, ComponentTrap) as err:
-        return ("error", type(err), str(err), caller.trace, callee.trace)
+        return ("error", "fused", type(err), str(err), caller.trace, callee.trace)
     memories = bytes(caller.memory.data), bytes(callee.memory.data)
     return ("ok", flat, lowered, got, results, back, caller.trace, callee.trace, memories)
 
@@ -218,8 +234,49 @@ def test_fused_compiled_matches_interpreter_and_roundtrips(
     assert compiled[0] == interpreted[0]
     assert all(same_value(a, b) for a, b in zip(compiled, interpreted, strict=True)), (compiled, interpreted)
     if compiled[0] == "error":
-        assert compiled[1] is ValueError and "not valid for this variant" in compiled[2], compiled
+        # only the host's first lowering may reject a value (first-matching-case rule)
+        assert compiled[1] == "host", compiled
+        assert compiled[2] is ValueError and "not valid for this variant" in compiled[3], compiled
         return
     _, _flat, _lowered, got, _results, back, _t1, _t2, _mem = compiled
     assert all(same_value(x, v) for x in got) or _ambiguous(t)
     assert same_value(back, v) or _ambiguous(t)
+
+
+def _pairs_type(t: ValType) -> ValType:
+    """The despecialised ``list<tuple<k, v>>`` of a map (same ABI, lifted as a list)."""
+    assert isinstance(t, MapType)
+    return ListType(TupleType((t.key, t.value)))
+
+
+MAP_TYPES = st.tuples(st.sampled_from(KEY_TYPES), TYPES).map(lambda p: MapType(*p))
+
+
+@st.composite
+def _map_with_pairs(draw: st.DrawFn) -> tuple[MapType, list[tuple[Any, Any]]]:
+    t = draw(MAP_TYPES.filter(lambda m: not _ambiguous(m)))
+    keys = draw(st.lists(values_of(t.key), max_size=3))
+    if keys:  # repeat some keys, anywhere
+        keys = draw(st.permutations(keys + draw(st.lists(st.sampled_from(keys), max_size=3))))
+    return t, [(k, draw(values_of(t.value))) for k in keys]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_map_with_pairs(), st.sampled_from(ENCODINGS), st.sampled_from(ENCODINGS))
+def test_map_pairs_cross_fused_exactly(tp: tuple[MapType, list[tuple[Any, Any]]], src: str, dst: str) -> None:
+    t, pairs = tp
+    outcomes = []
+    for interpret in (False, True):
+        ft = FuncType((("p", t),), None)
+        cf = compile_func(ft, interpret=interpret)
+        raw = compile_func(FuncType((("p", _pairs_type(t)),), None), interpret=interpret)
+        caller, callee = ToyHeap(size=1 << 18), ToyHeap(size=1 << 18, start=24)
+        flat = cf.lower_params(caller.cx(src), [pairs])
+        lifted = cf.lift_params(caller.cx(src, fused=True), flat)
+        lowered = cf.lower_params(callee.cx(dst, fused=True), lifted)
+        exact = raw.lift_params(callee.cx(dst), lowered)[0]
+        host = cf.lift_params(callee.cx(dst), lowered)[0]
+        assert same_value(exact, pairs)  # order and duplicates kept
+        assert type(host) is dict and same_value(host, dict(pairs))  # last duplicate wins
+        outcomes.append((flat, lowered, caller.trace, callee.trace, bytes(callee.memory.data)))
+    assert outcomes[0] == outcomes[1]

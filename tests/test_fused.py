@@ -18,9 +18,10 @@ import pytest
 from test_abi import ENCODINGS, TAG, ToyHeap
 from wasmcomponent.abi.compile import compile_func
 from wasmcomponent.abi.context import CanonicalOptions, LiftLowerContext
-from wasmcomponent.abi.refs import ListRef, Snapshot, StringRef
+from wasmcomponent.abi.refs import FusedCase, ListRef, Snapshot, StringRef
 from wasmcomponent.abi.strings import load_string_from_range, store_string_into_range
 from wasmcomponent.errors import ComponentTrap
+from wasmcomponent.types.abi import alignment, elem_size, map_entry_type
 from wasmcomponent.types.model import (
     BOOL,
     CHAR,
@@ -31,7 +32,12 @@ from wasmcomponent.types.model import (
     U64,
     FuncType,
     ListType,
+    MapType,
+    OptionType,
+    ResultType,
+    TupleType,
     ValType,
+    VariantType,
 )
 
 SAMPLES = ["", "abc", "caf\u00e9", "\u00ff\u00e9", "a\u2603b", "\U0001f600x", "x" * 40 + "\u0100"]
@@ -332,6 +338,107 @@ def test_lists_of_strings_hold_string_references() -> None:
         assert back == ["a\u00e9", "\u2603"]
         # list first, then each element: allocate worst case, shrink (wasmtime's order)
         assert trace == [(0, 0, 4, 16), (0, 0, 2, 6), (48, 6, 2, 4), (0, 0, 2, 6), (58, 6, 2, 2)]
+
+
+# ---------------------------------------------------------------- variants and maps
+
+
+def _pairs_type(t: ValType) -> ValType:
+    """``t`` with every map despecialised to ``list<tuple<k, v>>`` (same ABI, lifted without a dict)."""
+    if isinstance(t, MapType):
+        return ListType(TupleType((_pairs_type(t.key), _pairs_type(t.value))))
+    return t
+
+
+@pytest.mark.parametrize("interpret", [False, True])
+@pytest.mark.parametrize(
+    ("t", "value"),
+    [
+        (OptionType(STRING), "h\u00e9"),
+        (OptionType(ListType(U32)), [1, 2]),
+        (ResultType(STRING, ListType(U32)), [1, 2]),
+        (ResultType(STRING, ListType(U32)), "s"),
+        (VariantType((("a", ListType(U8)), ("b", STRING))), "x"),
+        (OptionType(MapType(STRING, U32)), {"k": 1}),
+        (ResultType(MapType(U8, U8), ListType(TupleType((U8, U8)))), {1: 2}),
+        (ResultType(MapType(U8, U8), ListType(TupleType((U8, U8)))), [(1, 2)]),
+    ],
+)
+def test_fused_variants_keep_their_case(interpret: bool, t: ValType, value: Any) -> None:
+    # A payload lifted as a reference (or a map as pairs) no longer has the
+    # Python class that selects an untagged case: the case index is carried.
+    for src, dst in [("utf8", "utf16"), ("latin1+utf16", "utf8")]:
+        back, _, _ = _fused_pass(t, value, src, dst, interpret)
+        assert back == value and type(back) is type(value)
+    cf = compile_func(FuncType((("p", t),), None), interpret=interpret)
+    source = ToyHeap()
+    (lifted,) = cf.lift_params(source.cx(fused=True), cf.lower_params(source.cx(), [value]))
+    assert isinstance(lifted, FusedCase)
+
+
+MAP_SAMPLES: list[tuple[ValType, list[Any]]] = [
+    (MapType(STRING, U32), [("z", 26), ("k", 1), ("k", 2), ("a\u00e9", 0)]),
+    (MapType(U32, STRING), [(10, "x"), (10, "\u2603"), (20, "")]),
+    (MapType(CHAR, BOOL), [("A", True), ("z", False), ("A", False)]),
+    (MapType(U8, U64), [(255, 2**64 - 1), (0, 7)]),
+    (MapType(STRING, ListType(U32)), [("p", [1, 2]), ("q", []), ("p", [3])]),
+    (
+        MapType(STRING, MapType(STRING, ListType(U8))),
+        [("k", [("d", b"\x00")]), ("k", [("d", b"\x07\x08"), ("d", b"\x09")]), ("b", [])],
+    ),
+]
+
+
+@pytest.mark.parametrize("interpret", [False, True])
+@pytest.mark.parametrize(("t", "pairs"), MAP_SAMPLES)
+def test_fused_maps_carry_pairs_exactly(interpret: bool, t: ValType, pairs: list) -> None:
+    ft = FuncType((("p", t),), None)
+    raw = compile_func(FuncType((("p", _pairs_type(t)),), None), interpret=interpret)
+    for src, dst in [("utf8", "utf8"), ("utf8", "utf16"), ("latin1+utf16", "utf8")]:
+        cf_src = compile_func(ft, src, interpret=interpret)
+        cf_dst = compile_func(ft, dst, interpret=interpret)
+        source, dest = ToyHeap(), ToyHeap(start=32)
+        flat = cf_src.lower_params(source.cx(src), [pairs])
+        (lifted,) = cf_src.lift_params(source.cx(src, fused=True), flat)
+        assert type(lifted) is list and len(lifted) == len(pairs)  # no dict: duplicates kept
+        assert all(type(entry) is tuple and len(entry) == 2 for entry in lifted)
+        out = cf_dst.lower_params(dest.cx(dst, fused=True), [lifted])
+        entry = map_entry_type(t)  # type: ignore[arg-type]
+        assert dest.trace[0] == (0, 0, alignment(entry), len(pairs) * elem_size(entry))
+        assert raw.lift_params(dest.cx(dst), out) == [pairs]  # the exact pairs, in order
+        assert cf_dst.lift_params(dest.cx(dst), out) == [_as_dict(t, pairs)]
+
+
+def _as_dict(t: ValType, pairs: list) -> Any:
+    """What the host sees: nested dicts, last duplicate wins."""
+    if isinstance(t, MapType):
+        return {k: _as_dict(t.value, v) for k, v in pairs}
+    return pairs
+
+
+def test_fused_map_keys_are_string_references() -> None:
+    t = MapType(STRING, U32)
+    for interpret in (False, True):
+        cf = compile_func(FuncType((("p", t),), None), interpret=interpret)
+        source = ToyHeap()
+        (lifted,) = cf.lift_params(source.cx(fused=True), cf.lower_params(source.cx(), [[("a", 1), ("a", 2)]]))
+        assert [type(k) for k, _ in lifted] == [StringRef, StringRef] and [v for _, v in lifted] == [1, 2]
+
+
+def test_fused_map_realloc_sequence_and_traps() -> None:
+    # entries first (one realloc: size n * 12, align 4), then each key string
+    t = MapType(STRING, U32)
+    for interpret in (False, True):
+        back, trace, _ = _fused_pass(t, [("ab", 1), ("c", 2)], "utf8", "utf8", interpret)
+        assert back == {"ab": 1, "c": 2}
+        assert trace == [(0, 0, 4, 24), (0, 0, 1, 2), (0, 0, 1, 1)]
+        cf = compile_func(FuncType((("p", t),), None), interpret=interpret)
+        for flat, message in [([66, 1], "unaligned pointer"), ([65532, 1], "list content out-of-bounds")]:
+            with pytest.raises(ComponentTrap, match=message):
+                cf.lift_params(ToyHeap().cx(fused=True), flat)
+        with pytest.raises(ComponentTrap, match="list content out-of-bounds"):
+            cf.lower_params(ToyHeap(override=65532).cx(fused=True), [[("a", 1), ("b", 2)]])
+        assert cf.lift_params(ToyHeap().cx(fused=True), [64, 0]) == [[]]
 
 
 # ---------------------------------------------------------------- results

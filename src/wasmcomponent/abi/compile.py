@@ -25,7 +25,9 @@ per-element path, which raises the precise error, when struct rejects a
 value); strings decode straight from a memoryview slice after an explicit
 bounds check.  In a fused adapter strings and lists of scalars are lifted
 as lazy references (:mod:`.refs`) and lowered by :mod:`.transcode`, exactly
-as the interpreters do.
+as the interpreters do; there, too, variants are lifted as
+:class:`~.refs.FusedCase` and maps as lists of pairs (a ``dict`` for the
+host), see :mod:`.lift`.
 
 Memory views: lifting takes one view per call (lifting never calls into
 wasm).  Storers have the signature ``(cx, mv, value, ptr) -> mv``: any
@@ -54,6 +56,7 @@ from ..runtime.values import (
     check_int,
     flags_to_int,
     int_to_flags,
+    map_pairs,
     prefix_error,
     type_mismatch,
 )
@@ -69,6 +72,7 @@ from ..types.abi import (
     flatten_type,
     flatten_types,
     flatten_variant_payload,
+    map_entry_type,
     payload_offset,
 )
 from ..types.model import (
@@ -79,6 +83,7 @@ from ..types.model import (
     FlagsType,
     FuncType,
     ListType,
+    MapType,
     OptionType,
     OwnType,
     PrimType,
@@ -104,10 +109,11 @@ from .lower import (
     encode_float_as_i32,
     encode_float_as_i64,
     f32_round,
+    fused_case,
     get_field,
     unsupported_lower,
 )
-from .refs import LIST_REF_ELEMENTS, ListRef, detaching, list_ref
+from .refs import LIST_REF_ELEMENTS, FusedCase, ListRef, detaching, list_ref
 from .strings import load_string_from_range, store_string_into_range
 from .transcode import store_list_ref
 
@@ -183,6 +189,9 @@ def _check_supported(t: ValType) -> None:
             return
         case ListType(element=elem):
             _check_supported(elem)
+        case MapType(key=key, value=value):
+            _check_supported(key)
+            _check_supported(value)
         case RecordType(fields=fields):
             for _, ft in fields:
                 _check_supported(ft)
@@ -267,7 +276,7 @@ def _uses_memory(t: ValType) -> bool:
     match t:
         case PrimType(name="string"):
             return True
-        case ListType(length=None):
+        case ListType(length=None) | MapType():
             return True
         case ListType(element=elem):
             return _uses_memory(elem)
@@ -401,6 +410,9 @@ def _flat_lifter(t: ValType, o: int, haves: tuple[str, ...]) -> FlatLifter:
         case ListType(element=elem, length=None):
             load_list = _list_loader(elem)
             return lambda cx, mv, flat: load_list(cx, mv, flat[o] & M32, flat[o + 1] & M32)  # type: ignore[arg-type]
+        case MapType():
+            load_map = _map_loader(t)
+            return lambda cx, mv, flat: load_map(cx, mv, flat[o] & M32, flat[o + 1] & M32)  # type: ignore[arg-type]
         case ListType(element=elem, length=length):
             assert length is not None
             n = len(flatten_type(elem))
@@ -479,7 +491,8 @@ def _flat_variant_lifter(t: ValType, o: int, haves: tuple[str, ...]) -> FlatLift
         if index >= count:
             cx.trap("discriminant", value=index, count=count)
         lift = payloads[index]
-        return make(index, None if lift is None else lift(cx, mv, flat))
+        payload = None if lift is None else lift(cx, mv, flat)
+        return FusedCase(index, payload) if cx.fused else make(index, payload)
 
     return lift_variant
 
@@ -518,6 +531,15 @@ def _loader(t: ValType) -> Loader:
         case ListType(element=elem, length=length):
             assert length is not None
             return _elements_loader(elem, length)
+        case MapType():
+            load_map = _map_loader(t)
+            unpack_map = _PAIR.unpack_from
+
+            def load_map_at(cx: LiftLowerContext, mv: memoryview, ptr: int) -> Any:
+                begin, length = unpack_map(mv, ptr)
+                return load_map(cx, mv, begin, length)
+
+            return load_map_at
         case RecordType(fields=fields):
             return _record_loader(tuple(n for n, _ in fields), tuple(ft for _, ft in fields), True)
         case TupleType(elements=elements):
@@ -589,6 +611,21 @@ def _list_loader(elem: ValType) -> Callable[[LiftLowerContext, memoryview, int, 
     return load_list
 
 
+def _map_loader(t: MapType) -> Callable[[LiftLowerContext, memoryview, int, int], Any]:
+    """Spec ``load_list_from_range`` of ``list<tuple<k, v>>``: a ``dict``, or pairs when fused."""
+    entry = map_entry_type(t)
+    size = elem_size(entry)
+    align = alignment(entry)
+    load_entry = _loader(entry)
+
+    def load_map(cx: LiftLowerContext, mv: memoryview, ptr: int, length: int) -> Any:
+        ptr = check_list_range(cx, len(mv), ptr, length, size, align, "map")
+        pairs = [load_entry(cx, mv, ptr + i * size) for i in range(length & M32)]
+        return pairs if cx.fused else dict(pairs)
+
+    return load_map
+
+
 def _record_loader(names: tuple[str, ...], types: tuple[ValType, ...], is_record: bool) -> Loader:
     """Spec ``load_record``; all-numeric records/tuples are read with one struct call."""
     offsets = field_offsets(types)
@@ -636,7 +673,8 @@ def _variant_loader(t: ValType) -> Loader:
         if index >= count:
             cx.trap("discriminant", value=index, count=count)
         load = loaders[index]
-        return make(index, None if load is None else load(cx, mv, ptr + offset))
+        payload = None if load is None else load(cx, mv, ptr + offset)
+        return FusedCase(index, payload) if cx.fused else make(index, payload)
 
     return load_variant
 
@@ -679,6 +717,9 @@ def _flat_lowerer(t: ValType, wants: tuple[str, ...]) -> FlatLowerer:
         case ListType(element=elem, length=None):
             store_list = _list_storer(elem)
             return lambda cx, v, out: out.extend(store_list(cx, v))
+        case MapType():
+            store_map = _map_storer(t)
+            return lambda cx, v, out: out.extend(store_map(cx, v))
         case ListType(element=elem, length=length):
             assert length is not None
             n = len(flatten_type(elem))
@@ -781,9 +822,10 @@ def _flat_variant_lowerer(t: ValType, wants: tuple[str, ...]) -> FlatLowerer:
             plan.append((name, _flat_lowerer(c, joined[:n]), zeros[n:]))
     plan_t = tuple(plan)
     match_case = matcher.match
+    count = len(plan_t)
 
     def lower_variant(cx: LiftLowerContext, v: Any, out: list) -> None:
-        index, payload = match_case(v)
+        index, payload = fused_case(v, count) if type(v) is FusedCase else match_case(v)
         name, low, pad = plan_t[index]
         out.append(index)
         if low is not None:
@@ -863,6 +905,17 @@ def _storer(t: ValType) -> Storer:
                 return mv
 
             return store_list_at
+        case MapType():
+            store_map = _map_storer(t)
+            pack_map = _PAIR.pack_into
+
+            def store_map_at(cx: LiftLowerContext, mv: memoryview, v: Any, ptr: int) -> memoryview:
+                begin, length = store_map(cx, v)
+                mv = cx.view()
+                pack_map(mv, ptr, begin, length)
+                return mv
+
+            return store_map_at
         case ListType(element=elem, length=length):
             assert length is not None
             store_elements = _elements_storer(elem)
@@ -952,7 +1005,7 @@ def _variant_storer(t: ValType) -> Storer:
     plan = tuple((name, None if c is None else _storer(c)) for name, c in cases)
 
     def store_variant(cx: LiftLowerContext, mv: memoryview, v: Any, ptr: int) -> memoryview:
-        index, payload = match_case(v)
+        index, payload = fused_case(v, count) if type(v) is FusedCase else match_case(v)
         pack_disc(mv, ptr, index)
         name, st = plan[index]
         if st is not None:
@@ -1031,3 +1084,34 @@ def _list_storer(elem: ValType) -> Callable[[LiftLowerContext, Any], tuple[int, 
         return ptr, len(items)
 
     return store_list
+
+
+def _map_storer(t: MapType) -> Callable[[LiftLowerContext, Any], tuple[int, int]]:
+    """Spec ``store_list_into_range`` of ``list<tuple<k, v>>`` (wasmtime ``lower_map``)."""
+    entry = map_entry_type(t)
+    size = elem_size(entry)
+    align = alignment(entry)
+    value_offset = field_offsets(entry.elements)[1]
+    store_key = _storer(t.key)
+    store_value = _storer(t.value)
+
+    def store_map(cx: LiftLowerContext, v: Any) -> tuple[int, int]:
+        pairs = map_pairs(v)
+        byte_length = len(pairs) * size
+        if byte_length > MAX_LIST_BYTE_LENGTH:
+            raise ValueError("size overflow copying a map")
+        ptr = cx.reallocate(0, 0, align, byte_length, "map")
+        mv = cx.view()
+        for i, (key, value) in enumerate(pairs):
+            at = ptr + i * size
+            try:
+                mv = store_key(cx, mv, key, at)
+            except (TypeError, ValueError) as err:
+                raise prefix_error(err, f"map entry {i} key") from None
+            try:
+                mv = store_value(cx, mv, value, at + value_offset)
+            except (TypeError, ValueError) as err:
+                raise prefix_error(err, f"map entry {i} value") from None
+        return ptr, len(pairs)
+
+    return store_map

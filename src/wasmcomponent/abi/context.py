@@ -100,6 +100,8 @@ HOST_MESSAGES: dict[str, str] = {
     "string-length": "string content out-of-bounds",
     "list-align": "list pointer is not aligned",
     "list-bounds": "list pointer/length out of bounds of memory",
+    "map-align": "map pointer is not aligned",
+    "map-bounds": "map pointer/length out of bounds of memory",
     "result-align": "return pointer not aligned",
     "result-bounds": "pointer out of bounds of memory",
     "param-align": "pointer not aligned",
@@ -108,6 +110,7 @@ HOST_MESSAGES: dict[str, str] = {
     "realloc-bounds-string": "realloc return: beyond end of memory",
     "realloc-bounds-list": "realloc return: beyond end of memory",
     "realloc-bounds-tuple": "realloc return: beyond end of memory",
+    "realloc-bounds-map": "realloc return: beyond end of memory",
     "discriminant": "discriminant {value} out of range [0..{count})",
     "char": "converted integer out of range for `char`",
     "utf8-invalid": "invalid utf-8 sequence of {length} bytes from index {index}",
@@ -121,6 +124,8 @@ FUSED_MESSAGES: dict[str, str] = {
     "string-bounds": "string content out-of-bounds",
     "list-align": "unaligned pointer",
     "list-bounds": "list content out-of-bounds",
+    "map-align": "unaligned pointer",
+    "map-bounds": "list content out-of-bounds",
     "result-align": "unaligned pointer",
     "result-bounds": "out of bounds memory access",
     "param-align": "unaligned pointer",
@@ -129,6 +134,7 @@ FUSED_MESSAGES: dict[str, str] = {
     "realloc-bounds-string": "string content out-of-bounds",
     "realloc-bounds-list": "list content out-of-bounds",
     "realloc-bounds-tuple": "out of bounds memory access",
+    "realloc-bounds-map": "list content out-of-bounds",
     "discriminant": "invalid variant discriminant",
     "char": "invalid `char` bit pattern",
     "utf8-invalid": "invalid utf8 encoding",
@@ -210,7 +216,7 @@ class LiftLowerContext:
     def reallocate(self, old_ptr: int, old_size: int, align: int, new_size: int, purpose: str) -> int:
         """Call the guest's realloc and check its result (wasmtime ``options.rs``).
 
-        ``purpose`` (``string``, ``list`` or ``tuple``) only selects the
+        ``purpose`` (``string``, ``list``, ``map`` or ``tuple``) only selects the
         out-of-bounds message of a fused adapter.
         """
         assert self.realloc is not None, "canonical option `realloc` missing"

@@ -11,6 +11,13 @@ wasm may be signed Python ints; they are masked to their unsigned width
 first.  Small integers are truncated from their ``i32`` (as the spec and
 wasmtime do); ``bool`` is "non-zero"; floats are not canonicalised (as in
 wasmtime); extra flag bits are ignored.
+
+``map<k, v>`` is lifted as the spec's ``list<tuple<k, v>>`` (range checked
+with wasmtime's "map" messages at a host boundary, the list ones in a fused
+adapter).  For the host the pairs become a ``dict`` (last duplicate wins,
+see :mod:`wasmcomponent.runtime.values`); in a fused adapter they stay a
+``list`` of tuples so that duplicates and order cross exactly, and variants
+are lifted as :class:`~.refs.FusedCase` (see :mod:`.refs`).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from ..types.abi import (
     flatten_type,
     flatten_types,
     flatten_variant_payload,
+    map_entry_type,
     payload_offset,
 )
 from ..types.model import (
@@ -51,7 +59,7 @@ from ..types.model import (
     VariantType,
 )
 from .context import LiftLowerContext
-from .refs import LIST_REF_ELEMENTS, list_ref
+from .refs import LIST_REF_ELEMENTS, FusedCase, list_ref
 from .strings import load_string_from_range
 
 __all__ = [
@@ -150,12 +158,14 @@ def convert_i32_to_char(cx: LiftLowerContext, i: int) -> str:
 
 def unsupported_lift(t: ValType) -> NoReturn:
     """Raise the UnsupportedError for a type that cannot be lifted yet."""
-    kind = {StreamType: "stream", FutureType: "future", MapType: "map"}.get(type(t), "error-context")
+    kind = {StreamType: "stream", FutureType: "future"}.get(type(t), "error-context")
     raise UnsupportedError(f"lifting `{kind}` values is not supported yet")
 
 
-def check_list_range(cx: LiftLowerContext, mem_size: int, ptr: int, length: int, size: int, align: int) -> int:
-    """Validate a list's ``(ptr, length)``; return the unsigned pointer.
+def check_list_range(
+    cx: LiftLowerContext, mem_size: int, ptr: int, length: int, size: int, align: int, kind: str = "list"
+) -> int:
+    """Validate a list's (or, ``kind="map"``, a map's) ``(ptr, length)``; return the unsigned pointer.
 
     Host calls check bounds before alignment (wasmtime ``values.rs``); fused
     adapters (``trampoline.rs``) first check that the byte length fits 32
@@ -165,13 +175,13 @@ def check_list_range(cx: LiftLowerContext, mem_size: int, ptr: int, length: int,
     byte_length = (length & MASK32) * size
     if cx.fused:
         if byte_length > MASK32:
-            cx.trap("list-bounds")
+            cx.trap(kind + "-bounds")
         if ptr % align:
-            cx.trap("list-align")
+            cx.trap(kind + "-align")
     if ptr + byte_length > mem_size:
-        cx.trap("list-bounds")
+        cx.trap(kind + "-bounds")
     if ptr % align:
-        cx.trap("list-align")
+        cx.trap(kind + "-align")
     return ptr
 
 
@@ -231,6 +241,10 @@ def lift_flat(cx: LiftLowerContext, vi: Any, t: ValType) -> Any:
             for k in range(flags_words(len(names)) if names else 0):
                 bits |= vi.next("i32") << (32 * k)
             return int_to_flags(bits, names)
+        case MapType():
+            ptr = vi.next("i32")
+            length = vi.next("i32")
+            return _load_map_from_range(cx, ptr, length, t)
         case OwnType(resource=resource):
             return cx.lift_own(resource, vi.next("i32"))
         case BorrowType(resource=resource):
@@ -252,6 +266,13 @@ def _lift_flat_variant(cx: LiftLowerContext, vi: Any, t: ValType) -> Any:
         used = len(flatten_type(case_t))
     for have in joined[used:]:
         vi.next(have)
+    return _make_case(cx, t, index, payload)
+
+
+def _make_case(cx: LiftLowerContext, t: ValType, index: int, payload: Any) -> Any:
+    """The lifted value of case ``index``: a :class:`FusedCase` in a fused adapter (not for enums)."""
+    if cx.fused and not isinstance(t, EnumType):
+        return FusedCase(index, payload)
     return case_matcher(t).make(index, payload)
 
 
@@ -290,6 +311,10 @@ def load(cx: LiftLowerContext, ptr: int, t: ValType) -> Any:
             size = elem_size(t)
             bits = int.from_bytes(cx.view()[ptr : ptr + size], "little")
             return int_to_flags(bits, names)
+        case MapType():
+            begin = _load_int(cx, ptr, "u32")
+            length = _load_int(cx, ptr + 4, "u32")
+            return _load_map_from_range(cx, begin, length, t)
         case OwnType(resource=resource):
             return cx.lift_own(resource, _load_int(cx, ptr, "u32"))
         case BorrowType(resource=resource):
@@ -312,6 +337,16 @@ def _load_list_from_range(cx: LiftLowerContext, ptr: int, length: int, elem: Val
     return [load(cx, ptr + i * size, elem) for i in range(length)]
 
 
+def _load_map_from_range(cx: LiftLowerContext, ptr: int, length: int, t: MapType) -> Any:
+    """Spec ``load_list_from_range`` of ``list<tuple<k, v>>``; a ``dict`` for the host."""
+    entry = map_entry_type(t)
+    size = elem_size(entry)
+    length &= MASK32
+    ptr = check_list_range(cx, cx.view().nbytes, ptr, length, size, alignment(entry), "map")
+    pairs = [load(cx, ptr + i * size, entry) for i in range(length)]
+    return pairs if cx.fused else dict(pairs)
+
+
 def _load_variant(cx: LiftLowerContext, ptr: int, t: ValType) -> Any:
     cases = case_types(t)
     disc_size = discriminant_size(len(cases))
@@ -320,7 +355,7 @@ def _load_variant(cx: LiftLowerContext, ptr: int, t: ValType) -> Any:
         cx.trap("discriminant", value=index, count=len(cases))
     case_t = cases[index]
     payload = None if case_t is None else load(cx, ptr + payload_offset(t), case_t)
-    return case_matcher(t).make(index, payload)
+    return _make_case(cx, t, index, payload)
 
 
 def lift_flat_values(

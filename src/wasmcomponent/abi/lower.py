@@ -11,6 +11,12 @@ Python floats for ``f32``/``f64`` (``f32`` values are rounded to single
 precision).  A fresh memory view is taken for every write, so no view ever
 outlives a ``realloc`` call.  Lazy references lifted in a fused adapter
 (:mod:`.refs`) are copied by :mod:`.transcode`.
+
+``map<k, v>`` is stored as the spec's ``list<tuple<k, v>>``: the pairs of a
+``Mapping`` (or a list of ``(key, value)`` tuples, duplicates kept, as a
+fused adapter produces) are allocated with one ``realloc`` and stored in
+order.  A :class:`~.refs.FusedCase` (a variant lifted in a fused adapter)
+selects its case by index instead of by Python class.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from ..runtime.values import (
     check_float,
     check_int,
     flags_to_int,
+    map_pairs,
     prefix_error,
     type_mismatch,
 )
@@ -40,6 +47,7 @@ from ..types.abi import (
     flatten_type,
     flatten_types,
     flatten_variant_payload,
+    map_entry_type,
     payload_offset,
 )
 from ..types.model import (
@@ -62,7 +70,7 @@ from ..types.model import (
     VariantType,
 )
 from .context import LiftLowerContext
-from .refs import ListRef
+from .refs import FusedCase, ListRef
 from .strings import store_string_into_range
 from .transcode import store_list_ref
 
@@ -77,6 +85,8 @@ __all__ = [
     "check_list_value",
     "unsupported_lower",
     "MAX_LIST_BYTE_LENGTH",
+    "match_case",
+    "fused_case",
 ]
 
 MASK32 = 0xFFFFFFFF
@@ -115,7 +125,7 @@ def encode_float_as_i64(v: float) -> int:
 
 def unsupported_lower(t: ValType) -> NoReturn:
     """Raise the UnsupportedError for a type that cannot be lowered yet."""
-    kind = {StreamType: "stream", FutureType: "future", MapType: "map"}.get(type(t), "error-context")
+    kind = {StreamType: "stream", FutureType: "future"}.get(type(t), "error-context")
     raise UnsupportedError(f"lowering `{kind}` values is not supported yet")
 
 
@@ -202,6 +212,8 @@ def lower_flat(cx: LiftLowerContext, v: Any, t: ValType) -> list[Any]:
         case FlagsType(names=names):
             bits = flags_to_int(v, case_index(names))
             return [(bits >> (32 * k)) & MASK32 for k in range(flags_words(len(names)) if names else 0)]
+        case MapType():
+            return list(_store_map_into_range(cx, v, t))
         case OwnType(resource=resource):
             return [cx.lower_own(resource, v) & MASK32]
         case BorrowType(resource=resource):
@@ -221,8 +233,22 @@ def _check_tuple(v: Any, count: int) -> None:
         raise TypeError(f"expected a tuple of length {count}, found length {len(v)}")
 
 
+def match_case(v: Any, t: ValType) -> tuple[int, Any]:
+    """``(case index, payload)`` of variant-like ``v``: from a :class:`FusedCase`, else by Python class."""
+    if type(v) is FusedCase:
+        return fused_case(v, len(case_types(t)))
+    return case_matcher(t).match(v)
+
+
+def fused_case(v: FusedCase, count: int) -> tuple[int, Any]:
+    """``(case index, payload)`` of a :class:`FusedCase` of a type with ``count`` cases."""
+    if not 0 <= v.index < count:
+        raise ValueError(f"case index {v.index} out of range for this variant")
+    return v.index, v.payload
+
+
 def _lower_flat_variant(cx: LiftLowerContext, v: Any, t: ValType) -> list[Any]:
-    index, payload = case_matcher(t).match(v)
+    index, payload = match_case(v, t)
     case_t = case_types(t)[index]
     joined = flatten_variant_payload(t)
     flat: list[Any] = [index]
@@ -294,6 +320,9 @@ def store(cx: LiftLowerContext, v: Any, t: ValType, ptr: int) -> None:
             bits = flags_to_int(v, case_index(names))
             size = elem_size(t)
             cx.view()[ptr : ptr + size] = bits.to_bytes(size, "little")
+        case MapType():
+            begin, length = _store_map_into_range(cx, v, t)
+            struct.pack_into("<II", cx.view(), ptr, begin, length)
         case OwnType(resource=resource):
             struct.pack_into("<I", cx.view(), ptr, cx.lower_own(resource, v) & MASK32)
         case BorrowType(resource=resource):
@@ -303,7 +332,7 @@ def store(cx: LiftLowerContext, v: Any, t: ValType, ptr: int) -> None:
 
 
 def _store_variant(cx: LiftLowerContext, v: Any, t: ValType, ptr: int) -> None:
-    index, payload = case_matcher(t).match(v)
+    index, payload = match_case(v, t)
     cases = case_types(t)
     disc_size = discriminant_size(len(cases))
     cx.view()[ptr : ptr + disc_size] = index.to_bytes(disc_size, "little")
@@ -341,6 +370,29 @@ def _store_list_into_valid_range(cx: LiftLowerContext, items: Any, ptr: int, ele
             store(cx, e, elem, ptr + i * size)
         except (TypeError, ValueError) as err:
             raise prefix_error(err, f"list element {i}") from None
+
+
+def _store_map_into_range(cx: LiftLowerContext, v: Any, t: MapType) -> tuple[int, int]:
+    """Spec ``store_list_into_range`` of ``list<tuple<k, v>>`` (wasmtime ``lower_map``)."""
+    pairs = map_pairs(v)
+    entry = map_entry_type(t)
+    size = elem_size(entry)
+    value_offset = field_offsets(entry.elements)[1]
+    byte_length = len(pairs) * size
+    if byte_length > MAX_LIST_BYTE_LENGTH:
+        raise ValueError("size overflow copying a map")
+    ptr = cx.reallocate(0, 0, alignment(entry), byte_length, "map")
+    for i, (key, value) in enumerate(pairs):
+        at = ptr + i * size
+        try:
+            store(cx, key, t.key, at)
+        except (TypeError, ValueError) as err:
+            raise prefix_error(err, f"map entry {i} key") from None
+        try:
+            store(cx, value, t.value, at + value_offset)
+        except (TypeError, ValueError) as err:
+            raise prefix_error(err, f"map entry {i} value") from None
+    return ptr, len(pairs)
 
 
 def lower_flat_values(

@@ -25,6 +25,16 @@ Why a reference stays valid until it is lowered
   runtime guarantees that order (``LiftLowerContext.lazy_results``), results
   lifted with a ``post-return`` option are detached: their raw bytes are
   copied (not decoded) into a :class:`Snapshot` right away.
+
+Other values lifted in a fused adapter
+--------------------------------------
+Because strings and lists arrive as references, the Python classes that
+pick the case of an *untagged* ``variant``/``option``/``result`` on lowering
+(:mod:`wasmcomponent.runtime.values`) no longer apply.  So a fused lift
+returns every non-enum variant-like value as a :class:`FusedCase` holding the
+case index, and lowering takes the index from it.  Likewise a ``map`` is
+lifted as a ``list`` of ``(key, value)`` tuples, in order and with duplicate
+keys kept, never as a ``dict`` (see :mod:`.lift`).
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ __all__ = [
     "StringRef",
     "ListRef",
     "Snapshot",
+    "FusedCase",
     "LIST_REF_ELEMENTS",
     "string_ref",
     "list_ref",
@@ -133,6 +144,27 @@ class ListRef:
 
     def __repr__(self) -> str:
         return f"ListRef({self.elem.name}, ptr={self.ptr}, length={self.length})"
+
+
+class FusedCase:
+    """A variant-like value lifted in a fused adapter: case ``index`` and its ``payload``.
+
+    Never seen by host code; lowering the same type uses ``index`` directly.
+    """
+
+    __slots__ = ("index", "payload")
+
+    def __init__(self, index: int, payload: Any) -> None:
+        self.index = index
+        self.payload = payload
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is FusedCase and (self.index, self.payload) == (other.index, other.payload)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"FusedCase({self.index}, {self.payload!r})"
 
 
 def _maybe_detach(cx: LiftLowerContext, ref: Any) -> Any:

@@ -19,6 +19,8 @@ component type         Python value
 ``option``/``result``/ untagged when the Python classes of the cases are
 ``variant``            disjoint, otherwise :class:`Variant` (see :func:`is_tagged`)
 ``own``/``borrow``     resource objects (handled by the runtime's hooks)
+``map<K, V>``          ``dict`` (lowering also accepts any ``Mapping``, or a
+                       ``list``/``tuple`` of ``(key, value)`` tuples)
 =====================  ==========================================================
 
 The untagged rule follows wasmtime-py exactly: each case contributes the set
@@ -28,6 +30,16 @@ is matched against the cases in order with ``isinstance``, and the first
 matching case wins.  So ``option<u32>`` is ``None`` or an ``int``,
 ``result<u32, string>`` is an ``int`` (ok) or a ``str`` (err), and
 ``result`` or ``option<option<T>>`` use :class:`Variant`.
+
+Maps (wasmtime-py has no convention; this one is ours): the Canonical ABI
+passes a ``map`` as a list of pairs and allows duplicate keys.  Lifting for
+the host builds a ``dict`` in which, as the spec lets bindings do, the *last*
+pair of a duplicated key gives its value (the key keeps the position of its
+first occurrence).  Lowering a ``Mapping`` passes its ``items()`` in
+iteration order; lowering a list of pairs passes them exactly, duplicates
+included.  Inside an untagged variant a map payload must be a ``Mapping``
+(a list would be taken for a ``list`` case).  Guest-to-guest (fused) calls
+never build a ``dict``: pairs are carried over exactly (see ``abi.refs``).
 
 Deliberate divergence from wasmtime-py: an out-of-range integer or a
 surrogate ``char`` raises ``ValueError`` instead of being wrapped.
@@ -41,6 +53,7 @@ with :func:`prefix_error` (e.g. "parameter `p`: ...").
 from __future__ import annotations
 
 import keyword
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, NoReturn
@@ -52,6 +65,7 @@ from ..types.model import (
     EnumType,
     FlagsType,
     ListType,
+    MapType,
     OptionType,
     OwnType,
     PrimType,
@@ -72,6 +86,7 @@ __all__ = [
     "type_mismatch",
     "describe_type",
     "resource_classes",
+    "map_pairs",
 ]
 
 class Record:
@@ -163,6 +178,8 @@ def python_classes(t: ValType) -> frozenset[type]:
             return frozenset(out)
         case OwnType() | BorrowType():
             return frozenset(resource_classes())
+        case MapType():
+            return frozenset({dict})
     return frozenset({object})
 
 
@@ -193,9 +210,7 @@ class CaseMatcher:
         self.enum = isinstance(t, EnumType)
         self.tagged = False if self.enum else is_tagged(t)  # type: ignore[arg-type]
         self.index_of = {name: i for i, name in enumerate(self.names)}
-        self.classes = tuple(
-            None if payload is None else tuple(python_classes(payload)) for _, payload in cases
-        )
+        self.classes = tuple(_match_classes(payload) for _, payload in cases)
 
     def match(self, value: Any) -> tuple[int, Any]:
         """Return ``(case_index, payload)`` for ``value`` or raise TypeError/ValueError."""
@@ -230,6 +245,15 @@ class CaseMatcher:
         return payload
 
 
+def _match_classes(payload: ValType | None) -> tuple[type, ...] | None:
+    """The classes an untagged case accepts on lowering (a map payload: any ``Mapping``)."""
+    if payload is None:
+        return None
+    if isinstance(payload, MapType):
+        return (Mapping,)
+    return tuple(python_classes(payload))
+
+
 def describe_type(t: ValType) -> str:
     """A short WIT-like name of ``t`` for messages."""
     match t:
@@ -257,6 +281,8 @@ def describe_type(t: ValType) -> str:
             return "own"
         case BorrowType():
             return "borrow"
+        case MapType():
+            return "map"
     return type(t).__name__
 
 
@@ -334,6 +360,27 @@ def flags_to_int(value: Any, index_of: dict[str, int]) -> int:
             raise ValueConversionError(f"unknown flag: `{name}`")
         bits |= 1 << bit
     return bits
+
+
+def map_pairs(value: Any) -> Any:
+    """The ``(key, value)`` pairs of a ``map`` value, in the order they are lowered.
+
+    A ``Mapping`` gives ``list(value.items())``; a ``list``/``tuple`` must hold
+    2-tuples and is returned as is (duplicate keys are kept).  Keys and
+    values are checked later, when they are stored.
+
+    >>> map_pairs({"a": 1}), map_pairs([("a", 1), ("a", 2)])
+    ([('a', 1)], [('a', 1), ('a', 2)])
+    """
+    if isinstance(value, Mapping):
+        return list(value.items())
+    if not isinstance(value, (list, tuple)):
+        type_mismatch("map", "Mapping or list of (key, value) tuples", value)
+    for i, entry in enumerate(value):
+        if not isinstance(entry, tuple) or len(entry) != 2:
+            found = f"a tuple of length {len(entry)}" if isinstance(entry, tuple) else f"`{type(entry).__name__}`"
+            raise TypeError(f"map entry {i}: expected a (key, value) tuple, found {found}")
+    return value
 
 
 def int_to_flags(bits: int, names: tuple[str, ...]) -> set[str]:

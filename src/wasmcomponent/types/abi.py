@@ -11,7 +11,8 @@ Two deliberate extensions over the current spec text, both matching wasmtime:
 * ``flags`` with zero labels occupy zero bytes and flatten to nothing, and
   ``flags`` with more than 32 labels are stored as ``ceil(n / 32)`` ``u32``
   words (alignment 4) and flatten to that many ``i32``.
-* ``map<k, v>`` is laid out as ``list<tuple<k, v>>`` (spec ``despecialize``).
+* ``map<k, v>`` is laid out as ``list<tuple<k, v>>`` (spec ``despecialize``);
+  :func:`map_entry_type` gives the ``tuple<k, v>`` of one entry.
 
 Example::
 
@@ -71,6 +72,7 @@ __all__ = [
     "case_types",
     "join",
     "flatten_variant_payload",
+    "map_entry_type",
 ]
 
 MAX_FLAT_PARAMS = 16
@@ -158,6 +160,12 @@ def flags_size(count: int) -> int:
 
 def _flags_alignment(count: int) -> int:
     return max(1, min(flags_size(count), 4))
+
+
+@cache
+def map_entry_type(t: MapType) -> TupleType:
+    """The ``tuple<k, v>`` one entry of ``map<k, v>`` is laid out as (spec ``despecialize``)."""
+    return TupleType((t.key, t.value))
 
 
 @cache
