@@ -101,8 +101,12 @@ class Backend:
         return run
 
 
-def load_backend(name: str, engine: wasmtime.Engine, wat: str) -> Backend | None:
-    """Instantiate the benchmark component with `name`'s API, or None if unavailable."""
+def load_backend(name: str, engine: wasmtime.Engine, wat: str, resources: bool = False) -> Backend | None:
+    """Instantiate a benchmark component with `name`'s API, or None if unavailable.
+
+    The main component imports `host-fn`; the resource component (`resources`)
+    imports the host resource type `thing` instead.
+    """
     try:
         mod = importlib.import_module(name)
         mod.Linker  # noqa: B018 - the runtime must be importable, not just the package
@@ -112,7 +116,10 @@ def load_backend(name: str, engine: wasmtime.Engine, wat: str) -> Backend | None
     store = wasmtime.Store(engine)
     linker = mod.Linker(engine)
     with linker.root() as root:
-        root.add_func("host-fn", lambda _store, x: x + 1)
+        if resources:
+            root.add_resource("thing", mod.ResourceType.host(B.THING_TYPE), lambda _store, _rep: None)
+        else:
+            root.add_func("host-fn", lambda _store, x: x + 1)
     return Backend(name, mod, store, linker.instantiate(store, component))
 
 
@@ -131,6 +138,20 @@ class CoreFloor:
         i32 = wasmtime.ValType.i32()
         host = wasmtime.Func(store, wasmtime.FuncType([i32], [i32]), lambda x: (x + 1) & 0xFFFFFFFF)
         return cls(store, wasmtime.Instance(store, module, [host]))
+
+    @classmethod
+    def create_resources(cls, engine: wasmtime.Engine) -> CoreFloor:
+        """The resource component's core module, its intrinsics replaced by Python functions.
+
+        `counter-new` returns the rep itself and `thing-drop` does nothing, so
+        the floor of `use-thing` includes one core-to-Python call.
+        """
+        store = wasmtime.Store(engine)
+        module = wasmtime.Module(engine, B.RESOURCE_CORE_WAT)
+        i32 = wasmtime.ValType.i32()
+        new = wasmtime.Func(store, wasmtime.FuncType([i32], [i32]), lambda rep: rep)
+        drop = wasmtime.Func(store, wasmtime.FuncType([i32], []), lambda _handle: None)
+        return cls(store, wasmtime.Instance(store, module, [new, drop]))
 
     def export(self, name: str) -> Any:
         """A core export by name."""
@@ -237,9 +258,11 @@ def py_people_in() -> Thunk:
 class Op:
     """One benchmarked operation.
 
-    `args(mod)` builds the call's arguments for a backend; `check(result)`
-    validates a backend's result once before timing; `core_args(floor)`
-    prepares the raw core call's arguments; `py_floor()` builds the Python floor.
+    `args(mod)` builds the call's arguments for a backend (`backend_args(backend)`
+    instead, when set: arguments that need the instance, such as a resource
+    handle); `check(result)` validates a backend's result once before timing;
+    `core_args(floor)` prepares the raw core call's arguments; `py_floor()`
+    builds the Python floor.  `resources` selects the resource component.
     """
 
     name: str
@@ -249,6 +272,9 @@ class Op:
     check: Callable[[Any], bool]
     core_args: Callable[[CoreFloor], tuple[Any, ...]] = lambda _floor: ()
     py_floor: Callable[[], Thunk] | None = None
+    backend_args: Callable[[Backend], tuple[Any, ...]] | None = None
+    resources: bool = False
+    core_export: str | None = None  # the core function's name, when it differs from `export`
 
 
 def string_core_args(text: str) -> Callable[[CoreFloor], tuple[int, int]]:
@@ -264,6 +290,19 @@ def variant_core_args(disc: int, text: str) -> Callable[[CoreFloor], tuple[int, 
     def make(floor: CoreFloor) -> tuple[int, int, int]:
         return (disc, *string_core_args(text)(floor))
     return make
+
+
+def new_counter(backend: Backend) -> tuple[Any]:
+    """A `counter` owned by Python, created once through the guest constructor."""
+    ctor = backend.instance.get_func(backend.store, "[constructor]counter")
+    handle = ctor(backend.store, 0)
+    ctor.post_return(backend.store)
+    return (handle,)
+
+
+def counter_core_args(floor: CoreFloor) -> tuple[int]:
+    """The raw rep of a counter cell made by the core `ctor`."""
+    return (int(floor.export("ctor")(floor.store, 0)),)
 
 
 def people_core_args(floor: CoreFloor) -> tuple[int, int]:
@@ -308,6 +347,12 @@ OPS: tuple[Op, ...] = (
     Op("host-calls-1k", "`call-host(1000)`: guest calls a Python import 1,000 times",
        "call-host", lambda m: (HOST_CALLS,), lambda r: r == sum(range(1, HOST_CALLS + 1)),
        lambda f: (HOST_CALLS,)),
+    Op("resource-method", "`[method]counter.incr(borrow<counter>) -> u32` on a guest resource",
+       "[method]counter.incr", lambda m: (), lambda r: isinstance(r, int) and r > 0,
+       counter_core_args, backend_args=new_counter, resources=True, core_export="incr"),
+    Op("resource-host-borrow", "`use-thing(borrow<thing>)`: a host resource lent to the guest",
+       "use-thing", lambda m: (m.ResourceHost.borrow(7, B.THING_TYPE),), lambda r: r > 0,
+       lambda f: (1,), resources=True),
 )
 
 
@@ -377,7 +422,8 @@ def run_op(op: Op, backends: dict[str, Backend | None], floor: CoreFloor,
     for name, backend in backends.items():
         if backend is None:
             continue
-        thunk = backend.thunk(op.export, op.args(backend.mod))
+        args = op.backend_args(backend) if op.backend_args is not None else op.args(backend.mod)
+        thunk = backend.thunk(op.export, args)
         try:
             ok = op.check(thunk())
         except Exception as exc:  # a broken backend must not stop the other measurements
@@ -388,8 +434,9 @@ def run_op(op: Op, backends: dict[str, Backend | None], floor: CoreFloor,
         elif not errors or not errors[-1].startswith(name):
             errors.append(f"{name}: wrong result")
     core_args = op.core_args(floor)
-    thunks["core"] = floor.thunk(op.export, core_args)
-    thunks["core-unchecked"] = floor.unchecked_thunk(op.export, core_args)
+    core_export = op.core_export or op.export
+    thunks["core"] = floor.thunk(core_export, core_args)
+    thunks["core-unchecked"] = floor.unchecked_thunk(core_export, core_args)
     if op.py_floor is not None:
         thunks["py"] = op.py_floor()
     medians = measure(thunks, settings)
@@ -522,10 +569,17 @@ def main(argv: list[str] | None = None) -> int:
     built = B.bench_component()
     backends = {name: load_backend(name, engine, built.wat) for name in (REFERENCE, CANDIDATE)}
     floor = CoreFloor.create(engine, built.core_wat)
+    resource_wat = B.resource_component()
+    resource_backends = {name: load_backend(name, engine, resource_wat, resources=True)
+                         for name in (REFERENCE, CANDIDATE)}
+    resource_floor = CoreFloor.create_resources(engine)
     rows = []
     for op in ops:
         print(f"... {op.name}", file=sys.stderr, flush=True)
-        rows.append(run_op(op, backends, floor, settings))
+        if op.resources:
+            rows.append(run_op(op, resource_backends, resource_floor, settings))
+        else:
+            rows.append(run_op(op, backends, floor, settings))
     table = environment_line() + "\n\n" + markdown_table(rows)
     print(table)
     if args.markdown:

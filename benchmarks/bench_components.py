@@ -139,3 +139,60 @@ def bench_component() -> Any:
     ]
     return C.build_component(exports, [host], data=records_data(person_values()),
                              data_base=DATA_BASE)
+
+
+# --------------------------------------------------------------------------
+# Resources: a guest resource `counter` and an imported host resource `thing`
+
+THING_TYPE = 1  # host type id of `thing` (`ResourceType.host(THING_TYPE)`)
+
+RESOURCE_CORE_WAT = """
+(module
+  (import "" "counter-new" (func $new (param i32) (result i32)))
+  (import "" "thing-drop" (func $thing-drop (param i32)))
+  (memory (export "memory") 1)
+  (global $cells (mut i32) (i32.const 16))
+  ;; rep = address of the counter's u32 cell
+  (func (export "ctor") (param $init i32) (result i32)
+    (local $cell i32)
+    (local.set $cell (global.get $cells))
+    (global.set $cells (i32.add (global.get $cells) (i32.const 4)))
+    (i32.store (local.get $cell) (local.get $init))
+    (call $new (local.get $cell)))
+  ;; a borrow of the component's own resource arrives as the rep
+  (func (export "incr") (param $rep i32) (result i32)
+    (i32.store (local.get $rep) (i32.add (i32.load (local.get $rep)) (i32.const 1)))
+    (i32.load (local.get $rep)))
+  ;; a borrow of an imported resource arrives as a handle that must be dropped
+  (func (export "use-thing") (param $handle i32) (result i32)
+    (call $thing-drop (local.get $handle))
+    (local.get $handle)))
+"""
+
+
+def resource_component() -> str:
+    """WAT of the resource benchmark component.
+
+    Exports `[constructor]counter(init: u32) -> own<counter>`,
+    `[method]counter.incr(self: borrow<counter>) -> u32` and
+    `use-thing(t: borrow<thing>) -> u32`, where `thing` is the root import
+    of a host resource type.
+    """
+    return f"""
+(component
+  (import "thing" (type $thing (sub resource)))
+  (type $counter (resource (rep i32)))
+  (core func $new (canon resource.new $counter))
+  (core func $thing-drop (canon resource.drop $thing))
+  (core module $m {RESOURCE_CORE_WAT.strip()[len("(module"):-1]})
+  (core instance $i (instantiate $m (with "" (instance
+    (export "counter-new" (func $new)) (export "thing-drop" (func $thing-drop))))))
+  (export $c "counter" (type $counter))
+  (func (export "[constructor]counter") (param "init" u32) (result (own $c))
+    (canon lift (core func $i "ctor")))
+  (func (export "[method]counter.incr") (param "self" (borrow $c)) (result u32)
+    (canon lift (core func $i "incr")))
+  (func (export "use-thing") (param "t" (borrow $thing)) (result u32)
+    (canon lift (core func $i "use-thing")))
+)
+"""

@@ -164,14 +164,22 @@ class ResourceAny:
         self._owned = owned
         return self
 
+    def _check_open(self) -> None:
+        # Moved into a component as an ``own``: closed, as in wasmtime-py
+        # (handles in flight inside an adapter are a subclass and stay readable).
+        if self._host is None and type(self) is ResourceAny:
+            raise ValueError("already closed")
+
     @property
     def type(self) -> ResourceType:
         """The ``ResourceType`` of this resource."""
+        self._check_open()
         return self._type
 
     @property
     def owned(self) -> bool:
         """True for an ``own`` handle, False for a ``borrow``."""
+        self._check_open()
         return self._owned
 
     def drop(self, store: Any) -> None:
