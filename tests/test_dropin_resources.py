@@ -636,7 +636,6 @@ def test_handle_type_reflection(backend: ModuleType, engine: Engine, compiled: d
         assert func_signature(backend, owner.store, owner.func(name)) == expected, name
 
 
-@pytest.mark.xfail(strict=True, reason="wasmcomponent Func.type reports compile-time resource types")
 def test_wc_reflected_resource_type_is_the_instance_type(engine: Engine, compiled: dict) -> None:
     mod = load_backend("wasmcomponent")
     f = Files(mod, engine, compiled)

@@ -22,7 +22,7 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Union
+from typing import Callable, Mapping, Optional, Union
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,3 +248,46 @@ INTEGER_RANGES: dict[str, tuple[int, int]] = {
     "s64": (-(2**63), 2**63 - 1),
     "u64": (0, 2**64 - 1),
 }
+
+
+def substitute_resources(t: FuncType, resolve: Callable[[ResourceIdentity], ResourceIdentity]) -> FuncType:
+    """``t`` with every resource identity replaced by ``resolve(identity)``.
+
+    Used to show a function's type as one instance sees it: the resource
+    types a component defines are fresh for each instantiation.
+
+    >>> r, s = ResourceIdentity("r"), ResourceIdentity("s")
+    >>> ft = FuncType((("x", ListType(OwnType(r))),), None)
+    >>> substitute_resources(ft, lambda _: s).params[0][1].element.resource is s
+    True
+    """
+
+    def value(v: ValType) -> ValType:
+        if isinstance(v, OwnType):
+            return OwnType(resolve(v.resource))
+        if isinstance(v, BorrowType):
+            return BorrowType(resolve(v.resource))
+        if isinstance(v, ListType):
+            return ListType(value(v.element), v.length)
+        if isinstance(v, RecordType):
+            return RecordType(tuple((n, value(f)) for n, f in v.fields))
+        if isinstance(v, TupleType):
+            return TupleType(tuple(value(e) for e in v.elements))
+        if isinstance(v, VariantType):
+            return VariantType(tuple((n, maybe(c)) for n, c in v.variant_cases))
+        if isinstance(v, OptionType):
+            return OptionType(value(v.payload))
+        if isinstance(v, ResultType):
+            return ResultType(maybe(v.ok), maybe(v.err))
+        if isinstance(v, StreamType):
+            return StreamType(maybe(v.payload))
+        if isinstance(v, FutureType):
+            return FutureType(maybe(v.payload))
+        if isinstance(v, MapType):
+            return MapType(value(v.key), value(v.value))
+        return v
+
+    def maybe(v: Optional[ValType]) -> Optional[ValType]:
+        return None if v is None else value(v)
+
+    return FuncType(tuple((n, value(v)) for n, v in t.params), maybe(t.result), t.is_async)
