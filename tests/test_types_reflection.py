@@ -368,3 +368,21 @@ def test_hello_example_function_type() -> None:
     greet = exports["greet"].ty
     assert isinstance(greet, t.FuncType)
     assert greet.params == [("name", t.String())] and greet.result == t.String()
+
+
+def test_exported_instance_and_component_types_reflect_as_such() -> None:
+    # Found by fuzz/fuzz_components.py: a type export bound to an instance or
+    # component type is reflected like wasmtime does, not as a value type.
+    import wasmtime
+
+    from wasmcomponent import Component, ComponentInstanceType, ComponentType
+
+    engine = wasmtime.Engine()
+    nested = Component(
+        engine,
+        '(component (type (instance (type (instance (export "r" (type (sub resource)))))'
+        ' (export "t" (instance (type 0))))) (export "x" (type 0)))',
+    )
+    assert isinstance(nested.type.exports(engine)["x"].ty, ComponentInstanceType)
+    component = Component(engine, '(component (type (component)) (export "x" (type 0)))')
+    assert isinstance(component.type.exports(engine)["x"].ty, ComponentType)

@@ -705,7 +705,8 @@ def extern_item_from_model(ty: model.ExternType) -> ComponentItem:
         if ty.resource is not None:
             return _resource_type_from_identity(ty.resource)
         if ty.eq is not None:
-            return valtype_from_model(ty.eq)
+            # A named type may be a value type or an instance/component/func type.
+            return extern_item_from_model(ty.eq)
         raise TypeError("type bound without a type")
     return valtype_from_model(ty)
 
