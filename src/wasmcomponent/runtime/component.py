@@ -24,6 +24,8 @@ from ..errors import ComponentError, DecodeError, ValidationError
 from ..translate import plan as p
 from ..translate.inline import translate
 from ..validate import validate_component
+from ..validate.features import check_features
+from .features import engine_features
 
 
 class ExportIndex:
@@ -70,6 +72,7 @@ class Component:
         self._engine = engine
         self._modules: list[wasmtime.Module] = []
         tree = decode_component(data)
+        check_features(tree, engine_features(engine))
         validate_component(tree)
         self._plan = translate(tree, self._compile_module)
         self._bytes = data
