@@ -556,6 +556,23 @@ ExternDesc = Union[
     ExternCoreModule, ExternFunc, ExternValue, ExternType, ExternComponent, ExternInstance
 ]
 
+INDEX_SPACE: dict[Sort, str] = {
+    Sort.CORE_FUNC: "core_funcs",
+    Sort.CORE_TABLE: "core_tables",
+    Sort.CORE_MEMORY: "core_memories",
+    Sort.CORE_GLOBAL: "core_globals",
+    Sort.CORE_TAG: "core_tags",
+    Sort.CORE_TYPE: "core_types",
+    Sort.CORE_MODULE: "core_modules",
+    Sort.CORE_INSTANCE: "core_instances",
+    Sort.FUNC: "funcs",
+    Sort.VALUE: "values",
+    Sort.TYPE: "types",
+    Sort.COMPONENT: "components",
+    Sort.INSTANCE: "instances",
+}
+"""The name of each sort's index space, as validator and translator state call them."""
+
 EXTERN_DESC_SORT: dict[type, Sort] = {
     ExternCoreModule: Sort.CORE_MODULE,
     ExternFunc: Sort.FUNC,

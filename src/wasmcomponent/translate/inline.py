@@ -68,25 +68,10 @@ class ImportedComponent:
     type: model.ComponentType
 
 
-CORE_SORT_SPACE = {
-    ast.Sort.CORE_FUNC: "core_funcs",
-    ast.Sort.CORE_TABLE: "core_tables",
-    ast.Sort.CORE_MEMORY: "core_memories",
-    ast.Sort.CORE_GLOBAL: "core_globals",
-    ast.Sort.CORE_TAG: "core_tags",
-}
-
-SORT_SPACE = {
-    **CORE_SORT_SPACE,
-    ast.Sort.CORE_TYPE: "core_types",
-    ast.Sort.CORE_MODULE: "core_modules",
-    ast.Sort.CORE_INSTANCE: "core_instances",
-    ast.Sort.FUNC: "funcs",
-    ast.Sort.VALUE: "values",
-    ast.Sort.TYPE: "types",
-    ast.Sort.COMPONENT: "components",
-    ast.Sort.INSTANCE: "instances",
-}
+SORT_SPACE = ast.INDEX_SPACE
+CORE_ITEM_SORTS = frozenset(
+    {ast.Sort.CORE_FUNC, ast.Sort.CORE_TABLE, ast.Sort.CORE_MEMORY, ast.Sort.CORE_GLOBAL, ast.Sort.CORE_TAG}
+)
 
 SORT_FROM_EXTERN = ast.EXTERN_DESC_SORT
 
@@ -210,7 +195,7 @@ class Scope(TypeSpace):
         return lookup(self.core_funcs, index, "core func", offset)  # type: ignore[return-value]
 
     def _core_item(self, sort: ast.Sort, index: int, offset: int) -> p.CoreDef:
-        if sort not in CORE_SORT_SPACE:
+        if sort not in CORE_ITEM_SORTS:
             raise ValidationError(f"cannot export {sort} from a core instance", offset)
         return self.item(sort, index, offset)  # type: ignore[return-value]
 

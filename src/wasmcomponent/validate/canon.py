@@ -49,6 +49,18 @@ class Options:
             raise ValidationError("canonical option `realloc` is required", offset)
 
 
+# Options that may appear once: option -> (attribute of ``Options``, name in messages).
+_ONCE: dict[str, tuple[str, str]] = {
+    "memory": ("memory", "memory"),
+    "realloc": ("realloc", "realloc"),
+    "post-return": ("post_return", "post-return"),
+    "async": ("is_async", "async"),
+    "callback": ("callback", "callback"),
+    "core-type": ("core_type", "core type"),
+    "gc": ("gc", "gc"),
+}
+
+
 def check_options(s: State, opts: ast.CanonOptions, offset: int) -> Options:
     """The per-option rules shared by every definition taking ``canonopt*``."""
     o = Options()
@@ -61,36 +73,16 @@ def check_options(s: State, opts: ast.CanonOptions, offset: int) -> Options:
                     f"`{ENCODING_NAMES[kind]}`", offset,
                 )
             o.encoding = kind
-        elif kind == "memory":
-            if o.memory is not None:
-                raise ValidationError("canonical option `memory` is specified more than once", offset)
-            mem = s.get("core_memories", opt.index or 0, offset)
-            o.memory = opt.index or 0
-            o.memory64 = bool(getattr(mem, "wide", False)) if getattr(mem, "known", False) else None
-        elif kind == "realloc":
-            if o.realloc is not None:
-                raise ValidationError("canonical option `realloc` is specified more than once", offset)
-            o.realloc = opt.index or 0
-        elif kind == "post-return":
-            if o.post_return is not None:
-                raise ValidationError("canonical option `post-return` is specified more than once", offset)
-            o.post_return = opt.index or 0
-        elif kind == "async":
-            if o.is_async:
-                raise ValidationError("canonical option `async` is specified more than once", offset)
-            o.is_async = True
-        elif kind == "callback":
-            if o.callback is not None:
-                raise ValidationError("canonical option `callback` is specified more than once", offset)
-            o.callback = opt.index or 0
-        elif kind == "core-type":
-            if o.core_type is not None:
-                raise ValidationError("canonical option `core type` is specified more than once", offset)
-            o.core_type = opt.index or 0
-        elif kind == "gc":
-            if o.gc:
-                raise ValidationError("canonical option `gc` is specified more than once", offset)
-            o.gc = True
+        elif kind in _ONCE:
+            attribute, label = _ONCE[kind]
+            current = getattr(o, attribute)
+            is_flag = isinstance(current, bool)  # `async` and `gc` carry no index
+            if (current if is_flag else current is not None):
+                raise ValidationError(f"canonical option `{label}` is specified more than once", offset)
+            setattr(o, attribute, True if is_flag else opt.index or 0)
+            if kind == "memory":
+                mem = s.get("core_memories", opt.index or 0, offset)
+                o.memory64 = bool(getattr(mem, "wide", False)) if getattr(mem, "known", False) else None
     if o.callback is not None and not o.is_async:
         raise ValidationError("cannot specify callback without async", offset)
     if o.is_async and o.post_return is not None:

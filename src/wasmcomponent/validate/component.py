@@ -47,21 +47,7 @@ MAX_TYPE_DEPTH = 100
 MAX_FLAGS = 32
 MAX_VALUE_SIZE = 1 << 28
 
-SORT_SPACE = {
-    ast.Sort.CORE_FUNC: "core_funcs",
-    ast.Sort.CORE_TABLE: "core_tables",
-    ast.Sort.CORE_MEMORY: "core_memories",
-    ast.Sort.CORE_GLOBAL: "core_globals",
-    ast.Sort.CORE_TAG: "core_tags",
-    ast.Sort.CORE_TYPE: "core_types",
-    ast.Sort.CORE_MODULE: "core_modules",
-    ast.Sort.CORE_INSTANCE: "core_instances",
-    ast.Sort.FUNC: "funcs",
-    ast.Sort.VALUE: "values",
-    ast.Sort.TYPE: "types",
-    ast.Sort.COMPONENT: "components",
-    ast.Sort.INSTANCE: "instances",
-}
+SORT_SPACE = ast.INDEX_SPACE
 SPACE_WORD = {
     "core_funcs": "core function", "core_tables": "table", "core_memories": "memory",
     "core_globals": "global", "core_tags": "tag", "core_types": "core type", "core_modules": "module",
