@@ -27,7 +27,7 @@ import argparse
 import importlib
 import os
 import sys
-from typing import Any, Sequence, TextIO
+from typing import Any, Optional, Sequence, TextIO
 
 import wasmtime
 
@@ -42,6 +42,10 @@ _BACKENDS = {"wasmcomponent": "wasmcomponent", "wasmtime": "wasmtime.component"}
 
 class CliError(Exception):
     """A user-facing failure with a one-line message."""
+
+
+class UsageError(CliError):
+    """The command line cannot work for this component (exit status 2, as argparse's errors)."""
 
 
 # ------------------------------------------------- public reflection -> model
@@ -148,14 +152,68 @@ def _find_func(store: wasmtime.Store, instance: Any, name: str) -> Any:
     return func
 
 
-def run(path: str, call: str, out: TextIO) -> None:
-    """Instantiate the component at ``path``, perform the WAVE ``call`` and print its result."""
-    name = parse_call_name(call)
+def _wasi_config(path: str, options: WasiOptions) -> Any:
+    """The WASI configuration of a CLI run: inherited stdio, the given dirs, env and args."""
+    from .wasi import WasiConfig
+
+    config = WasiConfig()
+    config.inherit_stdin()
+    config.inherit_stdout()
+    config.inherit_stderr()
+    config.argv = [path, *options.args]
+    pairs = []
+    for item in options.env:
+        name, sep, value = item.partition("=")
+        if not sep:
+            value = os.environ.get(name, "")
+        pairs.append((name, value))
+    config.env = pairs
+    for spec in options.dirs:
+        host, sep, guest = spec.partition("::")
+        config.preopen_dir(host, guest if sep else host)
+    return config
+
+
+class WasiOptions:
+    """``--dir``/``--env`` options and the guest's arguments (after ``--``)."""
+
+    def __init__(self, dirs: Sequence[str] = (), env: Sequence[str] = (), args: Sequence[str] = ()) -> None:
+        self.dirs = list(dirs)
+        self.env = list(env)
+        self.args = list(args)
+
+
+def run(path: str, call: Optional[str], out: TextIO, options: Optional[WasiOptions] = None) -> int:
+    """Instantiate the component at ``path`` and perform the WAVE ``call``, printing its result.
+
+    Without ``call``, run the component's ``wasi:cli/run`` export; the status is 0 for
+    ``ok`` and 1 for ``err``.  WASI is always available, with inherited stdio.
+    """
+    options = options or WasiOptions()
     backend = _backend()
     engine = wasmtime.Engine()
     store = wasmtime.Store(engine)
     component = backend.Component.from_file(engine, path)
-    instance = backend.Linker(engine).instantiate(store, component)
+    store.set_wasi(_wasi_config(path, options))
+    linker = backend.Linker(engine)
+    linker.add_wasip2()
+    instance = linker.instantiate(store, component)
+    if call is None:
+        iface = None
+        for version in ("0.2.0", "0.2.12"):
+            iface = instance.get_export_index(store, f"wasi:cli/run@{version}")
+            if iface is not None:
+                break
+        if iface is None:
+            raise UsageError("the component exports no `wasi:cli/run` (use --invoke to call an export)")
+        index = instance.get_export_index(store, "run", iface)
+        func = None if index is None else instance.get_func(store, index)
+        if func is None:
+            raise CliError("`wasi:cli/run` exports no `run` function")
+        result = func(store)
+        func.post_return(store)
+        return 1 if getattr(result, "tag", "ok") == "err" else 0
+    name = parse_call_name(call)
     func = _find_func(store, instance, name)
     functype = model_functype(func.type(store))
     _, args = parse_call(call, functype)
@@ -163,6 +221,7 @@ def run(path: str, call: str, out: TextIO) -> None:
     func.post_return(store)
     if functype.result is not None:
         out.write(format_value(result, functype.result) + "\n")
+    return 0
 
 
 def _is_snippet_line(text: str) -> bool:
@@ -188,25 +247,42 @@ def _parser() -> argparse.ArgumentParser:
         prog="wasmcomponent", description="Run WebAssembly components (pure-Python runtime)."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    run_cmd = commands.add_parser("run", help="instantiate a component and call one export")
+    run_cmd = commands.add_parser(
+        "run",
+        help="run a `wasi:cli/run` command, or call one export with --invoke",
+        usage="%(prog)s [-h] [--invoke CALL] [--dir HOST[::GUEST]] [--env K[=V]] file [-- args ...]",
+    )
     run_cmd.add_argument("file", help="component binary (.wasm) or text (.wat)")
     run_cmd.add_argument(
         "--invoke",
         metavar="CALL",
-        required=True,
         help="export to call with WAVE arguments, e.g. 'greet(\"world\")'",
+    )
+    run_cmd.add_argument(
+        "--dir", action="append", default=[], metavar="HOST[::GUEST]", help="preopen a host directory"
+    )
+    run_cmd.add_argument(
+        "--env", action="append", default=[], metavar="K[=V]", help="set (or inherit) an environment variable"
     )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``wasmcomponent`` console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    guest_args: list[str] = []
+    if "--" in argv:
+        split = argv.index("--")
+        argv, guest_args = argv[:split], argv[split + 1 :]
     args = _parser().parse_args(argv)
     try:
-        run(args.file, args.invoke, sys.stdout)
+        options = WasiOptions(args.dir, args.env, guest_args)
+        return run(args.file, args.invoke, sys.stdout, options)
     except wasmtime.ExitTrap as exit_trap:
         return int(getattr(exit_trap, "code", 1))
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except (wasmtime.WasmtimeError, wasmtime.Trap, WaveError, CliError, OSError) as error:
         print(f"error: {_one_line(error)}", file=sys.stderr)
         return 1
-    return 0

@@ -112,11 +112,15 @@ class Linker:
         return LinkerInstance._open(self, self._root, self)
 
     def add_wasip2(self) -> None:
-        """Adds the WASI 0.2 interfaces. Not available yet in wasmcomponent."""
-        self._assert_not_locked()
-        from ..errors import UnsupportedError
+        """Adds the WASI 0.2 interfaces (every ``wasi:*@0.2.x``), served by ``wasmcomponent.wasi``.
 
-        raise UnsupportedError("WASI 0.2 is not supported yet by wasmcomponent")
+        Each store's WASI configuration comes from ``wasmcomponent.wasi.set_wasi(store, cfg)``
+        or ``store.set_wasi(cfg)`` with a ``wasmcomponent.wasi.WasiConfig``.
+        """
+        self._assert_not_locked()
+        from ..wasi.ctx import add_to_linker
+
+        add_to_linker(self)
 
     def instantiate(self, store: wasmtime.Storelike, component: Component) -> Instance:
         """Instantiates ``component`` in ``store`` with this linker's definitions."""

@@ -1,0 +1,114 @@
+"""``wasi:clocks`` 0.2: monotonic-clock and wall-clock.
+
+Monotonic time counts nanoseconds from the context's creation (it starts
+near 0, as wasmtime's).  A configured callable replaces either clock.  With
+virtual clocks (``WasiConfig.virtual_clocks``/``deterministic``) monotonic
+time starts at 0 and advances only when the guest waits on a deadline:
+sleeping jumps straight to it, and wall time is the epoch plus that offset.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..runtime.resources import ResourceHost
+from ..runtime.values import Record
+from .ctx import Interface, Res
+from .io import Pollable
+
+if TYPE_CHECKING:
+    from .config import WasiConfig
+    from .ctx import WasiCtx
+
+U64 = (1 << 64) - 1
+
+
+class ClockState:
+    """The clocks of one context."""
+
+    def __init__(self, config: WasiConfig) -> None:
+        self.virtual = config.virtual_clock_epoch_ns is not None
+        self.epoch_ns = config.virtual_clock_epoch_ns or 0
+        self.offset = 0  # virtual monotonic time
+        self.start = time.monotonic_ns()
+        self.custom_monotonic = config.monotonic_clock
+        self.custom_wall = config.wall_clock
+
+    def monotonic_now(self) -> int:
+        if self.virtual:
+            return self.offset
+        if self.custom_monotonic is not None:
+            return int(self.custom_monotonic())
+        return time.monotonic_ns() - self.start
+
+    def wall_now_ns(self) -> int:
+        if self.virtual:
+            return self.epoch_ns + self.offset
+        if self.custom_wall is not None:
+            return int(self.custom_wall())
+        return time.time_ns()
+
+    def advance(self, ns: int) -> None:
+        """Move virtual time forward (no effect on real clocks)."""
+        if ns > 0:
+            self.offset += ns
+
+    def sleep(self, ns: int) -> None:
+        """Wait ``ns`` nanoseconds of this context's monotonic time."""
+        if self.virtual:
+            self.advance(ns)
+        elif ns > 0:
+            time.sleep(ns / 1e9)
+
+
+def _resolution_ns(name: str) -> int:
+    info = time.get_clock_info("monotonic" if name == "monotonic" else "time")
+    return max(1, int(info.resolution * 1e9))
+
+
+MONOTONIC = Interface("wasi:clocks/monotonic-clock", resources={"pollable": Res.POLLABLE})
+WALL = Interface("wasi:clocks/wall-clock")
+INTERFACES = [MONOTONIC, WALL]
+
+
+@MONOTONIC.func("now")
+def monotonic_now(ctx: WasiCtx) -> int:
+    return ctx.clocks.monotonic_now() & U64
+
+
+@MONOTONIC.func("resolution")
+def monotonic_resolution(ctx: WasiCtx) -> int:
+    return 1 if ctx.clocks.virtual else _resolution_ns("monotonic")
+
+
+def _deadline_pollable(ctx: WasiCtx, when: int) -> ResourceHost:
+    if when >= U64:
+        # Too far to ever happen: never ready (wasmtime waits forever).
+        return ctx.own(Pollable(lambda: False), Res.POLLABLE)
+    return ctx.own(Pollable(None, when), Res.POLLABLE)
+
+
+@MONOTONIC.func("subscribe-instant")
+def subscribe_instant(ctx: WasiCtx, when: int) -> ResourceHost:
+    return _deadline_pollable(ctx, when)
+
+
+@MONOTONIC.func("subscribe-duration")
+def subscribe_duration(ctx: WasiCtx, duration: int) -> ResourceHost:
+    return _deadline_pollable(ctx, ctx.clocks.monotonic_now() + duration)
+
+
+def _datetime(ns: int) -> Any:
+    seconds, nanos = divmod(max(ns, 0), 10**9)
+    return Record(seconds=seconds & U64, nanoseconds=nanos)
+
+
+@WALL.func("now")
+def wall_now(ctx: WasiCtx) -> Any:
+    return _datetime(ctx.clocks.wall_now_ns())
+
+
+@WALL.func("resolution")
+def wall_resolution(ctx: WasiCtx) -> Any:
+    return _datetime(1 if ctx.clocks.virtual else _resolution_ns("time"))

@@ -1,0 +1,254 @@
+"""Per-store WASI state: the resource table, and how interfaces are put in a linker.
+
+* A :class:`WasiCtx` is built from a :class:`~.config.WasiConfig` the first
+  time a WASI function runs in a store (``set_wasi(store, cfg)`` attaches the
+  configuration; a store without one gets the deny-everything default).
+  It owns one table of host objects for every WASI resource type; a rep is
+  the table key, unique across all types of the store.
+* Every WASI resource type is one ``ResourceType.host(n)`` with a fixed ``n``
+  (:class:`Res`), whatever interface name or 0.2.x version imports it, so a
+  component importing ``wasi:io/streams@0.2.9`` and ``@0.2.12`` sees one type.
+* Each package module describes its interfaces as :class:`Interface` values:
+  WIT function names mapped to ``f(ctx, *args)``.  :func:`add_to_linker`
+  defines them under ``<name>@0.2.12``; the linker's semver lookup serves every
+  ``0.2.y`` import from that.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
+
+from .._engine import store_state
+from ..errors import ComponentTrap
+from ..runtime.resources import ResourceAny, ResourceHost, ResourceType
+
+if TYPE_CHECKING:
+    from ..runtime.linker import Linker
+    from .config import WasiConfig
+
+WASI_VERSION = "0.2.12"
+T = TypeVar("T")
+
+
+class Res(enum.IntEnum):
+    """Host type ids of the WASI resource types (``ResourceType.host(n)``)."""
+
+    ERROR = 0x57A51001
+    POLLABLE = 0x57A51002
+    INPUT_STREAM = 0x57A51003
+    OUTPUT_STREAM = 0x57A51004
+    TERMINAL_INPUT = 0x57A51005
+    TERMINAL_OUTPUT = 0x57A51006
+    DESCRIPTOR = 0x57A51007
+    DIRECTORY_ENTRY_STREAM = 0x57A51008
+    NETWORK = 0x57A51009
+    TCP_SOCKET = 0x57A5100A
+    UDP_SOCKET = 0x57A5100B
+    INCOMING_DATAGRAM_STREAM = 0x57A5100C
+    OUTGOING_DATAGRAM_STREAM = 0x57A5100D
+    RESOLVE_ADDRESS_STREAM = 0x57A5100E
+
+
+def trap(message: str) -> ComponentTrap:
+    """A guest-caused failure of a WASI call (WIT misuse): unwinds the guest as a trap."""
+    return ComponentTrap(message)
+
+
+class HostObject:
+    """Base of every object behind a WASI resource handle.
+
+    ``children`` counts live resources that depend on this one (pollables of
+    a stream, for instance); dropping a parent with children traps.
+    """
+
+    __slots__ = ("children", "parent")
+
+    def __init__(self) -> None:
+        self.children = 0
+        self.parent: Optional[HostObject] = None
+
+    def adopt(self, child: HostObject) -> HostObject:
+        """Make ``child`` depend on this object; returns ``child``."""
+        child.parent = self
+        self.children += 1
+        return child
+
+    def close(self) -> None:
+        """Release host resources (file descriptors, sockets) when the handle is dropped."""
+
+
+class WasiCtx:
+    """The WASI state of one store: configuration-derived state and the resource table."""
+
+    def __init__(self, config: WasiConfig) -> None:
+        from .cli import CliState
+        from .clocks import ClockState
+        from .filesystem import FilesystemState
+        from .random import RandomState
+        from .sockets import SocketsState
+
+        self.config = config
+        self.table: dict[int, HostObject] = {}
+        self._free: list[int] = []
+        self._next = 1
+        self.clocks = ClockState(config)
+        self.random = RandomState(config)
+        self.cli = CliState(config)
+        self.fs = FilesystemState(config)
+        self.sockets = SocketsState(config)
+
+    # -------------------------------------------------------- table
+
+    def push(self, obj: HostObject) -> int:
+        """Store ``obj`` and return its rep."""
+        free = self._free
+        if free:
+            rep = free.pop()
+        else:
+            rep = self._next
+            if rep > self.config.max_resources:
+                raise trap("resource table has no free entries")
+            self._next = rep + 1
+        self.table[rep] = obj
+        return rep
+
+    def own(self, obj: HostObject, ty: Res) -> ResourceHost:
+        """A new owned handle of type ``ty`` to give to the guest."""
+        return ResourceHost._new(self.push(obj), int(ty), True)
+
+    def get(self, handle: Any, cls: type[T]) -> T:
+        """The object behind a borrowed (or owned) handle received from the guest."""
+        obj = self.table.get(rep_of(handle))
+        if not isinstance(obj, cls):
+            raise trap("unknown handle index")
+        return obj
+
+    def drop(self, rep: int) -> None:
+        """The destructor of every WASI resource type."""
+        obj = self.table.get(rep)
+        if obj is None:
+            raise trap(f"unknown handle index {rep}")
+        if obj.children:
+            raise trap("resource has children")
+        del self.table[rep]
+        self._free.append(rep)
+        parent = obj.parent
+        if parent is not None:
+            parent.children -= 1
+        obj.close()
+
+
+def rep_of(handle: Any) -> int:
+    """The rep of a handle a host function received (a ``ResourceAny`` or ``ResourceHost``)."""
+    if type(handle) is ResourceAny:
+        host = handle._host
+        if host is None:
+            raise trap("resource handle already consumed")
+        return host.lookup(handle).rep
+    if isinstance(handle, ResourceHost):
+        return handle.rep
+    raise trap(f"expected a resource handle, got {type(handle).__name__}")
+
+
+class WasiSlot:
+    """What a store carries for WASI: the attached configuration and the built context."""
+
+    __slots__ = ("config", "ctx")
+
+    def __init__(self) -> None:
+        self.config: Optional[WasiConfig] = None
+        self.ctx: Optional[WasiCtx] = None
+
+
+def set_wasi(store: Any, config: WasiConfig) -> None:
+    """Attach ``config`` to ``store``: WASI calls made in the store use it.
+
+    The context is built from it on the first WASI call, so a store's
+    configuration can be replaced until then.  wasmcomponent's own
+    ``WasiConfig`` passed to ``store.set_wasi(cfg)`` is attached the same way.
+    """
+    from .config import WasiConfig
+
+    if not isinstance(config, WasiConfig):
+        raise TypeError(
+            "expected a wasmcomponent.wasi.WasiConfig (a native wasmtime.WasiConfig cannot be read back;"
+            " see wasmcomponent.wasi.install_wasi_recorder)"
+        )
+    slot = store_state(store, WasiSlot)
+    slot.config = config
+    slot.ctx = None
+
+
+def wasi_ctx(store: Any) -> WasiCtx:
+    """The WASI context of ``store``, built on first use."""
+    slot = store_state(store, WasiSlot)
+    ctx = slot.ctx
+    if ctx is None:
+        from .config import WasiConfig
+
+        ctx = slot.ctx = WasiCtx(slot.config if slot.config is not None else WasiConfig())
+    return ctx
+
+
+# ------------------------------------------------------------------ interfaces
+
+HostFunc = Callable[..., Any]
+
+
+@dataclass
+class Interface:
+    """One WASI interface: its name without version, resources used, and functions."""
+
+    name: str
+    funcs: dict[str, HostFunc] = field(default_factory=dict)
+    resources: dict[str, Res] = field(default_factory=dict)
+
+    def func(self, wit_name: str) -> Callable[[HostFunc], HostFunc]:
+        """Decorator registering ``f(ctx, *args)`` as the WIT function ``wit_name``."""
+
+        def register(f: HostFunc) -> HostFunc:
+            self.funcs[wit_name] = f
+            return f
+
+        return register
+
+
+def _bind(f: HostFunc) -> Callable[..., Any]:
+    slot_of = store_state
+
+    def call(store: Any, *args: Any) -> Any:
+        slot = slot_of(store, WasiSlot)
+        ctx = slot.ctx
+        if ctx is None:
+            ctx = wasi_ctx(store)
+        return f(ctx, *args)
+
+    call.__name__ = getattr(f, "__name__", "wasi")
+    return call
+
+
+def _drop(store: Any, rep: int) -> None:
+    wasi_ctx(store).drop(rep)
+
+
+def all_interfaces() -> list[Interface]:
+    """Every interface ``add_wasip2`` defines."""
+    from . import cli, clocks, filesystem, io, random, sockets
+
+    out: list[Interface] = []
+    for module in (io, clocks, random, cli, filesystem, sockets):
+        out.extend(module.INTERFACES)
+    return out
+
+
+def add_to_linker(linker: Linker, version: str = WASI_VERSION) -> None:
+    """Define every WASI 0.2 interface in ``linker`` (what ``Linker.add_wasip2`` does)."""
+    with linker.root() as root:
+        for iface in all_interfaces():
+            with root.add_instance(f"{iface.name}@{version}") as inst:
+                for name, ty in iface.resources.items():
+                    inst.add_resource(name, ResourceType.host(int(ty)), _drop)
+                for name, f in iface.funcs.items():
+                    inst.add_func(name, _bind(f))
