@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 import wasmtime
 
 from .._engine import instantiate as core_instantiate
+from .._engine.exports import export_getter
 from ..errors import LinkError, UnsupportedError
 from ..translate import plan as p
 from .component import Component, ExportIndex, lookup_export
@@ -73,9 +74,9 @@ class InstanceState:
     def core_def(self, definition: p.CoreDef) -> Any:
         """The core extern (func, memory, table, global) a ``CoreDef`` names."""
         if isinstance(definition, p.CoreExport):
-            exports = self.core_exports[definition.instance]
+            get_export = self.core_exports[definition.instance]
             try:
-                return exports[definition.name]
+                return get_export(definition.name)
             except KeyError:
                 raise LinkError(f"core instance has no export named `{definition.name}`") from None
         func = self.trampolines[definition.index]
@@ -123,7 +124,7 @@ class InstanceState:
             externs = [self._named_arg(step, imp.module, imp.name or "") for imp in module.imports]
         instance = core_instantiate(self.store, module, externs)
         self.core_instances.append(instance)
-        self.core_exports.append(instance.exports(self.store))
+        self.core_exports.append(export_getter(instance, self.store))
 
     def _named_arg(self, step: p.InstantiateModule, module_name: str, name: str) -> Any:
         for arg_name, arg in step.named_args:
