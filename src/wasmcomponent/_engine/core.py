@@ -15,7 +15,10 @@ What it provides
   ``wasmtime_func_call_unchecked`` with a buffer allocated once, about 20x
   faster than ``wasmtime.Func.__call__``.
 * :func:`make_host_func` -- a core function implemented in Python through
-  ``wasmtime_func_new_unchecked``.
+  ``wasmtime_func_new_unchecked``; :class:`HostSnippets` lets the runtime
+  splice its own argument/result conversions into the generated trampoline,
+  so a scalar host import runs with no Python frame between the native
+  callback and the host function.
 * :func:`instantiate`, :func:`exports_by_name`, :func:`module_imports`,
   :func:`module_exports` -- thin helpers over the public wasmtime API.
 
@@ -96,6 +99,7 @@ __all__ = [
     "take_pending",
     "RawFunc",
     "HostCallback",
+    "HostSnippets",
     "make_host_func",
     "instantiate",
     "exports_by_name",
@@ -151,7 +155,6 @@ def _proto(name: str, restype: Any, *argtypes: Any) -> Any:
 _call_unchecked = _dll["wasmtime_func_call_unchecked"]
 _call_unchecked.restype = _vp
 _func_new_unchecked = _proto("wasmtime_func_new_unchecked", None, _vp, _vp, _vp, _vp, _vp, _vp)
-_caller_context = _proto("wasmtime_caller_context", ctypes.POINTER(ffi.wasmtime_context_t), _vp)
 _trap_new = _proto("wasmtime_trap_new", _vp, ctypes.c_char_p, ctypes.c_size_t)
 
 _UNCHECKED_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_size_t, _vp, _vp, _vp, ctypes.c_size_t)
@@ -487,18 +490,44 @@ HostCallback = Callable[..., Any]
 """``callback(*args)`` or ``callback(store_context, *args)``; see :func:`make_host_func`."""
 
 
+class HostSnippets(NamedTuple):
+    """Python source spliced into a host trampoline by its only caller, the runtime.
+
+    ``prologue`` lines run first; ``args`` are one expression per argument of
+    the callback, over the raw values ``a0, a1, ...`` (default: the values
+    themselves); ``result`` lines may rewrite the callback's return value
+    ``r`` before it is stored.  The snippets refer to the names of ``env``,
+    passed when the function is made.  The generated code is compiled once
+    per (signature, snippets) and reused.
+    """
+
+    prologue: tuple[str, ...] = ()
+    args: tuple[str, ...] | None = None
+    result: tuple[str, ...] = ()
+    env_names: tuple[str, ...] = ()
+
+
+_NO_SNIPPETS = HostSnippets()
+
+
 @cache
 def _trampoline_maker(
-    params: tuple[str, ...], results: tuple[str, ...], with_context: bool
+    params: tuple[str, ...],
+    results: tuple[str, ...],
+    with_context: bool,
+    snippets: HostSnippets = _NO_SNIPPETS,
 ) -> Callable[..., Any]:
     """Compile the host trampoline for one signature (memoized, pure)."""
     nslots = max(len(params), len(results))
     args = "".join(f"a{i}, " for i in range(len(params)))
-    call_args = ("sc, " if with_context else "") + args
+    converted = args if snippets.args is None else "".join(f"{e}, " for e in snippets.args)
+    call_args = ("sc, " if with_context else "") + converted
+    env = "".join(f", {name}" for name in snippets.env_names)
     lines = [
-        "def make(callback, record, Array, unpack, pack, slow_store, trap_new, caller_context, StoreContext):",
+        f"def make(callback, record, Array, unpack, pack, slow_store, trap_new, ctx, StoreContext{env}):",
         "    def trampoline(env, caller, addr, n):",
         "        try:",
+        *(f"            {line}" for line in snippets.prologue),
     ]
     if nslots:
         lines.append("            buf = Array.from_address(addr)")
@@ -506,7 +535,7 @@ def _trampoline_maker(
         lines.append(f"            {args} = unpack(buf)")
     if with_context:
         lines += [
-            "            sc = StoreContext(caller_context(caller))",
+            "            sc = StoreContext(ctx)",
             "            try:",
             f"                r = callback({call_args})",
             "            finally:",
@@ -514,6 +543,7 @@ def _trampoline_maker(
         ]
     else:
         lines.append(f"            r = callback({call_args})")
+    lines += [f"            {line}" for line in snippets.result]
     if not results:
         lines += [
             "            if r is not None:",
@@ -562,6 +592,8 @@ def make_host_func(
     callback: HostCallback,
     *,
     with_context: bool = False,
+    snippets: HostSnippets = _NO_SNIPPETS,
+    env: Sequence[Any] = (),
 ) -> wasmtime.Func:
     """Create a core function of type ``params -> results`` that runs ``callback``.
 
@@ -572,13 +604,18 @@ def make_host_func(
     results are masked to their width.  Any exception it raises becomes a trap
     in wasm and is re-raised unchanged by the enclosing :class:`RawFunc` call.
 
+    ``snippets`` (with the values ``env`` for its ``env_names``) splice
+    conversions into the trampoline, see :class:`HostSnippets`.
+
     The ctypes callback lives as long as the store.
     """
     functype = CoreFuncType(tuple(params), tuple(results))
     _check_numeric(functype)
     record = _record(store)
     nslots = max(len(functype.params), len(functype.results))
-    maker = _trampoline_maker(functype.params, functype.results, with_context)
+    if len(env) != len(snippets.env_names):
+        raise ValueError("one value per name of `snippets.env_names` is needed")
+    maker = _trampoline_maker(functype.params, functype.results, with_context, snippets)
     trampoline = maker(
         callback,
         record,
@@ -587,8 +624,9 @@ def make_host_func(
         struct.Struct(_struct_format(functype.results, _STORE_CODES)).pack_into,
         _slow_store(functype.results),
         _trap_new,
-        _caller_context,
+        record.ctx,  # a caller's context is the store's (same address)
         wasmtime.StoreContext,
+        *env,
     )
     native = _UNCHECKED_CALLBACK(trampoline)
     record.keepalive.append(native)

@@ -59,7 +59,7 @@ def _out_of_bounds(message: str | None, code: TrapCode | None) -> ComponentTrap:
 class GuestMemory:
     """Checked access to one linear memory of a store (see the module docstring)."""
 
-    __slots__ = ("_record", "_memory", "_args", "_array_size", "_array_type")
+    __slots__ = ("_record", "_memory", "_args", "_array_size", "_array_type", "_view")
 
     def __init__(self, store: Storelike, memory: wasmtime.Memory) -> None:
         if not isinstance(memory, wasmtime.Memory):
@@ -73,6 +73,7 @@ class GuestMemory:
         self._args = (record.ctx_arg, _vp(ctypes.addressof(self._memory)))
         self._array_size = -1
         self._array_type: Any = None
+        self._view: Any = None
 
     def _live_args(self) -> tuple[Any, Any]:
         if self._record.closed:
@@ -88,14 +89,26 @@ class GuestMemory:
         return _memory_data(*args) or 0, int(_memory_data_size(*args))
 
     def view(self) -> memoryview:
-        """A writable ``'B'`` view of the whole memory, valid until the next call into wasm."""
-        base, size = self._base_and_size()
+        """A writable ``'B'`` view of the whole memory, valid until the next call into wasm.
+
+        The view is cached: a linear memory never shrinks and only moves when
+        it grows, so an unchanged size means an unchanged base address and the
+        cached view is still exact (one native call instead of two, and no
+        new ctypes array).
+        """
+        if self._record.closed:
+            raise ValueError("the store of this memory has been freed")
+        args = self._args
+        size = _memory_data_size(*args)
+        if size == self._array_size:
+            return self._view  # type: ignore[no-any-return]
+        base = _memory_data(*args) or 0
         if not base or not size:
             return memoryview(bytearray())
-        if size != self._array_size:
-            self._array_type = ctypes.c_ubyte * size
-            self._array_size = size
-        return memoryview(self._array_type.from_address(base)).cast("B")
+        self._array_type = ctypes.c_ubyte * size
+        self._view = memoryview(self._array_type.from_address(base)).cast("B")
+        self._array_size = size
+        return self._view  # type: ignore[no-any-return]
 
     def check(
         self,

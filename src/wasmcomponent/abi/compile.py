@@ -12,12 +12,20 @@
 They are composed from per-type closures made at compile time, so a call
 does no type dispatch: every closure already knows its field offsets, flat
 slot indices, struct formats, discriminant widths and variant coercions.
-Closures were chosen over generated Python source because each one is small
-enough to check against the spec function it replaces (named in its
-builder's docstring) and the property tests compare them with the
-interpreters (:mod:`.lift`, :mod:`.lower`) value for value, trap for trap
-and realloc call for realloc call; generated source could later replace
-them under the same contract.
+Each closure is small enough to check against the spec function it
+replaces (named in its builder's docstring), and the property tests compare
+them with the interpreters (:mod:`.lift`, :mod:`.lower`) value for value,
+trap for trap and realloc call for realloc call.  Two hot shapes use
+generated Python source under the same contract: records and tuples
+(straight-line code per layout, one ``struct.Struct`` reading all scalar
+fields and ``(ptr, length)`` pairs at once), and the *inline snippets* at
+the end of this module, which the runtime splices into its generated call
+paths for scalar parameters and results.
+
+Strings: a host-side ``str`` stored as utf-8, and a utf-8 string lifted
+for the host, take an inlined path (:func:`store_string`,
+:func:`load_string`) with the same checks, the same single ``realloc`` and
+one memory query; everything else goes through :mod:`.strings`.
 
 Bulk paths: ``list<u8>`` <-> ``bytes`` is one slice copy; lists of numbers
 use one ``struct`` call with a ``<{n}X`` format (falling back to the
@@ -43,6 +51,8 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
+from array import array
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Callable, Sequence
@@ -114,7 +124,12 @@ from .lower import (
     unsupported_lower,
 )
 from .refs import LIST_REF_ELEMENTS, FusedCase, ListRef, detaching, list_ref
-from .strings import load_string_from_range, store_string_into_range
+from .strings import (
+    MAX_STRING_BYTE_LENGTH,
+    decode_failure,
+    load_string_from_range,
+    store_string_into_range,
+)
 from .transcode import store_list_ref
 
 __all__ = ["CompiledFunc", "compile_func", "FORCE_INTERPRETER_ENV"]
@@ -129,6 +144,13 @@ Loader = Callable[[LiftLowerContext, memoryview, int], Any]
 FlatLowerer = Callable[[LiftLowerContext, Any, list], None]
 Storer = Callable[[LiftLowerContext, memoryview, Any, int], memoryview]
 
+# Typecodes whose native ``array``/``memoryview`` layout is the little-endian
+# Canonical ABI layout on this machine: bulk lists use them directly.
+_NATIVE_CODES = frozenset(
+    code
+    for code in "BbHhIiQqfd"
+    if sys.byteorder == "little" and array(code).itemsize == struct.calcsize("<" + code)
+)
 _INT_CODE = {"u8": "B", "s8": "b", "u16": "H", "s16": "h", "u32": "I", "s32": "i", "u64": "Q", "s64": "q"}
 _FLOAT_CODE = {"f32": "f", "f64": "d"}
 _PAIR = struct.Struct("<II")
@@ -145,6 +167,13 @@ class CompiledFunc:
     params_spill: bool
     results_spill: bool
     interpreted: bool
+    # ``lift_results`` for a context that is never fused (a host call): the
+    # same function without the detaching wrapper, which only acts when fused.
+    lift_results_host: Callable[[LiftLowerContext, Sequence[Any]], Any] | None = None
+
+    def host_lift_results(self) -> Callable[[LiftLowerContext, Sequence[Any]], Any]:
+        """The results lifter to use with a context whose ``fused`` is false."""
+        return self.lift_results_host or self.lift_results
 
 
 def compile_func(ft: FuncType, string_encoding: str = "utf8", *, interpret: bool | None = None) -> CompiledFunc:
@@ -170,14 +199,16 @@ def _compile_func(ft: FuncType, interpret: bool) -> CompiledFunc:
     results_spill = len(flatten_types(results)) > MAX_FLAT_RESULTS
     if interpret:
         return _interpreted(param_types, names, results, params_spill, results_spill)
+    lift_results = _make_lift_results(results, results_spill)
     return CompiledFunc(
         _make_lower_params(param_types, names, params_spill),
-        _make_lift_results(results, results_spill),
+        lift_results,
         _make_lift_params(param_types, params_spill),
         _make_lower_results(results, results_spill),
         params_spill,
         results_spill,
         False,
+        getattr(lift_results, "undetached", None),
     )
 
 
@@ -247,9 +278,7 @@ def _make_lower_params(
         size, align = elem_size(tuple_type), alignment(tuple_type)
         storers = tuple(zip(wheres, (_storer(t) for t in types), field_offsets(types), strict=False))
 
-        def lower_params_spilled(cx: LiftLowerContext, args: Sequence[Any]) -> list:
-            ptr = cx.reallocate(0, 0, align, size, "tuple")
-            mv = cx.view()
+        def store_params(cx: LiftLowerContext, mv: memoryview, args: Sequence[Any], ptr: int) -> list:
             for (where, st, off), v in zip(storers, args, strict=False):
                 try:
                     mv = st(cx, mv, v, ptr + off)
@@ -257,8 +286,26 @@ def _make_lower_params(
                     raise prefix_error(err, where) from None
             return [ptr]
 
+        def lower_params_spilled(cx: LiftLowerContext, args: Sequence[Any]) -> list:
+            ptr, mv = cx.allocate(align, size, "tuple")
+            return store_params(cx, mv, args, ptr)
+
+        if all(isinstance(t, PrimType) and t.name in _INT_CODE for t in types):
+            return _spilled_ints_lowerer(types, align, size, store_params)
         return lower_params_spilled
     lowerers = tuple(zip(wheres, (_flat_lowerer(t, flatten_type(t)) for t in types), strict=False))
+    if len(lowerers) == 1:
+        ((where0, low0),) = lowerers
+
+        def lower_param(cx: LiftLowerContext, args: Sequence[Any]) -> list:
+            out: list = []
+            try:
+                low0(cx, args[0], out)
+            except (TypeError, ValueError) as err:
+                raise prefix_error(err, where0) from None
+            return out
+
+        return lower_param
 
     def lower_params(cx: LiftLowerContext, args: Sequence[Any]) -> list:
         out: list = []
@@ -270,6 +317,43 @@ def _make_lower_params(
         return out
 
     return lower_params
+
+
+def _spilled_ints_lowerer(
+    types: tuple[ValType, ...],
+    align: int,
+    size: int,
+    store_params: Callable[[LiftLowerContext, memoryview, Sequence[Any], int], list],
+) -> Callable[[LiftLowerContext, Sequence[Any]], list]:
+    """Spilled integer parameters: one range test per value, then one ``struct`` pack.
+
+    Generated code; when any value fails its inline test, ``store_params``
+    (the per-parameter storers) stores them in order and raises the precise
+    error, so memory and errors are exactly those of the general path.
+    """
+    fmt = "<"
+    pos = 0
+    tests = []
+    for i, (t, off) in enumerate(zip(types, field_offsets(types), strict=True)):
+        name = t.name  # type: ignore[union-attr]
+        fmt += "x" * (off - pos) + _INT_CODE[name]
+        pos = off + _INT_SIZE[name]
+        lo, hi = INTEGER_RANGES[name]
+        tests.append(f"type(a{i}) is int and {lo} <= a{i} <= {hi}")
+    names = "".join(f"a{i}, " for i in range(len(types)))
+    lines = [
+        "def lower_params_spilled(cx, args):",
+        f"    ptr, mv = cx.allocate({align}, {size}, 'tuple')",
+        f"    {names}= args",
+        f"    if {' and '.join(tests)}:",
+        f"        pack(mv, ptr, {names})",
+        "        return [ptr]",
+        "    return store_params(cx, mv, args, ptr)",
+    ]
+    env: dict[str, Any] = {"pack": struct.Struct(fmt).pack_into, "store_params": store_params}
+    exec(compile("\n".join(lines) + "\n", "<lower_params_spilled>", "exec"), env)
+    lower: Callable[[LiftLowerContext, Sequence[Any]], list] = env["lower_params_spilled"]
+    return lower
 
 
 def _uses_memory(t: ValType) -> bool:
@@ -299,14 +383,27 @@ def _make_lift_results(results: tuple[ValType, ...], spill: bool) -> Callable[[L
         load = _loader(t)
 
         def lift_results_spilled(cx: LiftLowerContext, flat: Sequence[Any]) -> Any:
-            ptr = cx.check_pointer(flat[0], size, align, "result")
-            return load(cx, cx.view(), ptr)
+            # cx.check_pointer(flat[0], size, align, "result") with one memory query
+            mv = cx.memory.view()  # type: ignore[union-attr]
+            ptr = flat[0] & M32
+            if ptr % align:
+                cx.trap("result-align", align=align)
+            if ptr + size > len(mv):
+                cx.trap("result-bounds")
+            return load(cx, mv, ptr)
 
-        return detaching(lift_results_spilled) if _uses_memory(t) else lift_results_spilled
+        return _detaching(lift_results_spilled) if _uses_memory(t) else lift_results_spilled
     lift = _flat_lifter(t, 0, flatten_type(t))
     if _uses_memory(t):
-        return detaching(lambda cx, flat: lift(cx, cx.view(), flat))
+        return _detaching(lambda cx, flat: lift(cx, cx.view(), flat))
     return lambda cx, flat: lift(cx, None, flat)
+
+
+def _detaching(lift: Callable[[LiftLowerContext, Sequence[Any]], Any]) -> Callable[[LiftLowerContext, Sequence[Any]], Any]:
+    """``refs.detaching(lift)``, remembering ``lift`` for host calls (``CompiledFunc.lift_results_host``)."""
+    wrapped = detaching(lift)
+    wrapped.undetached = lift  # type: ignore[attr-defined]
+    return wrapped
 
 
 def _make_lift_params(types: tuple[ValType, ...], spill: bool) -> Callable[[LiftLowerContext, Sequence[Any]], list]:
@@ -404,7 +501,7 @@ def _flat_lifter(t: ValType, o: int, haves: tuple[str, ...]) -> FlatLifter:
         case PrimType(name="string"):
 
             def lift_string(cx: LiftLowerContext, mv: Any, flat: Sequence[Any]) -> Any:
-                return load_string_from_range(cx, mv, flat[o], flat[o + 1])
+                return load_string(cx, mv, flat[o], flat[o + 1])
 
             return lift_string
         case ListType(element=elem, length=None):
@@ -514,11 +611,19 @@ def _loader(t: ValType) -> Loader:
         case PrimType(name="string"):
             unpack_pair = _PAIR.unpack_from
 
-            def load_string(cx: LiftLowerContext, mv: memoryview, ptr: int) -> Any:
+            def load_string_at(cx: LiftLowerContext, mv: memoryview, ptr: int) -> Any:
                 begin, units = unpack_pair(mv, ptr)
+                if cx.string_encoding == "utf8" and not cx.fused:
+                    # load_string's utf-8 case, inlined on this hot path
+                    if begin + units > len(mv):
+                        cx.trap("string-bounds")
+                    try:
+                        return str(mv[begin : begin + units], "utf-8")
+                    except UnicodeDecodeError as err:
+                        decode_failure(cx, err, mv, begin)
                 return load_string_from_range(cx, mv, begin, units)
 
-            return load_string
+            return load_string_at
         case ListType(element=elem, length=None):
             load_list = _list_loader(elem)
             unpack_pair = _PAIR.unpack_from
@@ -575,6 +680,9 @@ def _bulk_unpacker(elem: ValType) -> Callable[[LiftLowerContext, memoryview, int
     if isinstance(elem, PrimType):
         name = elem.name
         code = _INT_CODE.get(name) or _FLOAT_CODE.get(name)
+        if code is not None and code in _NATIVE_CODES:
+            width = struct.calcsize("<" + code)
+            return lambda cx, mv, ptr, n: mv[ptr : ptr + n * width].cast(code).tolist()  # type: ignore[call-overload]
         if code is not None:
             return lambda cx, mv, ptr, n: list(struct.unpack_from(f"<{n}{code}", mv, ptr))
         if name == "bool":
@@ -602,6 +710,31 @@ def _list_loader(elem: ValType) -> Callable[[LiftLowerContext, memoryview, int, 
             return bulk(cx, mv, ptr, length & M32)
 
         return load_bulk_list
+    if elem == PrimType("string"):
+
+        def load_strings(cx: LiftLowerContext, mv: memoryview, ptr: int, length: int) -> Any:
+            ptr = check_list_range(cx, len(mv), ptr, length, size, align)
+            n = length & M32
+            if not n:
+                return []
+            pairs = struct.unpack_from(f"<{2 * n}I", mv, ptr)
+            if cx.string_encoding != "utf8" or cx.fused:
+                return [load_string(cx, mv, pairs[k], pairs[k + 1]) for k in range(0, 2 * n, 2)]
+            # load_string's host utf-8 case, inlined per element
+            end = len(mv)
+            out = []
+            for k in range(0, 2 * n, 2):
+                begin = pairs[k]
+                stop = begin + pairs[k + 1]
+                if stop > end:
+                    cx.trap("string-bounds")
+                try:
+                    out.append(str(mv[begin:stop], "utf-8"))
+                except UnicodeDecodeError as err:
+                    decode_failure(cx, err, mv, begin)
+            return out
+
+        return load_strings
     load = _loader(elem)
 
     def load_list(cx: LiftLowerContext, mv: memoryview, ptr: int, length: int) -> Any:
@@ -627,25 +760,76 @@ def _map_loader(t: MapType) -> Callable[[LiftLowerContext, memoryview, int, int]
 
 
 def _record_loader(names: tuple[str, ...], types: tuple[ValType, ...], is_record: bool) -> Loader:
-    """Spec ``load_record``; all-numeric records/tuples are read with one struct call."""
+    """Spec ``load_record`` as generated straight-line code for the layout.
+
+    One ``struct.Struct`` per layout reads every integer/float/bool field and
+    the ``(ptr, length)`` pair of every string or list field at once (the
+    record's whole range was validated by the caller); strings and lists are
+    then loaded from their ranges, other fields by their own loaders at
+    precomputed offsets.
+    """
     offsets = field_offsets(types)
-    codes = [
-        _INT_CODE.get(t.name) or _FLOAT_CODE.get(t.name) if isinstance(t, PrimType) else None for t in types
-    ]
-    if types and all(codes):
-        fmt = "<"
-        pos = 0
-        for code, off, t in zip(codes, offsets, types, strict=False):
-            fmt += "x" * (off - pos) + str(code)
+    fmt = "<"
+    pos = 0
+    unpacked: list[str] = []
+    body: list[str] = []
+    env: dict[str, Any] = {
+        "Record": Record,
+        "record_new": Record.__new__,
+        "load_string": load_string,
+        "decode_failure": decode_failure,
+        "UnicodeDecodeError": UnicodeDecodeError,
+    }
+    has_strings = False
+    for i, (t, off) in enumerate(zip(types, offsets, strict=True)):
+        code = None
+        if isinstance(t, PrimType):
+            code = _INT_CODE.get(t.name) or _FLOAT_CODE.get(t.name) or ("B" if t.name == "bool" else None)
+        if code is not None:
+            fmt += "x" * (off - pos) + code
             pos = off + elem_size(t)
-        unpack = struct.Struct(fmt).unpack_from
-        if is_record:
-            return lambda cx, mv, ptr: _new_record(dict(zip(names, unpack(mv, ptr), strict=False)))
-        return lambda cx, mv, ptr: unpack(mv, ptr)
-    loaders = tuple(zip(names, (_loader(t) for t in types), offsets, strict=False))
+            unpacked.append(f"v{i}")
+            body.append(f"f{i} = (v{i} != 0)" if t.name == "bool" else f"f{i} = v{i}")  # type: ignore[union-attr]
+        elif t == PrimType("string") or (isinstance(t, ListType) and t.length is None):
+            fmt += "x" * (off - pos) + "II"
+            pos = off + 8
+            unpacked += [f"p{i}", f"n{i}"]
+            if isinstance(t, ListType):
+                env[f"load{i}"] = _list_loader(t.element)
+                body.append(f"f{i} = load{i}(cx, mv, p{i}, n{i})")
+            else:
+                # load_string's host utf-8 case inlined (the pair is unsigned already)
+                has_strings = True
+                body += [
+                    "if fast:",
+                    f"    if p{i} + n{i} > size:",
+                    "        cx.trap('string-bounds')",
+                    "    try:",
+                    f"        f{i} = str(mv[p{i} : p{i} + n{i}], 'utf-8')",
+                    "    except UnicodeDecodeError as err:",
+                    f"        decode_failure(cx, err, mv, p{i})",
+                    "else:",
+                    f"    f{i} = load_string(cx, mv, p{i}, n{i})",
+                ]
+        else:
+            env[f"load{i}"] = _loader(t)
+            body.append(f"f{i} = load{i}(cx, mv, ptr + {off})")
+    lines = ["def load_record(cx, mv, ptr):"]
+    if unpacked:
+        env["unpack"] = struct.Struct(fmt).unpack_from
+        lines.append(f"    {', '.join(unpacked)}, = unpack(mv, ptr)")
+    if has_strings:
+        lines += ["    fast = cx.string_encoding == 'utf8' and not cx.fused", "    size = len(mv)"]
+    lines += ["    " + line for line in body]
+    values = [f"f{i}" for i in range(len(types))]
     if is_record:
-        return lambda cx, mv, ptr: _new_record({name: load(cx, mv, ptr + off) for name, load, off in loaders})
-    return lambda cx, mv, ptr: tuple([load(cx, mv, ptr + off) for _, load, off in loaders])
+        items = ", ".join(f"{name!r}: {v}" for name, v in zip(names, values, strict=True))
+        lines += ["    record = record_new(Record)", f"    record.__dict__.update({{{items}}})", "    return record"]
+    else:
+        lines.append(f"    return ({''.join(v + ', ' for v in values)})")
+    exec(compile("\n".join(lines) + "\n", "<load_record>", "exec"), env)
+    loader: Loader = env["load_record"]
+    return loader
 
 
 def _variant_loader(t: ValType) -> Loader:
@@ -713,7 +897,29 @@ def _flat_lowerer(t: ValType, wants: tuple[str, ...]) -> FlatLowerer:
         case PrimType(name="char"):
             return lambda cx, v, out: out.append(check_char(v))
         case PrimType(name="string"):
-            return lambda cx, v, out: out.extend(store_string_into_range(cx, v))
+
+            def lower_string(cx: LiftLowerContext, v: Any, out: list) -> None:
+                if type(v) is str and cx.string_encoding == "utf8":
+                    # _store_string_view's utf-8 case, inlined on this hot path
+                    try:
+                        encoded = v.encode("utf-8")
+                    except UnicodeEncodeError:
+                        raise ValueError("string contains an unpaired surrogate and is not valid unicode") from None
+                    units = len(encoded)
+                    if units > _STRING_LIMIT:
+                        raise ValueError(f"string length of {units} too large to copy into wasm")
+                    # cx.allocate(1, units, "string"), inlined (alignment 1 needs no check)
+                    ptr = cx.realloc(0, 0, 1, units) & M32  # type: ignore[misc]
+                    mv = cx.memory.view()  # type: ignore[union-attr]
+                    if ptr + units > len(mv):
+                        cx.trap("realloc-bounds-string")
+                    mv[ptr : ptr + units] = encoded
+                    out.append(ptr)
+                    out.append(units)
+                else:
+                    out.extend(store_string_into_range(cx, v))
+
+            return lower_string
         case ListType(element=elem, length=None):
             store_list = _list_storer(elem)
             return lambda cx, v, out: out.extend(store_list(cx, v))
@@ -838,6 +1044,54 @@ def _flat_variant_lowerer(t: ValType, wants: tuple[str, ...]) -> FlatLowerer:
     return lower_variant
 
 
+# ------------------------------------------------------------ strings
+
+
+_STRING_LIMIT = MAX_STRING_BYTE_LENGTH // 3
+
+
+def load_string(cx: LiftLowerContext, mv: memoryview, ptr: int, units: int) -> Any:
+    """:func:`~.strings.load_string_from_range` with the host-side utf-8 case inlined."""
+    if cx.string_encoding == "utf8" and not cx.fused:
+        ptr &= M32
+        units &= M32
+        if ptr + units > len(mv):
+            cx.trap("string-bounds")
+        try:
+            return str(mv[ptr : ptr + units], "utf-8")
+        except UnicodeDecodeError as err:
+            decode_failure(cx, err, mv, ptr)
+    return load_string_from_range(cx, mv, ptr, units)
+
+
+def store_string(cx: LiftLowerContext, v: Any) -> tuple[int, int]:
+    """:func:`~.strings.store_string_into_range` with the utf-8 to utf-8 case inlined."""
+    ptr, units, _ = _store_string_view(cx, v)
+    return ptr, units
+
+
+def _store_string_view(cx: LiftLowerContext, v: Any) -> tuple[int, int, memoryview]:
+    """Store ``v``; return ``(ptr, tagged units, a fresh view)``.
+
+    For a ``str`` into utf-8: the same checks, the same single ``realloc``
+    and the same errors as the spec-shaped code, with one memory query for
+    the bounds check and the copy.  Every other case is delegated.
+    """
+    if type(v) is str and cx.string_encoding == "utf8":
+        try:
+            encoded = v.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("string contains an unpaired surrogate and is not valid unicode") from None
+        units = len(encoded)
+        if units > _STRING_LIMIT:
+            raise ValueError(f"string length of {units} too large to copy into wasm")
+        ptr, mv = cx.allocate(1, units, "string")
+        mv[ptr : ptr + units] = encoded
+        return ptr, units, mv
+    ptr, units = store_string_into_range(cx, v)
+    return ptr, units, cx.view()
+
+
 # ------------------------------------------------------------ storing
 
 
@@ -887,20 +1141,18 @@ def _storer(t: ValType) -> Storer:
         case PrimType(name="string"):
             pack_pair = _PAIR.pack_into
 
-            def store_string(cx: LiftLowerContext, mv: memoryview, v: Any, ptr: int) -> memoryview:
-                begin, units = store_string_into_range(cx, v)
-                mv = cx.view()
+            def store_string_at(cx: LiftLowerContext, mv: memoryview, v: Any, ptr: int) -> memoryview:
+                begin, units, mv = _store_string_view(cx, v)
                 pack_pair(mv, ptr, begin, units)
                 return mv
 
-            return store_string
+            return store_string_at
         case ListType(element=elem, length=None):
-            store_list = _list_storer(elem)
+            store_list_view = _list_storer_view(elem)
             pack_list = _PAIR.pack_into
 
             def store_list_at(cx: LiftLowerContext, mv: memoryview, v: Any, ptr: int) -> memoryview:
-                begin, length = store_list(cx, v)
-                mv = cx.view()
+                begin, length, mv = store_list_view(cx, v)
                 pack_list(mv, ptr, begin, length)
                 return mv
 
@@ -925,19 +1177,7 @@ def _storer(t: ValType) -> Storer:
 
             return store_fixed
         case RecordType(fields=fields):
-            types = [ft for _, ft in fields]
-            named = tuple(zip((n for n, _ in fields), (_storer(ft) for ft in types), field_offsets(types), strict=False))
-
-            def store_record(cx: LiftLowerContext, mv: memoryview, v: Any, ptr: int) -> memoryview:
-                for name, st, off in named:
-                    field = get_field(v, name)
-                    try:
-                        mv = st(cx, mv, field, ptr + off)
-                    except (TypeError, ValueError) as err:
-                        raise prefix_error(err, f"field `{name}`") from None
-                return mv
-
-            return store_record
+            return _record_storer(fields)
         case TupleType(elements=elements):
             parts = tuple(zip((_storer(et) for et in elements), field_offsets(elements), strict=False))
             count = len(elements)
@@ -980,6 +1220,91 @@ def _storer(t: ValType) -> Storer:
 
             return store_borrow
     unsupported_lower(t)
+
+
+def _store_string_lines(var: str) -> list[str]:
+    """Generated-code lines storing the string in ``var``; they leave ``b, n, mv``.
+
+    The host utf-8 case of :func:`_store_string_view` inlined (same checks,
+    same single ``realloc``, same errors); other cases call it.  Names used:
+    ``store_string``, ``LIMIT``, ``M32`` (see :data:`_STRING_ENV`).
+    """
+    return [
+        f"if type({var}) is str and cx.string_encoding == 'utf8':",
+        "    try:",
+        f"        e = {var}.encode('utf-8')",
+        "    except UnicodeEncodeError:",
+        "        raise ValueError('string contains an unpaired surrogate and is not valid unicode') from None",
+        "    n = len(e)",
+        "    if n > LIMIT:",
+        "        raise ValueError(f'string length of {n} too large to copy into wasm')",
+        "    b = cx.realloc(0, 0, 1, n) & M32",
+        "    mv = cx.memory.view()",
+        "    if b + n > len(mv):",
+        "        cx.trap('realloc-bounds-string')",
+        "    mv[b : b + n] = e",
+        "else:",
+        f"    b, n, mv = store_string(cx, {var})",
+    ]
+
+
+def _string_env() -> dict[str, Any]:
+    """The names :func:`_store_string_lines` needs."""
+    return {
+        "store_string": _store_string_view,
+        "LIMIT": _STRING_LIMIT,
+        "M32": M32,
+        "UnicodeEncodeError": UnicodeEncodeError,
+        "ValueError": ValueError,
+    }
+
+
+def _record_storer(fields: tuple[tuple[str, ValType], ...]) -> Storer:
+    """Spec ``store_record`` as generated straight-line code for the layout.
+
+    Fields are read, checked and stored in order, each error prefixed with
+    its field, exactly as a loop over the field storers would; integer fields
+    are packed inline when in range, strings and lists are stored without
+    the intermediate storer frames.
+    """
+    types = [ft for _, ft in fields]
+    offsets = field_offsets(types)
+    env: dict[str, Any] = {
+        "get_field": get_field,
+        "prefix_error": prefix_error,
+        **_string_env(),
+        "pack_pair": _PAIR.pack_into,
+    }
+    lines = ["def store_record(cx, mv, v, ptr):"]
+    for i, ((name, t), off) in enumerate(zip(fields, offsets, strict=True)):
+        lines += [f"    f = get_field(v, {name!r})", "    try:"]
+        if isinstance(t, PrimType) and t.name in _INT_CODE:
+            lo, hi = INTEGER_RANGES[t.name]
+            env[f"pack{i}"] = struct.Struct("<" + _INT_CODE[t.name]).pack_into
+            env[f"store{i}"] = _storer(t)
+            lines += [
+                f"        if type(f) is int and {lo} <= f <= {hi}:",
+                f"            pack{i}(mv, ptr + {off}, f)",
+                "        else:",
+                f"            mv = store{i}(cx, mv, f, ptr + {off})",
+            ]
+        elif t == PrimType("string"):
+            lines += ["        " + line for line in _store_string_lines("f")]
+            lines.append(f"        pack_pair(mv, ptr + {off}, b, n)")
+        elif isinstance(t, ListType) and t.length is None:
+            env[f"store{i}"] = _list_storer_view(t.element)
+            lines += [f"        b, n, mv = store{i}(cx, f)", f"        pack_pair(mv, ptr + {off}, b, n)"]
+        else:
+            env[f"store{i}"] = _storer(t)
+            lines.append(f"        mv = store{i}(cx, mv, f, ptr + {off})")
+        lines += [
+            "    except (TypeError, ValueError) as err:",
+            f"        raise prefix_error(err, {f'field `{name}`'!r}) from None",
+        ]
+    lines.append("    return mv")
+    exec(compile("\n".join(lines) + "\n", "<store_record>", "exec"), env)
+    storer: Storer = env["store_record"]
+    return storer
 
 
 def _variant_storer(t: ValType) -> Storer:
@@ -1031,6 +1356,21 @@ def _elements_storer(elem: ValType) -> Callable[[LiftLowerContext, memoryview, A
                 raise prefix_error(err, f"list element {i}") from None
         return mv
 
+    if elem == PrimType("string"):
+        lines = [
+            "def store_strings(cx, mv, items, ptr):",
+            "    for i, item in enumerate(items):",
+            "        try:",
+            *("            " + line for line in _store_string_lines("item")),
+            "            pack_pair(mv, ptr + 8 * i, b, n)",
+            "        except (TypeError, ValueError) as err:",
+            "            raise prefix_error(err, f'list element {i}') from None",
+            "    return mv",
+        ]
+        env: dict[str, Any] = {**_string_env(), "pack_pair": _PAIR.pack_into, "prefix_error": prefix_error}
+        exec(compile("\n".join(lines) + "\n", "<store_strings>", "exec"), env)
+        store_strings: Callable[[LiftLowerContext, memoryview, Any, int], memoryview] = env["store_strings"]
+        return store_strings
     if elem == U8:
 
         def store_bytes(cx: LiftLowerContext, mv: memoryview, items: Any, ptr: int) -> memoryview:
@@ -1048,6 +1388,17 @@ def _elements_storer(elem: ValType) -> Callable[[LiftLowerContext, memoryview, A
                 return store_each(cx, mv, items, ptr)  # raises the precise error
             return mv
 
+        if code in _NATIVE_CODES:
+
+            def store_int_array(cx: LiftLowerContext, mv: memoryview, items: Any, ptr: int) -> memoryview:
+                try:
+                    packed = memoryview(array(code, items)).cast("B")
+                except (OverflowError, TypeError, ValueError):
+                    return store_each(cx, mv, items, ptr)  # raises the precise error
+                mv[ptr : ptr + len(packed)] = packed
+                return mv
+
+            return store_int_array
         return store_ints
     if isinstance(elem, PrimType) and elem.name in _FLOAT_CODE:
         fcode = _FLOAT_CODE[elem.name]
@@ -1068,20 +1419,32 @@ def _elements_storer(elem: ValType) -> Callable[[LiftLowerContext, memoryview, A
 
 def _list_storer(elem: ValType) -> Callable[[LiftLowerContext, Any], tuple[int, int]]:
     """Spec ``store_list_into_range``: check, allocate, store; returns ``(ptr, length)``."""
+    store_list_view = _list_storer_view(elem)
+
+    def store_list(cx: LiftLowerContext, v: Any) -> tuple[int, int]:
+        ptr, length, _ = store_list_view(cx, v)
+        return ptr, length
+
+    return store_list
+
+
+def _list_storer_view(elem: ValType) -> Callable[[LiftLowerContext, Any], tuple[int, int, memoryview]]:
+    """:func:`_list_storer` that also returns the view left by the element storers."""
     size = elem_size(elem)
     align = alignment(elem)
     store_elements = _elements_storer(elem)
 
-    def store_list(cx: LiftLowerContext, v: Any) -> tuple[int, int]:
+    def store_list(cx: LiftLowerContext, v: Any) -> tuple[int, int, memoryview]:
         if type(v) is ListRef:
-            return store_list_ref(cx, v)
+            ptr, length = store_list_ref(cx, v)
+            return ptr, length, cx.view()
         items = check_list_value(v, elem, None)
         byte_length = len(items) * size
         if byte_length > MAX_LIST_BYTE_LENGTH:
             raise ValueError("size overflow copying a list")
-        ptr = cx.reallocate(0, 0, align, byte_length, "list")
-        store_elements(cx, cx.view(), items, ptr)
-        return ptr, len(items)
+        ptr, mv = cx.allocate(align, byte_length, "list")
+        mv = store_elements(cx, mv, items, ptr)
+        return ptr, len(items), mv
 
     return store_list
 
@@ -1115,3 +1478,80 @@ def _map_storer(t: MapType) -> Callable[[LiftLowerContext, Any], tuple[int, int]
         return ptr, len(pairs)
 
     return store_map
+
+
+# ------------------------------------------------------------ inline snippets
+#
+# The runtime generates one Python function per call path (exported ``Func``
+# calls, lowered host imports).  For the common scalar types it inlines the
+# checks and conversions below instead of calling the per-type closures; the
+# closures stay the slow path that raises the precise error (or handles the
+# rarer values such as a ``bool`` passed for an integer), so the generated
+# code is value-for-value and error-for-error the same as the closures.
+
+_SIMPLE_INT = frozenset(_INT_SIZE)
+
+
+def is_inline_scalar(t: ValType | None) -> bool:
+    """Whether ``t`` is one flat value handled inline (``bool``, integers, floats)."""
+    return isinstance(t, PrimType) and (t.name == "bool" or t.name in _SIMPLE_INT or t.name in _FLOAT_CODE)
+
+
+def inline_lower(t: ValType, var: str, slow: str) -> list[str]:
+    """Source lines converting the Python value in ``var`` to its core value, in place.
+
+    ``slow`` names a callable ``slow(value) -> core value`` (see
+    :func:`flat_scalar_lowerer`) used for anything the fast test rejects.
+    """
+    assert isinstance(t, PrimType)
+    name = t.name
+    if name == "bool":
+        return [
+            f"if {var} is True: {var} = 1",
+            f"elif {var} is False: {var} = 0",
+            f"else: {var} = {slow}({var})",
+        ]
+    if name in _SIMPLE_INT:
+        lo, hi = INTEGER_RANGES[name]
+        # Negative values reach the core call as they are: ctypes stores the
+        # low bits, the same as the closures' masking.
+        return [f"if type({var}) is not int or not {lo} <= {var} <= {hi}: {var} = {slow}({var})"]
+    if name == "f64":
+        return [f"if type({var}) is not float: {var} = {slow}({var})"]
+    return [f"{var} = {slow}({var})"]  # f32: rounding lives in the closure
+
+
+def inline_lift(t: ValType, expr: str) -> str:
+    """A Python expression lifting the signed core value ``expr`` (a plain name) of scalar ``t``."""
+    assert isinstance(t, PrimType)
+    name = t.name
+    if name == "bool":
+        return f"(({expr} & {M32}) != 0)"
+    if name in _SIMPLE_INT:
+        bits = 8 * _INT_SIZE[name]
+        mask = (1 << bits) - 1
+        if name[0] == "u":
+            return f"({expr} & {mask})"
+        if name in ("s32", "s64"):
+            return expr  # the core value is already signed and of this width
+        sign = 1 << (bits - 1)
+        return f"((({expr} & {mask}) ^ {sign}) - {sign})"
+    return f"float({expr})"  # f32/f64 arrive as floats in their own core type
+
+
+def flat_scalar_lowerer(t: ValType, where: str | None) -> Callable[[Any], Any]:
+    """``slow(value) -> core value`` for a one-slot type, errors prefixed with ``where``."""
+    low = _flat_lowerer(t, flatten_type(t))
+
+    def slow(value: Any) -> Any:
+        out: list = []
+        if where is None:
+            low(None, value, out)  # type: ignore[arg-type]
+            return out[0]
+        try:
+            low(None, value, out)  # type: ignore[arg-type]
+        except (TypeError, ValueError) as err:
+            raise prefix_error(err, where) from None
+        return out[0]
+
+    return slow

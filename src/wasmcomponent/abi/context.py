@@ -228,6 +228,18 @@ class LiftLowerContext:
             self.trap("realloc-bounds-" + purpose)
         return ptr
 
+    def allocate(self, align: int, size: int, purpose: str) -> tuple[int, memoryview]:
+        """``reallocate(0, 0, align, size, purpose)`` and a fresh view, with one memory query."""
+        assert self.realloc is not None, "canonical option `realloc` missing"
+        ptr = self.realloc(0, 0, align, size) & 0xFFFFFFFF
+        if ptr % align:
+            self.trap("realloc-align")
+        assert self.memory is not None, "canonical option `memory` missing"
+        mv = self.memory.view()
+        if ptr + size > len(mv):
+            self.trap("realloc-bounds-" + purpose)
+        return ptr, mv
+
     # --------------------------------------------------------- resources
 
     def lift_own(self, resource: ResourceIdentity, index: int) -> Any:

@@ -29,10 +29,10 @@ usable.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 from .._engine import GuestMemory, RawFunc, store_state
-from ..abi.compile import compile_func
+from ..abi.compile import CompiledFunc, compile_func
 from ..abi.context import CanonicalOptions
 from ..errors import ComponentTrap, UnsupportedError
 from ..translate import plan as p
@@ -49,6 +49,7 @@ from .handles import (
 )
 
 __all__ = [
+    "CallPieces",
     "LiftedCall",
     "RuntimeOptions",
     "StoreState",
@@ -117,6 +118,20 @@ def flat_results(raw: Any, count: int) -> Sequence[Any]:
     return raw  # type: ignore[no-any-return]
 
 
+class CallPieces(NamedTuple):
+    """The resolved parts of one lifted function of one instance."""
+
+    type: model.FuncType
+    compiled: CompiledFunc
+    raw: Callable[..., Any]
+    result_count: int
+    store_state: StoreState
+    flags: Any
+    post_return: Optional[Callable[..., Any]]
+    cx: HandleContext
+    has_handles: bool
+
+
 class LiftedCall:
     """A lifted function of one instance, ready to call with Python values."""
 
@@ -132,6 +147,7 @@ class LiftedCall:
         "_post_return",
         "_cx",
         "_has_handles",
+        "_compiled",
     )
 
     def __init__(self, state: Any, lifted: p.LiftedFunc, fused: bool = False) -> None:
@@ -151,6 +167,21 @@ class LiftedCall:
         # Fused results are lowered into the caller before post-return runs.
         self._cx.lazy_results = fused
         self._has_handles = func_has_handles(lifted.type)
+        self._compiled = compiled
+
+    def pieces(self) -> CallPieces:
+        """What a generated call path needs, resolved (see :mod:`.func`)."""
+        return CallPieces(
+            self.type,
+            self._compiled,
+            self._call,
+            self._result_count,
+            self._store_state,
+            self._flags,
+            self._post_return,
+            self._cx,
+            self._has_handles,
+        )
 
     def invoke(
         self,

@@ -121,6 +121,44 @@ class Component:
         """The ``ExportIndex`` of export ``name`` (inside ``instance`` if given), or None."""
         return lookup_export(self._plan, name, instance)
 
+    def serialize(self) -> bytearray:
+        """This compiled component as bytes for :meth:`deserialize` (as in wasmtime-py).
+
+        The bytes hold the translated plan and every core module compiled by
+        the engine (``wasmtime.Module.serialize``), behind a header naming the
+        wasmcomponent, wasmtime and Python versions.  Like wasmtime's, they are
+        trusted input: only deserialize bytes you produced.
+        """
+        from .cache import serialize_component
+
+        return bytearray(serialize_component(self._plan, self._modules, engine_features(self._engine)))
+
+    @classmethod
+    def deserialize(cls, engine: wasmtime.Engine, encoded: Union[bytes, bytearray]) -> Component:
+        """A ``Component`` from :meth:`serialize`'s bytes, without compiling anything.
+
+        Raises ``wasmtime.WasmtimeError`` when the bytes come from another
+        version of wasmcomponent, wasmtime or Python, or from an engine whose
+        configuration is incompatible with ``engine``.  The bytes must be trusted.
+        """
+        if not isinstance(engine, wasmtime.Engine):
+            raise TypeError("expected an Engine")
+        from .cache import deserialize_component
+
+        plan, modules = deserialize_component(engine, bytes(encoded), engine_features(engine))
+        self = cls.__new__(cls)
+        self._engine = engine
+        self._modules = modules
+        self._plan = plan
+        self._bytes = b""
+        return self
+
+    @classmethod
+    def deserialize_file(cls, engine: wasmtime.Engine, path: Union[str, os.PathLike]) -> Component:
+        """:meth:`deserialize` the contents of the file ``path``."""
+        with open(path, "rb") as f:
+            return cls.deserialize(engine, f.read())
+
 
 def _parse_text(text: Union[str, bytes]) -> bytes:
     """Component text to binary; a parse failure is a one-line ``DecodeError``."""

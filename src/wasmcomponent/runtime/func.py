@@ -15,29 +15,80 @@
     5
     >>> [name for name, _ in add.type(store).params]
     ['a', 'b']
+
+The call path is generated Python source, one function per *call shape*
+(arity, which parameters are inline scalars, the result kind, post-return,
+handles), compiled once and installed as ``__call__`` of a private ``Func``
+subclass.  Per-instance pieces (the raw core call, flags, the lift/lower
+closures, the context) live in the ``Func``'s slots, so one generated class
+serves every function of that shape.  Between ``func(store, ...)`` and the
+raw core call there is then no other Python frame for scalar signatures:
+arity check, the store's poisoned flag and ``may_enter``, inline range
+checks of ``bool``/integer/float arguments (the per-type closures are the
+slow path and raise the precise errors), the unchecked core call, inline
+lifting of a scalar result, and post-return with ``may_leave`` clear.
+Other signatures call the compiled ``lower_params``/``lift_results``
+closures and keep the exact sequence of :meth:`.LiftedCall.invoke`
+(``may_leave`` clear while lowering, the borrow scope when the signature
+carries handles).  ``WASMCOMPONENT_FORCE_INTERPRETER`` disables the inline
+snippets so the interpreters see every value.
+
+``Func.typed(store, params=[...], result=...)`` checks declared Python types
+once (:mod:`.typed`) and returns a :class:`TypedFunc` sharing this call path.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from functools import cache
+from typing import Any, Callable, Optional, Sequence
 
 import wasmtime
 
+from ..abi.compile import flat_scalar_lowerer, inline_lift, inline_lower, is_inline_scalar
+from ..errors import ComponentTrap
 from ..translate import plan as p
 from ..types import model
-from .call import LiftedCall
+from ..types.abi import MAX_FLAT_PARAMS, flatten_types
+from .call import CallPieces, LiftedCall
+from .handles import CallScope, cannot_enter, is_uncaught_exception, uncaught_exception
 from .linker import FuncDefinition, TrapDefinition
+from .typed import check_signature
 
 
 class Func:
     """A component function exported by an ``Instance``."""
 
-    __slots__ = ("_invoke", "_type", "_param_count", "_state", "_public_type")
+    __slots__ = (
+        "_invoke",
+        "_type",
+        "_param_count",
+        "_state",
+        "_public_type",
+        "_raw",
+        "_ss",
+        "_flags",
+        "_post",
+        "_cx",
+        "_lower",
+        "_lift",
+        "_slow",
+        "_declared",
+    )
     _invoke: Callable[[Any, tuple], Any]
     _type: model.FuncType
     _param_count: int
     _state: Any
     _public_type: Any
+    # The pieces of a lifted function, read by the generated ``__call__``.
+    _raw: Callable[..., Any]
+    _ss: Any
+    _flags: Any
+    _post: Optional[Callable[..., Any]]
+    _cx: Any
+    _lower: Callable[[Any, Sequence[Any]], list]
+    _lift: Callable[[Any, Sequence[Any]], Any]
+    _slow: tuple[Callable[[Any], Any], ...]
+    _declared: tuple[tuple[Any, ...], Any]
 
     def __init__(self) -> None:
         raise wasmtime.WasmtimeError("Cannot directly construct a `Func`")
@@ -59,6 +110,25 @@ class Func:
                 f"wrong number of parameters provided: given {len(params)}, expected {self._param_count}"
             )
         return self._invoke(store, params)
+
+    def typed(self, store: wasmtime.Storelike, params: Sequence[Any] = (), result: Any = None) -> TypedFunc:
+        """This function with declared Python types, checked once (see :mod:`.typed`).
+
+        ``params`` holds one Python type per parameter, ``result`` the result's
+        (``None`` when there is none).  A mismatch raises ``TypeError``:
+        "type mismatch with parameters: ..." / "type mismatch with results: ...".
+        The returned :class:`TypedFunc` calls exactly like this ``Func``.
+        """
+        check_signature(self._type, params, result)
+        cls = _typed_class(type(self))  # type: ignore[arg-type]
+        typed = cls.__new__(cls)
+        for name in Func.__slots__:
+            try:
+                setattr(typed, name, getattr(self, name))
+            except AttributeError:
+                pass
+        typed._declared = (tuple(params), result)
+        return typed
 
     def post_return(self, store: wasmtime.Storelike) -> None:
         """Compatibility no-op: post-return already ran at the end of the call, as in wasmtime 50."""
@@ -88,13 +158,32 @@ class Func:
         return self.type(store).result
 
 
+class TypedFunc(Func):
+    """A ``Func`` whose Python types were declared and checked once (``Func.typed``)."""
+
+    __slots__ = ()
+
+    @property
+    def declared(self) -> tuple[tuple[Any, ...], Any]:
+        """The declared ``(params, result)`` Python types."""
+        return self._declared
+
+
+@cache
+def _typed_class(base: type[Func]) -> type[TypedFunc]:
+    if base is Func:
+        return TypedFunc
+    cls = type("TypedFunc", (TypedFunc, base), {"__slots__": (), "__module__": Func.__module__})
+    cls.__qualname__ = "TypedFunc"
+    return cls
+
+
 def make_func(state: Any, item: p.ExportFunc) -> Func:
     """The ``Func`` for an exported function of the instance ``state``."""
     target = item.func
     if isinstance(target, p.LiftedFunc):
         call = LiftedCall(state, target)
-        invoke = call.invoke
-        return Func._new(lambda store, args: invoke(args), item.type, state)
+        return _lifted_func(call, item.type, state)
     definition = state.host_item(target)
     if isinstance(definition, FuncDefinition):
         host = definition.func
@@ -106,3 +195,166 @@ def make_func(state: Any, item: p.ExportFunc) -> Func:
         raise unknown_import_trap(definition.name)
 
     return Func._new(trap, item.type, state)
+
+
+# ------------------------------------------------------------ generated call paths
+
+
+def _lifted_func(call: LiftedCall, ty: model.FuncType, state: Any) -> Func:
+    pieces = call.pieces()
+    shape = _call_shape(pieces)
+    cls = _func_class(shape)
+    self = cls.__new__(cls)
+    invoke = call.invoke
+    self._invoke = lambda store, args: invoke(args)
+    self._type = ty
+    self._param_count = len(ty.params)
+    self._state = state
+    self._public_type = None
+    self._raw = pieces.raw
+    self._ss = pieces.store_state
+    self._flags = pieces.flags
+    self._post = pieces.post_return
+    self._cx = pieces.cx
+    self._lower = pieces.compiled.lower_params
+    self._lift = pieces.compiled.host_lift_results()
+    inline_params = shape[1]
+    self._slow = (
+        tuple(flat_scalar_lowerer(t, f"parameter `{n}`") for n, t in pieces.type.params)
+        if inline_params is not None
+        else ()
+    )
+    return self
+
+
+Shape = tuple[int, Optional[tuple[model.ValType, ...]], Optional[model.ValType], bool, int, bool, bool]
+
+
+def _call_shape(pieces: CallPieces) -> Shape:
+    """``(arity, inline param types or None, inline result or None, result inline?, flat results, post, handles)``."""
+    ft = pieces.type
+    types = tuple(t for _, t in ft.params)
+    inline_ok = not pieces.compiled.interpreted and not pieces.has_handles
+    inline_params = (
+        types
+        if inline_ok
+        and all(is_inline_scalar(t) for t in types)
+        and len(flatten_types(types)) <= MAX_FLAT_PARAMS
+        else None
+    )
+    result_inline = inline_ok and (ft.result is None or is_inline_scalar(ft.result))
+    result = ft.result if result_inline and ft.result is not None else None
+    return (
+        len(types),
+        inline_params,
+        result,
+        result_inline,
+        pieces.result_count,
+        pieces.post_return is not None,
+        pieces.has_handles,
+    )
+
+
+@cache
+def _func_class(shape: Shape) -> type[Func]:
+    source = _call_source(shape)
+    namespace: dict[str, Any] = {
+        "cannot_enter": cannot_enter,
+        "is_uncaught": is_uncaught_exception,
+        "uncaught": uncaught_exception,
+        "ComponentTrap": ComponentTrap,
+        "CallScope": CallScope,
+        "BaseException": BaseException,
+    }
+    exec(compile(source, f"<Func.__call__ {shape[:3]}>", "exec"), namespace)
+    call = namespace["__call__"]
+    call.__doc__ = Func.__call__.__doc__
+    cls = type("Func", (Func,), {"__slots__": (), "__call__": call, "__module__": Func.__module__})
+    cls.__qualname__ = "Func"
+    return cls
+
+
+def _call_source(shape: Shape) -> str:
+    arity, inline_params, result, result_inline, nresults, has_post, has_handles = shape
+    names = [f"a{i}" for i in range(arity)]
+    lines = [
+        "def __call__(self, store, *params):",
+        f"    if len(params) != {arity}:",
+        "        raise TypeError(f'wrong number of parameters provided: given {len(params)}, "
+        f"expected {arity}')",
+        "    ss = self._ss",
+        "    flags = self._flags",
+        "    if ss.poisoned or not flags.may_enter:",
+        "        raise cannot_enter()",
+    ]
+    body: list[str] = []
+    if inline_params is not None:
+        if arity:
+            body.append(f"{', '.join(names)}, = params")
+        for i, t in enumerate(inline_params):
+            body += inline_lower(t, names[i], f"self._slow[{i}]")
+        body.append("flags.may_enter = False")
+        raw_args = ", ".join(names)
+    else:
+        if not has_handles:
+            body.append("cx = self._cx")
+        body += [
+            "flags.may_enter = False",
+            "flags.may_leave = False",
+            "try:",
+            "    flat = self._lower(cx, params)",
+            "except ComponentTrap:",
+            "    ss.poisoned = True",
+            "    raise",
+            "except BaseException:",
+            "    flags.may_enter = True",
+        ]
+        if has_handles:
+            body.append("    scope.release_lends()")
+        body += [
+            "    raise",
+            "finally:",
+            "    flags.may_leave = True",
+        ]
+        raw_args = "*flat"
+    flat = {0: "()", 1: "(r,)"}.get(nresults, "r")
+    body += ["try:", f"    r = self._raw({raw_args})"]
+    if has_handles:
+        body.append("    scope.exit_guest_call()")
+    if result_inline:
+        body.append(f"    result = {inline_lift(result, 'r') if result is not None else 'None'}")
+    else:
+        if inline_params is not None:
+            body.append("    cx = self._cx")
+        body.append(f"    result = self._lift(cx, {flat})")
+    if has_post:
+        post_args = {0: "", 1: "r"}.get(nresults, "*r")
+        body += [
+            "    flags.may_leave = False",
+            "    try:",
+            f"        self._post({post_args})",
+            "    finally:",
+            "        flags.may_leave = True",
+        ]
+    body += [
+        "except BaseException as error:",
+        "    ss.poisoned = True",
+        "    if is_uncaught(error):",
+        "        raise uncaught() from None",
+        "    raise",
+        "flags.may_enter = True",
+        "return result",
+    ]
+    if has_handles:
+        lines += [
+            "    cx = self._cx",
+            "    previous = cx.scope",
+            "    cx.scope = scope = CallScope()",
+            "    try:",
+            *("        " + line for line in body),
+            "    finally:",
+            "        cx.scope = previous",
+        ]
+    else:
+        lines += ["    " + line for line in body]
+    return "\n".join(lines) + "\n"

@@ -26,11 +26,18 @@ from typing import Any, Optional, Sequence
 
 import wasmtime
 
-from .._engine import make_host_func
-from ..abi.compile import compile_func
+from .._engine import HostSnippets, make_host_func
+from ..abi.compile import (
+    compile_func,
+    flat_scalar_lowerer,
+    inline_lift,
+    inline_lower,
+    is_inline_scalar,
+)
 from ..errors import ComponentTrap
 from ..translate import plan as p
-from ..types.abi import flatten_functype
+from ..types import model
+from ..types.abi import MAX_FLAT_PARAMS, flatten_functype
 from .call import LiftedCall, cannot_enter, cannot_leave
 from .handles import CallScope, func_has_handles, resource_intrinsic
 from .linker import FuncDefinition, TrapDefinition
@@ -104,8 +111,58 @@ def _lower_import(state: Any, trampoline: p.LowerImport) -> wasmtime.Func:
             scope.exit_host_call()
         return finish(result, flat)
 
+    if not compiled.interpreted and _all_inline(trampoline.type):
+        return _scalar_import(state, trampoline, core_type, host, flags)
     callback = call_host_scoped if func_has_handles(trampoline.type) else call_host
     return make_host_func(state.store, core_type.params, core_type.results, callback, with_context=True)
+
+
+def _all_inline(ft: model.FuncType) -> bool:
+    """Whether every parameter and the result are one-slot scalars handled inline."""
+    types = [t for _, t in ft.params]
+    return (
+        all(is_inline_scalar(t) for t in types)
+        and len(types) <= MAX_FLAT_PARAMS
+        and (ft.result is None or is_inline_scalar(ft.result))
+    )
+
+
+def _scalar_import(
+    state: Any, trampoline: p.LowerImport, core_type: Any, host: Any, flags: Any
+) -> wasmtime.Func:
+    """A host import whose trampoline calls ``host`` straight from the native callback.
+
+    The conversions are spliced into the engine's trampoline (see
+    ``HostSnippets``): the ``may_leave`` check, lifting each core argument,
+    and the checked lowering of the result, whose slow path is the compiled
+    lowerer (the same errors as the general path).
+    """
+    ft = trampoline.type
+    args = tuple(inline_lift(t, f"a{i}") for i, (_, t) in enumerate(ft.params))
+    if ft.result is None:
+        result: tuple[str, ...] = (
+            "if r is not None:",
+            "    raise TypeError('host function returned a value, but the function type has no result')",
+        )
+        slow_result: Any = None
+    else:
+        result = tuple(inline_lower(ft.result, "r", "slow_result"))
+        slow_result = flat_scalar_lowerer(ft.result, None)
+    snippets = HostSnippets(
+        prologue=("if not flags.may_leave:", "    raise cannot_leave()"),
+        args=args,
+        result=result,
+        env_names=("flags", "cannot_leave", "slow_result"),
+    )
+    return make_host_func(
+        state.store,
+        core_type.params,
+        core_type.results,
+        host,
+        with_context=True,
+        snippets=snippets,
+        env=(flags, cannot_leave, slow_result),
+    )
 
 
 def _lower_lifted(state: Any, trampoline: p.LowerLifted) -> wasmtime.Func:

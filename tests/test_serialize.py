@@ -1,0 +1,141 @@
+"""``Component.serialize``/``deserialize`` and the on-disk compile cache."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+import wasmtime
+
+import components as C
+from wasmcomponent import Component, Linker
+from wasmcomponent.runtime import cache
+from wasmcomponent.runtime.cache import MAGIC, default_cache_dir, engine_fingerprint, load_component
+
+
+def _built() -> C.Built:
+    imp = C.Import("host-fn", (("x", C.U32),), C.U32)
+    exports = [
+        *C.simple_component().exports,
+        C.identity_export("echo", [("x", C.STRING)]),
+        C.forward_export("call-host", imp),
+    ]
+    return C.build_component(exports, [imp])
+
+
+def _exercise(engine: wasmtime.Engine, component: Component) -> None:
+    store = wasmtime.Store(engine)
+    linker = Linker(engine)
+    with linker.root() as root:
+        root.add_func("host-fn", lambda _store, x: x * 2)
+    instance = linker.instantiate(store, component)
+    assert instance.get_func(store, "add")(store, 2, 3) == 5
+    assert instance.get_func(store, "echo")(store, "wörld") == "wörld"
+    assert instance.get_func(store, "call-host")(store, 21) == 42
+
+
+def test_roundtrip_runs_the_same() -> None:
+    engine = wasmtime.Engine()
+    original = Component(engine, _built().wat)
+    data = original.serialize()
+    assert isinstance(data, bytearray) and bytes(data).startswith(MAGIC)
+    copy = Component.deserialize(engine, data)
+    _exercise(engine, copy)
+    assert sorted(copy.type.exports(engine)) == sorted(original.type.exports(engine))
+    assert copy.get_export_index("add") is not None
+
+
+def test_deserialize_into_another_compatible_engine_and_file(tmp_path: Path) -> None:
+    data = Component(wasmtime.Engine(), _built().wat).serialize()
+    path = tmp_path / "c.wcc"
+    path.write_bytes(data)
+    engine = wasmtime.Engine()
+    _exercise(engine, Component.deserialize_file(engine, path))
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda d: b"garbage" + d,
+        lambda d: d[: len(MAGIC) + 2],
+        lambda d: d.replace(b'"format": 1', b'"format": 9'),
+        lambda d: d[:-100],
+    ],
+    ids=["magic", "truncated-header", "format", "truncated-body"],
+)
+def test_bad_bytes_are_refused(mangle: object) -> None:
+    engine = wasmtime.Engine()
+    data = bytes(Component(engine, _built().wat).serialize())
+    with pytest.raises(wasmtime.WasmtimeError):
+        Component.deserialize(engine, mangle(data))  # type: ignore[operator]
+
+
+def test_incompatible_engine_is_refused() -> None:
+    config = wasmtime.Config()
+    config.consume_fuel = True
+    data = Component(wasmtime.Engine(config), _built().wat).serialize()
+    with pytest.raises(wasmtime.WasmtimeError):
+        Component.deserialize(wasmtime.Engine(), data)
+
+
+def test_engine_fingerprint_follows_configuration() -> None:
+    plain = engine_fingerprint(wasmtime.Engine())
+    assert plain == engine_fingerprint(wasmtime.Engine())
+    config = wasmtime.Config()
+    config.consume_fuel = True
+    assert plain != engine_fingerprint(wasmtime.Engine(config))
+
+
+def test_cache_compiles_once_then_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = wasmtime.Engine()
+    source = tmp_path / "c.wat"
+    source.write_text(_built().wat)
+    first = load_component(engine, source, tmp_path / "cache")
+    entries = list((tmp_path / "cache").glob("*.wcc"))
+    assert len(entries) == 1
+    _exercise(engine, first)
+
+    def no_compile(*args: object, **kwargs: object) -> None:
+        raise AssertionError("compiled although cached")
+
+    monkeypatch.setattr(cache, "_compile_with_progress", no_compile)
+    second = load_component(engine, source.read_bytes(), tmp_path / "cache")
+    _exercise(engine, second)
+
+
+def test_cache_recompiles_a_corrupt_entry_and_keys_on_engine(tmp_path: Path) -> None:
+    engine = wasmtime.Engine()
+    wat = _built().wat.encode()
+    load_component(engine, wat, tmp_path)
+    (entry,) = tmp_path.glob("*.wcc")
+    entry.write_bytes(b"corrupt")
+    _exercise(engine, load_component(engine, wat, tmp_path))
+    assert entry.read_bytes().startswith(MAGIC)
+    config = wasmtime.Config()
+    config.consume_fuel = True
+    load_component(wasmtime.Engine(config), wat, tmp_path)
+    assert len(list(tmp_path.glob("*.wcc"))) == 2
+
+
+def test_cache_survives_an_unwritable_directory(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    engine = wasmtime.Engine()
+    _exercise(engine, load_component(engine, _built().wat.encode(), blocker / "cache"))
+
+
+def test_progress_line_for_slow_compiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache, "PROGRESS_AFTER", 0.0)
+    stream = io.StringIO()
+    load_component(wasmtime.Engine(), _built().wat.encode(), tmp_path, progress=stream)
+    text = stream.getvalue()
+    assert "compiling component" in text and "compiled component in" in text
+
+
+def test_default_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("WASMCOMPONENT_CACHE_DIR", str(tmp_path))
+    assert default_cache_dir() == tmp_path
+    monkeypatch.delenv("WASMCOMPONENT_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "wasmcomponent"
