@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 import wasmtime
-from corpus import CONFORMANCE_DIR, WASM_TOOLS, component_binaries
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from corpus import CONFORMANCE_DIR, WASM_TOOLS, component_binaries
 from wasmcomponent import Component
 from wasmcomponent.errors import ComponentError
 

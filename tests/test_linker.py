@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import wasmtime
 
-from wasmcomponent import Component, LinkError, Linker
+from wasmcomponent import Component, Linker, LinkError
 from wasmcomponent.runtime.names import NameMap, track_key
 
 IMPORT_DOUBLE = """

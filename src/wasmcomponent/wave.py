@@ -678,8 +678,10 @@ def _format_float(value: float, single: bool) -> str:
         text = f"{value:.{digits}g}"
         if _round_f32(float(text)) == value:
             break
-    # `%g` may drop the fraction ("1e+20", "3"), both valid WAVE numbers.
-    return text
+    # `%g` may drop the fraction ("1e+20", "3"), both valid WAVE numbers; its
+    # exponent form can be longer than the positional one ("7.587561e+07").
+    positional = repr(float(text))
+    return positional if len(positional) < len(text) else text
 
 
 def _label(name: str) -> str:
