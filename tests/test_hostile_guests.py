@@ -521,7 +521,6 @@ def test_wasmtime_caps_unbounded_copies(engine: Engine) -> None:
     assert run(store) == ["a" * SHARED_STRING] * 100
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason="hostcall fuel not implemented")
 def test_unbounded_copy_is_capped_by_hostcall_fuel(engine: Engine) -> None:
     """Proposed API: `wasmcomponent.hostcall_fuel(store)` / `set_hostcall_fuel(store, n)`, as wasmtime's."""
     import wasmcomponent

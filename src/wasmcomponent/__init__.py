@@ -23,6 +23,7 @@ from .errors import (
     UnsupportedError,
     ValidationError,
 )
+from .runtime.call import hostcall_fuel, set_hostcall_fuel
 from .runtime.component import Component, ExportIndex
 from .runtime.func import Func
 from .runtime.instance import Instance
@@ -118,4 +119,6 @@ __all__ = [
     "LinkError",
     "UnsupportedError",
     "ValidationError",
+    "hostcall_fuel",
+    "set_hostcall_fuel",
 ]

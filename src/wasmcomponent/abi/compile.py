@@ -49,6 +49,7 @@ wasm.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import struct
 import sys
@@ -190,6 +191,34 @@ def compile_func(ft: FuncType, string_encoding: str = "utf8", *, interpret: bool
 
 @cache
 def _compile_func(ft: FuncType, interpret: bool) -> CompiledFunc:
+    compiled = _build_func(ft, interpret)
+    if not any(_uses_memory(t) for t in _signature_types(ft)):
+        return compiled  # nothing is copied out of memory: no hostcall fuel to track
+    return dataclasses.replace(
+        compiled,
+        lift_results=_refuelling(compiled.lift_results),
+        lift_params=_refuelling(compiled.lift_params),
+        lift_results_host=None
+        if compiled.lift_results_host is None
+        else _refuelling(compiled.lift_results_host),
+    )
+
+
+def _signature_types(ft: FuncType) -> tuple[ValType, ...]:
+    return tuple(t for _, t in ft.params) + ((ft.result,) if ft.result is not None else ())
+
+
+def _refuelling(lift: Callable[[LiftLowerContext, Sequence[Any]], Any]) -> Callable[[LiftLowerContext, Sequence[Any]], Any]:
+    """``lift`` starting with a full tank of hostcall fuel (wasmtime refills it for every lift)."""
+
+    def lift_with_fuel(cx: LiftLowerContext, flat: Sequence[Any]) -> Any:
+        cx.refuel()
+        return lift(cx, flat)
+
+    return lift_with_fuel
+
+
+def _build_func(ft: FuncType, interpret: bool) -> CompiledFunc:
     param_types = tuple(t for _, t in ft.params)
     names = tuple(n for n, _ in ft.params)
     results = (ft.result,) if ft.result is not None else ()
@@ -617,6 +646,8 @@ def _loader(t: ValType) -> Loader:
                     # load_string's utf-8 case, inlined on this hot path
                     if begin + units > len(mv):
                         cx.trap("string-bounds")
+                    if cx.fuel is not None:
+                        cx.charge(units)
                     try:
                         return str(mv[begin : begin + units], "utf-8")
                     except UnicodeDecodeError as err:
@@ -728,6 +759,8 @@ def _list_loader(elem: ValType) -> Callable[[LiftLowerContext, memoryview, int, 
                 stop = begin + pairs[k + 1]
                 if stop > end:
                     cx.trap("string-bounds")
+                if cx.fuel is not None:
+                    cx.charge(stop - begin)
                 try:
                     out.append(str(mv[begin:stop], "utf-8"))
                 except UnicodeDecodeError as err:
@@ -804,6 +837,8 @@ def _record_loader(names: tuple[str, ...], types: tuple[ValType, ...], is_record
                     "if fast:",
                     f"    if p{i} + n{i} > size:",
                     "        cx.trap('string-bounds')",
+                    "    if cx.fuel is not None:",
+                    f"        cx.charge(n{i})",
                     "    try:",
                     f"        f{i} = str(mv[p{i} : p{i} + n{i}], 'utf-8')",
                     "    except UnicodeDecodeError as err:",
@@ -1057,6 +1092,8 @@ def load_string(cx: LiftLowerContext, mv: memoryview, ptr: int, units: int) -> A
         units &= M32
         if ptr + units > len(mv):
             cx.trap("string-bounds")
+        if cx.fuel is not None:
+            cx.charge(units)
         try:
             return str(mv[ptr : ptr + units], "utf-8")
         except UnicodeDecodeError as err:

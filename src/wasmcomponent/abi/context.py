@@ -143,6 +143,16 @@ FUSED_MESSAGES: dict[str, str] = {
 }
 
 
+HOSTCALL_FUEL_EXHAUSTED = (
+    "too much data is being copied between the host and the guest: "
+    "fuel allocated for hostcalls has been exhausted"
+)
+DEFAULT_HOSTCALL_FUEL = 128 << 20
+# What lifting one list element costs, whatever its type: wasmtime-py lifts
+# into `Val`s, and wasmtime charges `size_of::<Val>()` per element then.
+LIST_ELEMENT_FUEL = 48
+
+
 class LiftLowerContext:
     """Per-call state for lifting and lowering (spec ``LiftLowerContext``).
 
@@ -162,6 +172,8 @@ class LiftLowerContext:
         "data",
         "lazy_results",
         "detach_refs",
+        "fuel",
+        "fuel_source",
     )
 
     def __init__(
@@ -185,6 +197,26 @@ class LiftLowerContext:
         self.lazy_results = False
         # True while lifting values that must not refer to guest memory (see abi.refs).
         self.detach_refs = False
+        # Hostcall fuel: what one host-side lift may still copy (None: no cap,
+        # as in fused calls).  ``fuel_source.hostcall_fuel`` refills it per lift.
+        self.fuel: int | None = None
+        self.fuel_source: Any = None
+
+    # ------------------------------------------------------------- fuel
+
+    def refuel(self) -> None:
+        """Start a host-side lift with the store's whole hostcall fuel (wasmtime ``options.rs``)."""
+        source = self.fuel_source
+        self.fuel = None if source is None or self.fused else source.hostcall_fuel
+
+    def charge(self, amount: int) -> None:
+        """Spend ``amount`` bytes of hostcall fuel; trap when it runs out."""
+        fuel = self.fuel
+        if fuel is not None:
+            fuel -= amount
+            if fuel < 0:
+                raise ComponentTrap(HOSTCALL_FUEL_EXHAUSTED)
+            self.fuel = fuel
 
     # ------------------------------------------------------------- traps
 

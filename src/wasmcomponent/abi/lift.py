@@ -58,7 +58,7 @@ from ..types.model import (
     ValType,
     VariantType,
 )
-from .context import LiftLowerContext
+from .context import LIST_ELEMENT_FUEL, LiftLowerContext
 from .refs import LIST_REF_ELEMENTS, FusedCase, list_ref
 from .strings import load_string_from_range
 
@@ -182,6 +182,8 @@ def check_list_range(
         cx.trap(kind + "-bounds")
     if ptr % align:
         cx.trap(kind + "-align")
+    if cx.fuel is not None:  # charged once the range is known to be valid, as wasmtime
+        cx.charge((length & MASK32) * LIST_ELEMENT_FUEL)
     return ptr
 
 

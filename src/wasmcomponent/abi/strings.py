@@ -64,6 +64,8 @@ def load_string_from_range(cx: LiftLowerContext, mv: memoryview, ptr: int, tagge
         cx.trap("string-align", align=align)
     if ptr + byte_length > len(mv):
         cx.trap("string-bounds")
+    if cx.fuel is not None:
+        cx.charge(byte_length)
     if cx.fused:
         units = byte_length // 2 if codec == "utf-16-le" else byte_length
         simple = {"utf-8": "utf8", "utf-16-le": "utf16", "latin-1": "latin1"}[codec]

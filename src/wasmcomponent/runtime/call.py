@@ -33,7 +33,7 @@ from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 from .._engine import GuestMemory, RawFunc, store_state
 from ..abi.compile import CompiledFunc, compile_func
-from ..abi.context import CanonicalOptions
+from ..abi.context import DEFAULT_HOSTCALL_FUEL, CanonicalOptions
 from ..errors import ComponentTrap, UnsupportedError
 from ..translate import plan as p
 from ..types import model
@@ -63,14 +63,37 @@ __all__ = [
 class StoreState:
     """Component-level state of one ``wasmtime.Store``."""
 
-    __slots__ = ("poisoned", "__weakref__")
+    __slots__ = ("poisoned", "hostcall_fuel", "__weakref__")
 
     def __init__(self) -> None:
         self.poisoned = False
+        self.hostcall_fuel = DEFAULT_HOSTCALL_FUEL
 
 
 def get_store_state(store: Any) -> StoreState:
     return store_state(store, StoreState)
+
+
+def hostcall_fuel(store: Any) -> int:
+    """How many bytes one lift into the host may copy out of guest memory.
+
+    Strings cost their byte length and lists 48 bytes per element, as in
+    wasmtime-py; the budget refills for every host import call and every
+    export's results.  A guest that makes the host copy more (for example
+    a list of many strings that all point at the same bytes) traps.
+
+    >>> import wasmtime
+    >>> hostcall_fuel(wasmtime.Store()) == 128 << 20
+    True
+    """
+    return get_store_state(store).hostcall_fuel
+
+
+def set_hostcall_fuel(store: Any, fuel: int) -> None:
+    """Set the hostcall fuel of ``store`` (see :func:`hostcall_fuel`)."""
+    if not isinstance(fuel, int) or isinstance(fuel, bool) or fuel < 0:
+        raise ValueError("hostcall fuel must be a non-negative int")
+    get_store_state(store).hostcall_fuel = fuel
 
 
 class RuntimeOptions:
@@ -104,9 +127,11 @@ class RuntimeOptions:
 
     def context(self, fused: bool = False) -> HandleContext:
         """A fresh lift/lower context whose resource hooks use this instance's handle table."""
-        return make_context(
+        cx = make_context(
             self._state, self._component_instance, self.canonical, self.memory, self.realloc, fused
         )
+        cx.fuel_source = get_store_state(self._state.store)
+        return cx
 
 
 def flat_results(raw: Any, count: int) -> Sequence[Any]:
