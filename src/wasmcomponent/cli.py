@@ -183,7 +183,13 @@ class WasiOptions:
         self.args = list(args)
 
 
-def run(path: str, call: Optional[str], out: TextIO, options: Optional[WasiOptions] = None) -> int:
+def run(
+    path: str,
+    call: Optional[str],
+    out: TextIO,
+    options: Optional[WasiOptions] = None,
+    use_cache: bool = True,
+) -> int:
     """Instantiate the component at ``path`` and perform the WAVE ``call``, printing its result.
 
     Without ``call``, run the component's ``wasi:cli/run`` export; the status is 0 for
@@ -193,7 +199,14 @@ def run(path: str, call: Optional[str], out: TextIO, options: Optional[WasiOptio
     backend = _backend()
     engine = wasmtime.Engine()
     store = wasmtime.Store(engine)
-    component = backend.Component.from_file(engine, path)
+    if use_cache and backend.__name__ == "wasmcomponent":
+        # Compiled components are cached on disk (see runtime.cache); a slow
+        # first compile prints a one-line status on stderr.
+        from .runtime.cache import load_component
+
+        component = load_component(engine, path, progress=sys.stderr)
+    else:
+        component = backend.Component.from_file(engine, path)
     store.set_wasi(_wasi_config(path, options))
     linker = backend.Linker(engine)
     linker.add_wasip2()
@@ -250,7 +263,7 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd = commands.add_parser(
         "run",
         help="run a `wasi:cli/run` command, or call one export with --invoke",
-        usage="%(prog)s [-h] [--invoke CALL] [--dir HOST[::GUEST]] [--env K[=V]] file [-- args ...]",
+        usage="%(prog)s [-h] [--invoke CALL] [--dir HOST[::GUEST]] [--env K[=V]] [--no-cache] file [-- args ...]",
     )
     run_cmd.add_argument("file", help="component binary (.wasm) or text (.wat)")
     run_cmd.add_argument(
@@ -263,6 +276,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run_cmd.add_argument(
         "--env", action="append", default=[], metavar="K[=V]", help="set (or inherit) an environment variable"
+    )
+    run_cmd.add_argument(
+        "--no-cache", action="store_true", help="compile without the on-disk compile cache ($WASMCOMPONENT_CACHE_DIR)"
     )
     return parser
 
@@ -277,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         options = WasiOptions(args.dir, args.env, guest_args)
-        return run(args.file, args.invoke, sys.stdout, options)
+        return run(args.file, args.invoke, sys.stdout, options, use_cache=not args.no_cache)
     except wasmtime.ExitTrap as exit_trap:
         return int(getattr(exit_trap, "code", 1))
     except UsageError as error:
