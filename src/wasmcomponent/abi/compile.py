@@ -936,13 +936,8 @@ def _flat_lowerer(t: ValType, wants: tuple[str, ...]) -> FlatLowerer:
             def lower_string(cx: LiftLowerContext, v: Any, out: list) -> None:
                 if type(v) is str and cx.string_encoding == "utf8":
                     # _store_string_view's utf-8 case, inlined on this hot path
-                    try:
-                        encoded = v.encode("utf-8")
-                    except UnicodeEncodeError:
-                        raise ValueError("string contains an unpaired surrogate and is not valid unicode") from None
+                    encoded = _encode_utf8(v)
                     units = len(encoded)
-                    if units > _STRING_LIMIT:
-                        raise ValueError(f"string length of {units} too large to copy into wasm")
                     # cx.allocate(1, units, "string"), inlined (alignment 1 needs no check)
                     ptr = cx.realloc(0, 0, 1, units) & M32  # type: ignore[misc]
                     mv = cx.memory.view()  # type: ignore[union-attr]
@@ -1107,6 +1102,17 @@ def store_string(cx: LiftLowerContext, v: Any) -> tuple[int, int]:
     return ptr, units
 
 
+def _encode_utf8(v: str) -> bytes:
+    """A host ``str`` as utf-8 for the guest, with the spec's errors for unencodable or huge strings."""
+    try:
+        encoded = v.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("string contains an unpaired surrogate and is not valid unicode") from None
+    if len(encoded) > _STRING_LIMIT:
+        raise ValueError(f"string length of {len(encoded)} too large to copy into wasm")
+    return encoded
+
+
 def _store_string_view(cx: LiftLowerContext, v: Any) -> tuple[int, int, memoryview]:
     """Store ``v``; return ``(ptr, tagged units, a fresh view)``.
 
@@ -1115,13 +1121,8 @@ def _store_string_view(cx: LiftLowerContext, v: Any) -> tuple[int, int, memoryvi
     the bounds check and the copy.  Every other case is delegated.
     """
     if type(v) is str and cx.string_encoding == "utf8":
-        try:
-            encoded = v.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError("string contains an unpaired surrogate and is not valid unicode") from None
+        encoded = _encode_utf8(v)
         units = len(encoded)
-        if units > _STRING_LIMIT:
-            raise ValueError(f"string length of {units} too large to copy into wasm")
         ptr, mv = cx.allocate(1, units, "string")
         mv[ptr : ptr + units] = encoded
         return ptr, units, mv

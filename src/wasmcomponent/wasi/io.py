@@ -158,25 +158,6 @@ class ClosedInput(InputStream):
     __slots__ = ()
 
 
-class BytesInput(InputStream):
-    """Serves a fixed byte string, then closes."""
-
-    __slots__ = ("data", "pos")
-
-    def __init__(self, data: bytes) -> None:
-        super().__init__()
-        self.data = data
-        self.pos = 0
-
-    def read(self, size: int) -> bytes:
-        pos = self.pos
-        if pos >= len(self.data):
-            raise StreamClosed
-        chunk = self.data[pos : pos + size]
-        self.pos = pos + len(chunk)
-        return chunk
-
-
 class SharedInput(InputStream):
     """A handle on a shared source (stdin): every ``get-stdin`` handle reads the same data."""
 
