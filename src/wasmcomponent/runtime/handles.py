@@ -141,40 +141,62 @@ class RuntimeResource:
 
 
 class CallScope:
-    """Borrow bookkeeping of one call (spec: the task's ``num_borrows`` and the subtask's lenders)."""
+    """Borrow bookkeeping of one call (spec: the task's ``num_borrows`` and the subtask's lenders).
 
-    __slots__ = ("lenders", "borrows", "host_borrows")
+    A scope is made for every call whose type carries handles, so creating
+    one must be cheap: the attributes start as class-level defaults (no
+    ``__init__``, no lists) and the lists are made on first use.
+    """
 
-    def __init__(self) -> None:
-        self.lenders: list[ResourceHandle] = []
-        self.borrows = 0
-        self.host_borrows: list[tuple[HostTable, int, int]] = []
+    lenders: Optional[list[ResourceHandle]] = None
+    borrows: int = 0
+    host_borrows: Optional[list[tuple[HostTable, int, int]]] = None
 
     def lend(self, handle: ResourceHandle) -> int:
         """Lend ``handle`` for this call and return its rep."""
         if handle.own:
             handle.lends += 1
-            self.lenders.append(handle)
+            lenders = self.lenders
+            if lenders is None:
+                self.lenders = [handle]
+            else:
+                lenders.append(handle)
         return handle.rep
 
     def release_lends(self) -> None:
         """Give back every ``own`` this call borrowed from."""
-        for handle in self.lenders:
-            handle.lends -= 1
-        self.lenders.clear()
+        lenders = self.lenders
+        if lenders:
+            for handle in lenders:
+                handle.lends -= 1
+            lenders.clear()
 
     def exit_guest_call(self) -> None:
         """End of a call into a guest: its borrows must be gone (spec ``task.return``)."""
         if self.borrows > 0:
             raise _trap("borrow handles still remain at the end of the call")
-        self.release_lends()
+        lenders = self.lenders
+        if lenders:
+            for handle in lenders:
+                handle.lends -= 1
+            lenders.clear()
 
     def exit_host_call(self) -> None:
         """End of a call into the host: its borrowed ``ResourceAny`` values expire."""
-        for host, index, generation in self.host_borrows:
-            host.expire(index, generation)
-        self.host_borrows.clear()
+        host_borrows = self.host_borrows
+        if host_borrows:
+            for host, index, generation in host_borrows:
+                host.expire(index, generation)
+            host_borrows.clear()
         self.release_lends()
+
+    def add_host_borrow(self, host: HostTable, index: int, generation: int) -> None:
+        """Record a borrow lent to a host call, to expire when the call ends."""
+        host_borrows = self.host_borrows
+        if host_borrows is None:
+            self.host_borrows = [(host, index, generation)]
+        else:
+            host_borrows.append((host, index, generation))
 
 
 class ResourceHandle:
@@ -517,7 +539,7 @@ class HandleContext(LiftLowerContext):
     contains handles.
     """
 
-    __slots__ = ("table", "handles", "host", "scope")
+    __slots__ = ("table", "handles", "resources", "host", "scope")
 
     def __init__(
         self,
@@ -531,6 +553,7 @@ class HandleContext(LiftLowerContext):
     ) -> None:
         super().__init__(options, memory, realloc, fused=fused)
         self.handles = handles
+        self.resources: dict[Any, Any] = handles.resources
         self.table = handles.tables[component_instance]
         self.host = handles.host
         self.scope: Optional[CallScope] = None
@@ -557,7 +580,7 @@ class HandleContext(LiftLowerContext):
             return ResourceTransfer.make(rt, rep, False)
         host = self.host
         value = host.insert(ResourceHandle(rt, rep, False, scope))
-        scope.host_borrows.append((host, value._index, value._generation))
+        scope.add_host_borrow(host, value._index, value._generation)
         return value
 
     # Python (or adapter token) -> guest
@@ -585,21 +608,78 @@ class HandleContext(LiftLowerContext):
         return self.table.lower_own(rt, rep)
 
     def lower_borrow(self, resource: model.ResourceIdentity, value: Any) -> int:
-        rt = self.handles.resource(resource)
-        scope = self._scope()
-        if type(value) is ResourceTransfer:
+        # The hot path of every borrow parameter: lookups and the table's
+        # ``lower_borrow`` are inlined, exact types are tested first.
+        rt = self.resources.get(resource)
+        if rt.__class__ is not RuntimeResource:
+            rt = self.handles.resource(resource)
+        scope = self.scope
+        assert scope is not None, "no call scope for a handle-carrying call"
+        cls = value.__class__
+        if cls is ResourceHost:
+            if not rt.is_host or rt.key != value._type:
+                raise ComponentError("mismatched resource types")
+            rep = value._rep
+        elif cls is ResourceAny:
+            # ``_lend_host_value`` inlined; any failed check goes through
+            # ``HostTable.lookup`` for its exact error.
+            mine = value._type
+            if mine is not rt.type and not (rt.is_host and mine._identity.host_key == rt.key) and mine != rt.type:
+                raise ComponentError("mismatched resource types")
+            host = self.host
+            index = value._index
+            if value._host is host and host.generations[index] == value._generation:
+                handle = host.table.array[index]
+                if handle is None:
+                    handle = host.lookup(value)
+            else:
+                handle = host.lookup(value)
+            if handle.own:
+                handle.lends += 1
+                lenders = scope.lenders
+                if lenders is None:
+                    scope.lenders = [handle]
+                else:
+                    lenders.append(handle)
+            rep = handle.rep
+        elif cls is ResourceTransfer:
             rep = value.rep
         elif isinstance(value, ResourceAny):
-            if value._type != rt.type:
-                raise ComponentError("mismatched resource types")
-            rep = scope.lend(self.host.lookup(value))
+            rep = self._lend_host_value(rt, value, scope)
         elif isinstance(value, ResourceHost):
             if not rt.is_host or rt.key != value.type:
                 raise ComponentError("mismatched resource types")
             rep = value.rep
         else:
             raise _not_a_resource(value)
-        return self.table.lower_borrow(rt, rep, scope)
+        table = self.table
+        if rt.impl_table is table:
+            return rep  # spec ``lower_borrow``: the defining instance receives the bare rep
+        handle = ResourceHandle(rt, rep, False, scope)
+        free = table.free
+        if free:
+            index = free.pop()
+            table.array[index] = handle
+        else:
+            index = table.add(handle)
+        scope.borrows += 1
+        return index
+
+    def _lend_host_value(self, rt: RuntimeResource, value: ResourceAny, scope: CallScope) -> int:
+        """Lend the host's handle behind ``value`` for the call of ``scope``; return its rep."""
+        mine = value._type
+        theirs = rt.type
+        if mine is not theirs and mine != theirs:
+            raise ComponentError("mismatched resource types")
+        handle = self.host.lookup(value)
+        if handle.own:
+            handle.lends += 1
+            lenders = scope.lenders
+            if lenders is None:
+                scope.lenders = [handle]
+            else:
+                lenders.append(handle)
+        return handle.rep
 
 
 def make_context(
@@ -676,29 +756,52 @@ def resource_intrinsic(state: Any, trampoline: p.ResourceIntrinsic) -> wasmtime.
     from .call import get_store_state
 
     store_state_ = get_store_state(state.store)
+    store_ctx = state.store._context()  # a host destructor gets a StoreContext of it
+    array = table.array
+    free = table.free
+    resolved: Optional[RuntimeResource] = None
 
     def poison() -> None:
         store_state_.poisoned = True
 
-    def drop(context: wasmtime.StoreContext, index: int) -> None:
+    def drop(index: int) -> None:
+        # ``HandleTable.remove_typed`` inlined: this runs once per borrow parameter.
         if not flags.may_leave:
             raise cannot_leave()
-        handle = table.remove_typed(index & M32, resource())
-        if not handle.own:
+        nonlocal resolved
+        rt = resolved
+        if rt is None:
+            rt = resolved = resource()
+        index &= M32
+        handle = array[index] if 0 < index < len(array) else None
+        if handle is None:
+            raise unknown_handle(index)
+        own = handle.own
+        if own and handle.lends:
+            raise still_borrowed()
+        if handle.resource.key != rt.key:
+            raise wrong_type(index)
+        array[index] = None
+        free.append(index)
+        if not own:
             scope = handle.scope
             if scope is not None:
                 scope.borrows -= 1
             return
-        rt = handle.resource
-        if rt.is_host:
+        target = handle.resource
+        if target.is_host:
             # The destructor of the type the intrinsic names (wasmtime uses the import's).
-            dtor = resource().host_dtor
+            dtor = rt.host_dtor
             if dtor is not None:
-                dtor(context, handle.rep)
+                context = wasmtime.StoreContext(store_ctx)
+                try:
+                    dtor(context, handle.rep)
+                finally:
+                    context._invalidate()
             return
-        run_guest_dtor(rt, handle.rep, table, poison)
+        run_guest_dtor(target, handle.rep, table, poison)
 
-    return make_host_func(state.store, ("i32",), (), drop, with_context=True)
+    return make_host_func(state.store, ("i32",), (), drop)
 
 
 __all__ = [
