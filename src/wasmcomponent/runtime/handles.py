@@ -671,15 +671,7 @@ class HandleContext(LiftLowerContext):
         theirs = rt.type
         if mine is not theirs and mine != theirs:
             raise ComponentError("mismatched resource types")
-        handle = self.host.lookup(value)
-        if handle.own:
-            handle.lends += 1
-            lenders = scope.lenders
-            if lenders is None:
-                scope.lenders = [handle]
-            else:
-                lenders.append(handle)
-        return handle.rep
+        return scope.lend(self.host.lookup(value))
 
 
 def make_context(
