@@ -1009,9 +1009,10 @@ def _flat_lowerer(t: ValType, wants: tuple[str, ...]) -> FlatLowerer:
 
             return lower_flags
         case OwnType(resource=resource):
-            return lambda cx, v, out: out.append(cx.lower_own(resource, v) & M32)
+            # Table indices and reps fit 32 bits: no masking needed.
+            return lambda cx, v, out: out.append(cx.lower_own(resource, v))
         case BorrowType(resource=resource):
-            return lambda cx, v, out: out.append(cx.lower_borrow(resource, v) & M32)
+            return lambda cx, v, out: out.append(cx.lower_borrow(resource, v))
     unsupported_lower(t)
 
 

@@ -40,7 +40,7 @@ once (:mod:`.typed`) and returns a :class:`TypedFunc` sharing this call path.
 from __future__ import annotations
 
 from functools import cache
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, Union
 
 import wasmtime
 
@@ -53,6 +53,7 @@ from .call import CallPieces, LiftedCall
 from .handles import CallScope, cannot_enter, is_uncaught_exception, uncaught_exception
 from .linker import FuncDefinition, TrapDefinition
 from .typed import check_signature
+from .values import prefix_error
 
 
 class Func:
@@ -87,7 +88,9 @@ class Func:
     _cx: Any
     _lower: Callable[[Any, Sequence[Any]], list]
     _lift: Callable[[Any, Sequence[Any]], Any]
-    _slow: tuple[Callable[[Any], Any], ...]
+    # Per parameter of an inline shape: the slow lowerer of a scalar, or
+    # ``(resource, where)`` of an ``own``/``borrow`` handle.
+    _slow: tuple[Any, ...]
     _declared: tuple[tuple[Any, ...], Any]
 
     def __init__(self) -> None:
@@ -220,28 +223,39 @@ def _lifted_func(call: LiftedCall, ty: model.FuncType, state: Any) -> Func:
     self._lift = pieces.compiled.host_lift_results()
     inline_params = shape[1]
     self._slow = (
-        tuple(flat_scalar_lowerer(t, f"parameter `{n}`") for n, t in pieces.type.params)
+        tuple(_param_piece(t, f"parameter `{n}`") for n, t in pieces.type.params)
         if inline_params is not None
         else ()
     )
     return self
 
 
-Shape = tuple[int, Optional[tuple[model.ValType, ...]], Optional[model.ValType], bool, int, bool, bool]
+def _param_piece(t: model.ValType, where: str) -> Any:
+    """What the generated code needs for one parameter of an inline shape (see ``Func._slow``)."""
+    if isinstance(t, (model.OwnType, model.BorrowType)):
+        return (t.resource, where)
+    return flat_scalar_lowerer(t, where)
+
+
+# An inline parameter is its scalar type, or "own"/"borrow" for a handle (the
+# resource itself is per instance, in ``Func._slow``).
+InlineParam = Union[model.ValType, str]
+Shape = tuple[int, Optional[tuple[InlineParam, ...]], Optional[model.ValType], bool, int, bool, bool]
 
 
 def _call_shape(pieces: CallPieces) -> Shape:
     """``(arity, inline param types or None, inline result or None, result inline?, flat results, post, handles)``."""
     ft = pieces.type
     types = tuple(t for _, t in ft.params)
-    inline_ok = not pieces.compiled.interpreted and not pieces.has_handles
-    inline_params = (
-        types
-        if inline_ok
-        and all(is_inline_scalar(t) for t in types)
-        and len(flatten_types(types)) <= MAX_FLAT_PARAMS
-        else None
-    )
+    inline_ok = not pieces.compiled.interpreted
+    inline_params: Optional[tuple[InlineParam, ...]] = None
+    if inline_ok and len(flatten_types(types)) <= MAX_FLAT_PARAMS:
+        if not pieces.has_handles:
+            if all(is_inline_scalar(t) for t in types):
+                inline_params = types
+        elif all(is_inline_scalar(t) or isinstance(t, (model.OwnType, model.BorrowType)) for t in types):
+            inline_params = tuple(_handle_kind(t) for t in types)
+    # A scalar result is lifted inline whatever the parameters carry.
     result_inline = inline_ok and (ft.result is None or is_inline_scalar(ft.result))
     result = ft.result if result_inline and ft.result is not None else None
     return (
@@ -255,6 +269,14 @@ def _call_shape(pieces: CallPieces) -> Shape:
     )
 
 
+def _handle_kind(t: model.ValType) -> InlineParam:
+    if isinstance(t, model.OwnType):
+        return "own"
+    if isinstance(t, model.BorrowType):
+        return "borrow"
+    return t
+
+
 @cache
 def _func_class(shape: Shape) -> type[Func]:
     source = _call_source(shape)
@@ -265,6 +287,9 @@ def _func_class(shape: Shape) -> type[Func]:
         "ComponentTrap": ComponentTrap,
         "CallScope": CallScope,
         "BaseException": BaseException,
+        "TypeError": TypeError,
+        "ValueError": ValueError,
+        "prefix_error": prefix_error,
     }
     exec(compile(source, f"<Func.__call__ {shape[:3]}>", "exec"), namespace)
     call = namespace["__call__"]
@@ -288,10 +313,14 @@ def _call_source(shape: Shape) -> str:
         "        raise cannot_enter()",
     ]
     body: list[str] = []
-    if inline_params is not None:
+    if inline_params is not None and has_handles:
+        body += _handle_params_source(inline_params, names)
+        raw_args = ", ".join(names)
+    elif inline_params is not None:
         if arity:
             body.append(f"{', '.join(names)}, = params")
         for i, t in enumerate(inline_params):
+            assert not isinstance(t, str)
             body += inline_lower(t, names[i], f"self._slow[{i}]")
         body.append("flags.may_enter = False")
         raw_args = ", ".join(names)
@@ -320,11 +349,12 @@ def _call_source(shape: Shape) -> str:
     flat = {0: "()", 1: "(r,)"}.get(nresults, "r")
     body += ["try:", f"    r = self._raw({raw_args})"]
     if has_handles:
-        body.append("    scope.exit_guest_call()")
+        # ``exit_guest_call`` does nothing when both are empty.
+        body += ["    if scope.borrows or scope.lenders:", "        scope.exit_guest_call()"]
     if result_inline:
         body.append(f"    result = {inline_lift(result, 'r') if result is not None else 'None'}")
     else:
-        if inline_params is not None:
+        if inline_params is not None and not has_handles:
             body.append("    cx = self._cx")
         body.append(f"    result = self._lift(cx, {flat})")
     if has_post:
@@ -358,3 +388,42 @@ def _call_source(shape: Shape) -> str:
     else:
         lines += ["    " + line for line in body]
     return "\n".join(lines) + "\n"
+
+
+def _handle_params_source(params: tuple[InlineParam, ...], names: list[str]) -> list[str]:
+    """Lowering of scalar and ``own``/``borrow`` parameters, in order, as the generic path does.
+
+    ``may_enter``/``may_leave`` are cleared around the lowering; a trap
+    poisons the store, any other error restores ``may_enter`` and gives back
+    the handles lent so far; errors are prefixed with the parameter as
+    ``lower_params`` does.  Runs inside the call's borrow scope (``cx``, ``scope``).
+    """
+    lines: list[str] = []
+    if names:
+        lines += [f"{', '.join(names)}, = params", "slow = self._slow"]
+    lines += ["flags.may_enter = False", "flags.may_leave = False", "try:"]
+    for i, t in enumerate(params):
+        var = names[i]
+        if isinstance(t, str):
+            lines += [
+                "    try:",
+                f"        {var} = cx.lower_{t}(slow[{i}][0], {var})",
+                "    except (TypeError, ValueError) as err:",
+                f"        raise prefix_error(err, slow[{i}][1]) from None",
+            ]
+        else:
+            lines += ["    " + line for line in inline_lower(t, var, f"slow[{i}]")]
+    if not params:
+        lines.append("    pass")
+    lines += [
+        "except ComponentTrap:",
+        "    ss.poisoned = True",
+        "    raise",
+        "except BaseException:",
+        "    flags.may_enter = True",
+        "    scope.release_lends()",
+        "    raise",
+        "finally:",
+        "    flags.may_leave = True",
+    ]
+    return lines
