@@ -642,17 +642,7 @@ def _loader(t: ValType) -> Loader:
 
             def load_string_at(cx: LiftLowerContext, mv: memoryview, ptr: int) -> Any:
                 begin, units = unpack_pair(mv, ptr)
-                if cx.string_encoding == "utf8" and not cx.fused:
-                    # load_string's utf-8 case, inlined on this hot path
-                    if begin + units > len(mv):
-                        cx.trap("string-bounds")
-                    if cx.fuel is not None:
-                        cx.charge(units)
-                    try:
-                        return str(mv[begin : begin + units], "utf-8")
-                    except UnicodeDecodeError as err:
-                        decode_failure(cx, err, mv, begin)
-                return load_string_from_range(cx, mv, begin, units)
+                return load_string(cx, mv, begin, units)
 
             return load_string_at
         case ListType(element=elem, length=None):
