@@ -107,6 +107,15 @@ from ..types.model import (
 from . import lift as interp_lift
 from . import lower as interp_lower
 from .context import LiftLowerContext
+from .fast_strings import (
+    encode_utf8,
+    load_string,
+    load_string_env,
+    load_string_lines,
+    store_string_lines,
+    store_string_view,
+    string_env,
+)
 from .lift import (
     check_list_range,
     convert_i32_to_char,
@@ -125,13 +134,9 @@ from .lower import (
     unsupported_lower,
 )
 from .refs import LIST_REF_ELEMENTS, FusedCase, ListRef, detaching, list_ref
-from .strings import (
-    MAX_STRING_BYTE_LENGTH,
-    decode_failure,
-    load_string_from_range,
-    store_string_into_range,
-)
+from .strings import decode_failure, store_string_into_range
 from .transcode import store_list_ref
+from .variant_code import variant_flat_lowerer, variant_loader, variant_param_lowerer
 
 __all__ = ["CompiledFunc", "compile_func", "FORCE_INTERPRETER_ENV"]
 
@@ -209,7 +214,12 @@ def _signature_types(ft: FuncType) -> tuple[ValType, ...]:
 
 
 def _refuelling(lift: Callable[[LiftLowerContext, Sequence[Any]], Any]) -> Callable[[LiftLowerContext, Sequence[Any]], Any]:
-    """``lift`` starting with a full tank of hostcall fuel (wasmtime refills it for every lift)."""
+    """``lift`` starting with a full tank of hostcall fuel (wasmtime refills it for every lift).
+
+    A lifter marked ``refuels`` does it itself (one frame less on a hot path).
+    """
+    if getattr(lift, "refuels", False):
+        return lift
 
     def lift_with_fuel(cx: LiftLowerContext, flat: Sequence[Any]) -> Any:
         cx.refuel()
@@ -334,6 +344,11 @@ def _make_lower_params(
                 raise prefix_error(err, where0) from None
             return out
 
+        (t0,) = types
+        if isinstance(t0, (VariantType, OptionType, ResultType)):
+            fast = variant_param_lowerer(t0, flatten_type(t0), where0, lower_param)
+            if fast is not None:
+                return fast
         return lower_param
 
     def lower_params(cx: LiftLowerContext, args: Sequence[Any]) -> list:
@@ -421,7 +436,23 @@ def _make_lift_results(results: tuple[ValType, ...], spill: bool) -> Callable[[L
                 cx.trap("result-bounds")
             return load(cx, mv, ptr)
 
-        return _detaching(lift_results_spilled) if _uses_memory(t) else lift_results_spilled
+        if not _uses_memory(t):
+            return lift_results_spilled
+
+        def lift_results_refuelled(cx: LiftLowerContext, flat: Sequence[Any]) -> Any:
+            # cx.refuel() and lift_results_spilled, inlined
+            source = cx.fuel_source
+            cx.fuel = None if source is None or cx.fused else source.hostcall_fuel
+            mv = cx.memory.view()  # type: ignore[union-attr]
+            ptr = flat[0] & M32
+            if ptr % align:
+                cx.trap("result-align", align=align)
+            if ptr + size > len(mv):
+                cx.trap("result-bounds")
+            return load(cx, mv, ptr)
+
+        lift_results_refuelled.refuels = True  # type: ignore[attr-defined]
+        return _detaching(lift_results_refuelled)
     lift = _flat_lifter(t, 0, flatten_type(t))
     if _uses_memory(t):
         return _detaching(lambda cx, flat: lift(cx, cx.view(), flat))
@@ -799,9 +830,7 @@ def _record_loader(names: tuple[str, ...], types: tuple[ValType, ...], is_record
     env: dict[str, Any] = {
         "Record": Record,
         "record_new": Record.__new__,
-        "load_string": load_string,
-        "decode_failure": decode_failure,
-        "UnicodeDecodeError": UnicodeDecodeError,
+        **load_string_env(),
     }
     has_strings = False
     for i, (t, off) in enumerate(zip(types, offsets, strict=True)):
@@ -823,19 +852,7 @@ def _record_loader(names: tuple[str, ...], types: tuple[ValType, ...], is_record
             else:
                 # load_string's host utf-8 case inlined (the pair is unsigned already)
                 has_strings = True
-                body += [
-                    "if fast:",
-                    f"    if p{i} + n{i} > size:",
-                    "        cx.trap('string-bounds')",
-                    "    if cx.fuel is not None:",
-                    f"        cx.charge(n{i})",
-                    "    try:",
-                    f"        f{i} = str(mv[p{i} : p{i} + n{i}], 'utf-8')",
-                    "    except UnicodeDecodeError as err:",
-                    f"        decode_failure(cx, err, mv, p{i})",
-                    "else:",
-                    f"    f{i} = load_string(cx, mv, p{i}, n{i})",
-                ]
+                body += load_string_lines(f"p{i}", f"n{i}", f"f{i}")
         else:
             env[f"load{i}"] = _loader(t)
             body.append(f"f{i} = load{i}(cx, mv, ptr + {off})")
@@ -862,7 +879,6 @@ def _variant_loader(t: ValType) -> Loader:
     cases = case_types(t)
     count = len(cases)
     disc = struct.Struct("<" + {1: "B", 2: "H", 4: "I"}[discriminant_size(count)]).unpack_from
-    offset = payload_offset(t)
     matcher = case_matcher(t)
     if isinstance(t, EnumType):
         names = matcher.names
@@ -874,18 +890,7 @@ def _variant_loader(t: ValType) -> Loader:
             return names[index]
 
         return load_enum
-    loaders = tuple(None if c is None else _loader(c) for c in cases)
-    make = matcher.make
-
-    def load_variant(cx: LiftLowerContext, mv: memoryview, ptr: int) -> Any:
-        index = disc(mv, ptr)[0]
-        if index >= count:
-            cx.trap("discriminant", value=index, count=count)
-        load = loaders[index]
-        payload = None if load is None else load(cx, mv, ptr + offset)
-        return FusedCase(index, payload) if cx.fused else make(index, payload)
-
-    return load_variant
+    return variant_loader(t, _loader)
 
 
 # ------------------------------------------------------------ flat lowering
@@ -925,8 +930,8 @@ def _flat_lowerer(t: ValType, wants: tuple[str, ...]) -> FlatLowerer:
 
             def lower_string(cx: LiftLowerContext, v: Any, out: list) -> None:
                 if type(v) is str and cx.string_encoding == "utf8":
-                    # _store_string_view's utf-8 case, inlined on this hot path
-                    encoded = _encode_utf8(v)
+                    # store_string_view's utf-8 case, inlined on this hot path
+                    encoded = encode_utf8(v)
                     units = len(encoded)
                     # cx.allocate(1, units, "string"), inlined (alignment 1 needs no check)
                     ptr = cx.realloc(0, 0, 1, units) & M32  # type: ignore[misc]
@@ -1062,63 +1067,7 @@ def _flat_variant_lowerer(t: ValType, wants: tuple[str, ...]) -> FlatLowerer:
                 raise prefix_error(err, f"case `{name}`") from None
         out.extend(pad)
 
-    return lower_variant
-
-
-# ------------------------------------------------------------ strings
-
-
-_STRING_LIMIT = MAX_STRING_BYTE_LENGTH // 3
-
-
-def load_string(cx: LiftLowerContext, mv: memoryview, ptr: int, units: int) -> Any:
-    """:func:`~.strings.load_string_from_range` with the host-side utf-8 case inlined."""
-    if cx.string_encoding == "utf8" and not cx.fused:
-        ptr &= M32
-        units &= M32
-        if ptr + units > len(mv):
-            cx.trap("string-bounds")
-        if cx.fuel is not None:
-            cx.charge(units)
-        try:
-            return str(mv[ptr : ptr + units], "utf-8")
-        except UnicodeDecodeError as err:
-            decode_failure(cx, err, mv, ptr)
-    return load_string_from_range(cx, mv, ptr, units)
-
-
-def store_string(cx: LiftLowerContext, v: Any) -> tuple[int, int]:
-    """:func:`~.strings.store_string_into_range` with the utf-8 to utf-8 case inlined."""
-    ptr, units, _ = _store_string_view(cx, v)
-    return ptr, units
-
-
-def _encode_utf8(v: str) -> bytes:
-    """A host ``str`` as utf-8 for the guest, with the spec's errors for unencodable or huge strings."""
-    try:
-        encoded = v.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("string contains an unpaired surrogate and is not valid unicode") from None
-    if len(encoded) > _STRING_LIMIT:
-        raise ValueError(f"string length of {len(encoded)} too large to copy into wasm")
-    return encoded
-
-
-def _store_string_view(cx: LiftLowerContext, v: Any) -> tuple[int, int, memoryview]:
-    """Store ``v``; return ``(ptr, tagged units, a fresh view)``.
-
-    For a ``str`` into utf-8: the same checks, the same single ``realloc``
-    and the same errors as the spec-shaped code, with one memory query for
-    the bounds check and the copy.  Every other case is delegated.
-    """
-    if type(v) is str and cx.string_encoding == "utf8":
-        encoded = _encode_utf8(v)
-        units = len(encoded)
-        ptr, mv = cx.allocate(1, units, "string")
-        mv[ptr : ptr + units] = encoded
-        return ptr, units, mv
-    ptr, units = store_string_into_range(cx, v)
-    return ptr, units, cx.view()
+    return variant_flat_lowerer(t, wants, lower_variant)
 
 
 # ------------------------------------------------------------ storing
@@ -1171,7 +1120,7 @@ def _storer(t: ValType) -> Storer:
             pack_pair = _PAIR.pack_into
 
             def store_string_at(cx: LiftLowerContext, mv: memoryview, v: Any, ptr: int) -> memoryview:
-                begin, units, mv = _store_string_view(cx, v)
+                begin, units, mv = store_string_view(cx, v)
                 pack_pair(mv, ptr, begin, units)
                 return mv
 
@@ -1251,43 +1200,6 @@ def _storer(t: ValType) -> Storer:
     unsupported_lower(t)
 
 
-def _store_string_lines(var: str) -> list[str]:
-    """Generated-code lines storing the string in ``var``; they leave ``b, n, mv``.
-
-    The host utf-8 case of :func:`_store_string_view` inlined (same checks,
-    same single ``realloc``, same errors); other cases call it.  Names used:
-    ``store_string``, ``LIMIT``, ``M32`` (see :data:`_STRING_ENV`).
-    """
-    return [
-        f"if type({var}) is str and cx.string_encoding == 'utf8':",
-        "    try:",
-        f"        e = {var}.encode('utf-8')",
-        "    except UnicodeEncodeError:",
-        "        raise ValueError('string contains an unpaired surrogate and is not valid unicode') from None",
-        "    n = len(e)",
-        "    if n > LIMIT:",
-        "        raise ValueError(f'string length of {n} too large to copy into wasm')",
-        "    b = cx.realloc(0, 0, 1, n) & M32",
-        "    mv = cx.memory.view()",
-        "    if b + n > len(mv):",
-        "        cx.trap('realloc-bounds-string')",
-        "    mv[b : b + n] = e",
-        "else:",
-        f"    b, n, mv = store_string(cx, {var})",
-    ]
-
-
-def _string_env() -> dict[str, Any]:
-    """The names :func:`_store_string_lines` needs."""
-    return {
-        "store_string": _store_string_view,
-        "LIMIT": _STRING_LIMIT,
-        "M32": M32,
-        "UnicodeEncodeError": UnicodeEncodeError,
-        "ValueError": ValueError,
-    }
-
-
 def _record_storer(fields: tuple[tuple[str, ValType], ...]) -> Storer:
     """Spec ``store_record`` as generated straight-line code for the layout.
 
@@ -1301,7 +1213,7 @@ def _record_storer(fields: tuple[tuple[str, ValType], ...]) -> Storer:
     env: dict[str, Any] = {
         "get_field": get_field,
         "prefix_error": prefix_error,
-        **_string_env(),
+        **string_env(),
         "pack_pair": _PAIR.pack_into,
     }
     lines = ["def store_record(cx, mv, v, ptr):"]
@@ -1318,7 +1230,7 @@ def _record_storer(fields: tuple[tuple[str, ValType], ...]) -> Storer:
                 f"            mv = store{i}(cx, mv, f, ptr + {off})",
             ]
         elif t == PrimType("string"):
-            lines += ["        " + line for line in _store_string_lines("f")]
+            lines += ["        " + line for line in store_string_lines("f")]
             lines.append(f"        pack_pair(mv, ptr + {off}, b, n)")
         elif isinstance(t, ListType) and t.length is None:
             env[f"store{i}"] = _list_storer_view(t.element)
@@ -1390,13 +1302,13 @@ def _elements_storer(elem: ValType) -> Callable[[LiftLowerContext, memoryview, A
             "def store_strings(cx, mv, items, ptr):",
             "    for i, item in enumerate(items):",
             "        try:",
-            *("            " + line for line in _store_string_lines("item")),
+            *("            " + line for line in store_string_lines("item")),
             "            pack_pair(mv, ptr + 8 * i, b, n)",
             "        except (TypeError, ValueError) as err:",
             "            raise prefix_error(err, f'list element {i}') from None",
             "    return mv",
         ]
-        env: dict[str, Any] = {**_string_env(), "pack_pair": _PAIR.pack_into, "prefix_error": prefix_error}
+        env: dict[str, Any] = {**string_env(), "pack_pair": _PAIR.pack_into, "prefix_error": prefix_error}
         exec(compile("\n".join(lines) + "\n", "<store_strings>", "exec"), env)
         store_strings: Callable[[LiftLowerContext, memoryview, Any, int], memoryview] = env["store_strings"]
         return store_strings

@@ -1,0 +1,145 @@
+"""The host-side utf-8 string paths, as functions and as snippets for generated code.
+
+Almost every string crossing between Python and a guest is a ``str`` going
+into, or coming out of, a guest that uses the ``utf8`` encoding.  That case
+is written out here once, with the checks, the single ``realloc`` and the
+errors of the spec-shaped code in :mod:`.strings`; every other case (other
+encodings, fused adapters, lazy references) is delegated to it.
+
+The ``*_lines`` functions return the same code as source lines, for the
+code generators of :mod:`.compile` and :mod:`.variant_code`, which splice
+them into straight-line functions per type.  The names those lines use are
+listed next to them (:func:`string_env`, :func:`load_string_env`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .context import LiftLowerContext
+from .strings import (
+    MAX_STRING_BYTE_LENGTH,
+    decode_failure,
+    load_string_from_range,
+    store_string_into_range,
+)
+
+M32 = 0xFFFFFFFF
+# A utf-8 string longer than this could not be re-encoded as utf-16 by a
+# fused adapter within the spec's byte limit; wasmtime refuses it up front.
+STRING_LIMIT = MAX_STRING_BYTE_LENGTH // 3
+
+
+def load_string(cx: LiftLowerContext, mv: memoryview, ptr: int, units: int) -> Any:
+    """:func:`~.strings.load_string_from_range` with the host-side utf-8 case inlined."""
+    if cx.string_encoding == "utf8" and not cx.fused:
+        ptr &= M32
+        units &= M32
+        if ptr + units > len(mv):
+            cx.trap("string-bounds")
+        if cx.fuel is not None:
+            cx.charge(units)
+        try:
+            return str(mv[ptr : ptr + units], "utf-8")
+        except UnicodeDecodeError as err:
+            decode_failure(cx, err, mv, ptr)
+    return load_string_from_range(cx, mv, ptr, units)
+
+
+def store_string(cx: LiftLowerContext, v: Any) -> tuple[int, int]:
+    """:func:`~.strings.store_string_into_range` with the utf-8 to utf-8 case inlined."""
+    ptr, units, _ = store_string_view(cx, v)
+    return ptr, units
+
+
+def encode_utf8(v: str) -> bytes:
+    """A host ``str`` as utf-8 for the guest, with the spec's errors for unencodable or huge strings."""
+    try:
+        encoded = v.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("string contains an unpaired surrogate and is not valid unicode") from None
+    if len(encoded) > STRING_LIMIT:
+        raise ValueError(f"string length of {len(encoded)} too large to copy into wasm")
+    return encoded
+
+
+def store_string_view(cx: LiftLowerContext, v: Any) -> tuple[int, int, memoryview]:
+    """Store ``v``; return ``(ptr, tagged units, a fresh view)``.
+
+    For a ``str`` into utf-8: the same checks, the same single ``realloc``
+    and the same errors as the spec-shaped code, with one memory query for
+    the bounds check and the copy.  Every other case is delegated.
+    """
+    if type(v) is str and cx.string_encoding == "utf8":
+        encoded = encode_utf8(v)
+        units = len(encoded)
+        ptr, mv = cx.allocate(1, units, "string")
+        mv[ptr : ptr + units] = encoded
+        return ptr, units, mv
+    ptr, units = store_string_into_range(cx, v)
+    return ptr, units, cx.view()
+
+
+def store_string_lines(var: str) -> list[str]:
+    """Generated-code lines storing the string in ``var``; they leave ``b, n, mv``.
+
+    The host utf-8 case of :func:`store_string_view` inlined (same checks,
+    same single ``realloc``, same errors); other cases call it.  Names used:
+    ``cx`` and those of :func:`string_env`.
+    """
+    return [
+        f"if type({var}) is str and cx.string_encoding == 'utf8':",
+        "    try:",
+        f"        e = {var}.encode('utf-8')",
+        "    except UnicodeEncodeError:",
+        "        raise ValueError('string contains an unpaired surrogate and is not valid unicode') from None",
+        "    n = len(e)",
+        "    if n > LIMIT:",
+        "        raise ValueError(f'string length of {n} too large to copy into wasm')",
+        "    b = cx.realloc(0, 0, 1, n) & M32",
+        "    mv = cx.memory.view()",
+        "    if b + n > len(mv):",
+        "        cx.trap('realloc-bounds-string')",
+        "    mv[b : b + n] = e",
+        "else:",
+        f"    b, n, mv = store_string(cx, {var})",
+    ]
+
+
+def string_env() -> dict[str, Any]:
+    """The names :func:`store_string_lines` needs."""
+    return {
+        "store_string": store_string_view,
+        "LIMIT": STRING_LIMIT,
+        "M32": M32,
+        "UnicodeEncodeError": UnicodeEncodeError,
+        "ValueError": ValueError,
+    }
+
+
+def load_string_lines(ptr: str, units: str, target: str) -> list[str]:
+    """Generated-code lines lifting the string at ``ptr`` (``units`` long) into ``target``.
+
+    :func:`load_string` inlined for unsigned ``ptr``/``units`` (as ``struct``
+    unpacks them).  The lines expect ``cx``, ``mv``, ``fast`` (the context is
+    host-side utf-8: ``cx.string_encoding == 'utf8' and not cx.fused``),
+    ``size`` (``len(mv)``) and the names of :func:`load_string_env`.
+    """
+    return [
+        "if fast:",
+        f"    if {ptr} + {units} > size:",
+        "        cx.trap('string-bounds')",
+        "    if cx.fuel is not None:",
+        f"        cx.charge({units})",
+        "    try:",
+        f"        {target} = str(mv[{ptr} : {ptr} + {units}], 'utf-8')",
+        "    except UnicodeDecodeError as err:",
+        f"        decode_failure(cx, err, mv, {ptr})",
+        "else:",
+        f"    {target} = load_string(cx, mv, {ptr}, {units})",
+    ]
+
+
+def load_string_env() -> dict[str, Any]:
+    """The names :func:`load_string_lines` needs."""
+    return {"load_string": load_string, "decode_failure": decode_failure, "UnicodeDecodeError": UnicodeDecodeError}
