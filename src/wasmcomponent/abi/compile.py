@@ -88,6 +88,7 @@ from ..types.abi import (
 )
 from ..types.model import (
     INTEGER_RANGES,
+    STRING,
     U8,
     BorrowType,
     EnumType,
@@ -109,12 +110,14 @@ from . import lower as interp_lower
 from .context import LiftLowerContext
 from .fast_strings import (
     encode_utf8,
+    lift_string_result,
     load_string,
     load_string_env,
     load_string_lines,
     store_string_lines,
     store_string_view,
     string_env,
+    string_param_lowerer,
 )
 from .lift import (
     check_list_range,
@@ -345,6 +348,8 @@ def _make_lower_params(
             return out
 
         (t0,) = types
+        if t0 == STRING:
+            return string_param_lowerer(where0)
         if isinstance(t0, (VariantType, OptionType, ResultType)):
             fast = variant_param_lowerer(t0, flatten_type(t0), where0, lower_param)
             if fast is not None:
@@ -438,6 +443,8 @@ def _make_lift_results(results: tuple[ValType, ...], spill: bool) -> Callable[[L
 
         if not _uses_memory(t):
             return lift_results_spilled
+        if t == STRING:
+            return _detaching(lift_string_result)
 
         def lift_results_refuelled(cx: LiftLowerContext, flat: Sequence[Any]) -> Any:
             # cx.refuel() and lift_results_spilled, inlined

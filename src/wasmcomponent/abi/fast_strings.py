@@ -14,8 +14,10 @@ listed next to them (:func:`string_env`, :func:`load_string_env`).
 
 from __future__ import annotations
 
-from typing import Any
+import struct
+from typing import Any, Callable, Sequence
 
+from ..runtime.values import prefix_error
 from .context import LiftLowerContext
 from .strings import (
     MAX_STRING_BYTE_LENGTH,
@@ -143,3 +145,64 @@ def load_string_lines(ptr: str, units: str, target: str) -> list[str]:
 def load_string_env() -> dict[str, Any]:
     """The names :func:`load_string_lines` needs."""
     return {"load_string": load_string, "decode_failure": decode_failure, "UnicodeDecodeError": UnicodeDecodeError}
+
+
+_PAIR = struct.Struct("<II").unpack_from
+
+
+def string_param_lowerer(where: str) -> Callable[[LiftLowerContext, Any], list]:
+    """``lower_params`` of a function whose only parameter is a ``string`` (named by ``where``).
+
+    The closure path (a parameter loop, ``lower_flat`` and the string storer)
+    written as one function: same checks, same ``realloc``, same errors.
+    """
+
+    def lower_string_param(cx: LiftLowerContext, args: Any) -> list:
+        v = args[0]
+        try:
+            if type(v) is str and cx.string_encoding == "utf8":
+                encoded = encode_utf8(v)
+                units = len(encoded)
+                # cx.allocate(1, units, "string"), inlined (alignment 1 needs no check)
+                ptr = cx.realloc(0, 0, 1, units) & M32  # type: ignore[misc]
+                mv = cx.memory.view()  # type: ignore[union-attr]
+                if ptr + units > len(mv):
+                    cx.trap("realloc-bounds-string")
+                mv[ptr : ptr + units] = encoded
+                return [ptr, units]
+            return list(store_string_into_range(cx, v))
+        except (TypeError, ValueError) as err:
+            raise prefix_error(err, where) from None
+
+    return lower_string_param
+
+
+def lift_string_result(cx: LiftLowerContext, flat: Sequence[Any]) -> Any:
+    """``lift_results`` of a function returning a ``string`` through a return pointer.
+
+    Refuels, validates the pointer to the ``(ptr, length)`` pair and lifts
+    the string, as the general spilled-results lifter with the string loader
+    does.
+    """
+    source = cx.fuel_source
+    cx.fuel = None if source is None or cx.fused else source.hostcall_fuel
+    mv = cx.memory.view()  # type: ignore[union-attr]
+    ptr = flat[0] & M32
+    if ptr % 4:
+        cx.trap("result-align", align=4)
+    if ptr + 8 > len(mv):
+        cx.trap("result-bounds")
+    begin, units = _PAIR(mv, ptr)
+    if cx.string_encoding == "utf8" and not cx.fused:
+        if begin + units > len(mv):
+            cx.trap("string-bounds")
+        if cx.fuel is not None:
+            cx.charge(units)
+        try:
+            return str(mv[begin : begin + units], "utf-8")
+        except UnicodeDecodeError as err:
+            decode_failure(cx, err, mv, begin)
+    return load_string_from_range(cx, mv, begin, units)
+
+
+lift_string_result.refuels = True  # type: ignore[attr-defined]  # see compile._refuelling
