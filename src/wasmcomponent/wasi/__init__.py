@@ -10,7 +10,8 @@ Code written for wasmtime-py changes one line: ``wasmtime.WasiConfig()`` becomes
 ``wasmcomponent.wasi.WasiConfig()`` (a subclass with the same options, which
 also configures the native side).  A store without a configuration gets the
 deny-everything default.  Modules: ``io``, ``clocks``, ``random``, ``cli``,
-``filesystem`` (sandboxed preopens), ``sockets`` (present, access denied).
+``filesystem`` (sandboxed preopens), ``sockets`` (TCP, UDP and name lookup,
+denied unless the configuration allows them).
 """
 
 from .config import Preopen, WasiConfig

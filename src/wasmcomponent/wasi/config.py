@@ -85,6 +85,10 @@ class WasiConfig(_NATIVE):  # type: ignore[misc]
         self.tcp_allowed = False
         self.udp_allowed = False
         self.ip_name_lookup_allowed = False
+        # socket_addr_check((ip, port), use) -> bool, consulted before every bind, connect,
+        # listen, accept, send and receive (``use``: "tcp-bind", "tcp-connect", "tcp-listen",
+        # "tcp-accept", "udp-bind", "udp-send", "udp-receive"); False is ``access-denied``.
+        # None allows every address (wasmtime's ``socket_addr_check``).
         self.socket_addr_check: Optional[Callable[[tuple[str, int], str], bool]] = None
         # limits
         self.max_resources = 1 << 20
@@ -266,7 +270,7 @@ class WasiConfig(_NATIVE):  # type: ignore[misc]
         self.ip_name_lookup_allowed = bool(allow)
 
     def inherit_network(self) -> None:
-        """Allow TCP, UDP and name lookup to every address."""
+        """Allow TCP, UDP and name lookup to every address (clears ``socket_addr_check``)."""
         self.allow_tcp()
         self.allow_udp()
         self.allow_ip_name_lookup()
