@@ -102,6 +102,8 @@ __all__ = [
     "HostSnippets",
     "make_host_func",
     "instantiate",
+    "CoreImports",
+    "instantiate_imports",
     "exports_by_name",
     "module_imports",
     "module_exports",
@@ -156,6 +158,9 @@ _call_unchecked = _dll["wasmtime_func_call_unchecked"]
 _call_unchecked.restype = _vp
 _func_new_unchecked = _proto("wasmtime_func_new_unchecked", None, _vp, _vp, _vp, _vp, _vp, _vp)
 _trap_new = _proto("wasmtime_trap_new", _vp, ctypes.c_char_p, ctypes.c_size_t)
+_instance_new = _proto("wasmtime_instance_new", _vp, _vp, _vp, _vp, ctypes.c_size_t, _vp, _vp)
+_export_get = _proto("wasmtime_instance_export_get", ctypes.c_bool, _vp, _vp, ctypes.c_char_p, ctypes.c_size_t, _vp)
+_EXTERN_SIZE = ctypes.sizeof(ffi.wasmtime_extern_t)
 
 _UNCHECKED_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_size_t, _vp, _vp, _vp, ctypes.c_size_t)
 _FINALIZER = ctypes.CFUNCTYPE(None, _vp)
@@ -197,7 +202,7 @@ def wat_to_wasm(text: Union[str, bytes]) -> bytes:
 class _StoreRecord:
     """Per-store bookkeeping of this module (see the module docstring)."""
 
-    __slots__ = ("key", "store_id", "ctx", "ctx_arg", "pending", "closed", "keepalive", "states")
+    __slots__ = ("key", "store_id", "ctx", "ctx_arg", "pending", "closed", "keepalive", "states", "functypes")
 
     def __init__(self, key: int, ctx: Any, store_id: int) -> None:
         self.key = key
@@ -208,6 +213,18 @@ class _StoreRecord:
         self.closed = False
         self.keepalive: list[Any] = []
         self.states: dict[Any, Any] = {}
+        # Core function types by signature: wasmtime ties a type to the first
+        # engine it is used with, so they are shared per store, not globally.
+        self.functypes: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[wasmtime.FuncType, int]] = {}
+
+    def functype(self, params: tuple[str, ...], results: tuple[str, ...]) -> int:
+        """The address of this store's ``wasm_functype_t`` for a signature (made on first use)."""
+        key = (params, results)
+        found = self.functypes.get(key)
+        if found is None:
+            ty = wasmtime.FuncType([_valtype(t) for t in params], [_valtype(t) for t in results])
+            found = self.functypes[key] = (ty, ctypes.addressof(ty.ptr().contents))
+        return found[1]
 
     def close(self) -> None:
         self.closed = True
@@ -215,6 +232,7 @@ class _StoreRecord:
         self.pending = None
         self.keepalive = []
         self.states = {}
+        self.functypes = {}
 
     def take_pending(self) -> BaseException | None:
         exc, self.pending = self.pending, None
@@ -585,6 +603,28 @@ def _slow_store(types: tuple[str, ...]) -> Callable[[int, tuple[Any, ...]], None
     return store
 
 
+class _HostPlumbing(NamedTuple):
+    """The store-independent parts of every host function of one core signature."""
+
+    array: Any
+    unpack: Callable[..., Any]
+    pack: Callable[..., Any]
+    slow_store: Callable[[int, tuple[Any, ...]], None]
+
+
+@cache
+def _host_plumbing(params: tuple[str, ...], results: tuple[str, ...]) -> _HostPlumbing:
+    """Built once per signature (memoized, immutable): wasmtime copies the type on use."""
+    _check_numeric(CoreFuncType(params, results))
+    nslots = max(len(params), len(results))
+    return _HostPlumbing(
+        ctypes.c_ubyte * (nslots * _SLOT),
+        struct.Struct(_struct_format(params, _STRUCT_CODES)).unpack_from,
+        struct.Struct(_struct_format(results, _STORE_CODES)).pack_into,
+        _slow_store(results),
+    )
+
+
 def make_host_func(
     store: Storelike,
     params: Sequence[str],
@@ -609,20 +649,19 @@ def make_host_func(
 
     The ctypes callback lives as long as the store.
     """
-    functype = CoreFuncType(tuple(params), tuple(results))
-    _check_numeric(functype)
+    params, results = tuple(params), tuple(results)
+    plumbing = _host_plumbing(params, results)
     record = _record(store)
-    nslots = max(len(functype.params), len(functype.results))
     if len(env) != len(snippets.env_names):
         raise ValueError("one value per name of `snippets.env_names` is needed")
-    maker = _trampoline_maker(functype.params, functype.results, with_context, snippets)
+    maker = _trampoline_maker(params, results, with_context, snippets)
     trampoline = maker(
         callback,
         record,
-        ctypes.c_ubyte * (nslots * _SLOT),
-        struct.Struct(_struct_format(functype.params, _STRUCT_CODES)).unpack_from,
-        struct.Struct(_struct_format(functype.results, _STORE_CODES)).pack_into,
-        _slow_store(functype.results),
+        plumbing.array,
+        plumbing.unpack,
+        plumbing.pack,
+        plumbing.slow_store,
         _trap_new,
         record.ctx,  # a caller's context is the store's (same address)
         wasmtime.StoreContext,
@@ -630,13 +669,10 @@ def make_host_func(
     )
     native = _UNCHECKED_CALLBACK(trampoline)
     record.keepalive.append(native)
-    ty = wasmtime.FuncType(
-        [_valtype(t) for t in functype.params], [_valtype(t) for t in functype.results]
-    )
     func = ffi.wasmtime_func_t()
     _func_new_unchecked(
         record.key,
-        ctypes.addressof(ty.ptr().contents),
+        record.functype(params, results),
         ctypes.cast(native, _vp).value,
         None,
         None,
@@ -726,6 +762,64 @@ def instantiate(
     if isinstance(failure, wasmtime.Trap):
         raise ComponentTrap(failure.message, failure.trap_code)
     raise failure
+
+
+class CoreImports:
+    """The import array of one core instantiation, filled slot by slot in place.
+
+    :meth:`set_export` copies an export of an earlier instance straight into
+    its slot (no ``wasmtime`` wrapper object, no per-export Python allocation),
+    which is what makes instantiating a component with thousands of core
+    imports cheap.  Pass the filled array to :func:`instantiate_imports`.
+    """
+
+    __slots__ = ("_array", "_base", "_count", "_record")
+
+    def __init__(self, store: Storelike, count: int) -> None:
+        self._record = _record(store)
+        self._count = count
+        self._array = (ffi.wasmtime_extern_t * max(count, 1))()
+        self._base = ctypes.addressof(self._array)
+
+    def _slot(self, index: int) -> int:
+        if not 0 <= index < self._count:
+            raise IndexError(f"import slot {index} out of range (0..{self._count})")
+        return self._base + index * _EXTERN_SIZE
+
+    def set(self, index: int, extern: Any) -> None:
+        """Put a ``wasmtime`` extern (``Func``, ``Memory``, ``Table``, ``Global``, ...) in slot ``index``."""
+        self._slot(index)
+        self._array[index] = extern._as_extern()
+
+    def set_export(self, index: int, instance: wasmtime.Instance, name: bytes) -> bool:
+        """Copy export ``name`` of ``instance`` (of this store) into slot ``index``; False if it has none."""
+        slot = self._slot(index)
+        record = self._record
+        if record.closed:
+            _store_closed()
+        if instance._instance.store_id != record.store_id:
+            raise ValueError("the instance belongs to a different store")
+        return bool(_export_get(record.key, ctypes.addressof(instance._instance), name, len(name), slot))
+
+
+def instantiate_imports(store: Storelike, module: wasmtime.Module, imports: CoreImports) -> wasmtime.Instance:
+    """Instantiate ``module`` with a filled :class:`CoreImports`; failures as in :func:`instantiate`."""
+    record = _record(store)
+    if record is not imports._record:
+        raise ValueError("the imports were gathered for a different store")
+    instance = ffi.wasmtime_instance_t()
+    trap = _vp()
+    error = _instance_new(
+        record.key,
+        ctypes.addressof(module.ptr().contents),
+        imports._base,
+        imports._count,
+        ctypes.addressof(instance),
+        ctypes.addressof(trap),
+    )
+    if error or trap.value:
+        _raise_failure(record, error, trap.value)
+    return wasmtime.Instance._from_raw(instance)
 
 
 def exports_by_name(instance: wasmtime.Instance, store: Storelike) -> dict[str, Any]:

@@ -12,16 +12,16 @@ and the compiled modules are shared by every instance of a component.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
 
 import wasmtime
 
-from .._engine import instantiate as core_instantiate
+from .._engine.core import CoreImports, instantiate_imports
 from .._engine.exports import export_getter
 from ..errors import LinkError, UnsupportedError
 from ..translate import plan as p
 from .component import Component, ExportIndex, lookup_export
-from .linker import Definition, InstanceDefinition, ModuleDefinition
+from .linker import Definition, InstanceDefinition, ModuleDefinition, PreparedLink
 
 if TYPE_CHECKING:
     from .func import Func
@@ -40,16 +40,21 @@ class ComponentInstanceFlags:
 class InstanceState:
     """Everything one instantiation of a component owns at run time."""
 
-    def __init__(self, store: wasmtime.Storelike, component: Component, imports: list[Definition]) -> None:
+    def __init__(self, store: wasmtime.Storelike, component: Component, prepared: PreparedLink) -> None:
         self.store = store
         self.component = component
         self.plan = component._plan
-        self.imports = imports
+        self.prepared = prepared
+        self.imports = prepared.imports
         self.core_instances: list[wasmtime.Instance] = []
         self.core_exports: list[Any] = []
         self.trampolines: list[Optional[wasmtime.Func]] = [None] * len(self.plan.trampolines)
         self.flags = [ComponentInstanceFlags() for _ in range(self.plan.num_component_instances)]
         self.options_cache: list[Any] = [None] * len(self.plan.options)
+        # Equal ``OptionsDef``s (most ``canon lower``s of one instance) resolve once.
+        self.options_by_def: dict[p.OptionsDef, Any] = {}
+        # One host-call context per resolved options (see ``trampolines.host_context``).
+        self.host_contexts: dict[int, Any] = {}
         self.funcs: dict[int, Func] = {}
         # Resource types and handle tables; owned by ``runtime.handles``.
         self.resources: dict[object, object] = {}
@@ -91,9 +96,12 @@ class InstanceState:
         """Canonical options ``index`` resolved against this instance (cached)."""
         found = self.options_cache[index]
         if found is None:
-            from .call import RuntimeOptions
+            definition = self.plan.options[index]
+            found = self.options_by_def.get(definition)
+            if found is None:
+                from .call import RuntimeOptions
 
-            found = RuntimeOptions(self, self.plan.options[index])
+                found = self.options_by_def[definition] = RuntimeOptions(self, definition)
             self.options_cache[index] = found
         return found
 
@@ -118,29 +126,41 @@ class InstanceState:
 
     def _instantiate_module(self, step: p.InstantiateModule) -> None:
         module = self.module(step.module)
+        args: Sequence[p.CoreDef]
         if isinstance(step.module, p.StaticModule):
-            externs = [self.core_def(d) for d in step.args]
+            args = step.args
         else:
-            externs = [self._named_arg(step, imp.module, imp.name or "") for imp in module.imports]
-        instance = core_instantiate(self.store, module, externs)
-        self.core_instances.append(instance)
+            args = [self._named_arg(step, imp.module, imp.name or "") for imp in module.imports]
+        # Exports of earlier instances are copied into the import array
+        # natively; only trampolines (and nothing else) are Python objects.
+        imports = CoreImports(self.store, len(args))
+        core_instances = self.core_instances
+        for i, definition in enumerate(args):
+            if definition.__class__ is p.CoreExport:
+                assert isinstance(definition, p.CoreExport)
+                if not imports.set_export(i, core_instances[definition.instance], definition.name.encode("utf-8")):
+                    raise LinkError(f"core instance has no export named `{definition.name}`")
+            else:
+                imports.set(i, self.core_def(definition))
+        instance = instantiate_imports(self.store, module, imports)
+        core_instances.append(instance)
         self.core_exports.append(export_getter(instance, self.store))
 
-    def _named_arg(self, step: p.InstantiateModule, module_name: str, name: str) -> Any:
+    def _named_arg(self, step: p.InstantiateModule, module_name: str, name: str) -> p.CoreDef:
         for arg_name, arg in step.named_args:
             if arg_name != module_name:
                 continue
             if isinstance(arg, p.RuntimeCoreInstance):
-                return self.core_def(p.CoreExport(arg.index, name))
+                return p.CoreExport(arg.index, name)
             found = arg.get(name)
             if found is not None:
-                return self.core_def(found)
+                return found
         raise LinkError(f"core module import `{module_name}::{name}` is not satisfied")
 
 
-def instantiate(store: wasmtime.Storelike, component: Component, imports: list[Definition]) -> Instance:
-    """Run ``component``'s plan in ``store`` with the linker's resolved ``imports``."""
-    state = InstanceState(store, component, imports)
+def instantiate(store: wasmtime.Storelike, component: Component, prepared: PreparedLink) -> Instance:
+    """Run ``component``'s plan in ``store`` with the linker's prepared imports."""
+    state = InstanceState(store, component, prepared)
     state.run()
     return Instance._new(state)
 

@@ -18,6 +18,7 @@ The locking rules are wasmtime-py's: while a ``LinkerInstance`` obtained from
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
@@ -38,7 +39,15 @@ ResourceDtor = Callable[[wasmtime.StoreContext, int], None]
 
 @dataclass(frozen=True)
 class FuncDefinition:
+    """A Python host function; ``fast`` optionally supplies a direct core implementation.
+
+    ``fast(env)`` (see ``runtime.trampolines.FastLowerEnv``) may return a
+    callback over the raw core arguments that behaves exactly like lifting,
+    calling ``func`` and lowering would; None means "use the general path".
+    """
+
     func: UserFunc
+    fast: Optional[Callable[[Any], Optional[Callable[..., Any]]]] = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,23 @@ class InstanceDefinition:
 Definition = Union[FuncDefinition, ModuleDefinition, ResourceDefinition, TrapDefinition, InstanceDefinition]
 
 
+class PreparedLink:
+    """What instantiating one component with one linker's definitions needs, worked out once.
+
+    ``imports`` are the type-checked definitions of the component's imports;
+    ``recipes`` holds, per trampoline of the plan, the store-independent part
+    of its core function (filled lazily by ``runtime.trampolines``).  Valid
+    while the linker's definitions are unchanged (``generation``).
+    """
+
+    __slots__ = ("generation", "imports", "recipes")
+
+    def __init__(self, generation: int, imports: list[Definition], trampolines: int) -> None:
+        self.generation = generation
+        self.imports = imports
+        self.recipes: list[Any] = [None] * trampolines
+
+
 def describe(definition: Definition) -> str:
     """The kind of a definition as wasmtime's messages name it."""
     if isinstance(definition, ModuleDefinition):
@@ -91,6 +117,9 @@ class Linker:
         self.locked = False
         self._allow_shadowing = False
         self._root = InstanceDefinition()
+        # Bumped by every definition change; invalidates ``_prepared``.
+        self._generation = 0
+        self._prepared: weakref.WeakKeyDictionary[Component, PreparedLink] = weakref.WeakKeyDictionary()
 
     def _assert_not_locked(self) -> None:
         if self.locked:
@@ -130,8 +159,16 @@ class Linker:
 
         if not isinstance(component, Component):
             raise TypeError("expected a Component")
-        resolved = self._resolve_imports(component)
-        return instantiate(store, component, resolved)
+        return instantiate(store, component, self._prepare(component))
+
+    def _prepare(self, component: Component) -> PreparedLink:
+        """The cached ``PreparedLink`` of ``component`` (type-checked again after any definition change)."""
+        prepared = self._prepared.get(component)
+        if prepared is None or prepared.generation != self._generation:
+            resolved = self._resolve_imports(component)
+            prepared = PreparedLink(self._generation, resolved, len(component._plan.trampolines))
+            self._prepared[component] = prepared
+        return prepared
 
     def define_unknown_imports_as_traps(self, component: Component) -> None:
         """Defines every import of ``component`` missing from this linker as a trapping stub."""
@@ -140,6 +177,7 @@ class Linker:
 
         if not isinstance(component, Component):
             raise TypeError("expected a Component")
+        self._generation += 1
         for name, expected in component._plan.imports:
             _define_traps(self._root, name, expected, self._allow_shadowing)
 
@@ -268,6 +306,7 @@ class LinkerInstance:
     def _insert(self, name: str, definition: Definition) -> None:
         if not isinstance(name, str):
             raise TypeError("expected a str name")
+        self._linker._generation += 1
         self._definition.items.insert(name, definition, self._linker._allow_shadowing)
 
     def add_instance(self, name: str) -> LinkerInstance:
@@ -301,3 +340,8 @@ class LinkerInstance:
         if not callable(func):
             raise TypeError("expected a callable")
         self._insert(name, FuncDefinition(func))
+
+    def _add_func_fast(self, name: str, func: UserFunc, fast: Callable[[Any], Any]) -> None:
+        """``add_func`` plus a direct core implementation (see ``FuncDefinition.fast``); internal."""
+        self._assert_open()
+        self._insert(name, FuncDefinition(func, fast))

@@ -22,7 +22,7 @@ trampolines come from ``handles.resource_intrinsic``.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, NamedTuple, Optional, Sequence
 
 import wasmtime
 
@@ -51,32 +51,110 @@ def create_trampoline(state: Any, index: int) -> wasmtime.Func:
     """Create the core function for ``Plan.trampolines[index]`` in ``state``'s store."""
     trampoline = state.plan.trampolines[index]
     if isinstance(trampoline, p.LowerImport):
-        return _lower_import(state, trampoline)
+        recipes = state.prepared.recipes
+        recipe = recipes[index]
+        if recipe is None:
+            recipe = recipes[index] = _import_recipe(state, trampoline)
+        return _lower_import(state, trampoline, recipe)
     if isinstance(trampoline, p.LowerLifted):
         return _lower_lifted(state, trampoline)
     return resource_intrinsic(state, trampoline)
 
 
-def _lower_import(state: Any, trampoline: p.LowerImport) -> wasmtime.Func:
+class ImportRecipe(NamedTuple):
+    """The store-independent part of a lowered host import (cached per linker and component)."""
+
+    definition: Any  # FuncDefinition or TrapDefinition
+    params: tuple[str, ...]  # core signature
+    results: tuple[str, ...]
+    compiled: Any  # abi.compile.CompiledFunc
+    scalar: bool  # every value a one-slot scalar: conversions spliced into the trampoline
+    scoped: bool  # handles in the signature: each call gets a CallScope
+    snippets: Optional[HostSnippets]  # for ``scalar``
+    slow_result: Any  # for ``scalar``
+
+
+def _import_recipe(state: Any, trampoline: p.LowerImport) -> ImportRecipe:
     definition = state.host_item(trampoline.func)
     core_type = flatten_functype(trampoline.type, "lower")
-    options = state.runtime_options(trampoline.options)
-    compiled = compile_func(trampoline.type, options.canonical.string_encoding)
-    flags = options.flags
-    cx = options.context()
-    lift_params = compiled.lift_params
-    lower_results = compiled.lower_results
+    encoding = state.plan.options[trampoline.options].string_encoding
+    compiled = compile_func(trampoline.type, encoding)
+    scalar = isinstance(definition, FuncDefinition) and not compiled.interpreted and _all_inline(trampoline.type)
+    snippets: Optional[HostSnippets] = None
+    slow_result: Any = None
+    if scalar:
+        snippets, slow_result = _scalar_snippets(trampoline.type)
+    return ImportRecipe(
+        definition,
+        tuple(core_type.params),
+        tuple(core_type.results),
+        compiled,
+        scalar,
+        func_has_handles(trampoline.type),
+        snippets,
+        slow_result,
+    )
 
+
+def host_context(state: Any, options: Any) -> Any:
+    """The lift/lower context shared by the host imports of one resolved options.
+
+    Sharing is safe for the same reason one import may be re-entered: a call
+    sets ``scope`` (restoring the previous one on exit) and refuels before
+    lifting, and nothing else in a host (non-fused) context changes per call.
+    """
+    contexts = state.host_contexts
+    cx = contexts.get(id(options))
+    if cx is None:
+        cx = contexts[id(options)] = options.context()
+    return cx
+
+
+class FastLowerEnv(NamedTuple):
+    """What a ``FuncDefinition.fast`` factory gets to build a direct core implementation."""
+
+    state: Any  # the InstanceState
+    type: model.FuncType
+    options: Any  # runtime.call.RuntimeOptions of the caller
+    cx: Any  # its HandleContext (handle table, resources, memory, messages)
+    flags: Any  # the caller's ComponentInstanceFlags
+    compiled: Any  # the general lifters/lowerers, for rare cases
+
+
+def _lower_import(state: Any, trampoline: p.LowerImport, recipe: ImportRecipe) -> wasmtime.Func:
+    definition = recipe.definition
+    store = state.store
     if isinstance(definition, TrapDefinition):
         name = definition.name
 
         def trap(*flat: Any) -> Any:
             raise unknown_import_trap(name)
 
-        return make_host_func(state.store, core_type.params, core_type.results, trap)
+        return make_host_func(store, recipe.params, recipe.results, trap)
 
     assert isinstance(definition, FuncDefinition)
     host = definition.func
+    options = state.runtime_options(trampoline.options)
+    flags = options.flags
+    if recipe.scalar:
+        assert recipe.snippets is not None
+        return make_host_func(
+            store,
+            recipe.params,
+            recipe.results,
+            host,
+            with_context=True,
+            snippets=recipe.snippets,
+            env=(flags, cannot_leave, recipe.slow_result),
+        )
+    compiled = recipe.compiled
+    cx = host_context(state, options)
+    if definition.fast is not None:
+        direct = definition.fast(FastLowerEnv(state, trampoline.type, options, cx, flags, compiled))
+        if direct is not None:
+            return make_host_func(store, recipe.params, recipe.results, direct)
+    lift_params = compiled.lift_params
+    lower_results = compiled.lower_results
     has_result = trampoline.type.result is not None
 
     def finish(result: Any, flat: Sequence[Any]) -> Any:
@@ -111,10 +189,8 @@ def _lower_import(state: Any, trampoline: p.LowerImport) -> wasmtime.Func:
             scope.exit_host_call()
         return finish(result, flat)
 
-    if not compiled.interpreted and _all_inline(trampoline.type):
-        return _scalar_import(state, trampoline, core_type, host, flags)
-    callback = call_host_scoped if func_has_handles(trampoline.type) else call_host
-    return make_host_func(state.store, core_type.params, core_type.results, callback, with_context=True)
+    callback = call_host_scoped if recipe.scoped else call_host
+    return make_host_func(store, recipe.params, recipe.results, callback, with_context=True)
 
 
 def _all_inline(ft: model.FuncType) -> bool:
@@ -127,17 +203,15 @@ def _all_inline(ft: model.FuncType) -> bool:
     )
 
 
-def _scalar_import(
-    state: Any, trampoline: p.LowerImport, core_type: Any, host: Any, flags: Any
-) -> wasmtime.Func:
-    """A host import whose trampoline calls ``host`` straight from the native callback.
+def _scalar_snippets(ft: model.FuncType) -> tuple[HostSnippets, Any]:
+    """The trampoline snippets of a host import whose values are all one-slot scalars.
 
     The conversions are spliced into the engine's trampoline (see
-    ``HostSnippets``): the ``may_leave`` check, lifting each core argument,
-    and the checked lowering of the result, whose slow path is the compiled
-    lowerer (the same errors as the general path).
+    ``HostSnippets``) so ``host`` runs straight from the native callback: the
+    ``may_leave`` check, lifting each core argument, and the checked lowering
+    of the result, whose slow path is the compiled lowerer (the same errors
+    as the general path).  Env names: ``flags``, ``cannot_leave``, ``slow_result``.
     """
-    ft = trampoline.type
     args = tuple(inline_lift(t, f"a{i}") for i, (_, t) in enumerate(ft.params))
     if ft.result is None:
         result: tuple[str, ...] = (
@@ -154,15 +228,7 @@ def _scalar_import(
         result=result,
         env_names=("flags", "cannot_leave", "slow_result"),
     )
-    return make_host_func(
-        state.store,
-        core_type.params,
-        core_type.results,
-        host,
-        with_context=True,
-        snippets=snippets,
-        env=(flags, cannot_leave, slow_result),
-    )
+    return snippets, slow_result
 
 
 def _lower_lifted(state: Any, trampoline: p.LowerLifted) -> wasmtime.Func:

@@ -141,7 +141,13 @@ class WasiCtx:
 
 
 def rep_of(handle: Any) -> int:
-    """The rep of a handle a host function received (a ``ResourceAny`` or ``ResourceHost``)."""
+    """The rep of a handle a host function received (a ``ResourceAny``, ``ResourceHost``, or a bare rep).
+
+    A bare ``int`` rep comes from the direct core implementations (:func:`_direct`),
+    which look the borrowed handle up in the caller's table themselves.
+    """
+    if type(handle) is int:
+        return handle
     if type(handle) is ResourceAny:
         host = handle._host
         if host is None:
@@ -204,6 +210,8 @@ class Interface:
     name: str
     funcs: dict[str, HostFunc] = field(default_factory=dict)
     resources: dict[str, Res] = field(default_factory=dict)
+    # Hot functions served by a direct core implementation (see ``_direct``).
+    direct: frozenset[str] = frozenset()
 
     def func(self, wit_name: str) -> Callable[[HostFunc], HostFunc]:
         """Decorator registering ``f(ctx, *args)`` as the WIT function ``wit_name``."""
@@ -251,4 +259,124 @@ def add_to_linker(linker: Linker, version: str = WASI_VERSION) -> None:
                 for name, ty in iface.resources.items():
                     inst.add_resource(name, ResourceType.host(int(ty)), _drop)
                 for name, f in iface.funcs.items():
-                    inst.add_func(name, _bind(f))
+                    if name in iface.direct:
+                        inst._add_func_fast(name, _bind(f), _direct(f))
+                    else:
+                        inst.add_func(name, _bind(f))
+
+
+# ------------------------------------------------------------------ direct core implementations
+
+
+def _direct(f: HostFunc) -> Callable[[Any], Optional[Callable[..., Any]]]:
+    """The ``FuncDefinition.fast`` factory of a hot WASI method (see ``Interface.direct``).
+
+    For a signature ``(self: borrow<R>[, contents: list<u8>]) -> result<u64 | _, E>``
+    it returns a core callback over ``(handle[, ptr, len], retptr)`` that does
+    what lifting, calling ``f`` and lowering do, in the same order and with
+    the same traps: ``may_leave``; refuel; the handle looked up and typed in
+    the caller's table (an ``own`` is lent for the call); the list range
+    checked (bounds, alignment, hostcall fuel) and copied out; ``f(ctx, rep,
+    data)``; and the return pointer checked (alignment, bounds) before the
+    ``ok`` case is stored.  Any other result value goes through the general
+    lowerer.  No memoryview outlives a step that could run guest code.  Other
+    signatures get None (the general path).
+    """
+
+    def factory(env: Any) -> Optional[Callable[..., Any]]:
+        import struct
+
+        from ..abi.context import HOSTCALL_FUEL_EXHAUSTED, LIST_ELEMENT_FUEL
+        from ..runtime.handles import RuntimeResource, cannot_leave, unknown_handle, wrong_type
+        from ..types import abi, model
+        from .io import OK_UNIT
+
+        ft = env.type
+        params = [t for _, t in ft.params]
+        result = ft.result
+        if not params or not isinstance(params[0], model.BorrowType) or len(params) > 2:
+            return None
+        with_bytes = len(params) == 2
+        if with_bytes and params[1] != model.ListType(model.U8):
+            return None
+        if not isinstance(result, model.ResultType) or result.ok not in (None, model.U64):
+            return None
+        cx, flags, state = env.cx, env.flags, env.state
+        if cx.fused or cx.memory is None:
+            return None
+        ok_u64 = result.ok is not None
+        size, align = abi.elem_size(result), abi.alignment(result)
+        offset = abi.payload_offset(result)
+        pack_u64 = struct.Struct("<Q").pack_into
+        identity = params[0].resource
+        handles, table, resources, memory = cx.handles, cx.table, cx.resources, cx.memory
+        fuel_source = cx.fuel_source
+        lower_results = env.compiled.lower_results
+        slot = store_state(state.store, WasiSlot)
+        store = state.store
+        mask = 0xFFFFFFFF
+
+        def lower(value: Any, flat: tuple[Any, ...]) -> None:
+            # The ``ok`` case stored directly, after ``check_pointer``'s checks (same messages).
+            if (type(value) is int and 0 <= value <= 0xFFFFFFFFFFFFFFFF) if ok_u64 else value is OK_UNIT:
+                mv = memory.view()
+                ptr = flat[-1] & mask
+                if ptr % align:
+                    cx.trap("param-align", align=align)
+                if ptr + size > len(mv):
+                    cx.trap("param-bounds")
+                mv[ptr] = 0
+                if ok_u64:
+                    pack_u64(mv, ptr + offset, value)
+                return
+            flags.may_leave = False
+            try:
+                lower_results(cx, value, flat)
+            finally:
+                flags.may_leave = True
+
+        def call(*flat: Any) -> None:
+            if not flags.may_leave:
+                raise cannot_leave()
+            rt = resources.get(identity)
+            if rt.__class__ is not RuntimeResource:
+                rt = handles.resource(identity)
+            # ``table.typed`` inlined
+            index = flat[0] & mask
+            array = table.array
+            handle = array[index] if 0 < index < len(array) else None
+            if handle is None:
+                raise unknown_handle(index)
+            if handle.resource.key != rt.key:
+                raise wrong_type(index)
+            rep = handle.rep
+            if with_bytes:
+                # ``check_list_range`` for ``list<u8>`` (bounds, then hostcall fuel) and the copy
+                mv = memory.view()
+                ptr = flat[1] & mask
+                length = flat[2] & mask
+                if ptr + length > len(mv):
+                    cx.trap("list-bounds")
+                fuel = None if fuel_source is None else fuel_source.hostcall_fuel
+                if fuel is not None and length * LIST_ELEMENT_FUEL > fuel:
+                    raise ComponentTrap(HOSTCALL_FUEL_EXHAUSTED)
+                args: tuple[Any, ...] = (rep, bytes(mv[ptr : ptr + length]))
+                del mv
+            else:
+                args = (rep,)
+            own = handle.own
+            if own:
+                handle.lends += 1
+            try:
+                ctx = slot.ctx
+                if ctx is None:
+                    ctx = wasi_ctx(store)
+                value = f(ctx, *args)
+            finally:
+                if own:
+                    handle.lends -= 1
+            lower(value, flat)
+
+        return call
+
+    return factory

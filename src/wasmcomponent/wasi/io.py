@@ -465,6 +465,14 @@ STREAMS = Interface(
         "error": Res.ERROR,
         "pollable": Res.POLLABLE,
     },
+    # What every guest print goes through: served without generic lifting/lowering.
+    direct=frozenset({
+        "[method]output-stream.check-write",
+        "[method]output-stream.write",
+        "[method]output-stream.blocking-write-and-flush",
+        "[method]output-stream.flush",
+        "[method]output-stream.blocking-flush",
+    }),
 )
 INTERFACES = [ERROR, POLL, STREAMS]
 
@@ -569,7 +577,11 @@ def output_check_write(ctx: WasiCtx, self: Any) -> Any:
 @STREAMS.func("[method]output-stream.write")
 def output_write(ctx: WasiCtx, self: Any, contents: bytes) -> Variant:
     stream = ctx.get(self, OutputStream)
-    return unit_result(ctx, lambda: stream.write(contents))
+    try:
+        stream.write(contents)
+    except (StreamClosed, StreamFailed) as err:
+        return Variant("err", stream_error(ctx, err))
+    return OK_UNIT
 
 
 @STREAMS.func("[method]output-stream.blocking-write-and-flush")
@@ -577,12 +589,12 @@ def output_blocking_write_and_flush(ctx: WasiCtx, self: Any, contents: bytes) ->
     stream = ctx.get(self, OutputStream)
     if len(contents) > BLOCKING_WRITE_LIMIT:
         raise trap(f"Buffer too large for blocking-write-and-flush (expected at most {BLOCKING_WRITE_LIMIT})")
-
-    def run() -> None:
+    try:
         stream.emit(contents)
         stream.flush()
-
-    return unit_result(ctx, run)
+    except (StreamClosed, StreamFailed) as err:
+        return Variant("err", stream_error(ctx, err))
+    return OK_UNIT
 
 
 @STREAMS.func("[method]output-stream.flush")
@@ -594,7 +606,11 @@ def output_flush(ctx: WasiCtx, self: Any) -> Variant:
 @STREAMS.func("[method]output-stream.blocking-flush")
 def output_blocking_flush(ctx: WasiCtx, self: Any) -> Variant:
     stream = ctx.get(self, OutputStream)
-    return unit_result(ctx, stream.flush)
+    try:
+        stream.flush()
+    except (StreamClosed, StreamFailed) as err:
+        return Variant("err", stream_error(ctx, err))
+    return OK_UNIT
 
 
 @STREAMS.func("[method]output-stream.subscribe")
