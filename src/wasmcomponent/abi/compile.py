@@ -194,7 +194,22 @@ def compile_func(ft: FuncType, string_encoding: str = "utf8", *, interpret: bool
     """
     if interpret is None:
         interpret = os.environ.get(FORCE_INTERPRETER_ENV, "") not in ("", "0")
-    return _compile_func(ft, interpret)
+    # Hashing a big nested FuncType costs more than the lookup saves: types
+    # are shared objects, so look them up by identity first.  The entry holds
+    # ``ft``, so its id cannot be reused while the entry exists.
+    key = (id(ft), interpret)
+    found = _BY_IDENTITY.get(key)
+    if found is not None and found[0] is ft:
+        return found[1]
+    compiled = _compile_func(ft, interpret)
+    if len(_BY_IDENTITY) >= _BY_IDENTITY_LIMIT:
+        _BY_IDENTITY.clear()  # bounded: types of components long gone must not pile up
+    _BY_IDENTITY[key] = (ft, compiled)
+    return compiled
+
+
+_BY_IDENTITY: dict[tuple[int, bool], tuple[FuncType, CompiledFunc]] = {}
+_BY_IDENTITY_LIMIT = 4096
 
 
 @cache
