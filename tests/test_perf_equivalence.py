@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 import components as C
 from test_abi import ENCODINGS, ToyHeap
-from wasmcomponent import Component, Linker, Record
+from wasmcomponent import Component, Linker, Record, Variant
 from wasmcomponent.abi.compile import FORCE_INTERPRETER_ENV, compile_func
 from wasmcomponent.errors import ComponentTrap
 from wasmcomponent.runtime.func import Func
@@ -37,7 +37,9 @@ from wasmcomponent.types.model import (
     OptionType,
     PrimType,
     RecordType,
+    ResultType,
     TupleType,
+    VariantType,
 )
 
 SCALARS = ["bool", "s8", "u8", "s16", "u16", "s32", "u32", "s64", "u64", "f32", "f64", "char"]
@@ -316,3 +318,72 @@ def test_spilled_integer_params_match_interpreter(data: st.DataObject) -> None:
         runs.append((outcome(lambda cf=cf, heap=heap: cf.lower_params(heap.cx(), values)), heap.trace,
                      bytes(heap.memory.data)))
     assert runs[0] == runs[1]
+
+
+# ------------------------------------------------ variant and string generated code
+
+VARIANT_TYPES = [
+    OptionType(STRING),
+    ResultType(STRING, U32),
+    ResultType(U32, STRING),
+    ResultType(None, STRING),
+    VariantType((("a", STRING), ("b", U32), ("c", None), ("d", PrimType("f64")))),
+    OptionType(OptionType(STRING)),
+    VariantType((("x", STRING), ("y", STRING))),  # tagged: no fast path, same results
+    STRING,
+]
+
+
+def _variant_value(t: Any) -> st.SearchStrategy[Any]:
+    text = st.text(max_size=5)  # surrogates included
+    anything = st.one_of(st.none(), text, st.integers(-3, 2**33), st.floats(), st.just(b"x"),
+                         st.builds(Variant, st.sampled_from(["a", "b", "c", "d", "x", "y", "ok", "err", "q"]),
+                                   st.one_of(st.none(), text, st.integers(0, 9))))
+    return anything
+
+
+def _single_run(t: Any, v: Any, encoding: str, interpret: bool) -> tuple[Any, ...]:
+    heap = ToyHeap(size=1 << 14)
+    ft = FuncType((("p", t),), t)
+    cf = compile_func(ft, encoding, interpret=interpret)
+    cx = heap.cx(encoding)
+    try:
+        flat = cf.lower_params(cx, [v])
+        lifted = cf.lift_params(cx, flat)
+        results = cf.lower_results(cx, lifted[0], [*flat, 1 << 13])
+        back = cf.lift_results(cx, [1 << 13])
+    except (TypeError, ValueError, ComponentTrap) as err:
+        return ("error", type(err), str(err), heap.trace, bytes(heap.memory.data))
+    return ("ok", flat, repr(lifted), results, repr(back), heap.trace, bytes(heap.memory.data))
+
+
+def test_variant_and_string_signatures_use_generated_code() -> None:
+    def made_by_exec(f: Any) -> bool:
+        return f.__code__.co_filename.startswith("<")
+
+    assert made_by_exec(compile_func(FuncType((("p", OptionType(STRING)),), None)).lower_params)
+    assert compile_func(FuncType((("p", STRING),), None)).lower_params.__name__ == "lower_string_param"
+    assert compile_func(FuncType((), STRING)).host_lift_results().__name__ == "lift_string_result"
+
+
+@pytest.mark.parametrize("t", VARIANT_TYPES, ids=[str(i) for i in range(len(VARIANT_TYPES))])
+@EXAMPLES
+@given(data=st.data(), encoding=st.sampled_from(ENCODINGS))
+def test_generated_variant_code_matches_interpreter(t: Any, data: st.DataObject, encoding: str) -> None:
+    value = data.draw(_variant_value(t))
+    assert _single_run(t, value, encoding, False) == _single_run(t, value, encoding, True)
+
+
+@pytest.mark.parametrize("t", VARIANT_TYPES[:5], ids=[str(i) for i in range(5)])
+@EXAMPLES
+@given(disc=st.integers(0, 300), ptr=st.integers(0, 2**32 - 1), units=st.integers(0, 2**14),
+       encoding=st.sampled_from(ENCODINGS))
+def test_variant_loading_traps_match(t: Any, disc: int, ptr: int, units: int, encoding: str) -> None:
+    results = []
+    for interpret in (False, True):
+        heap = ToyHeap(size=1 << 12)
+        heap.write(64, disc.to_bytes(4, "little") + ptr.to_bytes(4, "little") + units.to_bytes(4, "little"))
+        heap.write(128, "héllo wörld".encode())
+        cf = compile_func(FuncType((), t), encoding, interpret=interpret)
+        results.append(outcome(lambda cf=cf, heap=heap: cf.lift_results(heap.cx(encoding), [64])))
+    assert same(results[0], results[1]), results
