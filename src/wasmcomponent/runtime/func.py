@@ -50,8 +50,16 @@ from ..translate import plan as p
 from ..types import model
 from ..types.abi import MAX_FLAT_PARAMS, flatten_types
 from .call import CallPieces, LiftedCall
-from .handles import CallScope, cannot_enter, is_uncaught_exception, uncaught_exception
+from .handles import (
+    CallScope,
+    ResourceHandle,
+    RuntimeResource,
+    cannot_enter,
+    is_uncaught_exception,
+    uncaught_exception,
+)
 from .linker import FuncDefinition, TrapDefinition
+from .resources import ResourceHost
 from .typed import check_signature
 from .values import prefix_error
 
@@ -290,6 +298,9 @@ def _func_class(shape: Shape) -> type[Func]:
         "TypeError": TypeError,
         "ValueError": ValueError,
         "prefix_error": prefix_error,
+        "ResourceHost": ResourceHost,
+        "RuntimeResource": RuntimeResource,
+        "ResourceHandle": ResourceHandle,
     }
     exec(compile(source, f"<Func.__call__ {shape[:3]}>", "exec"), namespace)
     call = namespace["__call__"]
@@ -404,12 +415,32 @@ def _handle_params_source(params: tuple[InlineParam, ...], names: list[str]) -> 
     lines += ["flags.may_enter = False", "flags.may_leave = False", "try:"]
     for i, t in enumerate(params):
         var = names[i]
+        if t == "borrow":
+            # A ``ResourceHost`` lent to a guest that does not define it: the
+            # table insertion of ``HandleContext.lower_borrow``, inlined (any
+            # other value, or a failed check, takes ``lower_borrow`` itself).
+            lines += [
+                f"    rt = cx.resources.get(slow[{i}][0]) if {var}.__class__ is ResourceHost else None",
+                f"    if rt.__class__ is RuntimeResource and rt.is_host and rt.key == {var}._type:",
+                "        table = cx.table",
+                f"        handle = ResourceHandle(rt, {var}._rep, False, scope)",
+                "        if table.free:",
+                f"            {var} = table.free.pop()",
+                f"            table.array[{var}] = handle",
+                "        else:",
+                f"            {var} = table.add(handle)",
+                "        scope.borrows += 1",
+                "    else:",
+            ]
+            indent = "        "
+        else:
+            indent = "    "
         if isinstance(t, str):
             lines += [
-                "    try:",
-                f"        {var} = cx.lower_{t}(slow[{i}][0], {var})",
-                "    except (TypeError, ValueError) as err:",
-                f"        raise prefix_error(err, slow[{i}][1]) from None",
+                indent + "try:",
+                f"{indent}    {var} = cx.lower_{t}(slow[{i}][0], {var})",
+                indent + "except (TypeError, ValueError) as err:",
+                f"{indent}    raise prefix_error(err, slow[{i}][1]) from None",
             ]
         else:
             lines += ["    " + line for line in inline_lower(t, var, f"slow[{i}]")]
