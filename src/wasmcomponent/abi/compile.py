@@ -109,11 +109,11 @@ from . import lift as interp_lift
 from . import lower as interp_lower
 from .context import LiftLowerContext
 from .fast_strings import (
-    encode_utf8,
     lift_string_result,
     load_string,
     load_string_env,
     load_string_lines,
+    lower_flat_string,
     store_string_lines,
     store_string_view,
     string_env,
@@ -137,7 +137,7 @@ from .lower import (
     unsupported_lower,
 )
 from .refs import LIST_REF_ELEMENTS, FusedCase, ListRef, detaching, list_ref
-from .strings import decode_failure, store_string_into_range
+from .strings import decode_failure
 from .transcode import store_list_ref
 from .variant_code import variant_flat_lowerer, variant_loader, variant_param_lowerer
 
@@ -446,23 +446,11 @@ def _make_lift_results(results: tuple[ValType, ...], spill: bool) -> Callable[[L
         size, align = elem_size(t), alignment(t)
         load = _loader(t)
 
-        def lift_results_spilled(cx: LiftLowerContext, flat: Sequence[Any]) -> Any:
-            # cx.check_pointer(flat[0], size, align, "result") with one memory query
-            mv = cx.memory.view()  # type: ignore[union-attr]
-            ptr = flat[0] & M32
-            if ptr % align:
-                cx.trap("result-align", align=align)
-            if ptr + size > len(mv):
-                cx.trap("result-bounds")
-            return load(cx, mv, ptr)
-
-        if not _uses_memory(t):
-            return lift_results_spilled
         if t == STRING:
             return _detaching(lift_string_result)
 
-        def lift_results_refuelled(cx: LiftLowerContext, flat: Sequence[Any]) -> Any:
-            # cx.refuel() and lift_results_spilled, inlined
+        def lift_results_spilled(cx: LiftLowerContext, flat: Sequence[Any]) -> Any:
+            # cx.refuel(), then cx.check_pointer(flat[0], size, align, "result") with one memory query
             source = cx.fuel_source
             cx.fuel = None if source is None or cx.fused else source.hostcall_fuel
             mv = cx.memory.view()  # type: ignore[union-attr]
@@ -473,8 +461,8 @@ def _make_lift_results(results: tuple[ValType, ...], spill: bool) -> Callable[[L
                 cx.trap("result-bounds")
             return load(cx, mv, ptr)
 
-        lift_results_refuelled.refuels = True  # type: ignore[attr-defined]
-        return _detaching(lift_results_refuelled)
+        lift_results_spilled.refuels = True  # type: ignore[attr-defined]
+        return _detaching(lift_results_spilled) if _uses_memory(t) else lift_results_spilled
     lift = _flat_lifter(t, 0, flatten_type(t))
     if _uses_memory(t):
         return _detaching(lambda cx, flat: lift(cx, cx.view(), flat))
@@ -949,24 +937,7 @@ def _flat_lowerer(t: ValType, wants: tuple[str, ...]) -> FlatLowerer:
         case PrimType(name="char"):
             return lambda cx, v, out: out.append(check_char(v))
         case PrimType(name="string"):
-
-            def lower_string(cx: LiftLowerContext, v: Any, out: list) -> None:
-                if type(v) is str and cx.string_encoding == "utf8":
-                    # store_string_view's utf-8 case, inlined on this hot path
-                    encoded = encode_utf8(v)
-                    units = len(encoded)
-                    # cx.allocate(1, units, "string"), inlined (alignment 1 needs no check)
-                    ptr = cx.realloc(0, 0, 1, units) & M32  # type: ignore[misc]
-                    mv = cx.memory.view()  # type: ignore[union-attr]
-                    if ptr + units > len(mv):
-                        cx.trap("realloc-bounds-string")
-                    mv[ptr : ptr + units] = encoded
-                    out.append(ptr)
-                    out.append(units)
-                else:
-                    out.extend(store_string_into_range(cx, v))
-
-            return lower_string
+            return lower_flat_string
         case ListType(element=elem, length=None):
             store_list = _list_storer(elem)
             return lambda cx, v, out: out.extend(store_list(cx, v))

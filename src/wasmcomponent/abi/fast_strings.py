@@ -1,4 +1,4 @@
-"""The host-side utf-8 string paths, as functions and as snippets for generated code.
+"""The host-side utf-8 string paths, written once as source snippets.
 
 Almost every string crossing between Python and a guest is a ``str`` going
 into, or coming out of, a guest that uses the ``utf8`` encoding.  That case
@@ -6,10 +6,14 @@ is written out here once, with the checks, the single ``realloc`` and the
 errors of the spec-shaped code in :mod:`.strings`; every other case (other
 encodings, fused adapters, lazy references) is delegated to it.
 
-The ``*_lines`` functions return the same code as source lines, for the
-code generators of :mod:`.compile` and :mod:`.variant_code`, which splice
-them into straight-line functions per type.  The names those lines use are
-listed next to them (:func:`string_env`, :func:`load_string_env`).
+It is written as source lines (:func:`store_string_lines`,
+:func:`load_string_lines`) because it sits on the hottest paths, where a
+Python frame per string costs as much as the copy: the code generators of
+:mod:`.compile` and :mod:`.variant_code` splice the lines into their
+straight-line functions, and the functions of this module (:func:`load_string`,
+:func:`lower_flat_string`, :func:`string_param_lowerer`,
+:func:`lift_string_result`) are compiled from the same lines.  The names the
+lines use are provided by :func:`string_env` and :func:`load_string_env`.
 """
 
 from __future__ import annotations
@@ -30,28 +34,6 @@ M32 = 0xFFFFFFFF
 # A utf-8 string longer than this could not be re-encoded as utf-16 by a
 # fused adapter within the spec's byte limit; wasmtime refuses it up front.
 STRING_LIMIT = MAX_STRING_BYTE_LENGTH // 3
-
-
-def load_string(cx: LiftLowerContext, mv: memoryview, ptr: int, units: int) -> Any:
-    """:func:`~.strings.load_string_from_range` with the host-side utf-8 case inlined."""
-    if cx.string_encoding == "utf8" and not cx.fused:
-        ptr &= M32
-        units &= M32
-        if ptr + units > len(mv):
-            cx.trap("string-bounds")
-        if cx.fuel is not None:
-            cx.charge(units)
-        try:
-            return str(mv[ptr : ptr + units], "utf-8")
-        except UnicodeDecodeError as err:
-            decode_failure(cx, err, mv, ptr)
-    return load_string_from_range(cx, mv, ptr, units)
-
-
-def store_string(cx: LiftLowerContext, v: Any) -> tuple[int, int]:
-    """:func:`~.strings.store_string_into_range` with the utf-8 to utf-8 case inlined."""
-    ptr, units, _ = store_string_view(cx, v)
-    return ptr, units
 
 
 def encode_utf8(v: str) -> bytes:
@@ -80,6 +62,15 @@ def store_string_view(cx: LiftLowerContext, v: Any) -> tuple[int, int, memoryvie
         return ptr, units, mv
     ptr, units = store_string_into_range(cx, v)
     return ptr, units, cx.view()
+
+
+def store_string(cx: LiftLowerContext, v: Any) -> tuple[int, int]:
+    """:func:`~.strings.store_string_into_range` with the utf-8 to utf-8 case inlined."""
+    ptr, units, _ = store_string_view(cx, v)
+    return ptr, units
+
+
+# ------------------------------------------------------------------ snippets
 
 
 def store_string_lines(var: str) -> list[str]:
@@ -119,13 +110,14 @@ def string_env() -> dict[str, Any]:
     }
 
 
-def load_string_lines(ptr: str, units: str, target: str) -> list[str]:
+def load_string_lines(ptr: str, units: str, target: str, fallback: str = "load_string") -> list[str]:
     """Generated-code lines lifting the string at ``ptr`` (``units`` long) into ``target``.
 
-    :func:`load_string` inlined for unsigned ``ptr``/``units`` (as ``struct``
-    unpacks them).  The lines expect ``cx``, ``mv``, ``fast`` (the context is
-    host-side utf-8: ``cx.string_encoding == 'utf8' and not cx.fused``),
-    ``size`` (``len(mv)``) and the names of :func:`load_string_env`.
+    The host utf-8 case for unsigned ``ptr``/``units`` (as ``struct`` unpacks
+    them); other cases call ``fallback`` (:func:`load_string`).  The lines
+    expect ``cx``, ``mv``, ``fast`` (the context is host-side utf-8:
+    ``cx.string_encoding == 'utf8' and not cx.fused``), ``size``
+    (``len(mv)``) and the names of :func:`load_string_env`.
     """
     return [
         "if fast:",
@@ -138,71 +130,96 @@ def load_string_lines(ptr: str, units: str, target: str) -> list[str]:
         "    except UnicodeDecodeError as err:",
         f"        decode_failure(cx, err, mv, {ptr})",
         "else:",
-        f"    {target} = load_string(cx, mv, {ptr}, {units})",
+        f"    {target} = {fallback}(cx, mv, {ptr}, {units})",
     ]
 
 
 def load_string_env() -> dict[str, Any]:
     """The names :func:`load_string_lines` needs."""
-    return {"load_string": load_string, "decode_failure": decode_failure, "UnicodeDecodeError": UnicodeDecodeError}
+    return {
+        "load_string": load_string,
+        "load_string_from_range": load_string_from_range,
+        "decode_failure": decode_failure,
+        "UnicodeDecodeError": UnicodeDecodeError,
+    }
 
 
-_PAIR = struct.Struct("<II").unpack_from
+def _compiled(name: str, lines: list[str], env: dict[str, Any]) -> Any:
+    exec(compile("\n".join(lines) + "\n", f"<{name}>", "exec"), env)
+    return env[name]
+
+
+def _indented(lines: list[str], depth: int = 1) -> list[str]:
+    return ["    " * depth + line for line in lines]
+
+
+# ------------------------------------------------------------------ functions
+
+# :func:`~.strings.load_string_from_range` with the host-side utf-8 case inlined.
+load_string: Callable[[LiftLowerContext, memoryview, int, int], Any] = _compiled(
+    "load_string",
+    [
+        "def load_string(cx, mv, ptr, units):",
+        "    ptr &= M32",
+        "    units &= M32",
+        "    fast = cx.string_encoding == 'utf8' and not cx.fused",
+        "    size = len(mv)",
+        *_indented(load_string_lines("ptr", "units", "value", "load_string_from_range")),
+        "    return value",
+    ],
+    {"M32": M32, "load_string_from_range": load_string_from_range, "decode_failure": decode_failure},
+)
+
+# Spec ``lower_flat`` of a ``string``, appending ``(ptr, units)`` to ``out``.
+lower_flat_string: Callable[[LiftLowerContext, Any, list], None] = _compiled(
+    "lower_string",
+    ["def lower_string(cx, v, out):", *_indented(store_string_lines("v")), "    out += (b, n)"],
+    string_env(),
+)
 
 
 def string_param_lowerer(where: str) -> Callable[[LiftLowerContext, Any], list]:
     """``lower_params`` of a function whose only parameter is a ``string`` (named by ``where``).
 
     The closure path (a parameter loop, ``lower_flat`` and the string storer)
-    written as one function: same checks, same ``realloc``, same errors.
+    compiled as one function: same checks, same ``realloc``, same errors.
     """
-
-    def lower_string_param(cx: LiftLowerContext, args: Any) -> list:
-        v = args[0]
-        try:
-            if type(v) is str and cx.string_encoding == "utf8":
-                encoded = encode_utf8(v)
-                units = len(encoded)
-                # cx.allocate(1, units, "string"), inlined (alignment 1 needs no check)
-                ptr = cx.realloc(0, 0, 1, units) & M32  # type: ignore[misc]
-                mv = cx.memory.view()  # type: ignore[union-attr]
-                if ptr + units > len(mv):
-                    cx.trap("realloc-bounds-string")
-                mv[ptr : ptr + units] = encoded
-                return [ptr, units]
-            return list(store_string_into_range(cx, v))
-        except (TypeError, ValueError) as err:
-            raise prefix_error(err, where) from None
-
-    return lower_string_param
+    lines = [
+        "def lower_string_param(cx, args):",
+        "    v = args[0]",
+        "    try:",
+        *_indented(store_string_lines("v"), 2),
+        "    except (TypeError, ValueError) as err:",
+        "        raise prefix_error(err, where) from None",
+        "    return [b, n]",
+    ]
+    lowerer: Callable[[LiftLowerContext, Any], list] = _compiled(
+        "lower_string_param", lines, {**string_env(), "prefix_error": prefix_error, "where": where}
+    )
+    return lowerer
 
 
-def lift_string_result(cx: LiftLowerContext, flat: Sequence[Any]) -> Any:
-    """``lift_results`` of a function returning a ``string`` through a return pointer.
-
-    Refuels, validates the pointer to the ``(ptr, length)`` pair and lifts
-    the string, as the general spilled-results lifter with the string loader
-    does.
-    """
-    source = cx.fuel_source
-    cx.fuel = None if source is None or cx.fused else source.hostcall_fuel
-    mv = cx.memory.view()  # type: ignore[union-attr]
-    ptr = flat[0] & M32
-    if ptr % 4:
-        cx.trap("result-align", align=4)
-    if ptr + 8 > len(mv):
-        cx.trap("result-bounds")
-    begin, units = _PAIR(mv, ptr)
-    if cx.string_encoding == "utf8" and not cx.fused:
-        if begin + units > len(mv):
-            cx.trap("string-bounds")
-        if cx.fuel is not None:
-            cx.charge(units)
-        try:
-            return str(mv[begin : begin + units], "utf-8")
-        except UnicodeDecodeError as err:
-            decode_failure(cx, err, mv, begin)
-    return load_string_from_range(cx, mv, begin, units)
-
-
+# ``lift_results`` of a function returning a ``string`` through a return
+# pointer: refuel, check the pointer to the ``(ptr, length)`` pair, lift the
+# string, as the general spilled-results lifter with the string loader does.
+lift_string_result: Callable[[LiftLowerContext, Sequence[Any]], Any] = _compiled(
+    "lift_string_result",
+    [
+        "def lift_string_result(cx, flat):",
+        "    source = cx.fuel_source",
+        "    cx.fuel = None if source is None or cx.fused else source.hostcall_fuel",
+        "    mv = cx.memory.view()",
+        "    ptr = flat[0] & M32",
+        "    if ptr % 4:",
+        "        cx.trap('result-align', align=4)",
+        "    size = len(mv)",
+        "    if ptr + 8 > size:",
+        "        cx.trap('result-bounds')",
+        "    begin, units = pair(mv, ptr)",
+        "    fast = cx.string_encoding == 'utf8' and not cx.fused",
+        *_indented(load_string_lines("begin", "units", "value")),
+        "    return value",
+    ],
+    {**load_string_env(), "M32": M32, "pair": struct.Struct("<II").unpack_from},
+)
 lift_string_result.refuels = True  # type: ignore[attr-defined]  # see compile._refuelling
