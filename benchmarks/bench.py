@@ -548,19 +548,24 @@ def package_version(name: str) -> str:
 
 
 def update_readme(path: Path, table: str) -> bool:
-    """Replace the lines between the bench marker lines of `path`.
+    """Replace the lines between the bench marker lines of `path` (see `replace_between`)."""
+    return replace_between(path, MARK_START, MARK_END, table)
+
+
+def replace_between(path: Path, start: str, end: str, text: str) -> bool:
+    """Replace the lines between marker lines `start` and `end` of `path` with `text`.
 
     Markers count only on lines of their own (so prose quoting them is left
     alone). Returns False, changing nothing, if either marker is absent.
     """
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    starts = [i for i, line in enumerate(lines) if line.strip() == MARK_START]
+    starts = [i for i, line in enumerate(lines) if line.strip() == start]
     if not starts:
         return False
-    ends = [i for i, line in enumerate(lines) if line.strip() == MARK_END and i > starts[0]]
+    ends = [i for i, line in enumerate(lines) if line.strip() == end and i > starts[0]]
     if not ends:
         return False
-    new = lines[:starts[0] + 1] + [table if table.endswith("\n") else table + "\n"] + lines[ends[0]:]
+    new = lines[:starts[0] + 1] + [text if text.endswith("\n") else text + "\n"] + lines[ends[0]:]
     path.write_text("".join(new), encoding="utf-8")
     return True
 
@@ -569,19 +574,24 @@ def update_readme(path: Path, table: str) -> bool:
 # Entry point
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """Command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def common_options(description: str, budgets: str, min_samples: int | None) -> argparse.ArgumentParser:
+    """The options every benchmark script takes (`budgets` describes the default budget)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--only", action="append", default=[], metavar="NAME",
                         help="run operations whose name contains NAME (repeatable)")
     parser.add_argument("--quick", action="store_true", help="short budgets (rough figures)")
-    parser.add_argument("--budget", type=float, default=None,
-                        help="seconds per operation (default 3, quick 0.5)")
-    parser.add_argument("--min-samples", type=int, default=3)
+    parser.add_argument("--budget", type=float, default=None, help=f"seconds per operation ({budgets})")
+    parser.add_argument("--min-samples", type=int, default=min_samples)
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write the table here")
     parser.add_argument("--update-readme", type=Path, metavar="FILE",
-                        help="replace the table between bench markers in FILE")
+                        help="replace the table between this script's markers in FILE")
     parser.add_argument("--list", action="store_true", help="list the operations and exit")
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = common_options(__doc__.split("\n\n")[0], "default 3, quick 0.5", 3)
     parser.add_argument("--cached-load", type=Path, metavar="WASM",
                         help="also time a first and a cached second load of this component file")
     return parser.parse_args(argv)

@@ -177,32 +177,8 @@ def markdown_table(results: list[tuple[Op, dict[str, float]]], errors: list[str]
     return "\n".join(lines) + "\n"
 
 
-def replace_between(path: Path, start: str, end: str, text: str) -> bool:
-    """Replace the lines between marker lines `start` and `end` of `path`; False if a marker is absent."""
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    starts = [i for i, line in enumerate(lines) if line.strip() == start]
-    if not starts:
-        return False
-    ends = [i for i, line in enumerate(lines) if line.strip() == end and i > starts[0]]
-    if not ends:
-        return False
-    new = lines[:starts[0] + 1] + [text if text.endswith("\n") else text + "\n"] + lines[ends[0]:]
-    path.write_text("".join(new), encoding="utf-8")
-    return True
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", action="append", default=[], metavar="NAME",
-                        help="run operations whose name contains NAME (repeatable)")
-    parser.add_argument("--quick", action="store_true", help="short budgets (rough figures)")
-    parser.add_argument("--budget", type=float, default=None,
-                        help="seconds per operation (default 8, quick 2)")
-    parser.add_argument("--min-samples", type=int, default=None, help="default 5, quick 3")
-    parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write the table here")
-    parser.add_argument("--update-readme", type=Path, metavar="FILE",
-                        help=f"replace the table between {MARK_START} / {MARK_END} in FILE")
-    parser.add_argument("--list", action="store_true", help="list the operations and exit")
+    parser = B.common_options(__doc__.split("\n\n")[0], "default 8, quick 2", None)
     return parser.parse_args(argv)
 
 
@@ -241,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         args.markdown.write_text(table, encoding="utf-8")
     if args.update_readme:
-        if replace_between(args.update_readme, MARK_START, MARK_END, table):
+        if B.replace_between(args.update_readme, MARK_START, MARK_END, table):
             print(f"updated {args.update_readme}", file=sys.stderr)
         else:
             print(f"no {MARK_START} / {MARK_END} markers in {args.update_readme}; unchanged", file=sys.stderr)
