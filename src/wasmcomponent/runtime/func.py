@@ -44,7 +44,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 import wasmtime
 
-from ..abi.compile import flat_scalar_lowerer, inline_lift, inline_lower, is_inline_scalar
+from ..abi.inline import flat_scalar_lowerer, inline_lift, inline_lower, is_inline_scalar
 from ..errors import ComponentTrap
 from ..translate import plan as p
 from ..types import model
