@@ -27,10 +27,14 @@ Store records and their lifetime
 Each store seen by this module gets a private ``_StoreRecord`` holding: the
 context pointer, the store id (to refuse objects of another store, which would
 abort the process inside wasmtime), the *pending exception* of a host callback,
-the ctypes callbacks of host functions, and the objects made by
-:func:`store_state`.  Records live in ``_REGISTRY`` keyed by context address --
-the one piece of module-level mutable state, needed because a ``Caller`` or
-``StoreContext`` carries nothing but that address.
+the keys of its host functions, and the objects made by :func:`store_state`.
+Records live in ``_REGISTRY`` keyed by context address, needed because a
+``Caller`` or ``StoreContext`` carries nothing but that address.  Likewise a
+host function is one shared native trampoline per signature plus an entry in
+``_HOST_ENTRIES`` found through the ``env`` index wasmtime passes back, so
+creating one allocates no ctypes callback.  Function types are shared by the
+stores of one engine (``_ENGINE_FUNCTYPES``).  These three are the module's
+only mutable state.
 
 A record is created on first use from any store-like.  At that moment a dummy
 host function with a native *finalizer* is created in the store; wasmtime runs
@@ -43,7 +47,8 @@ becomes reusable, whichever store-like created it.  Rules that follow:
 * a :class:`RawFunc` or host function never keeps its ``Store`` alive; calling
   a :class:`RawFunc` after its store is gone raises ``ValueError``;
 * attached objects may freely reference instances and functions of the store
-  (no reference cycle through the ``Store`` object is formed).
+  but not the ``Store`` itself (it would then never be freed): keep a
+  :func:`store_handle` instead.
 
 Pending exceptions
 ------------------
@@ -76,9 +81,12 @@ from __future__ import annotations
 
 import ctypes
 import struct
+import threading
 import warnings
+import weakref
 from functools import cache
 from importlib import metadata
+from itertools import starmap
 from typing import Any, Callable, Iterable, NamedTuple, Sequence, TypeVar, Union
 
 import wasmtime
@@ -96,6 +104,7 @@ __all__ = [
     "is_text",
     "store_key",
     "store_state",
+    "store_handle",
     "take_pending",
     "RawFunc",
     "HostCallback",
@@ -104,6 +113,7 @@ __all__ = [
     "instantiate",
     "CoreImports",
     "instantiate_imports",
+    "ImportLayout",
     "exports_by_name",
     "module_imports",
     "module_exports",
@@ -160,6 +170,9 @@ _func_new_unchecked = _proto("wasmtime_func_new_unchecked", None, _vp, _vp, _vp,
 _trap_new = _proto("wasmtime_trap_new", _vp, ctypes.c_char_p, ctypes.c_size_t)
 _instance_new = _proto("wasmtime_instance_new", _vp, _vp, _vp, _vp, ctypes.c_size_t, _vp, _vp)
 _export_get = _proto("wasmtime_instance_export_get", ctypes.c_bool, _vp, _vp, ctypes.c_char_p, ctypes.c_size_t, _vp)
+# The same without argtypes, for ``ImportLayout``'s pre-built ctypes arguments.
+_export_get_raw = _dll["wasmtime_instance_export_get"]
+_export_get_raw.restype = ctypes.c_bool
 _EXTERN_SIZE = ctypes.sizeof(ffi.wasmtime_extern_t)
 
 _UNCHECKED_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_size_t, _vp, _vp, _vp, ctypes.c_size_t)
@@ -202,20 +215,26 @@ def wat_to_wasm(text: Union[str, bytes]) -> bytes:
 class _StoreRecord:
     """Per-store bookkeeping of this module (see the module docstring)."""
 
-    __slots__ = ("key", "store_id", "ctx", "ctx_arg", "pending", "closed", "keepalive", "states", "functypes")
+    __slots__ = (
+        "key", "store_id", "ctx", "ctx_arg", "pending", "closed", "states", "functypes", "handle", "host_keys"
+    )
 
-    def __init__(self, key: int, ctx: Any, store_id: int) -> None:
+    def __init__(self, key: int, ctx: Any, store_id: int, functypes: _FuncTypes | None = None) -> None:
         self.key = key
         self.store_id = store_id
         self.ctx = ctx  # ctypes POINTER(wasmtime_context_t)
         self.ctx_arg = _vp(key)  # pre-built argument for native calls
         self.pending: BaseException | None = None
         self.closed = False
-        self.keepalive: list[Any] = []
         self.states: dict[Any, Any] = {}
         # Core function types by signature: wasmtime ties a type to the first
-        # engine it is used with, so they are shared per store, not globally.
-        self.functypes: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[wasmtime.FuncType, int]] = {}
+        # engine it is used with, so they are shared per engine when the store's
+        # engine is known (see ``_register``), else per store.
+        self.functypes: _FuncTypes = {} if functypes is None else functypes
+        # A ``StoreContext`` that does not keep the ``Store`` alive (``store_handle``).
+        self.handle: wasmtime.StoreContext | None = None
+        # Keys of this store's host functions in ``_HOST_ENTRIES``.
+        self.host_keys: list[int] = []
 
     def functype(self, params: tuple[str, ...], results: tuple[str, ...]) -> int:
         """The address of this store's ``wasm_functype_t`` for a signature (made on first use)."""
@@ -228,9 +247,13 @@ class _StoreRecord:
 
     def close(self) -> None:
         self.closed = True
+        if self.handle is not None:
+            self.handle._invalidate()
+            self.handle = None
         self.ctx = None
         self.pending = None
-        self.keepalive = []
+        _HOST_ENTRIES.release(self.host_keys)
+        self.host_keys = []
         self.states = {}
         self.functypes = {}
 
@@ -239,7 +262,48 @@ class _StoreRecord:
         return exc
 
 
+_FuncTypes = dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[wasmtime.FuncType, int]]
+
 _REGISTRY: dict[int, _StoreRecord] = {}
+
+# Host functions by the ``env`` key wasmtime hands their (shared) native
+# trampoline: ``(callback, record, context, *snippet env)``.  Entries of a
+# store are removed when it is freed (``_StoreRecord.close``).  Module-level
+# for the same reason as ``_REGISTRY``: a native callback carries only an int.
+class _HostEntries:
+    """Host function entries in a list indexed by small integers (``env``), slots reused."""
+
+    __slots__ = ("slots", "_free", "_lock")
+
+    def __init__(self) -> None:
+        # Slot 0 is never used: a null ``env`` reaches Python as None.
+        self.slots: list[tuple[Any, ...] | None] = [None]
+        self._free: list[int] = []
+        # Re-entrant: a store freed by a collection triggered in here releases its slots.
+        self._lock = threading.RLock()
+
+    def add(self, entry: tuple[Any, ...]) -> int:
+        with self._lock:
+            if self._free:
+                key = self._free.pop()
+                self.slots[key] = entry
+            else:
+                key = len(self.slots)
+                self.slots.append(entry)
+        return key
+
+    def release(self, keys: list[int]) -> None:
+        with self._lock:
+            for key in keys:
+                self.slots[key] = None
+            self._free.extend(keys)
+
+
+_HOST_ENTRIES = _HostEntries()
+
+# Core function types of each engine, shared by its stores (creating one is
+# far costlier than creating a host function with it); dropped with the engine.
+_ENGINE_FUNCTYPES: weakref.WeakKeyDictionary[wasmtime.Engine, _FuncTypes] = weakref.WeakKeyDictionary()
 
 
 def _on_store_freed(env: int | None) -> None:
@@ -275,15 +339,19 @@ def store_key(store_like: Storelike) -> int:
 
 
 def _record(store_like: Storelike) -> _StoreRecord:
+    if store_like.__class__ is _StoreHandle:
+        known: _StoreRecord = store_like.record  # type: ignore[union-attr]
+        if not known.closed:
+            return known
     ctx = _context_of(store_like)
     key = ctypes.addressof(ctx.contents)
     record = _REGISTRY.get(key)
     if record is None:
-        record = _register(ctx, key)
+        record = _register(ctx, key, getattr(store_like, "engine", None))
     return record
 
 
-def _register(ctx: Any, key: int) -> _StoreRecord:
+def _register(ctx: Any, key: int, engine: Any = None) -> _StoreRecord:
     # The dummy function's finalizer runs when wasmtime frees the store; its
     # store id lets us refuse functions and memories of other stores.
     functype = wasmtime.FuncType([], [])
@@ -296,9 +364,39 @@ def _register(ctx: Any, key: int) -> _StoreRecord:
         ctypes.cast(_ON_STORE_FREED, _vp).value,
         ctypes.addressof(func),
     )
-    record = _StoreRecord(key, ctx, func.store_id)
+    functypes: _FuncTypes | None = None
+    if isinstance(engine, wasmtime.Engine):
+        # Only a ``Store`` names its engine; a ``Caller`` or ``StoreContext``
+        # does not, and then the types stay private to this store.
+        functypes = _ENGINE_FUNCTYPES.get(engine)
+        if functypes is None:
+            functypes = _ENGINE_FUNCTYPES[engine] = {}
+    record = _StoreRecord(key, ctx, func.store_id, functypes)
     _REGISTRY[key] = record
     return record
+
+
+class _StoreHandle(wasmtime.StoreContext):
+    """A ``StoreContext`` that knows its record, so looking the record up is free."""
+
+    def __init__(self, record: _StoreRecord) -> None:
+        super().__init__(record.ctx)
+        self.record = record
+
+
+def store_handle(store_like: Storelike) -> wasmtime.StoreContext:
+    """A ``StoreContext`` of this store that does not keep its ``Store`` alive.
+
+    Objects reachable from the store's own state (host functions, attached
+    objects) must use it instead of the ``Store``, which would otherwise never
+    be freed.  It is invalidated when wasmtime frees the store; using it then
+    raises ``ValueError``.
+    """
+    record = _record(store_like)
+    handle = record.handle
+    if handle is None:
+        handle = record.handle = _StoreHandle(record)
+    return handle
 
 
 def store_state(store_like: Storelike, factory: Callable[[], T]) -> T:
@@ -535,16 +633,22 @@ def _trampoline_maker(
     with_context: bool,
     snippets: HostSnippets = _NO_SNIPPETS,
 ) -> Callable[..., Any]:
-    """Compile the host trampoline for one signature (memoized, pure)."""
+    """Compile the host trampoline for one signature (memoized, pure).
+
+    The trampoline serves every host function of that shape: the ``env``
+    wasmtime passes it is the index of the function's entry in ``_HOST_ENTRIES``,
+    ``(callback, record, ctx, *snippet env)``.
+    """
     nslots = max(len(params), len(results))
     args = "".join(f"a{i}, " for i in range(len(params)))
     converted = args if snippets.args is None else "".join(f"{e}, " for e in snippets.args)
     call_args = ("sc, " if with_context else "") + converted
     env = "".join(f", {name}" for name in snippets.env_names)
     lines = [
-        f"def make(callback, record, Array, unpack, pack, slow_store, trap_new, ctx, StoreContext{env}):",
+        "def make(entries, Array, unpack, pack, slow_store, trap_new, StoreContext):",
         "    def trampoline(env, caller, addr, n):",
         "        try:",
+        f"            callback, _, ctx{env} = entries[env]",
         *(f"            {line}" for line in snippets.prologue),
     ]
     if nslots:
@@ -583,7 +687,9 @@ def _trampoline_maker(
     lines += [
         "            return 0",
         "        except BaseException as e:",
-        "            record.pending = e",
+        "            entry = entries[env] if isinstance(env, int) and 0 < env < len(entries) else None",
+        "            if entry is not None:",
+        "                entry[1].pending = e",
         "            return trap_new(b'python exception in host function', 33)",
         "    return trampoline",
     ]
@@ -591,6 +697,30 @@ def _trampoline_maker(
     exec(compile("\n".join(lines), f"<host {params}->{results}>", "exec"), namespace)
     maker: Callable[..., Any] = namespace["make"]
     return maker
+
+
+@cache
+def _native_trampoline(
+    params: tuple[str, ...],
+    results: tuple[str, ...],
+    with_context: bool,
+    snippets: HostSnippets = _NO_SNIPPETS,
+) -> tuple[Any, int]:
+    """The native callback (kept here forever) and its address for one trampoline shape."""
+    plumbing = _host_plumbing(params, results)
+    trampoline = _trampoline_maker(params, results, with_context, snippets)(
+        _HOST_ENTRIES.slots,
+        plumbing.array,
+        plumbing.unpack,
+        plumbing.pack,
+        plumbing.slow_store,
+        _trap_new,
+        wasmtime.StoreContext,
+    )
+    native = _UNCHECKED_CALLBACK(trampoline)
+    address = ctypes.cast(native, _vp).value
+    assert address is not None
+    return native, address
 
 
 def _slow_store(types: tuple[str, ...]) -> Callable[[int, tuple[Any, ...]], None]:
@@ -647,34 +777,22 @@ def make_host_func(
     ``snippets`` (with the values ``env`` for its ``env_names``) splice
     conversions into the trampoline, see :class:`HostSnippets`.
 
-    The ctypes callback lives as long as the store.
+    The callback and ``env`` are referenced until the store is freed.
     """
     params, results = tuple(params), tuple(results)
-    plumbing = _host_plumbing(params, results)
-    record = _record(store)
     if len(env) != len(snippets.env_names):
         raise ValueError("one value per name of `snippets.env_names` is needed")
-    maker = _trampoline_maker(params, results, with_context, snippets)
-    trampoline = maker(
-        callback,
-        record,
-        plumbing.array,
-        plumbing.unpack,
-        plumbing.pack,
-        plumbing.slow_store,
-        _trap_new,
-        record.ctx,  # a caller's context is the store's (same address)
-        wasmtime.StoreContext,
-        *env,
-    )
-    native = _UNCHECKED_CALLBACK(trampoline)
-    record.keepalive.append(native)
+    native = _native_trampoline(params, results, with_context, snippets)[1]
+    record = _record(store)
+    # A caller's context is the store's (same address), hence ``record.ctx``.
+    key = _HOST_ENTRIES.add((callback, record, record.ctx, *env))
+    record.host_keys.append(key)
     func = ffi.wasmtime_func_t()
     _func_new_unchecked(
         record.key,
         record.functype(params, results),
-        ctypes.cast(native, _vp).value,
-        None,
+        native,
+        key,
         None,
         ctypes.addressof(func),
     )
@@ -807,19 +925,114 @@ def instantiate_imports(store: Storelike, module: wasmtime.Module, imports: Core
     record = _record(store)
     if record is not imports._record:
         raise ValueError("the imports were gathered for a different store")
+    return _instantiate_array(record, module, imports._base, imports._count)
+
+
+def _instantiate_array(record: _StoreRecord, module: wasmtime.Module, base: int, count: int) -> wasmtime.Instance:
     instance = ffi.wasmtime_instance_t()
     trap = _vp()
     error = _instance_new(
         record.key,
         ctypes.addressof(module.ptr().contents),
-        imports._base,
-        imports._count,
+        base,
+        count,
         ctypes.addressof(instance),
         ctypes.addressof(trap),
     )
     if error or trap.value:
         _raise_failure(record, error, trap.value)
     return wasmtime.Instance._from_raw(instance)
+
+
+class ImportLayout:
+    """The import array of one core instantiation, laid out once and reused for every store.
+
+    Slot ``slot`` of each ``(slot, instance, name)`` in ``exports`` takes export
+    ``name`` of ``instances[instance]`` (see :meth:`instantiate`); the slots in
+    ``extern_slots`` take the ``externs`` given, in that order.  Together they
+    must cover every slot exactly once.
+
+    Every native argument is built here, once: filling the array for a store is
+    one native call per export with nothing allocated.  Filled arrays are only
+    scratch space (wasmtime copies the imports on instantiation); a small pool
+    of them makes concurrent and re-entrant use safe.
+
+    >>> store = wasmtime.Store()
+    >>> source = wasmtime.Instance(store, wasmtime.Module(store.engine, '(module (memory (export "m") 1))'), [])
+    >>> importer = wasmtime.Module(store.engine, '(module (import "a" "mem" (memory 1)))')
+    >>> layout = ImportLayout(1, [(0, 0, "m")], ())
+    >>> type(layout.instantiate(store, importer, [source], ())).__name__
+    'Instance'
+    """
+
+    __slots__ = ("count", "_exports", "_extern_slots", "_sources", "_pool")
+
+    def __init__(self, count: int, exports: Sequence[tuple[int, int, str]], extern_slots: Sequence[int]) -> None:
+        covered = sorted([slot for slot, _, _ in exports] + list(extern_slots))
+        if covered != list(range(count)):
+            raise ValueError("the exports and extern slots must cover every import slot exactly once")
+        self.count = count
+        self._exports = tuple((slot, instance, name.encode("utf-8")) for slot, instance, name in exports)
+        self._extern_slots = tuple(extern_slots)
+        self._sources = tuple(sorted({instance for _, instance, _ in exports}))
+        self._pool: list[_ImportScratch] = []
+
+    def instantiate(
+        self,
+        store: Storelike,
+        module: wasmtime.Module,
+        instances: Sequence[wasmtime.Instance],
+        externs: Sequence[Any],
+    ) -> wasmtime.Instance:
+        """Fill the array in ``store`` and instantiate ``module``; failures as in :func:`instantiate`.
+
+        Raises ``KeyError(name)`` if an instance lacks an export the layout names,
+        ``ValueError`` for an instance of another store.
+        """
+        record = _record(store)
+        if record.closed:
+            _store_closed()
+        if len(externs) != len(self._extern_slots):
+            raise ValueError(f"expected {len(self._extern_slots)} externs, got {len(externs)}")
+        pool = self._pool
+        try:
+            scratch = pool.pop()
+        except IndexError:
+            scratch = _ImportScratch(self)
+        try:
+            scratch.context.value = record.key
+            for index, pointer in zip(self._sources, scratch.sources, strict=True):
+                raw = instances[index]._instance
+                if raw.store_id != record.store_id:
+                    raise ValueError("the instance belongs to a different store")
+                pointer.value = ctypes.addressof(raw)
+            if not all(starmap(_export_get_raw, scratch.calls)):
+                found = list(starmap(_export_get_raw, scratch.calls))
+                raise KeyError(self._exports[found.index(False)][2].decode("utf-8"))
+            array = scratch.array
+            for slot, extern in zip(self._extern_slots, externs, strict=True):
+                array[slot] = extern._as_extern()
+            return _instantiate_array(record, module, scratch.base, self.count)
+        finally:
+            pool.append(scratch)
+
+
+class _ImportScratch:
+    """One import array of an :class:`ImportLayout` with the prepared arguments of every copy."""
+
+    __slots__ = ("array", "base", "context", "sources", "calls")
+
+    def __init__(self, layout: ImportLayout) -> None:
+        self.array = (ffi.wasmtime_extern_t * max(layout.count, 1))()
+        self.base = base = ctypes.addressof(self.array)
+        # Set for each use: the store's context and the source instances' addresses.
+        self.context = _vp()
+        self.sources = [_vp() for _ in layout._sources]
+        by_index = dict(zip(layout._sources, self.sources, strict=True))
+        self.calls = tuple(
+            (self.context, by_index[instance], name, ctypes.c_size_t(len(name)), _vp(base + slot * _EXTERN_SIZE))
+            for slot, instance, name in layout._exports
+        )
 
 
 def exports_by_name(instance: wasmtime.Instance, store: Storelike) -> dict[str, Any]:

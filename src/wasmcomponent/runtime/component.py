@@ -14,7 +14,7 @@ core engine, and translates it into a store-independent ``Plan``
 from __future__ import annotations
 
 import os
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 import wasmtime
 
@@ -71,6 +71,7 @@ class Component:
             raise TypeError("expected a str or bytes")
         self._engine = engine
         self._modules: list[wasmtime.Module] = []
+        self._layouts: dict[int, Any] = {}  # import arrays of static steps (``instance.import_layout``)
         tree = decode_component(data)
         check_features(tree, engine_features(engine))
         validate_component(tree)
@@ -149,6 +150,7 @@ class Component:
         self = cls.__new__(cls)
         self._engine = engine
         self._modules = modules
+        self._layouts = {}
         self._plan = plan
         self._bytes = b""
         return self

@@ -16,12 +16,15 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
 
 import wasmtime
 
-from .._engine.core import CoreImports, instantiate_imports
+from .._engine.core import CoreImports, ImportLayout, instantiate_imports, store_handle
 from .._engine.exports import export_getter
 from ..errors import LinkError, UnsupportedError
 from ..translate import plan as p
+from .call import RuntimeOptions
 from .component import Component, ExportIndex, lookup_export
+from .handles import create_handles, define_resource
 from .linker import Definition, InstanceDefinition, ModuleDefinition, PreparedLink
+from .trampolines import create_trampoline
 
 if TYPE_CHECKING:
     from .func import Func
@@ -41,7 +44,9 @@ class InstanceState:
     """Everything one instantiation of a component owns at run time."""
 
     def __init__(self, store: wasmtime.Storelike, component: Component, prepared: PreparedLink) -> None:
-        self.store = store
+        # Host functions and per-store objects reach this state from the store's
+        # own record, so it must not keep the ``Store`` alive (it would never be freed).
+        self.store: wasmtime.StoreContext = store_handle(store)
         self.component = component
         self.plan = component._plan
         self.prepared = prepared
@@ -58,8 +63,6 @@ class InstanceState:
         self.funcs: dict[int, Func] = {}
         # Resource types and handle tables; owned by ``runtime.handles``.
         self.resources: dict[object, object] = {}
-        from .handles import create_handles
-
         self.handles: Any = create_handles(self)
 
     # ------------------------------------------------------------ resolution
@@ -86,8 +89,6 @@ class InstanceState:
                 raise LinkError(f"core instance has no export named `{definition.name}`") from None
         func = self.trampolines[definition.index]
         if func is None:
-            from .trampolines import create_trampoline
-
             func = create_trampoline(self, definition.index)
             self.trampolines[definition.index] = func
         return func
@@ -99,8 +100,6 @@ class InstanceState:
             definition = self.plan.options[index]
             found = self.options_by_def.get(definition)
             if found is None:
-                from .call import RuntimeOptions
-
                 found = self.options_by_def[definition] = RuntimeOptions(self, definition)
             self.options_cache[index] = found
         return found
@@ -116,21 +115,31 @@ class InstanceState:
     # ------------------------------------------------------------ steps
 
     def run(self) -> None:
-        for step in self.plan.steps:
+        for index, step in enumerate(self.plan.steps):
             if isinstance(step, p.InstantiateModule):
-                self._instantiate_module(step)
+                if isinstance(step.module, p.StaticModule):
+                    self._instantiate_static(index, step)
+                else:
+                    self._instantiate_module(step)
             else:
-                from .handles import define_resource
-
                 define_resource(self, step)
+
+    def _instantiate_static(self, index: int, step: p.InstantiateModule) -> None:
+        """A static module: its import array's layout is worked out once per component."""
+        assert isinstance(step.module, p.StaticModule)
+        module = self.component._static_module(step.module.index)
+        layout, others = import_layout(self.component, index, step)
+        externs = [self.core_def(definition) for definition in others]
+        try:
+            instance = layout.instantiate(self.store, module, self.core_instances, externs)
+        except KeyError as err:
+            raise LinkError(f"core instance has no export named `{err.args[0]}`") from None
+        self.core_instances.append(instance)
+        self.core_exports.append(export_getter(instance, self.store))
 
     def _instantiate_module(self, step: p.InstantiateModule) -> None:
         module = self.module(step.module)
-        args: Sequence[p.CoreDef]
-        if isinstance(step.module, p.StaticModule):
-            args = step.args
-        else:
-            args = [self._named_arg(step, imp.module, imp.name or "") for imp in module.imports]
+        args: Sequence[p.CoreDef] = [self._named_arg(step, imp.module, imp.name or "") for imp in module.imports]
         # Exports of earlier instances are copied into the import array
         # natively; only trampolines (and nothing else) are Python objects.
         imports = CoreImports(self.store, len(args))
@@ -156,6 +165,25 @@ class InstanceState:
             if found is not None:
                 return found
         raise LinkError(f"core module import `{module_name}::{name}` is not satisfied")
+
+
+def import_layout(
+    component: Component, index: int, step: p.InstantiateModule
+) -> tuple[ImportLayout, tuple[p.CoreDef, ...]]:
+    """The ``ImportLayout`` of static step ``index`` and its non-export definitions, cached per component."""
+    found = component._layouts.get(index)
+    if found is None:
+        exports: list[tuple[int, int, str]] = []
+        slots: list[int] = []
+        others: list[p.CoreDef] = []
+        for slot, definition in enumerate(step.args):
+            if isinstance(definition, p.CoreExport):
+                exports.append((slot, definition.instance, definition.name))
+            else:
+                slots.append(slot)
+                others.append(definition)
+        found = component._layouts[index] = (ImportLayout(len(step.args), exports, slots), tuple(others))
+    return found
 
 
 def instantiate(store: wasmtime.Storelike, component: Component, prepared: PreparedLink) -> Instance:

@@ -153,11 +153,22 @@ def _lower_import(state: Any, trampoline: p.LowerImport, recipe: ImportRecipe) -
         direct = definition.fast(FastLowerEnv(state, trampoline.type, options, cx, flags, compiled))
         if direct is not None:
             return make_host_func(store, recipe.params, recipe.results, direct)
-    lift_params = compiled.lift_params
-    lower_results = compiled.lower_results
-    has_result = trampoline.type.result is not None
+    make = _scoped_host_call if recipe.scoped else _host_call
+    callback = make(host, flags, cx, compiled.lift_params, compiled.lower_results, trampoline.type.result is not None)
+    return make_host_func(store, recipe.params, recipe.results, callback, with_context=True)
 
-    def finish(result: Any, flat: Sequence[Any]) -> Any:
+
+# The two callbacks of a general host import live in their own small factories
+# so each captures only what it uses: one closure per import, few cells.
+
+
+def _host_call(
+    host: Any, flags: Any, cx: Any, lift_params: Any, lower_results: Any, has_result: bool
+) -> Any:
+    def call_host(context: wasmtime.StoreContext, *flat: Any) -> Any:
+        if not flags.may_leave:
+            raise cannot_leave()
+        result = host(context, *lift_params(cx, flat))
         if not has_result:
             if result is not None:
                 raise TypeError("host function returned a value, but the function type has no result")
@@ -168,12 +179,12 @@ def _lower_import(state: Any, trampoline: p.LowerImport, recipe: ImportRecipe) -
         finally:
             flags.may_leave = True
 
-    def call_host(context: wasmtime.StoreContext, *flat: Any) -> Any:
-        if not flags.may_leave:
-            raise cannot_leave()
-        args = lift_params(cx, flat)
-        return finish(host(context, *args), flat)
+    return call_host
 
+
+def _scoped_host_call(
+    host: Any, flags: Any, cx: Any, lift_params: Any, lower_results: Any, has_result: bool
+) -> Any:
     def call_host_scoped(context: wasmtime.StoreContext, *flat: Any) -> Any:
         # Borrows lent to the host function expire when it returns.
         if not flags.may_leave:
@@ -187,10 +198,17 @@ def _lower_import(state: Any, trampoline: p.LowerImport, recipe: ImportRecipe) -
         finally:
             cx.scope = previous
             scope.exit_host_call()
-        return finish(result, flat)
+        if not has_result:
+            if result is not None:
+                raise TypeError("host function returned a value, but the function type has no result")
+            return None
+        flags.may_leave = False
+        try:
+            return _single(lower_results(cx, result, flat))
+        finally:
+            flags.may_leave = True
 
-    callback = call_host_scoped if recipe.scoped else call_host
-    return make_host_func(store, recipe.params, recipe.results, callback, with_context=True)
+    return call_host_scoped
 
 
 def _all_inline(ft: model.FuncType) -> bool:

@@ -8,6 +8,9 @@
 * Every WASI resource type is one ``ResourceType.host(n)`` with a fixed ``n``
   (:class:`Res`), whatever interface name or 0.2.x version imports it, so a
   component importing ``wasi:io/streams@0.2.9`` and ``@0.2.12`` sees one type.
+* The hottest stream methods also get direct core implementations
+  (:func:`_direct`); ``WASMCOMPONENT_WASI_DIRECT=0`` when linking turns
+  them off (see :func:`add_to_linker`).
 * Each package module describes its interfaces as :class:`Interface` values:
   WIT function names mapped to ``f(ctx, *args)``.  :func:`add_to_linker`
   defines them under ``<name>@0.2.12``; the linker's semver lookup serves every
@@ -17,6 +20,8 @@
 from __future__ import annotations
 
 import enum
+import os
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
@@ -29,6 +34,8 @@ if TYPE_CHECKING:
     from .config import WasiConfig
 
 WASI_VERSION = "0.2.12"
+# Set to "0" to link the hot stream methods through the generic path (see ``add_to_linker``).
+DIRECT_ENV = "WASMCOMPONENT_WASI_DIRECT"
 T = TypeVar("T")
 
 
@@ -49,6 +56,17 @@ class Res(enum.IntEnum):
     INCOMING_DATAGRAM_STREAM = 0x57A5100C
     OUTGOING_DATAGRAM_STREAM = 0x57A5100D
     RESOLVE_ADDRESS_STREAM = 0x57A5100E
+    FIELDS = 0x57A5100F
+    INCOMING_REQUEST = 0x57A51010
+    OUTGOING_REQUEST = 0x57A51011
+    REQUEST_OPTIONS = 0x57A51012
+    RESPONSE_OUTPARAM = 0x57A51013
+    INCOMING_RESPONSE = 0x57A51014
+    INCOMING_BODY = 0x57A51015
+    FUTURE_TRAILERS = 0x57A51016
+    OUTGOING_RESPONSE = 0x57A51017
+    OUTGOING_BODY = 0x57A51018
+    FUTURE_INCOMING_RESPONSE = 0x57A51019
 
 
 def trap(message: str) -> ComponentTrap:
@@ -161,7 +179,7 @@ def rep_of(handle: Any) -> int:
 class WasiSlot:
     """What a store carries for WASI: the attached configuration and the built context."""
 
-    __slots__ = ("config", "ctx")
+    __slots__ = ("config", "ctx", "__weakref__")
 
     def __init__(self) -> None:
         self.config: Optional[WasiConfig] = None
@@ -224,10 +242,29 @@ class Interface:
 
 
 def _bind(f: HostFunc) -> Callable[..., Any]:
+    """The linker's host function for ``f``: ``call(store, *args)`` runs ``f(ctx, *args)``.
+
+    Finding a store's :class:`WasiSlot` (``store_state``) costs more than
+    most WASI functions, so the last store's is remembered: keyed by the
+    identity of the context pointer object that ``store._context()`` returns
+    (the runtime passes every callback of a store the same one, and holding
+    it keeps its identity from being reused), with a weak reference to the
+    slot (a dropped store's WASI state is not kept alive).  Any other store
+    takes the full lookup and becomes the remembered one.  The slot's
+    ``ctx`` is read on every call, so ``set_wasi`` acts exactly as before.
+    """
     slot_of = store_state
+    # (pointer, weak slot), replaced as a whole: threads calling with other stores never mix two entries
+    last: tuple[Any, Callable[[], Optional[WasiSlot]]] = (None, _no_slot)
 
     def call(store: Any, *args: Any) -> Any:
-        slot = slot_of(store, WasiSlot)
+        nonlocal last
+        pointer = store._context()
+        remembered = last
+        slot = remembered[1]() if pointer is remembered[0] else None
+        if slot is None:
+            slot = slot_of(store, WasiSlot)
+            last = (pointer, weakref.ref(slot))
         ctx = slot.ctx
         if ctx is None:
             ctx = wasi_ctx(store)
@@ -235,6 +272,10 @@ def _bind(f: HostFunc) -> Callable[..., Any]:
 
     call.__name__ = getattr(f, "__name__", "wasi")
     return call
+
+
+def _no_slot() -> Optional[WasiSlot]:
+    return None
 
 
 def _drop(store: Any, rep: int) -> None:
@@ -251,15 +292,23 @@ def all_interfaces() -> list[Interface]:
     return out
 
 
-def add_to_linker(linker: Linker, version: str = WASI_VERSION) -> None:
-    """Define every WASI 0.2 interface in ``linker`` (what ``Linker.add_wasip2`` does)."""
+def add_to_linker(linker: Linker, version: str = WASI_VERSION, *, direct: Optional[bool] = None) -> None:
+    """Define every WASI 0.2 interface in ``linker`` (what ``Linker.add_wasip2`` does).
+
+    ``direct`` chooses whether the hot methods of ``Interface.direct`` get
+    their direct core implementations (:func:`_direct`); None reads the
+    environment: ``WASMCOMPONENT_WASI_DIRECT=0`` turns them off, so that the
+    generic lifting/lowering path serves every call (tests compare the two).
+    """
+    if direct is None:
+        direct = os.environ.get(DIRECT_ENV, "1") != "0"
     with linker.root() as root:
         for iface in all_interfaces():
             with root.add_instance(f"{iface.name}@{version}") as inst:
                 for name, ty in iface.resources.items():
                     inst.add_resource(name, ResourceType.host(int(ty)), _drop)
                 for name, f in iface.funcs.items():
-                    if name in iface.direct:
+                    if direct and name in iface.direct:
                         inst._add_func_fast(name, _bind(f), _direct(f))
                     else:
                         inst.add_func(name, _bind(f))
@@ -274,13 +323,15 @@ def _direct(f: HostFunc) -> Callable[[Any], Optional[Callable[..., Any]]]:
     For a signature ``(self: borrow<R>[, contents: list<u8>]) -> result<u64 | _, E>``
     it returns a core callback over ``(handle[, ptr, len], retptr)`` that does
     what lifting, calling ``f`` and lowering do, in the same order and with
-    the same traps: ``may_leave``; refuel; the handle looked up and typed in
-    the caller's table (an ``own`` is lent for the call); the list range
-    checked (bounds, alignment, hostcall fuel) and copied out; ``f(ctx, rep,
-    data)``; and the return pointer checked (alignment, bounds) before the
-    ``ok`` case is stored.  Any other result value goes through the general
-    lowerer.  No memoryview outlives a step that could run guest code.  Other
-    signatures get None (the general path).
+    the same traps: ``may_leave``; the handle looked up and typed in the
+    caller's table (an ``own`` is lent for the call); the list range checked
+    (bounds, then the store's whole hostcall fuel, as a refuelled lift
+    would) and copied out; ``f(ctx, rep, data)``; and the return pointer
+    checked (alignment, bounds) before the ``ok`` case is stored.  Any other
+    result value goes through the general lowerer.  No memoryview outlives a
+    step that could run guest code.  Other signatures get None (the general
+    path).  tests/test_wasi_fast_paths.py holds it to the generic path
+    (``add_to_linker(direct=False)``) and to wasmtime, case by case.
     """
 
     def factory(env: Any) -> Optional[Callable[..., Any]]:

@@ -14,8 +14,10 @@ Every function is synchronous.  Output backends accept everything at once,
 so ``check-write`` always grants :data:`WRITE_PERMIT` bytes; with
 ``strict_permits`` (the default) writing more than the last grant traps,
 as does ``blocking-write-and-flush`` of more than 4096 bytes (wasmtime's
-limit).  Pollables are ready, timed (a monotonic deadline) or backed by a
-stream's readiness; ``poll`` waits on file descriptors with ``select`` and on
+limit).  ``flush`` only starts a flush (:meth:`OutputStream.flush`); the
+``blocking-*`` calls wait for it (:meth:`OutputStream.blocking_flush`).
+Pollables are ready, timed (a monotonic deadline) or backed by a stream's
+readiness; ``poll`` waits on file descriptors with ``select`` and on
 deadlines by sleeping (or by advancing a virtual clock).
 """
 
@@ -398,7 +400,14 @@ class OutputStream(HostObject):
         """Deliver ``data``; raises ``StreamClosed``/``StreamFailed``."""
 
     def flush(self) -> None:
-        pass
+        """``flush``: start flushing what was written, without waiting (completion shows in ``ready``)."""
+
+    def blocking_flush(self) -> None:
+        """``blocking-flush`` (and the ``blocking-*-and-flush`` calls): wait until the flush completed.
+
+        By default the same as :meth:`flush`, right for backends whose flush completes at once.
+        """
+        self.flush()
 
     def ready(self) -> bool:
         return True
@@ -591,7 +600,7 @@ def output_blocking_write_and_flush(ctx: WasiCtx, self: Any, contents: bytes) ->
         raise trap(f"Buffer too large for blocking-write-and-flush (expected at most {BLOCKING_WRITE_LIMIT})")
     try:
         stream.emit(contents)
-        stream.flush()
+        stream.blocking_flush()
     except (StreamClosed, StreamFailed) as err:
         return Variant("err", stream_error(ctx, err))
     return OK_UNIT
@@ -607,7 +616,7 @@ def output_flush(ctx: WasiCtx, self: Any) -> Variant:
 def output_blocking_flush(ctx: WasiCtx, self: Any) -> Variant:
     stream = ctx.get(self, OutputStream)
     try:
-        stream.flush()
+        stream.blocking_flush()
     except (StreamClosed, StreamFailed) as err:
         return Variant("err", stream_error(ctx, err))
     return OK_UNIT
@@ -633,7 +642,7 @@ def output_blocking_write_zeroes_and_flush(ctx: WasiCtx, self: Any, size: int) -
 
     def run() -> None:
         stream.emit(bytes(size))
-        stream.flush()
+        stream.blocking_flush()
 
     return unit_result(ctx, run)
 
@@ -649,7 +658,7 @@ def _splice(ctx: WasiCtx, self: Any, src: Any, size: int, blocking: bool) -> Any
         data = source.blocking_read(_check_len(ctx, size)) if blocking else source.read(_check_len(ctx, size))
         out.emit(data)
         if blocking:
-            out.flush()
+            out.blocking_flush()
         return len(data)
     except (StreamClosed, StreamFailed) as err:
         return stream_error(ctx, err)

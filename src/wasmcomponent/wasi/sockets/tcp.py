@@ -198,7 +198,9 @@ class TcpOutput(OutputStream):
     """The send half: bytes the kernel does not take yet wait in ``pending``.
 
     ``check-write`` grants :data:`WRITE_PERMIT` bytes once nothing is pending;
-    ``flush`` (and so ``blocking-flush``) waits until the kernel took everything.
+    ``flush`` hands the kernel what it takes now (the rest stays pending, and
+    ``check-write`` grants 0 until ``ready``); ``blocking-flush`` waits until
+    the kernel took everything.
     """
 
     __slots__ = ("owner", "pending", "closed")
@@ -239,7 +241,12 @@ class TcpOutput(OutputStream):
         self.pending += data
         self._drain()
 
-    def flush(self, timeout: Optional[float] = None) -> None:
+    def flush(self) -> None:
+        """Hand the kernel what it takes without waiting."""
+        self._open()
+        self._drain()
+
+    def blocking_flush(self, timeout: Optional[float] = None) -> None:
         """Wait until the kernel took every pending byte (at most ``timeout`` seconds)."""
         self._open()
         self._drain()
@@ -268,7 +275,7 @@ class TcpOutput(OutputStream):
         if self.closed:
             return
         try:
-            self.flush(timeout)
+            self.blocking_flush(timeout)
         except (StreamClosed, StreamFailed):
             pass
         self.closed = True
