@@ -88,7 +88,7 @@ def test_defaults_deny_everything() -> None:
 
 def test_every_interface_has_its_functions() -> None:
     names = {iface.name: iface for iface in all_interfaces()}
-    assert len(names) == 27  # the 25 a componentize-py hello imports + random insecure(-seed)
+    assert len(names) == 29  # with wasi:http/types and wasi:http/outgoing-handler  # the 25 a componentize-py hello imports + random insecure(-seed)
     assert len(names["wasi:filesystem/types"].funcs) == 29
     assert len(names["wasi:io/streams"].funcs) == 15
     assert len(names["wasi:sockets/tcp"].funcs) == 28

@@ -119,6 +119,7 @@ class Linker:
         self._root = InstanceDefinition()
         # Bumped by every definition change; invalidates ``_prepared``.
         self._generation = 0
+        self._wasi_http = False  # whether wasi:http is defined (add_wasip2 or add_wasi_http)
         self._prepared: weakref.WeakKeyDictionary[Component, PreparedLink] = weakref.WeakKeyDictionary()
 
     def _assert_not_locked(self) -> None:
@@ -150,6 +151,24 @@ class Linker:
         from ..wasi.ctx import add_to_linker
 
         add_to_linker(self)
+        self._wasi_http = True
+
+    def add_wasi_http(self) -> None:
+        """Adds ``wasi:http/types`` and ``wasi:http/outgoing-handler`` (wasmtime-py's name).
+
+        ``add_wasip2()`` defines them already (componentize-js components
+        import them), so after it this does nothing; on its own it defines
+        only the HTTP interfaces.  Outgoing requests are denied unless the
+        store's ``WasiConfig`` allows them (``allow_outgoing_http()`` or an
+        ``http_send`` hook).
+        """
+        self._assert_not_locked()
+        if self._wasi_http:
+            return
+        from ..wasi.ctx import add_to_linker
+
+        add_to_linker(self, packages=("http",))
+        self._wasi_http = True
 
     def instantiate(self, store: wasmtime.Storelike, component: Component) -> Instance:
         """Instantiates ``component`` in ``store`` with this linker's definitions."""

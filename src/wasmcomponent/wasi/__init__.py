@@ -11,7 +11,9 @@ Code written for wasmtime-py changes one line: ``wasmtime.WasiConfig()`` becomes
 also configures the native side).  A store without a configuration gets the
 deny-everything default.  Modules: ``io``, ``clocks``, ``random``, ``cli``,
 ``filesystem`` (sandboxed preopens), ``sockets`` (TCP, UDP and name lookup,
-denied unless the configuration allows them).
+denied unless the configuration allows them), ``http`` (``wasi:http`` types,
+outgoing requests denied unless allowed, and ``http.handle_request`` to serve
+a component's ``incoming-handler``).
 """
 
 from .config import Preopen, WasiConfig

@@ -14,7 +14,9 @@ Defaults deny everything, as wasmtime: no args or env, stdin closed,
 stdout/stderr discarded, no preopens, no network.  Extras: output to a
 callable or a buffer (``stdout_buffer()``), stdin from bytes or a file-like
 object, read-only preopens (``fs_mutable=False``), injectable clocks and
-random, ``deterministic()`` mode, and a network policy.
+random, ``deterministic()`` mode, a network policy, and an HTTP policy
+(``allow_outgoing_http()``, ``http_send`` hook, ``http_forbidden_headers``,
+``http_field_size_limit``).
 
     >>> cfg = WasiConfig()
     >>> cfg.argv = ["app", "x"]
@@ -54,6 +56,12 @@ class Preopen:
     mutable: bool
 
 
+def _http_forbidden_default() -> frozenset[str]:
+    from .http.fields import DEFAULT_FORBIDDEN_HEADERS
+
+    return DEFAULT_FORBIDDEN_HEADERS
+
+
 def _fspath(path: PathLike) -> str:
     raw = os.fspath(path)
     return os.fsdecode(raw)
@@ -90,6 +98,14 @@ class WasiConfig(_NATIVE):  # type: ignore[misc]
         # "tcp-accept", "udp-bind", "udp-send", "udp-receive"); False is ``access-denied``.
         # None allows every address (wasmtime's ``socket_addr_check``).
         self.socket_addr_check: Optional[Callable[[tuple[str, int], str], bool]] = None
+        # HTTP (wasi:http/outgoing-handler): denied unless allowed or a send hook is installed.
+        # http_send(HttpRequest) -> HttpResponse answers outgoing requests in Python instead of
+        # the network (see wasmcomponent.wasi.http.client).
+        self.http_outgoing_allowed = False
+        self.http_send: Optional[Callable[[Any], Any]] = None
+        self.http_forbidden_headers: frozenset[str] = _http_forbidden_default()
+        self.http_field_size_limit = 128 * 1024
+        self.http_default_timeout_ns = 600 * 10**9
         # limits
         self.max_resources = 1 << 20
         self.max_read_size = 64 << 10
@@ -275,6 +291,12 @@ class WasiConfig(_NATIVE):  # type: ignore[misc]
         self.allow_udp()
         self.allow_ip_name_lookup()
         self.socket_addr_check = None
+
+    # -------------------------------------------------------- http
+
+    def allow_outgoing_http(self, allow: bool = True) -> None:
+        """Let the guest send HTTP requests (``wasi:http/outgoing-handler``) with ``http.client``."""
+        self.http_outgoing_allowed = bool(allow)
 
     def _consume(self) -> Any:
         # ``wasmtime.Store.set_wasi(cfg)`` calls this on its argument: attach

@@ -284,16 +284,24 @@ def _drop(store: Any, rep: int) -> None:
 
 def all_interfaces() -> list[Interface]:
     """Every interface ``add_wasip2`` defines."""
-    from . import cli, clocks, filesystem, io, random, sockets
+    from . import cli, clocks, filesystem, http, io, random, sockets
 
     out: list[Interface] = []
-    for module in (io, clocks, random, cli, filesystem, sockets):
+    for module in (io, clocks, random, cli, filesystem, sockets, http):
         out.extend(module.INTERFACES)
     return out
 
 
-def add_to_linker(linker: Linker, version: str = WASI_VERSION, *, direct: Optional[bool] = None) -> None:
+def add_to_linker(
+    linker: Linker,
+    version: str = WASI_VERSION,
+    *,
+    direct: Optional[bool] = None,
+    packages: Optional[tuple[str, ...]] = None,
+) -> None:
     """Define every WASI 0.2 interface in ``linker`` (what ``Linker.add_wasip2`` does).
+
+    ``packages`` (e.g. ``("http",)``) limits the definitions to those packages.
 
     ``direct`` chooses whether the hot methods of ``Interface.direct`` get
     their direct core implementations (:func:`_direct`); None reads the
@@ -304,6 +312,8 @@ def add_to_linker(linker: Linker, version: str = WASI_VERSION, *, direct: Option
         direct = os.environ.get(DIRECT_ENV, "1") != "0"
     with linker.root() as root:
         for iface in all_interfaces():
+            if packages is not None and iface.name.split("/")[0].removeprefix("wasi:") not in packages:
+                continue
             with root.add_instance(f"{iface.name}@{version}") as inst:
                 for name, ty in iface.resources.items():
                     inst.add_resource(name, ResourceType.host(int(ty)), _drop)

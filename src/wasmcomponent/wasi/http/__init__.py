@@ -1,0 +1,44 @@
+"""``wasi:http`` 0.2 on the Python WASI host: ``types``, ``outgoing-handler``, and serving.
+
+* ``wasi:http/types`` (:mod:`.types`, with :mod:`.fields` and :mod:`.body`):
+  every stable resource and function; ``add_wasip2`` defines it, so
+  componentize-js components (which import it by default) and
+  ``wasi:http/proxy`` components instantiate.
+* ``wasi:http/outgoing-handler`` (:mod:`.client`): denied by default
+  (``HTTP-request-denied``).  ``cfg.allow_outgoing_http()`` sends requests
+  with ``http.client`` on a helper thread; ``cfg.http_send = hook`` answers
+  them in Python instead (``hook(HttpRequest) -> HttpResponse``, or raise
+  ``HttpSendError(code)``).  ``cfg.http_forbidden_headers`` and
+  ``cfg.http_field_size_limit`` tune the header rules.
+* Serving (:mod:`.server`): ``handle_request(store, instance, method, url,
+  headers, body) -> HttpResponse`` calls the component's
+  ``wasi:http/incoming-handler`` export.
+"""
+
+from .body import HttpIoError
+from .client import OUTGOING_HANDLER, HttpRequest, HttpResponse, HttpSendError
+from .codes import error
+from .fields import DEFAULT_FIELD_SIZE_LIMIT, DEFAULT_FORBIDDEN_HEADERS, Fields, HeaderError
+from .server import NEVER_SET, IncompleteResponse, find_incoming_handler, handle_request
+from .types import TYPES, HttpState, http_state
+
+INTERFACES = [TYPES, OUTGOING_HANDLER]
+
+__all__ = [
+    "DEFAULT_FIELD_SIZE_LIMIT",
+    "DEFAULT_FORBIDDEN_HEADERS",
+    "INTERFACES",
+    "NEVER_SET",
+    "Fields",
+    "HeaderError",
+    "HttpIoError",
+    "HttpRequest",
+    "HttpResponse",
+    "HttpSendError",
+    "HttpState",
+    "IncompleteResponse",
+    "error",
+    "find_incoming_handler",
+    "handle_request",
+    "http_state",
+]

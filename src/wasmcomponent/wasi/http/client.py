@@ -1,0 +1,327 @@
+"""``wasi:http/outgoing-handler`` 0.2: outgoing requests behind a deny-by-default policy.
+
+``handle(request, options)`` validates the request synchronously (method,
+scheme, authority) and then:
+
+* denied (the default) → ``err(HTTP-request-denied)``;
+* ``cfg.http_send`` set → a helper thread collects the request body and
+  calls ``http_send(HttpRequest) -> HttpResponse`` (virtualized HTTP: nothing
+  touches the network);
+* ``cfg.allow_outgoing_http()`` → a helper thread performs the request with
+  ``http.client`` (``https`` with the default SSL context), streaming the
+  body as the guest writes it (chunked unless ``content-length`` is set).
+
+Either way the guest gets a ``future-incoming-response`` that the thread
+resolves; the response body is fed to the guest's stream as it arrives.
+Timeouts come from ``request-options`` (connect, first byte, between bytes;
+wasmtime's default is 600 s each), and every wait of the thread is bounded,
+so it always ends: when the guest drops the future, the body or its stream,
+the thread notices and stops.  Guest state is only touched on the guest's
+thread (the thread fills thread-safe buffers and sets the future's result).
+"""
+
+from __future__ import annotations
+
+import http.client
+import ssl
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from ...runtime.values import Variant
+from ..ctx import Interface, Res
+from .body import BodyAborted, BodySink, BodySource, IncomingBody
+from .codes import (
+    error,
+    error_from_exception,
+    internal_error,
+    method_name,
+    scheme_name,
+    split_authority,
+)
+from .owned import take
+from .types import (
+    FutureIncomingResponse,
+    HttpState,
+    IncomingResponse,
+    OutgoingRequest,
+    RequestOptions,
+    http_state,
+)
+
+if TYPE_CHECKING:
+    from ..ctx import WasiCtx
+
+READ_CHUNK = 64 * 1024
+
+OUTGOING_HANDLER = Interface(
+    "wasi:http/outgoing-handler",
+    resources={
+        "outgoing-request": Res.OUTGOING_REQUEST,
+        "request-options": Res.REQUEST_OPTIONS,
+        "future-incoming-response": Res.FUTURE_INCOMING_RESPONSE,
+    },
+)
+
+
+@dataclass
+class HttpRequest:
+    """An outgoing request as the ``http_send`` hook sees it (body complete)."""
+
+    method: str
+    scheme: str
+    authority: str
+    path_with_query: str
+    headers: list[tuple[str, bytes]]
+    body: bytes = b""
+    connect_timeout: float = 600.0
+    first_byte_timeout: float = 600.0
+    between_bytes_timeout: float = 600.0
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.authority}{self.path_with_query}"
+
+
+@dataclass
+class HttpResponse:
+    """A response: status, headers (name, value bytes) in order, body, optional trailers.
+
+    ``error`` is set by :func:`~.server.handle_request` on its 500 answer when
+    the guest trapped before setting a response.
+    """
+
+    status: int
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+    body: bytes = b""
+    trailers: Optional[list[tuple[str, bytes]]] = None
+    error: Optional[BaseException] = None
+
+    def header(self, name: str) -> Optional[bytes]:
+        """The first value of header ``name`` (case-insensitive), or None."""
+        key = name.lower()
+        return next((v for n, v in self.headers if n.lower() == key), None)
+
+
+class HttpSendError(Exception):
+    """Raised by an ``http_send`` hook to answer with a WIT ``error-code`` (a ``Variant``)."""
+
+    def __init__(self, code: Variant) -> None:
+        super().__init__(code.tag)
+        self.code = code
+
+
+@dataclass
+class _Plan:
+    """What the helper thread needs, fixed on the guest's thread."""
+
+    method: str
+    scheme: str
+    host: str
+    port: Optional[int]
+    authority: str
+    path: str
+    headers: list[tuple[str, bytes]]
+    sink: Optional[BodySink]
+    chunked: bool
+    timeouts: tuple[float, float, float]
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+
+def _seconds(value: Optional[int], default_ns: int) -> float:
+    return (default_ns if value is None else value) / 1e9
+
+
+@OUTGOING_HANDLER.func("handle")
+def handle(ctx: WasiCtx, request: Any, options: Any) -> Any:
+    """``result<future-incoming-response, error-code>`` (untagged: a handle or a ``Variant``)."""
+    req = take(ctx, request, OutgoingRequest)
+    opts = None if options is None else take(ctx, options, RequestOptions)
+    state = http_state(ctx)
+    plan_or_error = _plan(state, req, opts)
+    if isinstance(plan_or_error, Variant):
+        if req.sink is not None:
+            req.sink.close()
+        return plan_or_error
+    plan = plan_or_error
+    future = FutureIncomingResponse()
+    future.cancel = plan.cancelled.set
+    target: Callable[[_Plan, FutureIncomingResponse], None]
+    if state.send is not None:
+        hook = state.send
+
+        def target(p: _Plan, f: FutureIncomingResponse) -> None:
+            _run_hook(hook, state, p, f)
+
+    else:
+
+        def target(p: _Plan, f: FutureIncomingResponse) -> None:
+            _run_client(state, p, f)
+
+    thread = threading.Thread(target=target, args=(plan, future), name="wasi-http-client", daemon=True)
+    thread.start()
+    return ctx.own(future, Res.FUTURE_INCOMING_RESPONSE)
+
+
+def _plan(state: HttpState, req: OutgoingRequest, opts: Optional[RequestOptions]) -> Any:
+    """Validate ``req`` (as wasmtime, in this order) and return a :class:`_Plan` or an ``error-code``."""
+    method = method_name(req.method)
+    scheme = "https" if req.scheme is None else scheme_name(req.scheme)  # wasmtime's default
+    if scheme not in ("http", "https"):
+        return error("HTTP-protocol-error")
+    authority = req.authority or ""
+    parts = split_authority(authority)
+    if parts is None:
+        return error("HTTP-request-URI-invalid")
+    if not state.outgoing_allowed:
+        return error("HTTP-request-denied")
+    host, port = parts
+    headers = list(req.headers.entries)
+    chunked = req.sink is not None and req.expected is None
+    default = state.default_timeout_ns
+    timeouts = (
+        _seconds(opts.connect if opts else None, default),
+        _seconds(opts.first_byte if opts else None, default),
+        _seconds(opts.between_bytes if opts else None, default),
+    )
+    path = req.path_with_query or "/"
+    return _Plan(method, scheme, host, port, authority, path, headers, req.sink, chunked, timeouts)
+
+
+def _body_chunks(plan: _Plan) -> Any:
+    """The request body's chunks as the guest writes them; stops when the future is dropped."""
+    sink = plan.sink
+    if sink is None:
+        return
+    while not plan.cancelled.is_set():
+        chunk = sink.take()
+        if chunk is None:
+            return
+        if chunk is False:
+            continue
+        assert isinstance(chunk, bytes)
+        yield chunk
+    raise BodyAborted("the response future was dropped")
+
+
+def _run_hook(hook: Callable[[Any], Any], state: HttpState, plan: _Plan, future: FutureIncomingResponse) -> None:
+    try:
+        body = b"".join(_body_chunks(plan))
+    except BodyAborted:
+        future.resolve(error("HTTP-request-body-size", None))
+        return
+    request = HttpRequest(
+        plan.method, plan.scheme, plan.authority, plan.path, plan.headers, body, *plan.timeouts
+    )
+    try:
+        response = hook(request)
+        if not isinstance(response, HttpResponse):
+            raise TypeError(f"http_send returned {type(response).__name__}, expected HttpResponse")
+    except HttpSendError as err:
+        future.resolve(err.code)
+        return
+    except Exception as err:  # a failing hook is reported to the guest, as a transport error would be
+        future.resolve(internal_error(f"{type(err).__name__}: {err}"))
+        return
+    source = BodySource.of(response.body)
+    source.trailers = response.trailers
+    headers = state.incoming_fields(response.headers)
+    future.resolve(IncomingResponse(response.status, headers, IncomingBody(source)))
+
+
+def _run_client(state: HttpState, plan: _Plan, future: FutureIncomingResponse) -> None:
+    connect_timeout, first_byte_timeout, between_bytes_timeout = plan.timeouts
+    conn: http.client.HTTPConnection
+    if plan.scheme == "https":
+        conn = http.client.HTTPSConnection(
+            plan.host, plan.port, timeout=connect_timeout, context=ssl.create_default_context()
+        )
+    else:
+        conn = http.client.HTTPConnection(plan.host, plan.port, timeout=connect_timeout)
+    try:
+        try:
+            conn.connect()
+        except Exception as err:
+            future.resolve(error_from_exception(err, "connect"))
+            return
+        response = _exchange(conn, plan, first_byte_timeout, future)
+        if response is None:
+            return
+        source = BodySource()
+        headers = state.incoming_fields(
+            (name, value.encode("latin-1", "replace")) for name, value in response.getheaders()
+        )
+        future.resolve(IncomingResponse(response.status, headers, IncomingBody(source)))
+        _pump(conn, response, source, between_bytes_timeout)
+    finally:
+        conn.close()
+
+
+def _exchange(
+    conn: http.client.HTTPConnection, plan: _Plan, first_byte_timeout: float, future: FutureIncomingResponse
+) -> Optional[http.client.HTTPResponse]:
+    """Send the request (streaming its body) and read the response head; None after resolving an error."""
+    try:
+        conn.putrequest(plan.method, plan.path, skip_host=True, skip_accept_encoding=True)
+        conn.putheader("Host", plan.authority)
+        for name, value in plan.headers:
+            conn.putheader(name, value)
+        if plan.chunked:
+            conn.putheader("Transfer-Encoding", "chunked")
+        conn.endheaders()
+        for chunk in _body_chunks(plan):
+            if plan.chunked:
+                conn.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            else:
+                conn.send(chunk)
+        if plan.chunked:
+            conn.send(b"0\r\n\r\n")
+    except BodyAborted:
+        future.resolve(error("HTTP-request-body-size", None))
+        return None
+    except Exception as err:
+        future.resolve(error_from_exception(err, "write"))
+        return None
+    sock = conn.sock
+    if sock is not None:
+        sock.settimeout(first_byte_timeout)
+    try:
+        return conn.getresponse()
+    except TimeoutError:
+        future.resolve(error("connection-read-timeout"))
+    except http.client.HTTPException as err:
+        future.resolve(error("HTTP-protocol-error") if not isinstance(err, http.client.RemoteDisconnected)
+                       else error("HTTP-response-incomplete"))
+    except Exception as err:
+        future.resolve(error_from_exception(err, "read"))
+    return None
+
+
+def _pump(conn: http.client.HTTPConnection, response: http.client.HTTPResponse, source: BodySource,
+          between_bytes_timeout: float) -> None:
+    """Feed the response body into ``source`` until the end, an error, or the guest dropping it."""
+    sock = conn.sock
+    if sock is not None:
+        sock.settimeout(between_bytes_timeout)
+    deadline_slice = max(between_bytes_timeout, 0.001)
+    try:
+        while True:
+            data = response.read1(READ_CHUNK)
+            if not data:
+                source.end()
+                return
+            started = time.monotonic()
+            while not source.feed(data, timeout=min(deadline_slice, 0.25)):
+                if source.cancelled:
+                    return
+                if time.monotonic() - started > 600:
+                    source.end(internal_error("the guest stopped reading the response body"))
+                    return
+    except TimeoutError:
+        source.end(error("connection-read-timeout"))
+    except http.client.IncompleteRead:
+        source.end(error("HTTP-response-incomplete"))
+    except Exception as err:
+        source.end(error_from_exception(err, "read"))
+

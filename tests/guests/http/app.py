@@ -1,0 +1,159 @@
+"""A componentize-py ``wasi:http/proxy``-shaped guest for the Python WASI host's tests.
+
+Routes (``incoming-handler.handle``):
+
+* ``/hello``: 200 with what the guest saw (method, path, scheme, authority, ``x-test``).
+* ``/echo``: the request body back, with ``x-length``.
+* ``/fetch?target=HOST:PORT&path=/p[&method=POST]``: an outgoing request to
+  ``http://HOST:PORT/p`` (a POST sends ``ping-from-guest``); answers 200 with
+  the upstream status/header/body, or 502 ``error=<ErrorCode class>``.
+* ``/fields``: header rules seen from the guest, one line each.
+* ``/noset``: returns without ``response-outparam.set``; ``/trap``: raises first.
+* ``/error``: ``set(err(connection-timeout))``.
+"""
+
+from urllib.parse import parse_qs
+
+from componentize_py_types import Err, Ok
+from wit_world import exports
+from wit_world.imports import outgoing_handler, streams, types
+
+SECOND = 1_000_000_000
+
+
+def _case(value: object) -> str:
+    return type(value).__name__.split("_", 1)[-1]
+
+
+def _read_all(body: types.IncomingBody) -> bytes:
+    chunks = []
+    with body.stream() as stream:
+        while True:
+            try:
+                chunks.append(stream.blocking_read(65536))
+            except Err as exc:
+                if isinstance(exc.value, streams.StreamError_Closed):
+                    break
+                raise
+    with types.IncomingBody.finish(body):
+        pass
+    return b"".join(chunks)
+
+
+def _respond(out: types.ResponseOutparam, status: int, headers: list, body: bytes) -> None:
+    response = types.OutgoingResponse(types.Fields.from_list(headers))
+    response.set_status_code(status)
+    outgoing = response.body()
+    types.ResponseOutparam.set(out, Ok(response))
+    with outgoing.write() as stream:
+        for start in range(0, len(body), 4096):
+            stream.blocking_write_and_flush(body[start : start + 4096])
+    types.OutgoingBody.finish(outgoing, None)
+
+
+def _fetch(query: dict) -> tuple:
+    target = query["target"][0]
+    path = query.get("path", ["/"])[0]
+    post = query.get("method", ["GET"])[0] == "POST"
+    request = types.OutgoingRequest(types.Fields.from_list([("x-from", b"guest")]))
+    if post:
+        request.set_method(types.Method_Post())
+    request.set_scheme(types.Scheme_Http())
+    request.set_authority(target)
+    request.set_path_with_query(path)
+    body = request.body() if post else None
+    options = types.RequestOptions()
+    options.set_connect_timeout(5 * SECOND)
+    options.set_first_byte_timeout(5 * SECOND)
+    options.set_between_bytes_timeout(5 * SECOND)
+    try:
+        future = outgoing_handler.handle(request, options)
+    except Err as exc:
+        return 502, f"error={_case(exc.value)}".encode()
+    if body is not None:
+        with body.write() as stream:
+            stream.blocking_write_and_flush(b"ping-from-guest")
+        types.OutgoingBody.finish(body, None)
+    with future.subscribe() as pollable:
+        pollable.block()
+    outcome = future.get()
+    future.__exit__(None, None, None)
+    if outcome is None or isinstance(outcome, Err):
+        return 500, b"future misbehaved"
+    result = outcome.value
+    if isinstance(result, Err):
+        return 502, f"error={_case(result.value)}".encode()
+    response = result.value
+    with response.headers() as headers:
+        upstream_header = b",".join(headers.get("x-upstream")).decode()
+    status = response.status()
+    data = _read_all(response.consume())
+    response.__exit__(None, None, None)
+    return 200, f"status={status} header={upstream_header} body={data.decode()}".encode()
+
+
+def _fields(request: types.IncomingRequest) -> bytes:
+    lines = []
+
+    def attempt(label, action):
+        try:
+            result = action()
+        except Err as exc:
+            lines.append(f"{label}: err {_case(exc.value)}")
+            return None
+        lines.append(f"{label}: ok")
+        return result
+
+    attempt("from-list host", lambda: types.Fields.from_list([("host", b"x")]))
+    attempt("from-list bad name", lambda: types.Fields.from_list([("bad name", b"x")]))
+    attempt("from-list bad value", lambda: types.Fields.from_list([("x-ok", b"a\nb")]))
+    fields = types.Fields()
+    attempt("append X-A 1", lambda: fields.append("X-A", b"1"))
+    attempt("append x-a 2", lambda: fields.append("x-a", b"2"))
+    lines.append(f"get x-a: {fields.get('x-a')}")
+    lines.append(f"has X-a: {fields.has('X-a')} has bad name: {fields.has('bad name')}")
+    attempt("set connection", lambda: fields.set("connection", [b"close"]))
+    attempt("delete x-a", lambda: fields.delete("x-a"))
+    lines.append(f"entries: {fields.entries()}")
+    with request.headers() as incoming:
+        attempt("incoming set", lambda: incoming.set("x-test", [b"changed"]))
+        with incoming.clone() as copy:
+            attempt("clone set", lambda: copy.set("x-test", [b"changed"]))
+            lines.append(f"clone get: {copy.get('x-test')}")
+    fields.__exit__(None, None, None)
+    return "\n".join(lines).encode()
+
+
+class IncomingHandler(exports.IncomingHandler):
+    def handle(self, request: types.IncomingRequest, response_out: types.ResponseOutparam) -> None:
+        full = request.path_with_query() or "/"
+        path, _, query_text = full.partition("?")
+        query = parse_qs(query_text)
+        if path == "/hello":
+            method = request.method()
+            name = method.value if isinstance(method, types.Method_Other) else _case(method).upper()
+            scheme = request.scheme()
+            with request.headers() as headers:
+                test = b",".join(headers.get("x-test")).decode()
+                has_host = headers.has("host")
+            text = (
+                f"hello {name} {full} scheme={_case(scheme)} authority={request.authority()}"
+                f" x-test={test} host-visible={has_host}"
+            )
+            _respond(response_out, 200, [("content-type", b"text/plain"), ("x-guest", b"componentize-py")], text.encode())
+        elif path == "/echo":
+            data = _read_all(request.consume())
+            _respond(response_out, 200, [("x-length", str(len(data)).encode())], data)
+        elif path == "/fetch":
+            status, body = _fetch(query)
+            _respond(response_out, status, [], body)
+        elif path == "/fields":
+            _respond(response_out, 200, [], _fields(request))
+        elif path == "/noset":
+            return
+        elif path == "/trap":
+            raise RuntimeError("guest failure before set")
+        elif path == "/error":
+            types.ResponseOutparam.set(response_out, Err(types.ErrorCode_ConnectionTimeout()))
+        else:
+            _respond(response_out, 404, [], b"not found")
