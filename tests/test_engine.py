@@ -583,3 +583,14 @@ def test_same_rawfunc_reentered_from_host(store: wasmtime.Store) -> None:
     shared["div"] = RawFunc(store, instance_exports(store, NUMERIC_WAT)["div"])
     assert shared["call_f"](3, 1, 0.5, 2.0) == (300, 31, 3.5, 2.0)
     assert caught == [TrapCode.INTEGER_DIVISION_BY_ZERO]
+
+
+def test_store_context_private_pointer_name() -> None:
+    """The host trampolines build ``StoreContext`` objects by setting this private attribute."""
+    store = wasmtime.Store()
+    context = object.__new__(wasmtime.StoreContext)
+    context._StoreContext__ptr = store._context()  # type: ignore[attr-defined]
+    assert context._context() is store._context() or context._context() == store._context()
+    context._StoreContext__ptr = None  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="caller is no longer valid"):
+        context._context()

@@ -656,12 +656,16 @@ def _trampoline_maker(
     if params:
         lines.append(f"            {args} = unpack(buf)")
     if with_context:
+        # ``StoreContext(ctx)`` and ``sc._invalidate()`` without their two
+        # Python frames: the private attribute is set directly (this module
+        # owns wasmtime-py's internals; tests/test_engine.py checks the name).
         lines += [
-            "            sc = StoreContext(ctx)",
+            "            sc = new_object(StoreContext)",
+            "            sc._StoreContext__ptr = ctx",
             "            try:",
             f"                r = callback({call_args})",
             "            finally:",
-            "                sc._invalidate()",
+            "                sc._StoreContext__ptr = None",
         ]
     else:
         lines.append(f"            r = callback({call_args})")
@@ -693,7 +697,7 @@ def _trampoline_maker(
         "            return trap_new(b'python exception in host function', 33)",
         "    return trampoline",
     ]
-    namespace: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"new_object": object.__new__}
     exec(compile("\n".join(lines), f"<host {params}->{results}>", "exec"), namespace)
     maker: Callable[..., Any] = namespace["make"]
     return maker
