@@ -38,7 +38,7 @@ from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import wasmtime
 from wasmtime import _ffi as ffi
@@ -589,6 +589,19 @@ def common_options(description: str, budgets: str, min_samples: int | None) -> a
     return parser
 
 
+def choose_ops(args: argparse.Namespace, all_ops: Sequence[Any]) -> tuple[list[Any], int | None]:
+    """The operations `--only` selects, or an exit code: 0 after `--list`, 2 when nothing matches."""
+    if args.list:
+        for op in all_ops:
+            print(f"{op.name:20} {op.description}")
+        return [], 0
+    ops = [op for op in all_ops if not args.only or any(n in op.name for n in args.only)]
+    if not ops:
+        print(f"no operation matches {args.only}", file=sys.stderr)
+        return [], 2
+    return ops, None
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
     parser = common_options(__doc__.split("\n\n")[0], "default 3, quick 0.5", 3)
@@ -600,14 +613,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the selected operations and print the Markdown table."""
     args = parse_args(argv)
-    if args.list:
-        for op in OPS:
-            print(f"{op.name:20} {op.description}")
-        return 0
-    ops = [op for op in OPS if not args.only or any(n in op.name for n in args.only)]
-    if not ops:
-        print(f"no operation matches {args.only}", file=sys.stderr)
-        return 2
+    ops, exit_code = choose_ops(args, OPS)
+    if exit_code is not None:
+        return exit_code
     budget = args.budget if args.budget is not None else (0.5 if args.quick else 3.0)
     settings = Settings(budget=budget, batch_target=0.005 if args.quick else 0.02,
                         min_samples=args.min_samples, max_samples=15 if args.quick else 41)

@@ -185,14 +185,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Build the guest, run the selected operations and print the Markdown table."""
     args = parse_args(argv)
-    if args.list:
-        for op in OPS:
-            print(f"{op.name:20} {op.description}")
-        return 0
-    ops = [op for op in OPS if not args.only or any(n in op.name for n in args.only)]
-    if not ops:
-        print(f"no operation matches {args.only}", file=sys.stderr)
-        return 2
+    ops, exit_code = B.choose_ops(args, OPS)
+    if exit_code is not None:
+        return exit_code
     import wasi_guests
 
     path = wasi_guests.build(GUEST)  # raises pytest's Skipped if componentize-py is missing

@@ -223,34 +223,14 @@ def loader(t: ValType) -> Loader:
             unpack_u32 = struct.Struct("<I").unpack_from
             return lambda cx, mv, ptr: convert_i32_to_char(cx, unpack_u32(mv, ptr)[0])
         case PrimType(name="string"):
-            unpack_pair = PAIR.unpack_from
-
-            def load_string_at(cx: LiftLowerContext, mv: memoryview, ptr: int) -> Any:
-                begin, units = unpack_pair(mv, ptr)
-                return load_string(cx, mv, begin, units)
-
-            return load_string_at
+            return _at_pair(load_string)
         case ListType(element=elem, length=None):
-            load_list = _list_loader(elem)
-            unpack_pair = PAIR.unpack_from
-
-            def load_list_at(cx: LiftLowerContext, mv: memoryview, ptr: int) -> Any:
-                begin, length = unpack_pair(mv, ptr)
-                return load_list(cx, mv, begin, length)
-
-            return load_list_at
+            return _at_pair(_list_loader(elem))
         case ListType(element=elem, length=length):
             assert length is not None
             return _elements_loader(elem, length)
         case MapType():
-            load_map = _map_loader(t)
-            unpack_map = PAIR.unpack_from
-
-            def load_map_at(cx: LiftLowerContext, mv: memoryview, ptr: int) -> Any:
-                begin, length = unpack_map(mv, ptr)
-                return load_map(cx, mv, begin, length)
-
-            return load_map_at
+            return _at_pair(_map_loader(t))
         case RecordType(fields=fields):
             return _record_loader(tuple(n for n, _ in fields), tuple(ft for _, ft in fields), True)
         case TupleType(elements=elements):
@@ -267,6 +247,17 @@ def loader(t: ValType) -> Loader:
             unpack_borrow = struct.Struct("<I").unpack_from
             return lambda cx, mv, ptr: cx.lift_borrow(resource, unpack_borrow(mv, ptr)[0])
     unsupported_lift(t)
+
+
+def _at_pair(load_range: Callable[[LiftLowerContext, memoryview, int, int], Any]) -> Loader:
+    """A loader for a string, list or map: its ``(ptr, length)`` pair at ``ptr``, then the range."""
+    unpack_pair = PAIR.unpack_from
+
+    def load_at(cx: LiftLowerContext, mv: memoryview, ptr: int) -> Any:
+        begin, length = unpack_pair(mv, ptr)
+        return load_range(cx, mv, begin, length)
+
+    return load_at
 
 
 def _elements_loader(elem: ValType, length: int) -> Loader:

@@ -168,16 +168,7 @@ def _host_call(
     def call_host(context: wasmtime.StoreContext, *flat: Any) -> Any:
         if not flags.may_leave:
             raise cannot_leave()
-        result = host(context, *lift_params(cx, flat))
-        if not has_result:
-            if result is not None:
-                raise TypeError("host function returned a value, but the function type has no result")
-            return None
-        flags.may_leave = False
-        try:
-            return _single(lower_results(cx, result, flat))
-        finally:
-            flags.may_leave = True
+        return _finish(host(context, *lift_params(cx, flat)), flat, flags, cx, lower_results, has_result)
 
     return call_host
 
@@ -198,17 +189,22 @@ def _scoped_host_call(
         finally:
             cx.scope = previous
             scope.exit_host_call()
-        if not has_result:
-            if result is not None:
-                raise TypeError("host function returned a value, but the function type has no result")
-            return None
-        flags.may_leave = False
-        try:
-            return _single(lower_results(cx, result, flat))
-        finally:
-            flags.may_leave = True
+        return _finish(result, flat, flags, cx, lower_results, has_result)
 
     return call_host_scoped
+
+
+def _finish(result: Any, flat: tuple[Any, ...], flags: Any, cx: Any, lower_results: Any, has_result: bool) -> Any:
+    """Lower a host function's ``result`` (``may_leave`` cleared meanwhile) into its core results."""
+    if not has_result:
+        if result is not None:
+            raise TypeError("host function returned a value, but the function type has no result")
+        return None
+    flags.may_leave = False
+    try:
+        return _single(lower_results(cx, result, flat))
+    finally:
+        flags.may_leave = True
 
 
 def _all_inline(ft: model.FuncType) -> bool:

@@ -26,7 +26,7 @@ from typing import Optional, Union
 
 from ...runtime.values import Variant
 from ..ctx import HostObject
-from ..io import InputStream, IoError, OutputStream, StreamClosed, StreamFailed
+from ..io import IoError, OutputStream, SharedInput, StreamClosed, StreamFailed
 from .fields import Fields
 from .owned import Owned
 
@@ -129,23 +129,16 @@ class BodySource:
         return bool(self.chunks) or self.done
 
 
-class BodyInput(InputStream):
-    """The ``input-stream`` of an incoming body."""
+class BodyInput(SharedInput):
+    """The ``input-stream`` of an incoming body: reads from its :class:`BodySource`."""
 
-    __slots__ = ("source",)
+    __slots__ = ()
 
     def __init__(self, source: BodySource) -> None:
-        super().__init__()
-        self.source = source
+        super().__init__(source)  # type: ignore[arg-type]  # same read/ready protocol, no fd
 
-    def read(self, size: int) -> bytes:
-        return self.source.read(size, block=False)
-
-    def blocking_read(self, size: int) -> bytes:
-        return self.source.read(size, block=True)
-
-    def ready(self) -> bool:
-        return self.source.ready()
+    def fileno(self) -> Optional[int]:
+        return None
 
 
 class IncomingBody(Owned):

@@ -375,60 +375,34 @@ def outgoing_request_body(ctx: WasiCtx, self: Any) -> Optional[ResourceHost]:
     return _new_body(ctx, ctx.get(self, OutgoingRequest), "request", DEFAULT_CAPACITY)
 
 
-@TYPES.func("[method]outgoing-request.method")
-def outgoing_request_method(ctx: WasiCtx, self: Any) -> Variant:
-    return ctx.get(self, OutgoingRequest).method
+def _request_accessors(name: str, attr: str, valid: Callable[[Any], bool], optional: bool) -> tuple[Any, Any]:
+    """Register ``[method]outgoing-request.<name>`` and ``set-<name>``; the setter gives ``err`` for invalid values."""
+
+    def get(ctx: WasiCtx, self: Any) -> Any:
+        return getattr(ctx.get(self, OutgoingRequest), attr)
+
+    def put(ctx: WasiCtx, self: Any, value: Any) -> Variant:
+        request = ctx.get(self, OutgoingRequest)
+        if not (optional and value is None) and not valid(value):
+            return ERR
+        setattr(request, attr, value)
+        return OK
+
+    get.__name__ = f"outgoing_request_{attr}"
+    put.__name__ = f"outgoing_request_set_{attr}"
+    TYPES.func(f"[method]outgoing-request.{name}")(get)
+    TYPES.func(f"[method]outgoing-request.set-{name}")(put)
+    return get, put
 
 
-@TYPES.func("[method]outgoing-request.set-method")
-def outgoing_request_set_method(ctx: WasiCtx, self: Any, method: Variant) -> Variant:
-    request = ctx.get(self, OutgoingRequest)
-    if not valid_method(method):
-        return ERR
-    request.method = method
-    return OK
-
-
-@TYPES.func("[method]outgoing-request.path-with-query")
-def outgoing_request_path_with_query(ctx: WasiCtx, self: Any) -> Optional[str]:
-    return ctx.get(self, OutgoingRequest).path_with_query
-
-
-@TYPES.func("[method]outgoing-request.set-path-with-query")
-def outgoing_request_set_path_with_query(ctx: WasiCtx, self: Any, path: Optional[str]) -> Variant:
-    request = ctx.get(self, OutgoingRequest)
-    if path is not None and not valid_path_with_query(path):
-        return ERR
-    request.path_with_query = path
-    return OK
-
-
-@TYPES.func("[method]outgoing-request.scheme")
-def outgoing_request_scheme(ctx: WasiCtx, self: Any) -> Optional[Variant]:
-    return ctx.get(self, OutgoingRequest).scheme
-
-
-@TYPES.func("[method]outgoing-request.set-scheme")
-def outgoing_request_set_scheme(ctx: WasiCtx, self: Any, scheme: Optional[Variant]) -> Variant:
-    request = ctx.get(self, OutgoingRequest)
-    if scheme is not None and not valid_scheme(scheme):
-        return ERR
-    request.scheme = scheme
-    return OK
-
-
-@TYPES.func("[method]outgoing-request.authority")
-def outgoing_request_authority(ctx: WasiCtx, self: Any) -> Optional[str]:
-    return ctx.get(self, OutgoingRequest).authority
-
-
-@TYPES.func("[method]outgoing-request.set-authority")
-def outgoing_request_set_authority(ctx: WasiCtx, self: Any, authority: Optional[str]) -> Variant:
-    request = ctx.get(self, OutgoingRequest)
-    if authority is not None and split_authority(authority) is None:
-        return ERR
-    request.authority = authority
-    return OK
+outgoing_request_method, outgoing_request_set_method = _request_accessors("method", "method", valid_method, False)
+outgoing_request_path_with_query, outgoing_request_set_path_with_query = _request_accessors(
+    "path-with-query", "path_with_query", valid_path_with_query, True
+)
+outgoing_request_scheme, outgoing_request_set_scheme = _request_accessors("scheme", "scheme", valid_scheme, True)
+outgoing_request_authority, outgoing_request_set_authority = _request_accessors(
+    "authority", "authority", lambda authority: split_authority(authority) is not None, True
+)
 
 
 @TYPES.func("[method]outgoing-request.headers")
