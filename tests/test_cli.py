@@ -169,3 +169,45 @@ def test_model_functype_reads_wasmtime_reflection() -> None:
     engine = wasmtime.Engine()
     greet = wc.Component.from_file(engine, str(HELLO)).type.exports(engine)["greet"].ty
     assert model_functype(greet) == m.FuncType((("name", m.STRING),), m.STRING)
+
+
+COMMAND_WAT = """
+(component
+  (core module $m
+    (func (export "run") (result i32) (i32.const {status})))
+  (core instance $i (instantiate $m))
+  (type $r (result))
+  (func $run (result $r) (canon lift (core func $i "run")))
+  (instance $cli (export "run" (func $run)))
+  (export "wasi:cli/run@0.2.{patch}" (instance $cli))
+)
+"""
+
+
+@pytest.mark.parametrize("patch", [0, 3, 12])
+@pytest.mark.parametrize(("status", "exit_code"), [(0, 0), (1, 1)])
+def test_run_finds_any_patch_version_of_wasi_cli_run(
+    backend: str, tmp_path: Path, patch: int, status: int, exit_code: int
+) -> None:
+    path = tmp_path / "command.wat"
+    path.write_text(COMMAND_WAT.format(status=status, patch=patch))
+    result = run_cli(backend, "run", str(path))
+    assert result.returncode == exit_code, result.stderr
+    assert result.stderr == ""
+
+
+def test_trap_message_has_no_backtrace(backend: str, math_file: Path) -> None:
+    result = run_cli(backend, "run", str(math_file), "--invoke", "boom()")
+    assert result.returncode == 1
+    assert "backtrace" not in result.stderr and "0x" not in result.stderr, result.stderr
+    assert result.stderr.rstrip("\n").endswith("unreachable` instruction executed"), result.stderr
+
+
+def test_network_and_http_flags_reach_the_wasi_config() -> None:
+    from wasmcomponent.cli import WasiOptions, _wasi_config
+
+    closed = _wasi_config("app.wasm", WasiOptions())
+    assert not closed.tcp_allowed and not closed.http_outgoing_allowed
+    opened = _wasi_config("app.wasm", WasiOptions(inherit_network=True, allow_http=True))
+    assert opened.tcp_allowed and opened.udp_allowed and opened.ip_name_lookup_allowed
+    assert opened.http_outgoing_allowed

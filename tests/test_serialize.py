@@ -139,3 +139,23 @@ def test_default_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     monkeypatch.delenv("WASMCOMPONENT_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert default_cache_dir() == tmp_path / "xdg" / "wasmcomponent"
+
+
+def test_cache_is_trimmed_to_its_size_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Oldest entries go first once the cache exceeds ``$WASMCOMPONENT_CACHE_MAX_BYTES``; the new one stays."""
+    import os
+
+    engine = wasmtime.Engine()
+    directory = tmp_path / "cache"
+    directory.mkdir()
+    for age, name in enumerate(["old.wcc", "newer.wcc"]):
+        (directory / name).write_bytes(b"x" * 1000)
+        os.utime(directory / name, (1_000_000 + age, 1_000_000 + age))
+    monkeypatch.setenv(cache.CACHE_MAX_ENV, "1")  # smaller than anything: keep only the fresh entry
+    load_component(engine, _built().wat.encode(), directory)
+    remaining = sorted(p.name for p in directory.glob("*.wcc"))
+    assert len(remaining) == 1 and remaining[0] not in ("old.wcc", "newer.wcc")
+    monkeypatch.setenv(cache.CACHE_MAX_ENV, str(10**9))
+    (directory / "other.wcc").write_bytes(b"y")
+    load_component(engine, _built().wat.encode() + b" ", directory)  # a different key: a second entry
+    assert len(list(directory.glob("*.wcc"))) == 3  # under the cap nothing is deleted

@@ -1,7 +1,7 @@
 """The ``wasmcomponent`` command line.
 
 ``wasmcomponent run FILE --invoke 'name(args)'`` loads a component (binary
-``.wasm`` or WAT text), instantiates it with an empty linker, calls one export
+``.wasm`` or WAT text), instantiates it with WASI (``add_wasip2``), calls one export
 with WAVE-encoded arguments and prints the result in WAVE on stdout::
 
     $ wasmcomponent run examples/hello.wat --invoke 'greet("world")'
@@ -171,16 +171,29 @@ def _wasi_config(path: str, options: WasiOptions) -> Any:
     for spec in options.dirs:
         host, sep, guest = spec.partition("::")
         config.preopen_dir(host, guest if sep else host)
+    if options.inherit_network:
+        config.inherit_network()
+    if options.allow_http:
+        config.allow_outgoing_http()
     return config
 
 
 class WasiOptions:
-    """``--dir``/``--env`` options and the guest's arguments (after ``--``)."""
+    """``--dir``/``--env``/``--inherit-network``/``--allow-http`` and the guest's arguments (after ``--``)."""
 
-    def __init__(self, dirs: Sequence[str] = (), env: Sequence[str] = (), args: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        dirs: Sequence[str] = (),
+        env: Sequence[str] = (),
+        args: Sequence[str] = (),
+        inherit_network: bool = False,
+        allow_http: bool = False,
+    ) -> None:
         self.dirs = list(dirs)
         self.env = list(env)
         self.args = list(args)
+        self.inherit_network = inherit_network
+        self.allow_http = allow_http
 
 
 def run(
@@ -199,6 +212,7 @@ def run(
     backend = _backend()
     engine = wasmtime.Engine()
     store = wasmtime.Store(engine)
+    component: Any
     if use_cache and backend.__name__ == "wasmcomponent":
         # Compiled components are cached on disk (see runtime.cache); a slow
         # first compile prints a one-line status on stderr.
@@ -213,10 +227,9 @@ def run(
     instance = linker.instantiate(store, component)
     if call is None:
         iface = None
-        for version in ("0.2.0", "0.2.12"):
-            iface = instance.get_export_index(store, f"wasi:cli/run@{version}")
-            if iface is not None:
-                break
+        run_name = _run_export_name(component.type.exports(engine))
+        if run_name is not None:
+            iface = instance.get_export_index(store, run_name)
         if iface is None:
             raise UsageError("the component exports no `wasi:cli/run` (use --invoke to call an export)")
         index = instance.get_export_index(store, "run", iface)
@@ -237,10 +250,29 @@ def run(
     return 0
 
 
+def _run_export_name(exports: Any) -> Optional[str]:
+    """The component's ``wasi:cli/run@0.2.x`` export with the highest patch version, if any."""
+
+    def patch(name: str) -> int:
+        tail = name.removeprefix("wasi:cli/run@0.2.")
+        return int(tail) if tail.isdigit() else -1
+
+    names = [name for name in exports if name.startswith("wasi:cli/run@0.2.")]
+    return max(names, key=patch) if names else None
+
+
 def _is_snippet_line(text: str) -> bool:
     """Source-excerpt lines of a WAT parse error (``--> file:1:2``, ``1 | code``, ``| ^``)."""
     head = text.split(" ", 1)[0]
     return text.startswith(("-->", "|")) or (head.isdigit() and text[len(head) :].startswith(" |"))
+
+
+def _is_backtrace_line(text: str) -> bool:
+    """wasmtime's trap backtrace: its heading and frames (``3: 0x1ac9eb - <unknown>!f``)."""
+    if text.startswith("error while executing at wasm backtrace"):
+        return True
+    head, sep, rest = text.partition(": ")
+    return bool(sep) and head.isdigit() and rest.lstrip().startswith("0x")
 
 
 def _one_line(error: BaseException) -> str:
@@ -248,7 +280,7 @@ def _one_line(error: BaseException) -> str:
     parts: list[str] = []
     for line in str(error).splitlines():
         text = line.strip()
-        if not text or text == "Caused by:" or _is_snippet_line(text):
+        if not text or text == "Caused by:" or _is_snippet_line(text) or _is_backtrace_line(text):
             continue
         head, sep, rest = text.partition(": ")
         parts.append(rest.strip() if sep and head.isdigit() else text)
@@ -263,7 +295,8 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd = commands.add_parser(
         "run",
         help="run a `wasi:cli/run` command, or call one export with --invoke",
-        usage="%(prog)s [-h] [--invoke CALL] [--dir HOST[::GUEST]] [--env K[=V]] [--no-cache] file [-- args ...]",
+        usage="%(prog)s [-h] [--invoke CALL] [--dir HOST[::GUEST]] [--env K[=V]] [--inherit-network] [--allow-http] "
+        "[--no-cache] file [-- args ...]",
     )
     run_cmd.add_argument("file", help="component binary (.wasm) or text (.wat)")
     run_cmd.add_argument(
@@ -276,6 +309,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     run_cmd.add_argument(
         "--env", action="append", default=[], metavar="K[=V]", help="set (or inherit) an environment variable"
+    )
+    run_cmd.add_argument(
+        "--inherit-network", action="store_true", help="allow TCP, UDP and name lookup (denied by default)"
+    )
+    run_cmd.add_argument(
+        "--allow-http", action="store_true", help="allow outgoing wasi:http requests (denied by default)"
     )
     run_cmd.add_argument(
         "--no-cache", action="store_true", help="compile without the on-disk compile cache ($WASMCOMPONENT_CACHE_DIR)"
@@ -292,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv, guest_args = argv[:split], argv[split + 1 :]
     args = _parser().parse_args(argv)
     try:
-        options = WasiOptions(args.dir, args.env, guest_args)
+        options = WasiOptions(args.dir, args.env, guest_args, args.inherit_network, args.allow_http)
         return run(args.file, args.invoke, sys.stdout, options, use_cache=not args.no_cache)
     except wasmtime.ExitTrap as exit_trap:
         return int(getattr(exit_trap, "code", 1))

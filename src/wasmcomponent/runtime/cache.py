@@ -58,6 +58,9 @@ MAGIC = b"wasmcomponent-serialized\0"
 FORMAT = 1
 CACHE_DIR_ENV = "WASMCOMPONENT_CACHE_DIR"
 PROGRESS_AFTER = 1.0  # seconds before the "compiling" status line appears
+CACHE_MAX_ENV = "WASMCOMPONENT_CACHE_MAX_BYTES"
+# A compiled 18 MB componentize-py component takes about 35 MB: keep a few dozen.
+DEFAULT_CACHE_MAX_BYTES = 1 << 30
 
 
 def _versions() -> dict[str, Any]:
@@ -106,7 +109,7 @@ def deserialize_component(
                 f"serialized component is incompatible: {key} {header.get(key)!r}, expected {want!r}"
             )
     try:
-        plan, compiled = pickle.loads(data[start + size :])
+        plan, compiled = pickle.loads(memoryview(data)[start + size :])  # no copy of the payload
     except Exception as err:
         raise wasmtime.WasmtimeError(f"corrupt serialized component: {err}") from None
     if not isinstance(plan, p.Plan) or not isinstance(compiled, list):
@@ -174,7 +177,37 @@ def load_component(
             pass  # stale or corrupt: recompile below
     component = _compile_with_progress(engine, data, label, progress)
     _write_atomic(directory, entry, bytes(component.serialize()))
+    _trim(directory, keep=entry)
     return component
+
+
+def cache_max_bytes() -> int:
+    """The cache's size cap: ``$WASMCOMPONENT_CACHE_MAX_BYTES``, else 1 GiB."""
+    configured = os.environ.get(CACHE_MAX_ENV, "")
+    return int(configured) if configured.isdigit() else DEFAULT_CACHE_MAX_BYTES
+
+
+def _trim(directory: Path, keep: Path) -> None:
+    """Delete the least recently written entries until the cache fits :func:`cache_max_bytes`."""
+    try:
+        entries = []
+        for path in directory.glob("*.wcc"):
+            info = path.stat()
+            entries.append((info.st_mtime, info.st_size, path))
+    except OSError:
+        return
+    total = sum(size for _, size, _ in entries)
+    limit = cache_max_bytes()
+    for _, size, path in sorted(entries, key=lambda e: e[0]):
+        if total <= limit:
+            break
+        if path == keep:
+            continue
+        try:
+            path.unlink()
+            total -= size
+        except OSError:
+            pass  # another process may have removed it
 
 
 def _compile_with_progress(

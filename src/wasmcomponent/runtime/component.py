@@ -146,7 +146,8 @@ class Component:
             raise TypeError("expected an Engine")
         from .cache import deserialize_component
 
-        plan, modules = deserialize_component(engine, bytes(encoded), engine_features(engine))
+        data = encoded if isinstance(encoded, bytes) else bytes(encoded)  # a bytes input is not copied
+        plan, modules = deserialize_component(engine, data, engine_features(engine))
         self = cls.__new__(cls)
         self._engine = engine
         self._modules = modules
