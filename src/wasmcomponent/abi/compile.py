@@ -32,11 +32,9 @@ for the most common signatures (one ``string`` or variant parameter, a
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import struct
-from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any, Callable, Sequence
 
 from ..runtime.values import (
@@ -77,7 +75,7 @@ from .fast_strings import (
     lift_string_result,
     string_param_lowerer,
 )
-from .formats import INT_CODE, INT_SIZE, M32
+from .formats import INT_CODE, INT_SIZE, M32, define
 from .inline import flat_scalar_lowerer, inline_lift, inline_lower, is_inline_scalar
 from .lift import (
     unsupported_lift,
@@ -100,24 +98,74 @@ __all__ = [
 
 FORCE_INTERPRETER_ENV = "WASMCOMPONENT_FORCE_INTERPRETER"
 
-@dataclass(frozen=True)
+LiftFn = Callable[[LiftLowerContext, Sequence[Any]], Any]
+
+
 class CompiledFunc:
-    """The four call-time functions of one signature (see the module docstring)."""
+    """The four call-time functions of one signature (see the module docstring).
 
-    lower_params: Callable[[LiftLowerContext, Sequence[Any]], list]
-    lift_results: Callable[[LiftLowerContext, Sequence[Any]], Any]
-    lift_params: Callable[[LiftLowerContext, Sequence[Any]], list]
-    lower_results: Callable[[LiftLowerContext, Any, Sequence[Any]], list]
-    params_spill: bool
-    results_spill: bool
-    interpreted: bool
-    # ``lift_results`` for a context that is never fused (a host call): the
-    # same function without the detaching wrapper, which only acts when fused.
-    lift_results_host: Callable[[LiftLowerContext, Sequence[Any]], Any] | None = None
+    Each is built on first use: a component importing fifty WASI functions
+    only ever needs the host-side half of each (``lift_params``,
+    ``lower_results``), most of them are never called, and building every
+    closure up front made the first instantiation of such a component slow.
+    Unsupported types are still reported at once, by the constructor.
+    """
 
-    def host_lift_results(self) -> Callable[[LiftLowerContext, Sequence[Any]], Any]:
-        """The results lifter to use with a context whose ``fused`` is false."""
-        return self.lift_results_host or self.lift_results
+    def __init__(self, ft: FuncType, interpret: bool) -> None:
+        self.param_types = tuple(t for _, t in ft.params)
+        self.names = tuple(n for n, _ in ft.params)
+        self.results = (ft.result,) if ft.result is not None else ()
+        for t in self.param_types + self.results:
+            _check_supported(t)
+        self.params_spill = len(flatten_types(self.param_types)) > MAX_FLAT_PARAMS
+        self.results_spill = len(flatten_types(self.results)) > MAX_FLAT_RESULTS
+        self.interpreted = interpret
+        # Lifts that copy out of memory start with a full tank of hostcall fuel.
+        self._fuelled = any(_uses_memory(t) for t in self.param_types + self.results)
+
+    @cached_property
+    def _interpreters(self) -> tuple[Any, Any, Any, Any]:
+        return _interpreted(self.param_types, self.names, self.results, self.params_spill, self.results_spill)
+
+    @cached_property
+    def lower_params(self) -> Callable[[LiftLowerContext, Sequence[Any]], list]:
+        """Host -> guest export: Python arguments to core arguments."""
+        if self.interpreted:
+            return self._interpreters[0]  # type: ignore[no-any-return]
+        return _make_lower_params(self.param_types, self.names, self.params_spill)
+
+    @cached_property
+    def _results_lifter(self) -> LiftFn:
+        return _make_lift_results(self.results, self.results_spill)
+
+    @cached_property
+    def lift_results(self) -> LiftFn:
+        """Guest export results to a Python value."""
+        lift = self._interpreters[1] if self.interpreted else self._results_lifter
+        return _refuelling(lift) if self._fuelled else lift
+
+    @cached_property
+    def lift_params(self) -> Callable[[LiftLowerContext, Sequence[Any]], list]:
+        """Guest -> host import: core arguments to Python values."""
+        lift = self._interpreters[2] if self.interpreted else _make_lift_params(self.param_types, self.params_spill)
+        return _refuelling(lift) if self._fuelled else lift
+
+    @cached_property
+    def lower_results(self) -> Callable[[LiftLowerContext, Any, Sequence[Any]], list]:
+        """Host import result to core results (through the out-pointer, the last of ``flat``, when spilled)."""
+        if self.interpreted:
+            return self._interpreters[3]  # type: ignore[no-any-return]
+        return _make_lower_results(self.results, self.results_spill)
+
+    def host_lift_results(self) -> LiftFn:
+        """The results lifter to use with a context whose ``fused`` is false.
+
+        The same function without the detaching wrapper, which only acts when fused.
+        """
+        undetached = None if self.interpreted else getattr(self._results_lifter, "undetached", None)
+        if undetached is None:
+            return self.lift_results
+        return _refuelling(undetached) if self._fuelled else undetached  # type: ignore[no-any-return]
 
 
 def compile_func(ft: FuncType, string_encoding: str = "utf8", *, interpret: bool | None = None) -> CompiledFunc:
@@ -149,21 +197,7 @@ _BY_IDENTITY_LIMIT = 4096
 
 @cache
 def _compile_func(ft: FuncType, interpret: bool) -> CompiledFunc:
-    compiled = _build_func(ft, interpret)
-    if not any(_uses_memory(t) for t in _signature_types(ft)):
-        return compiled  # nothing is copied out of memory: no hostcall fuel to track
-    return dataclasses.replace(
-        compiled,
-        lift_results=_refuelling(compiled.lift_results),
-        lift_params=_refuelling(compiled.lift_params),
-        lift_results_host=None
-        if compiled.lift_results_host is None
-        else _refuelling(compiled.lift_results_host),
-    )
-
-
-def _signature_types(ft: FuncType) -> tuple[ValType, ...]:
-    return tuple(t for _, t in ft.params) + ((ft.result,) if ft.result is not None else ())
+    return CompiledFunc(ft, interpret)
 
 
 def _refuelling(lift: Callable[[LiftLowerContext, Sequence[Any]], Any]) -> Callable[[LiftLowerContext, Sequence[Any]], Any]:
@@ -179,29 +213,6 @@ def _refuelling(lift: Callable[[LiftLowerContext, Sequence[Any]], Any]) -> Calla
         return lift(cx, flat)
 
     return lift_with_fuel
-
-
-def _build_func(ft: FuncType, interpret: bool) -> CompiledFunc:
-    param_types = tuple(t for _, t in ft.params)
-    names = tuple(n for n, _ in ft.params)
-    results = (ft.result,) if ft.result is not None else ()
-    for t in param_types + results:
-        _check_supported(t)
-    params_spill = len(flatten_types(param_types)) > MAX_FLAT_PARAMS
-    results_spill = len(flatten_types(results)) > MAX_FLAT_RESULTS
-    if interpret:
-        return _interpreted(param_types, names, results, params_spill, results_spill)
-    lift_results = _make_lift_results(results, results_spill)
-    return CompiledFunc(
-        _make_lower_params(param_types, names, params_spill),
-        lift_results,
-        _make_lift_params(param_types, params_spill),
-        _make_lower_results(results, results_spill),
-        params_spill,
-        results_spill,
-        False,
-        getattr(lift_results, "undetached", None),
-    )
 
 
 def _check_supported(t: ValType) -> None:
@@ -235,7 +246,7 @@ def _interpreted(
     results: tuple[ValType, ...],
     params_spill: bool,
     results_spill: bool,
-) -> CompiledFunc:
+) -> tuple[Any, Any, Any, Any]:
     def lower_params(cx: LiftLowerContext, args: Sequence[Any]) -> list:
         return interp_lower.lower_flat_values(cx, MAX_FLAT_PARAMS, list(args), param_types, names=names)
 
@@ -254,7 +265,7 @@ def _interpreted(
         out_param = flat_args[-1] if results_spill else None
         return interp_lower.lower_flat_values(cx, MAX_FLAT_RESULTS, [value], results, out_param)
 
-    return CompiledFunc(lower_params, lift_results, lift_params, lower_results, params_spill, results_spill, True)
+    return lower_params, lift_results, lift_params, lower_results
 
 
 # ------------------------------------------------------------ signatures
@@ -350,8 +361,7 @@ def _spilled_ints_lowerer(
         "    return store_params(cx, mv, args, ptr)",
     ]
     env: dict[str, Any] = {"pack": struct.Struct(fmt).pack_into, "store_params": store_params}
-    exec(compile("\n".join(lines) + "\n", "<lower_params_spilled>", "exec"), env)
-    lower: Callable[[LiftLowerContext, Sequence[Any]], list] = env["lower_params_spilled"]
+    lower: Callable[[LiftLowerContext, Sequence[Any]], list] = define(lines, "lower_params_spilled", env)
     return lower
 
 

@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence
 
 from ..runtime.values import prefix_error
 from .context import LiftLowerContext
+from .formats import define
 from .strings import (
     MAX_STRING_BYTE_LENGTH,
     decode_failure,
@@ -145,8 +146,7 @@ def load_string_env() -> dict[str, Any]:
 
 
 def _compiled(name: str, lines: list[str], env: dict[str, Any]) -> Any:
-    exec(compile("\n".join(lines) + "\n", f"<{name}>", "exec"), env)
-    return env[name]
+    return define(lines, name, env)
 
 
 def _indented(lines: list[str], depth: int = 1) -> list[str]:

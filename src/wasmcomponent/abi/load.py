@@ -17,6 +17,7 @@ a fused adapter strings and lists of scalars are lifted as lazy references
 from __future__ import annotations
 
 import struct
+from functools import cache
 from typing import Any, Callable, Sequence
 
 from ..runtime.values import (
@@ -67,6 +68,7 @@ from .formats import (
     PAIR,
     FlatLifter,
     Loader,
+    define,
 )
 from .lift import (
     check_list_range,
@@ -211,6 +213,7 @@ def _flat_variant_lifter(t: ValType, o: int, haves: tuple[str, ...]) -> FlatLift
 # ------------------------------------------------------------ loading
 
 
+@cache  # pure in ``t``; types nest and repeat (a WASI error-code in every result)
 def loader(t: ValType) -> Loader:
     """Spec ``load`` for ``t`` at an already validated pointer."""
     match t:
@@ -414,8 +417,7 @@ def _record_loader(names: tuple[str, ...], types: tuple[ValType, ...], is_record
         lines += ["    record = record_new(Record)", f"    record.__dict__.update({{{items}}})", "    return record"]
     else:
         lines.append(f"    return ({''.join(v + ', ' for v in values)})")
-    exec(compile("\n".join(lines) + "\n", "<load_record>", "exec"), env)
-    record_loader: Loader = env["load_record"]
+    record_loader: Loader = define(lines, "load_record", env)
     return record_loader
 
 

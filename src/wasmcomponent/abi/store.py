@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import struct
 from array import array
+from functools import cache
 from typing import Any, Callable
 
 from ..runtime.values import (
@@ -61,7 +62,7 @@ from .fast_strings import (
     store_string_view,
     string_env,
 )
-from .formats import FLOAT_CODE, INT_CODE, M32, M64, NATIVE_CODES, PAIR, FlatLowerer, Storer
+from .formats import FLOAT_CODE, INT_CODE, M32, M64, NATIVE_CODES, PAIR, FlatLowerer, Storer, define
 from .lower import (
     MAX_LIST_BYTE_LENGTH,
     check_list_value,
@@ -237,6 +238,7 @@ def _flat_variant_lowerer(t: ValType, wants: tuple[str, ...]) -> FlatLowerer:
 # ------------------------------------------------------------ storing
 
 
+@cache  # pure in ``t``; types nest and repeat (a WASI error-code in every result)
 def storer(t: ValType) -> Storer:
     """Spec ``store`` at a validated pointer; returns the (possibly refreshed) view."""
     match t:
@@ -407,8 +409,7 @@ def _record_storer(fields: tuple[tuple[str, ValType], ...]) -> Storer:
             f"        raise prefix_error(err, {f'field `{name}`'!r}) from None",
         ]
     lines.append("    return mv")
-    exec(compile("\n".join(lines) + "\n", "<store_record>", "exec"), env)
-    record_storer: Storer = env["store_record"]
+    record_storer: Storer = define(lines, "store_record", env)
     return record_storer
 
 
@@ -473,8 +474,9 @@ def _elements_storer(elem: ValType) -> Callable[[LiftLowerContext, memoryview, A
             "    return mv",
         ]
         env: dict[str, Any] = {**string_env(), "pack_pair": PAIR.pack_into, "prefix_error": prefix_error}
-        exec(compile("\n".join(lines) + "\n", "<store_strings>", "exec"), env)
-        store_strings: Callable[[LiftLowerContext, memoryview, Any, int], memoryview] = env["store_strings"]
+        store_strings: Callable[[LiftLowerContext, memoryview, Any, int], memoryview] = define(
+            lines, "store_strings", env
+        )
         return store_strings
     if elem == U8:
 

@@ -31,6 +31,7 @@ from ..types.abi import case_types, discriminant_size, payload_offset
 from ..types.model import STRING, PrimType, ValType
 from .context import LiftLowerContext
 from .fast_strings import load_string_env, load_string_lines, store_string_lines, string_env
+from .formats import define
 from .refs import FusedCase
 
 Loader = Callable[[LiftLowerContext, memoryview, int], Any]
@@ -73,8 +74,7 @@ def variant_loader(t: ValType, loader_of: Callable[[ValType], Loader]) -> Loader
         "        return FusedCase(index, payload)",
         f"    return {'value' if matcher.tagged else 'payload'}",
     ]
-    exec(compile("\n".join(lines) + "\n", f"<load_variant {t}>", "exec"), env)
-    loader: Loader = env["load_variant"]
+    loader: Loader = define(lines, "load_variant", env)
     return loader
 
 
@@ -163,8 +163,7 @@ def _generate(t: ValType, wants: tuple[str, ...], where: str | None, general: Ca
     if len(lines) == fast:
         return None
     lines.append("    " + fallback)
-    exec(compile("\n".join(lines) + "\n", f"<{lines[0][4:]} {t}>", "exec"), env)
-    return env["lower_variant" if where is None else "lower_param"]
+    return define(lines, "lower_variant" if where is None else "lower_param", env)
 
 
 def _selected_case(matcher: Any, sample: Any) -> int | None:
