@@ -335,16 +335,23 @@ def incoming_request_authority(ctx: WasiCtx, self: Any) -> Optional[str]:
     return ctx.get(self, IncomingRequest).authority
 
 
-@TYPES.func("[method]incoming-request.headers")
-def incoming_request_headers(ctx: WasiCtx, self: Any) -> ResourceHost:
-    return ctx.own(ctx.get(self, IncomingRequest).headers.snapshot(), Res.FIELDS)
+def _incoming_message(resource: str, cls: type[Any]) -> tuple[Any, Any]:
+    """Register ``[method]<resource>.headers`` and ``.consume`` of an incoming request or response."""
+
+    def headers(ctx: WasiCtx, self: Any) -> ResourceHost:
+        return ctx.own(ctx.get(self, cls).headers.snapshot(), Res.FIELDS)
+
+    def consume(ctx: WasiCtx, self: Any) -> Optional[ResourceHost]:
+        message = ctx.get(self, cls)
+        body, message.body = message.body, None  # at most once: later calls get `err`
+        return None if body is None else ctx.own(body, Res.INCOMING_BODY)
+
+    TYPES.func(f"[method]{resource}.headers")(headers)
+    TYPES.func(f"[method]{resource}.consume")(consume)
+    return headers, consume
 
 
-@TYPES.func("[method]incoming-request.consume")
-def incoming_request_consume(ctx: WasiCtx, self: Any) -> Optional[ResourceHost]:
-    request = ctx.get(self, IncomingRequest)
-    body, request.body = request.body, None
-    return None if body is None else ctx.own(body, Res.INCOMING_BODY)
+incoming_request_headers, incoming_request_consume = _incoming_message("incoming-request", IncomingRequest)
 
 
 # outgoing-request
@@ -459,16 +466,7 @@ def incoming_response_status(ctx: WasiCtx, self: Any) -> int:
     return ctx.get(self, IncomingResponse).status
 
 
-@TYPES.func("[method]incoming-response.headers")
-def incoming_response_headers(ctx: WasiCtx, self: Any) -> ResourceHost:
-    return ctx.own(ctx.get(self, IncomingResponse).headers.snapshot(), Res.FIELDS)
-
-
-@TYPES.func("[method]incoming-response.consume")
-def incoming_response_consume(ctx: WasiCtx, self: Any) -> Optional[ResourceHost]:
-    response = ctx.get(self, IncomingResponse)
-    body, response.body = response.body, None
-    return None if body is None else ctx.own(body, Res.INCOMING_BODY)
+incoming_response_headers, incoming_response_consume = _incoming_message("incoming-response", IncomingResponse)
 
 
 # incoming-body and future-trailers
