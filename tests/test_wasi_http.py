@@ -596,3 +596,37 @@ def test_add_wasi_http_is_wasmtime_py_compatible() -> None:
     assert items.get_exact(f"wasi:http/types@{WASI_VERSION}") is not None
     assert items.get_exact(f"wasi:http/outgoing-handler@{WASI_VERSION}") is not None
     assert items.get_exact(f"wasi:io/streams@{WASI_VERSION}") is None
+
+
+def test_wsgi_app_serves_each_request_with_a_fresh_instance(guest_component: Any) -> None:
+    import io
+    from wsgiref.util import setup_testing_defaults
+
+    from wasmcomponent.wasi.http import WsgiApp
+
+    eng, comp, _ = guest_component
+    app = WsgiApp(eng, comp)
+    payload = b"x" * 5000
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/echo",
+        "CONTENT_TYPE": "application/octet-stream",
+        "CONTENT_LENGTH": str(len(payload)),
+        "wsgi.input": io.BytesIO(payload),
+    }
+    setup_testing_defaults(environ)
+    started: list[Any] = []
+    body = b"".join(app(environ, lambda status, headers: started.append((status, headers))))
+    assert started[0][0] == "200 OK" and body == payload
+    assert dict(started[0][1])["x-length"] == str(len(payload))
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/hello", "QUERY_STRING": "a=1", "HTTP_X_TEST": "t9"}
+    setup_testing_defaults(environ)
+    started.clear()
+    body = b"".join(app(environ, lambda status, headers: started.append((status, headers))))
+    assert started[0][0] == "200 OK"
+    assert body.startswith(b"hello GET /hello?a=1 scheme=Http authority=127.0.0.1") and b"x-test=t9" in body
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/noset"}
+    setup_testing_defaults(environ)
+    started.clear()
+    body = b"".join(app(environ, lambda status, headers: started.append((status, headers))))
+    assert started[0][0] == "500 Internal Server Error" and b"response-outparam::set" in body

@@ -12,7 +12,8 @@
   ``cfg.http_field_size_limit`` tune the header rules.
 * Serving (:mod:`.server`): ``handle_request(store, instance, method, url,
   headers, body) -> HttpResponse`` calls the component's
-  ``wasi:http/incoming-handler`` export.
+  ``wasi:http/incoming-handler`` export; :class:`~.wsgi.WsgiApp` serves it
+  as a WSGI application, one instance per request.
 """
 
 from .body import HttpIoError
@@ -21,6 +22,7 @@ from .codes import error
 from .fields import DEFAULT_FIELD_SIZE_LIMIT, DEFAULT_FORBIDDEN_HEADERS, Fields, HeaderError
 from .server import NEVER_SET, IncompleteResponse, find_incoming_handler, handle_request
 from .types import TYPES, HttpState, http_state
+from .wsgi import WsgiApp
 
 INTERFACES = [TYPES, OUTGOING_HANDLER]
 
@@ -37,6 +39,7 @@ __all__ = [
     "HttpSendError",
     "HttpState",
     "IncompleteResponse",
+    "WsgiApp",
     "error",
     "find_incoming_handler",
     "handle_request",
