@@ -630,3 +630,51 @@ def test_wsgi_app_serves_each_request_with_a_fresh_instance(guest_component: Any
     started.clear()
     body = b"".join(app(environ, lambda status, headers: started.append((status, headers))))
     assert started[0][0] == "500 Internal Server Error" and b"response-outparam::set" in body
+
+
+def test_asgi_app_serves_requests_and_lifespan(guest_component: Any) -> None:
+    import asyncio
+
+    from wasmcomponent.wasi.http import AsgiApp
+
+    eng, comp, _ = guest_component
+    app = AsgiApp(eng, comp)
+    payload = bytes(range(256)) * 20
+
+    async def request(scope: dict[str, Any], chunks: list[bytes]) -> list[dict[str, Any]]:
+        inbox = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)]
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return inbox.pop(0)
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        return sent
+
+    async def scenario() -> None:
+        echo = {"type": "http", "method": "POST", "path": "/echo", "scheme": "http", "server": ("127.0.0.1", 8000),
+                "headers": [(b"content-type", b"application/octet-stream")], "query_string": b""}
+        sent = await request(echo, [payload[:1000], payload[1000:]])  # a body in two messages
+        assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 200
+        assert dict(sent[0]["headers"])[b"x-length"] == str(len(payload)).encode()
+        assert sent[1] == {"type": "http.response.body", "body": payload}
+        hello = {"type": "http", "method": "GET", "path": "/hello", "scheme": "http", "query_string": b"a=1",
+                 "headers": [(b"host", b"example.org"), (b"x-test", b"t3")]}
+        sent = await request(hello, [b""])
+        assert sent[1]["body"].startswith(b"hello GET /hello?a=1 scheme=Http authority=example.org x-test=t3")
+        events = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+        acks: list[dict[str, Any]] = []
+
+        async def receive_event() -> dict[str, Any]:
+            return events.pop(0)
+
+        async def send_ack(message: dict[str, Any]) -> None:
+            acks.append(message)
+
+        await app({"type": "lifespan"}, receive_event, send_ack)
+        assert [a["type"] for a in acks] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+    asyncio.run(asyncio.wait_for(scenario(), timeout=60))

@@ -33,7 +33,7 @@ Records live in ``_REGISTRY`` keyed by context address, needed because a
 host function is one shared native trampoline per signature plus an entry in
 ``_HOST_ENTRIES`` found through the ``env`` index wasmtime passes back, so
 creating one allocates no ctypes callback.  Function types are shared by the
-stores of one engine (``_ENGINE_FUNCTYPES``).  These three are the module's
+stores of one engine and thread (``_ENGINE_FUNCTYPES``).  These three are the module's
 only mutable state.
 
 A record is created on first use from any store-like.  At that moment a dummy
@@ -216,10 +216,13 @@ class _StoreRecord:
     """Per-store bookkeeping of this module (see the module docstring)."""
 
     __slots__ = (
-        "key", "store_id", "ctx", "ctx_arg", "pending", "closed", "states", "functypes", "handle", "host_keys"
+        "key", "store_id", "ctx", "ctx_arg", "pending", "closed", "states", "functypes", "shared_functypes",
+        "handle", "host_keys",
     )
 
-    def __init__(self, key: int, ctx: Any, store_id: int, functypes: _FuncTypes | None = None) -> None:
+    def __init__(
+        self, key: int, ctx: Any, store_id: int, functypes: dict[int, _FuncTypes] | None = None
+    ) -> None:
         self.key = key
         self.store_id = store_id
         self.ctx = ctx  # ctypes POINTER(wasmtime_context_t)
@@ -229,8 +232,11 @@ class _StoreRecord:
         self.states: dict[Any, Any] = {}
         # Core function types by signature: wasmtime ties a type to the first
         # engine it is used with, so they are shared per engine when the store's
-        # engine is known (see ``_register``), else per store.
-        self.functypes: _FuncTypes = {} if functypes is None else functypes
+        # engine is known (see ``_register``), else per store.  Shared ones are
+        # also per thread: a ``wasm_functype_t`` initialises itself lazily, and
+        # two threads using one at once crash the process.
+        self.shared_functypes = functypes
+        self.functypes: _FuncTypes = {}
         # A ``StoreContext`` that does not keep the ``Store`` alive (``store_handle``).
         self.handle: wasmtime.StoreContext | None = None
         # Keys of this store's host functions in ``_HOST_ENTRIES``.
@@ -239,10 +245,15 @@ class _StoreRecord:
     def functype(self, params: tuple[str, ...], results: tuple[str, ...]) -> int:
         """The address of this store's ``wasm_functype_t`` for a signature (made on first use)."""
         key = (params, results)
-        found = self.functypes.get(key)
+        types = self.functypes
+        shared = self.shared_functypes
+        if shared is not None:
+            thread = threading.get_ident()
+            types = shared.get(thread) or shared.setdefault(thread, {})
+        found = types.get(key)
         if found is None:
             ty = wasmtime.FuncType([_valtype(t) for t in params], [_valtype(t) for t in results])
-            found = self.functypes[key] = (ty, ctypes.addressof(ty.ptr().contents))
+            found = types[key] = (ty, ctypes.addressof(ty.ptr().contents))
         return found[1]
 
     def close(self) -> None:
@@ -256,6 +267,7 @@ class _StoreRecord:
         self.host_keys = []
         self.states = {}
         self.functypes = {}
+        self.shared_functypes = None
 
     def take_pending(self) -> BaseException | None:
         exc, self.pending = self.pending, None
@@ -303,7 +315,7 @@ _HOST_ENTRIES = _HostEntries()
 
 # Core function types of each engine, shared by its stores (creating one is
 # far costlier than creating a host function with it); dropped with the engine.
-_ENGINE_FUNCTYPES: weakref.WeakKeyDictionary[wasmtime.Engine, _FuncTypes] = weakref.WeakKeyDictionary()
+_ENGINE_FUNCTYPES: weakref.WeakKeyDictionary[wasmtime.Engine, dict[int, _FuncTypes]] = weakref.WeakKeyDictionary()
 
 
 def _on_store_freed(env: int | None) -> None:
@@ -364,7 +376,7 @@ def _register(ctx: Any, key: int, engine: Any = None) -> _StoreRecord:
         ctypes.cast(_ON_STORE_FREED, _vp).value,
         ctypes.addressof(func),
     )
-    functypes: _FuncTypes | None = None
+    functypes: dict[int, _FuncTypes] | None = None
     if isinstance(engine, wasmtime.Engine):
         # Only a ``Store`` names its engine; a ``Caller`` or ``StoreContext``
         # does not, and then the types stay private to this store.

@@ -12,10 +12,12 @@
   ``cfg.http_field_size_limit`` tune the header rules.
 * Serving (:mod:`.server`): ``handle_request(store, instance, method, url,
   headers, body) -> HttpResponse`` calls the component's
-  ``wasi:http/incoming-handler`` export; :class:`~.wsgi.WsgiApp` serves it
-  as a WSGI application, one instance per request.
+  ``wasi:http/incoming-handler`` export; :class:`~.wsgi.WsgiApp` and
+  :class:`~.asgi.AsgiApp` serve it as a WSGI or ASGI application, one
+  instance per request.
 """
 
+from .asgi import AsgiApp
 from .body import HttpIoError
 from .client import OUTGOING_HANDLER, HttpRequest, HttpResponse, HttpSendError
 from .codes import error
@@ -27,6 +29,7 @@ from .wsgi import WsgiApp
 INTERFACES = [TYPES, OUTGOING_HANDLER]
 
 __all__ = [
+    "AsgiApp",
     "DEFAULT_FIELD_SIZE_LIMIT",
     "DEFAULT_FORBIDDEN_HEADERS",
     "INTERFACES",

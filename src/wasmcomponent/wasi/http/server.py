@@ -24,10 +24,12 @@ per call.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 from urllib.parse import urlsplit
 
-from ..ctx import Res, wasi_ctx
+import wasmtime
+
+from ..ctx import Res, set_wasi, wasi_ctx
 from .body import BodySource, IncomingBody
 from .client import HttpResponse
 from .codes import method_value, scheme_value, status_for_error
@@ -137,3 +139,40 @@ def _collect(result: OutgoingResponse) -> HttpResponse:
         return response
     reason = "dropped without finish" if sink.aborted else "not finished when handle returned"
     raise IncompleteResponse(f"the guest's response body was {reason}", response)
+
+
+class FreshInstanceServer:
+    """Serves each request with a fresh ``Store`` and instance of ``component`` (as ``wasmtime serve``).
+
+    ``linker`` defaults to a linker with ``add_wasip2()``; ``config`` makes
+    each request's :class:`~..config.WasiConfig` (default: deny everything).
+    The base of :class:`~.wsgi.WsgiApp` and :class:`~.asgi.AsgiApp`.
+    """
+
+    def __init__(
+        self,
+        engine: Any,
+        component: Any,
+        linker: Any = None,
+        config: Optional[Callable[[], Any]] = None,
+    ) -> None:
+        if linker is None:
+            from ...runtime.linker import Linker
+
+            linker = Linker(engine)
+            linker.add_wasip2()
+        if config is None:
+            from ..config import WasiConfig
+
+            config = WasiConfig
+        self.engine = engine
+        self.component = component
+        self.linker = linker
+        self.config = config
+
+    def serve(self, method: str, url: str, headers: HeadersLike, body: bytes) -> HttpResponse:
+        """One request on a new instance (see :func:`handle_request`)."""
+        store = wasmtime.Store(self.engine)
+        set_wasi(store, self.config())
+        instance = self.linker.instantiate(store, self.component)
+        return handle_request(store, instance, method, url, headers, body)

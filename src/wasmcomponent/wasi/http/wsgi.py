@@ -14,48 +14,19 @@ unfinished response body raises, and the WSGI server answers 500.
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable
 from wsgiref.util import is_hop_by_hop, request_uri
 
-import wasmtime
-
-from ..config import WasiConfig
-from ..ctx import set_wasi
-from .server import handle_request
+from .server import FreshInstanceServer
 
 
-class WsgiApp:
-    """A WSGI application calling ``component``'s ``wasi:http/incoming-handler``.
-
-    ``linker`` defaults to a linker with ``add_wasip2()``; ``config`` makes
-    each request's :class:`~..config.WasiConfig` (default: deny everything,
-    stdout and stderr discarded).
-    """
-
-    def __init__(
-        self,
-        engine: wasmtime.Engine,
-        component: Any,
-        linker: Any = None,
-        config: Optional[Callable[[], WasiConfig]] = None,
-    ) -> None:
-        if linker is None:
-            from ...runtime.linker import Linker
-
-            linker = Linker(engine)
-            linker.add_wasip2()
-        self.engine = engine
-        self.component = component
-        self.linker = linker
-        self.config = config or WasiConfig
+class WsgiApp(FreshInstanceServer):
+    """A WSGI application calling ``component``'s ``wasi:http/incoming-handler`` (see :class:`FreshInstanceServer`)."""
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         length = environ.get("CONTENT_LENGTH") or "0"
         body = environ["wsgi.input"].read(int(length)) if length.isdigit() and int(length) > 0 else b""
-        store = wasmtime.Store(self.engine)
-        set_wasi(store, self.config())
-        instance = self.linker.instantiate(store, self.component)
-        response = handle_request(store, instance, environ["REQUEST_METHOD"], request_uri(environ), _headers(environ), body)
+        response = self.serve(environ["REQUEST_METHOD"], request_uri(environ), _headers(environ), body)
         try:
             reason = HTTPStatus(response.status).phrase
         except ValueError:
