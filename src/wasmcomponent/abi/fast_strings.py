@@ -145,10 +145,6 @@ def load_string_env() -> dict[str, Any]:
     }
 
 
-def _compiled(name: str, lines: list[str], env: dict[str, Any]) -> Any:
-    return define(lines, name, env)
-
-
 def _indented(lines: list[str], depth: int = 1) -> list[str]:
     return ["    " * depth + line for line in lines]
 
@@ -156,8 +152,7 @@ def _indented(lines: list[str], depth: int = 1) -> list[str]:
 # ------------------------------------------------------------------ functions
 
 # :func:`~.strings.load_string_from_range` with the host-side utf-8 case inlined.
-load_string: Callable[[LiftLowerContext, memoryview, int, int], Any] = _compiled(
-    "load_string",
+load_string: Callable[[LiftLowerContext, memoryview, int, int], Any] = define(
     [
         "def load_string(cx, mv, ptr, units):",
         "    ptr &= M32",
@@ -167,13 +162,14 @@ load_string: Callable[[LiftLowerContext, memoryview, int, int], Any] = _compiled
         *_indented(load_string_lines("ptr", "units", "value", "load_string_from_range")),
         "    return value",
     ],
+    "load_string",
     {"M32": M32, "load_string_from_range": load_string_from_range, "decode_failure": decode_failure},
 )
 
 # Spec ``lower_flat`` of a ``string``, appending ``(ptr, units)`` to ``out``.
-lower_flat_string: Callable[[LiftLowerContext, Any, list], None] = _compiled(
-    "lower_string",
+lower_flat_string: Callable[[LiftLowerContext, Any, list], None] = define(
     ["def lower_string(cx, v, out):", *_indented(store_string_lines("v")), "    out += (b, n)"],
+    "lower_string",
     string_env(),
 )
 
@@ -193,8 +189,8 @@ def string_param_lowerer(where: str) -> Callable[[LiftLowerContext, Any], list]:
         "        raise prefix_error(err, where) from None",
         "    return [b, n]",
     ]
-    lowerer: Callable[[LiftLowerContext, Any], list] = _compiled(
-        "lower_string_param", lines, {**string_env(), "prefix_error": prefix_error, "where": where}
+    lowerer: Callable[[LiftLowerContext, Any], list] = define(
+        lines, "lower_string_param", {**string_env(), "prefix_error": prefix_error, "where": where}
     )
     return lowerer
 
@@ -202,8 +198,7 @@ def string_param_lowerer(where: str) -> Callable[[LiftLowerContext, Any], list]:
 # ``lift_results`` of a function returning a ``string`` through a return
 # pointer: refuel, check the pointer to the ``(ptr, length)`` pair, lift the
 # string, as the general spilled-results lifter with the string loader does.
-lift_string_result: Callable[[LiftLowerContext, Sequence[Any]], Any] = _compiled(
-    "lift_string_result",
+lift_string_result: Callable[[LiftLowerContext, Sequence[Any]], Any] = define(
     [
         "def lift_string_result(cx, flat):",
         "    source = cx.fuel_source",
@@ -220,6 +215,7 @@ lift_string_result: Callable[[LiftLowerContext, Sequence[Any]], Any] = _compiled
         *_indented(load_string_lines("begin", "units", "value")),
         "    return value",
     ],
+    "lift_string_result",
     {**load_string_env(), "M32": M32, "pair": struct.Struct("<II").unpack_from},
 )
 lift_string_result.refuels = True  # type: ignore[attr-defined]  # see compile._refuelling

@@ -37,12 +37,12 @@ def _code(source: str, filename: str) -> CodeType:
     return compile(source, filename, "exec")
 
 
-def define(lines: list[str], name: str, env: dict[str, Any], filename: str | None = None) -> Any:
+def define(lines: list[str], name: str, env: dict[str, Any]) -> Any:
     """Run the generated source ``lines`` in ``env`` and return the function ``name`` they define.
 
     Code objects are cached by source text: types of the same shape (names
     and constants live in ``env``, not in the source) compile once, which
     keeps the first instantiation of a component with many imports fast.
     """
-    exec(_code("\n".join(lines) + "\n", filename or f"<{name}>"), env)
+    exec(_code("\n".join(lines) + "\n", f"<{name}>"), env)
     return env[name]
