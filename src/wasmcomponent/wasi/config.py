@@ -106,10 +106,20 @@ class WasiConfig(_NATIVE):  # type: ignore[misc]
         self.http_forbidden_headers: frozenset[str] = _http_forbidden_default()
         self.http_field_size_limit = 128 * 1024
         self.http_default_timeout_ns = 600 * 10**9
-        # limits
+        # limits (per store; see the README's WASI threat model)
         self.max_resources = 1 << 20
         self.max_read_size = 64 << 10
         self.strict_permits = True
+        # Host file descriptors (files, directories, sockets, HTTP connections) that the guest
+        # may hold open at once; past it, opening fails with the WASI code for "too many files".
+        self.max_host_descriptors = 256
+        # Bytes that stdout_buffer()/stderr_buffer() may collect; a write past it traps.
+        self.max_buffer_bytes = 64 << 20
+        # Paths given to the filesystem: UTF-8 bytes and components ("name-too-long" past them).
+        self.max_path_bytes = 4096
+        self.max_path_components = 256
+        # Bytes of one HTTP body that the host keeps in memory (outgoing or incoming).
+        self.max_http_body_bytes = 64 << 20
 
     # -------------------------------------------------------- args and env
 

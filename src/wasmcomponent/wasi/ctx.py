@@ -97,6 +97,50 @@ class HostObject:
         """Release host resources (file descriptors, sockets) when the handle is dropped."""
 
 
+class DescriptorBudget:
+    """How many host descriptors the guest of one store holds open (``WasiConfig.max_host_descriptors``).
+
+    Every host object that keeps an OS descriptor for the guest (an opened file
+    or directory, a socket, an HTTP connection) claims one unit before it opens
+    it and releases it when it closes, so a guest can never take the process's
+    descriptors away from the host or from other stores.
+
+    >>> budget = DescriptorBudget(1)
+    >>> budget.claim(), budget.claim()
+    (True, False)
+    >>> budget.release(); budget.claim()
+    True
+    """
+
+    __slots__ = ("limit", "used")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def claim(self) -> bool:
+        """Take one unit; False (nothing taken) when the limit is reached."""
+        if self.used >= self.limit:
+            return False
+        self.used += 1
+        return True
+
+    def release(self) -> None:
+        """Give back one unit taken by :meth:`claim`."""
+        if self.used > 0:
+            self.used -= 1
+
+
+def _close_table(table: dict[int, HostObject]) -> None:
+    """Close every host object a dropped context still holds (their descriptors are not GC'd)."""
+    for obj in list(table.values()):
+        try:
+            obj.close()
+        except Exception:  # noqa: BLE001 - best effort at teardown
+            pass
+    table.clear()
+
+
 class WasiCtx:
     """The WASI state of one store: configuration-derived state and the resource table."""
 
@@ -109,6 +153,8 @@ class WasiCtx:
 
         self.config = config
         self.table: dict[int, HostObject] = {}
+        self.descriptors = DescriptorBudget(config.max_host_descriptors)
+        weakref.finalize(self, _close_table, self.table)
         self._free: list[int] = []
         self._next = 1
         self.clocks = ClockState(config)
