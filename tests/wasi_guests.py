@@ -72,7 +72,7 @@ def build(name: str) -> Path:
     shutil.copytree(source, work)
     try:
         proc = subprocess.run(
-            [*tool, "-d", "wit", "-w", WORLDS[name], "componentize", "app", "-o", str(out) + ".tmp"],
+            [*tool, "-d", "wit", "-w", WORLDS.get(name, name), "componentize", "app", "-o", str(out) + ".tmp"],
             cwd=work,
             capture_output=True,
             text=True,
