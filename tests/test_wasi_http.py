@@ -660,11 +660,14 @@ def test_asgi_app_serves_requests_and_lifespan(guest_component: Any) -> None:
         sent = await request(echo, [payload[:1000], payload[1000:]])  # a body in two messages
         assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 200
         assert dict(sent[0]["headers"])[b"x-length"] == str(len(payload)).encode()
-        assert sent[1] == {"type": "http.response.body", "body": payload}
+        # the body streams: chunks with more_body=True, then an empty last message
+        assert all(m["type"] == "http.response.body" for m in sent[1:])
+        assert [m["more_body"] for m in sent[1:]] == [True] * (len(sent) - 2) + [False]
+        assert b"".join(m["body"] for m in sent[1:]) == payload
         hello = {"type": "http", "method": "GET", "path": "/hello", "scheme": "http", "query_string": b"a=1",
                  "headers": [(b"host", b"example.org"), (b"x-test", b"t3")]}
         sent = await request(hello, [b""])
-        assert sent[1]["body"].startswith(b"hello GET /hello?a=1 scheme=Http authority=example.org x-test=t3")
+        assert b"".join(m["body"] for m in sent[1:]).startswith(b"hello GET /hello?a=1 scheme=Http authority=example.org x-test=t3")
         events = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
         acks: list[dict[str, Any]] = []
 

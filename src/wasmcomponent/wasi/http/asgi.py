@@ -1,12 +1,18 @@
 """Serve a ``wasi:http/proxy`` component as an ASGI application.
 
 Like :class:`~.wsgi.WsgiApp`, each request gets a fresh ``Store`` and
-instance.  The request body is read from ``receive()`` in full, then the
-component runs in a worker thread (``asyncio.to_thread``: a wasm call
-blocks), so the event loop keeps serving other requests meanwhile; the
-response goes out as one ``http.response.start`` and one
-``http.response.body``.  A trap or an unfinished body raises, and the ASGI
-server answers 500.  Lifespan events are accepted and acknowledged.
+instance, made and called on a worker thread (a wasm call blocks), so the
+event loop keeps serving other requests meanwhile.  Both bodies stream:
+
+* the request body is pulled from ``receive()`` when the guest reads it (the
+  worker thread asks the event loop for the next message), never ahead;
+* the response goes out as ``http.response.start`` once the guest set it,
+  then one ``http.response.body`` message (``more_body=True``) per chunk the
+  guest writes, and a last empty one; the host holds at most
+  :data:`~.server.STREAM_WINDOW` bytes, the guest waiting for the client.
+
+A trap or an unfinished body raises (after the start message: the ASGI
+server aborts the response).  Lifespan events are accepted and acknowledged.
 
     app = AsgiApp(engine, Component.from_file(engine, "proxy.wasm"))
     # uvicorn module:app
@@ -15,13 +21,17 @@ server answers 500.  Lifespan events are accepted and acknowledged.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable
+import concurrent.futures
+from typing import Any, Awaitable, Callable, Optional
 from wsgiref.util import is_hop_by_hop
 
 from .server import FreshInstanceServer
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+# How long the worker waits for one ``receive()`` before checking whether the loop still runs.
+RECEIVE_SLICE = 1.0
 
 
 class AsgiApp(FreshInstanceServer):
@@ -33,24 +43,59 @@ class AsgiApp(FreshInstanceServer):
             return
         if scope["type"] != "http":
             raise ValueError(f"unsupported ASGI scope type `{scope['type']}`")
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
         headers = [(name.decode("latin-1"), value) for name, value in scope.get("headers", [])]
-        response = await asyncio.to_thread(self.serve, scope["method"], _url(scope), headers, bytes(body))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": response.status,
-                "headers": [(n.encode("latin-1"), v) for n, v in response.headers if not is_hop_by_hop(n)],
-            }
-        )
-        await send({"type": "http.response.body", "body": response.body})
+        body = _Receiver(receive, asyncio.get_running_loop())
+        response = await asyncio.to_thread(self.serve_stream, scope["method"], _url(scope), headers, body)
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status,
+                    "headers": [(n.encode("latin-1"), v) for n, v in response.headers if not is_hop_by_hop(n)],
+                }
+            )
+            while True:
+                chunk = await asyncio.to_thread(response.next_chunk)  # it may wait for the guest
+                if chunk is None:
+                    break
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            response.close()  # a client gone (cancellation) or an error: the guest's writes see closed
+
+
+class _Receiver:
+    """The request body as a reader for the worker thread: each ``read`` awaits ``receive()`` on the loop."""
+
+    def __init__(self, receive: Receive, loop: asyncio.AbstractEventLoop) -> None:
+        self.receive = receive
+        self.loop = loop
+        self.done = False
+
+    def read(self, size: int) -> Optional[bytes]:
+        """The next non-empty body bytes (one message's), None at the end."""
+        while not self.done:
+            message = self._next()
+            if message.get("type") == "http.disconnect":
+                self.done = True
+                raise ConnectionResetError("the client disconnected")
+            if not message.get("more_body", False):
+                self.done = True
+            body = message.get("body", b"")
+            if body:
+                return bytes(body)
+        return None
+
+    def _next(self) -> dict[str, Any]:
+        coroutine: Any = self.receive()  # an awaitable; ASGI servers give a coroutine function
+        future: concurrent.futures.Future[dict[str, Any]] = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        while True:
+            try:
+                return future.result(RECEIVE_SLICE)
+            except concurrent.futures.TimeoutError:
+                if self.loop.is_closed() or not self.loop.is_running():
+                    future.cancel()
+                    raise ConnectionResetError("the event loop stopped") from None
 
 
 def _url(scope: dict[str, Any]) -> str:

@@ -5,11 +5,21 @@
   helper thread, or the serving API with all bytes at once) ``feed``\\ s
   chunks and ``end``\\ s it, possibly with an error code; the guest reads
   through a :class:`BodyInput` stream, never blocking in ``read``.
+* :class:`PullSource` is an incoming body whose bytes are pulled from the
+  producer when the guest reads, on the guest's thread (a WSGI input, an
+  iterable, ASGI ``receive``): nothing is read ahead, so the host holds at
+  most one producer chunk.  A read may wait for the producer.
 * :class:`BodySink` is an outgoing body.  The guest writes through a
   :class:`BodyOutput` stream; ``finish`` / ``abort`` end it; the consumer (the
   client thread sending a request, or the serving API collecting a response)
-  ``take``\\ s chunks.  ``capacity`` bounds what is buffered: ``check-write``
-  grants nothing while it is full.
+  ``take``\\ s chunks.  Two bounds, both on what the sink holds:
+
+  - ``capacity`` (a streaming window): ``check-write`` grants only the room
+    left and ``blocking-flush`` (so ``blocking-write-and-flush``) waits for the
+    consumer, as wasmtime's body channel does;
+  - ``limit`` (``WasiConfig.max_http_body_bytes``, when the whole body is
+    collected): a write past it fails with ``HTTP-request-body-size`` /
+    ``HTTP-response-body-size`` and the sink is marked ``overflowed``.
 
 Resources: :class:`IncomingBody` (``stream`` at most once, the stream is a
 child: ``finish`` traps while it lives), :class:`FutureTrailers`,
@@ -22,11 +32,12 @@ from __future__ import annotations
 
 import collections
 import threading
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 from ...runtime.values import Variant
 from ..ctx import HostObject
-from ..io import IoError, OutputStream, SharedInput, StreamClosed, StreamFailed
+from ..io import WRITE_PERMIT, IoError, OutputStream, SharedInput, StreamClosed, StreamFailed
+from .codes import error_from_exception
 from .fields import Fields
 from .owned import Owned
 
@@ -128,6 +139,78 @@ class BodySource:
     def ready(self) -> bool:
         return bool(self.chunks) or self.done
 
+    def discard(self) -> None:
+        """The guest finished the body early: drop what it did not read so the producer can end."""
+        with self.cond:
+            self.chunks.clear()
+            self.buffered = 0
+            self.cond.notify_all()
+
+
+# pull(size) -> the next bytes (at most a few more than ``size`` is fine), b"" for none yet, None at the end
+Pull = Callable[[int], Optional[bytes]]
+
+
+class PullSource(BodySource):
+    """An incoming body read from ``pull`` on demand, on the reader's thread (no read-ahead).
+
+    ``pull`` may block (a socket read): the body counts as always ready, as a
+    blocking file does.  A producer failure ends the body with its
+    ``error-code``; ``on_close`` runs once when the body ends or is dropped.
+    """
+
+    def __init__(self, pull: Pull, on_close: Optional[Callable[[], None]] = None) -> None:
+        super().__init__()
+        self.pull = pull
+        self.on_close = on_close
+
+    def _end(self, error: Optional[Variant] = None) -> None:
+        self.end(error)
+        on_close, self.on_close = self.on_close, None
+        if on_close is not None:
+            on_close()
+
+    def read(self, size: int, block: bool) -> bytes:
+        if self.chunks or self.done or self.cancelled:
+            return super().read(size, block)
+        try:
+            data = self.pull(max(size, 1))
+        except Exception as err:  # the producer failed (client gone): the guest sees an error code
+            self._end(error_from_exception(err, "read"))
+            return super().read(size, block)
+        if data is None:
+            self._end()
+            raise StreamClosed
+        data = bytes(data)
+        if len(data) > size:  # keep the rest for the next read (one producer chunk at most)
+            with self.cond:
+                self.chunks.append(data[size:])
+                self.buffered += len(data) - size
+            data = data[:size]
+        return data
+
+    def ready(self) -> bool:
+        return True
+
+    def discard(self) -> None:
+        """Read the rest of the body and drop it (its end, and trailers, come after it)."""
+        super().discard()
+        while not self.done and not self.cancelled:
+            try:
+                if self.pull(READ_DISCARD) is None:
+                    self._end()
+            except Exception as err:
+                self._end(error_from_exception(err, "read"))
+
+    def cancel(self) -> None:
+        super().cancel()
+        on_close, self.on_close = self.on_close, None
+        if on_close is not None:
+            on_close()
+
+
+READ_DISCARD = 64 * 1024
+
 
 class BodyInput(SharedInput):
     """The ``input-stream`` of an incoming body: reads from its :class:`BodySource`."""
@@ -169,11 +252,7 @@ class FutureTrailers(HostObject):
     def ready(self) -> bool:
         source = self.source
         if not source.done:
-            # the guest finished early: drop what it did not read so the producer can finish
-            with source.cond:
-                source.chunks.clear()
-                source.buffered = 0
-                source.cond.notify_all()
+            source.discard()
         return source.done
 
     def close(self) -> None:
@@ -185,13 +264,21 @@ class FutureTrailers(HostObject):
 
 
 class BodySink:
-    """An outgoing body: chunks written by the guest, then ``finish`` (or ``abort``)."""
+    """An outgoing body: chunks written by the guest, then ``finish`` (or ``abort``).
 
-    def __init__(self, capacity: Optional[int] = DEFAULT_CAPACITY) -> None:
+    ``capacity`` is the streaming window (None: no backpressure); ``limit``
+    caps what may be held at once when nobody consumes concurrently (None: no
+    cap).  Both can change while the body is written (``response-outparam.set``
+    picks the mode of a served response).
+    """
+
+    def __init__(self, capacity: Optional[int] = DEFAULT_CAPACITY, limit: Optional[int] = None) -> None:
         self.cond = threading.Condition()
         self.chunks: collections.deque[bytes] = collections.deque()
         self.buffered = 0
         self.capacity = capacity
+        self.limit = limit
+        self.overflowed = False
         self.finished = False
         self.aborted = False
         self.closed = False  # the consumer went away
@@ -206,8 +293,26 @@ class BodySink:
                 self.buffered += len(data)
             self.cond.notify_all()
 
+    def room(self) -> int:
+        """Bytes the guest may write now without waiting (the window left)."""
+        if self.capacity is None:
+            return WRITE_PERMIT
+        return max(min(self.capacity - self.buffered, WRITE_PERMIT), 0)
+
     def full(self) -> bool:
         return self.capacity is not None and self.buffered >= self.capacity
+
+    def over_limit(self, size: int) -> bool:
+        """Whether holding ``size`` more bytes passes ``limit``."""
+        return self.limit is not None and self.buffered + size > self.limit
+
+    def wait_for_room(self) -> None:
+        """Block until the window has room, the consumer left or the body ended (the guest's thread)."""
+        with self.cond:
+            while self.full() and not self.closed and not self.aborted:
+                self.cond.wait(WAIT_SLICE)
+            if self.closed:
+                raise StreamClosed
 
     def finish(self, trailers: Optional[list[tuple[str, bytes]]]) -> None:
         with self.cond:
@@ -227,6 +332,16 @@ class BodySink:
             self.chunks.clear()
             self.buffered = 0
             self.cond.notify_all()
+
+    def ended(self) -> bool:
+        """Finished, aborted or overflowed: nothing more will be written."""
+        return self.finished or self.aborted or self.overflowed
+
+    def wait_ended(self, timeout: float = WAIT_SLICE) -> bool:
+        with self.cond:
+            if not self.ended():
+                self.cond.wait(timeout)
+            return self.ended()
 
     def take(self, timeout: float = WAIT_SLICE) -> Union[bytes, None, bool]:
         """The next chunk; None at the (finished) end; False if nothing arrived in ``timeout``.
@@ -291,28 +406,47 @@ class BodyOutput(OutputStream):
 
     def check_write(self) -> int:
         sink = self.body.sink
-        if sink.closed:
+        if sink.closed or sink.overflowed:
             raise StreamClosed
-        if sink.full():
-            self.permit = 0
-            return 0
-        return super().check_write()
+        self.permit = sink.room()
+        return self.permit
 
     def emit(self, data: bytes) -> None:
         body = self.body
-        body.written += len(data)
-        if body.expected is not None and body.written > body.expected:
+        sink = body.sink
+        if sink.overflowed:
+            raise StreamClosed
+        written = body.written + len(data)
+        if body.expected is not None and written > body.expected:
+            body.written = written
             code = body.size_error()
             raise StreamFailed(HttpIoError(f"body larger than the declared content-length: {code.tag}", code))
-        body.sink.put(data)
+        if sink.over_limit(len(data)):
+            # the host would have to hold more than max_http_body_bytes: refuse, as wasmtime
+            # refuses a body past its size (the stream is closed afterwards)
+            sink.overflowed = True
+            body.written = written
+            code = body.size_error()
+            with sink.cond:
+                sink.cond.notify_all()
+            raise StreamFailed(
+                HttpIoError(f"body larger than WasiConfig.max_http_body_bytes ({sink.limit}): {code.tag}", code)
+            )
+        body.written = written
+        sink.put(data)
 
     def flush(self) -> None:
         if self.body.sink.closed:
             raise StreamClosed
 
+    def blocking_flush(self) -> None:
+        # wait for the consumer to make room in the window (backpressure), as wasmtime's
+        # blocking flush waits for its body channel
+        self.body.sink.wait_for_room()
+
     def ready(self) -> bool:
         sink = self.body.sink
-        return sink.closed or not sink.full()
+        return sink.closed or sink.overflowed or not sink.full()
 
 
 def trailer_pairs(fields: Optional[Fields]) -> Optional[list[tuple[str, bytes]]]:

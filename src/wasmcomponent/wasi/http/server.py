@@ -1,13 +1,26 @@
 """Serving: call a component's ``wasi:http/incoming-handler`` export from Python.
 
-:func:`handle_request` builds the ``incoming-request`` (headers, the body as
-a complete stream) and a ``response-outparam``, calls ``handle``, and returns
-what the guest answered as an :class:`~.client.HttpResponse`:
+Two ways, both answering what the guest set with ``response-outparam.set``:
 
-* ``response-outparam.set(ok(response))``: its status, headers and the body
-  written to its ``outgoing-body`` (which must be ``finish``\\ ed — a body
-  dropped without ``finish``, or never finished by the time ``handle``
-  returns, raises :class:`IncompleteResponse`);
+* :func:`handle_request` calls ``handle`` on the caller's thread and returns
+  a whole :class:`~.client.HttpResponse`.  It holds the response body, so it
+  refuses to hold more than ``WasiConfig.max_http_body_bytes``: the guest's
+  write past it fails with ``HTTP-response-body-size`` and the call raises
+  :class:`HttpBodyTooLarge` (a ``ComponentError``) naming the setting.
+* :func:`handle_request_stream` calls ``handle`` on a worker thread and
+  returns a :class:`StreamingResponse` as soon as the guest set the response;
+  iterating it yields the body chunks as the guest writes them.  The host
+  holds at most a :data:`STREAM_WINDOW` of body (the guest's ``check-write``
+  grants only the room left, ``blocking-write-and-flush`` waits for the
+  consumer), whatever the body's size.  :class:`~.wsgi.WsgiApp` and
+  :class:`~.asgi.AsgiApp` serve this way.
+
+What the guest answers:
+
+* ``set(ok(response))``: its status, headers and the body written to its
+  ``outgoing-body`` (which must be ``finish``\\ ed — a body dropped without
+  ``finish``, or never finished by the time ``handle`` returns, raises
+  :class:`IncompleteResponse`);
 * ``set(err(code))``: 504 for timeouts, 502 for upstream failures, else 500,
   with the case name as the body;
 * ``handle`` returned or trapped without calling ``set``: 500 with wasmtime's
@@ -15,30 +28,54 @@ what the guest answered as an :class:`~.client.HttpResponse`:
   any, is in ``response.error``);
 * a trap after ``set`` re-raises it (a server would abort the connection).
 
-The call is synchronous; a guest that makes outgoing requests needs
-``cfg.allow_outgoing_http()`` (or ``cfg.http_send``).  wasmtime serves each
-request with a fresh instance; callers who want that isolation instantiate
-per call.
+The request body is ``bytes``, a binary file-like object (``read(n)``) or an
+iterable of ``bytes``: the last two are read as the guest reads, on the
+guest's thread, never ahead (:class:`~.body.PullSource`).  A guest that makes
+outgoing requests needs ``cfg.allow_outgoing_http()`` (or ``cfg.http_send``).
+wasmtime serves each request with a fresh instance; callers who want that
+isolation instantiate per call (:class:`FreshInstanceServer` does).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Callable, Optional, Union
 from urllib.parse import urlsplit
 
 import wasmtime
 
+from ...errors import ComponentError
+from ...runtime.values import Variant
 from ..ctx import Res, set_wasi, wasi_ctx
-from .body import BodySource, IncomingBody
+from .body import WAIT_SLICE, BodyAborted, BodySink, BodySource, IncomingBody, PullSource
 from .client import HttpResponse
 from .codes import method_value, scheme_value, status_for_error
 from .types import IncomingRequest, OutgoingResponse, ResponseOutparam, http_state
 
 NEVER_SET = "guest never invoked `response-outparam::set` method"
 HANDLER = "wasi:http/incoming-handler"
+# Body bytes a streamed response may hold between the guest and the consumer.
+STREAM_WINDOW = 1 << 20
 
 HeadersLike = Union[Mapping[str, Union[str, bytes]], Iterable[tuple[str, Union[str, bytes]]]]
+# bytes, a binary reader (``read(n)``, b"" at the end) or an iterable of bytes
+BodyLike = Any
+
+
+class HttpBodyTooLarge(ComponentError):
+    """A body the host had to hold whole passed ``WasiConfig.max_http_body_bytes``.
+
+    Raised by :func:`handle_request` when the guest's response body is larger
+    (the guest's write failed with ``HTTP-response-body-size``); stream such
+    responses with :func:`handle_request_stream`.  ``limit`` is the setting's value.
+    """
+
+    setting = "max_http_body_bytes"
+
+    def __init__(self, message: str, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 class IncompleteResponse(Exception):
@@ -71,27 +108,22 @@ def find_incoming_handler(store: Any, instance: Any) -> Any:
     raise LookupError(f"the component does not export {HANDLER}@0.2.x")
 
 
-def handle_request(
-    store: Any,
-    instance: Any,
-    method: str = "GET",
-    url: str = "/",
-    headers: HeadersLike = (),
-    body: bytes = b"",
-) -> HttpResponse:
-    """Serve one request with ``instance``'s ``wasi:http/incoming-handler`` export.
+def _body_source(body: BodyLike) -> BodySource:
+    """The incoming body of a served request (see the module docstring for what ``body`` may be)."""
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        return BodySource.of(bytes(body))
+    read = getattr(body, "read", None)
+    if read is not None:
+        return PullSource(lambda size: read(size) or None)
+    chunks = iter(body)
+    return PullSource(lambda size: next(chunks, None))
 
-    ``url`` is absolute (``http://example.com/a?b``) or a path (``/a?b``: the
-    scheme is ``http`` and the authority comes from a ``Host`` header, else
-    ``localhost``).  Forbidden headers (``host``, ``connection``, ...) are not
-    passed to the guest.  Example::
 
-        linker = wasmcomponent.Linker(engine)
-        linker.add_wasip2()
-        instance = linker.instantiate(store, component)
-        resp = handle_request(store, instance, "POST", "/echo", {"content-type": "text/plain"}, b"hi")
-        print(resp.status, resp.header("content-type"), resp.body)
-    """
+def _prepare(
+    store: Any, instance: Any, method: str, url: str, headers: HeadersLike, source: BodySource,
+    on_set: Optional[Callable[[Any], None]] = None,
+) -> tuple[Any, Any, Any, ResponseOutparam]:
+    """``(handle, request handle, outparam handle, outparam)`` for one call of ``handle``."""
     ctx = wasi_ctx(store)
     state = http_state(ctx)
     pairs = _header_pairs(headers)
@@ -106,25 +138,76 @@ def handle_request(
         scheme_value(scheme),
         authority,
         state.incoming_fields(pairs),
-        IncomingBody(BodySource.of(body)),
+        IncomingBody(source),
     )
-    outparam = ResponseOutparam()
+    outparam = ResponseOutparam(on_set)
     func = find_incoming_handler(store, instance)
-    request_handle = ctx.own(request, Res.INCOMING_REQUEST)
-    outparam_handle = ctx.own(outparam, Res.RESPONSE_OUTPARAM)
+    return func, ctx.own(request, Res.INCOMING_REQUEST), ctx.own(outparam, Res.RESPONSE_OUTPARAM), outparam
+
+
+def _error_response(code: Variant) -> HttpResponse:
+    return HttpResponse(status_for_error(code), [("content-type", b"text/plain")], code.tag.encode())
+
+
+def _never_set(failure: Optional[BaseException]) -> HttpResponse:
+    return HttpResponse(500, [("content-type", b"text/plain")], NEVER_SET.encode(), error=failure)
+
+
+def _too_large(sink: BodySink) -> HttpBodyTooLarge:
+    limit = sink.limit or 0
+    return HttpBodyTooLarge(
+        f"the guest's response body is larger than WasiConfig.max_http_body_bytes ({limit} bytes);"
+        " stream it with handle_request_stream (WsgiApp/AsgiApp do) or raise the setting",
+        limit,
+    )
+
+
+def handle_request(
+    store: Any,
+    instance: Any,
+    method: str = "GET",
+    url: str = "/",
+    headers: HeadersLike = (),
+    body: BodyLike = b"",
+) -> HttpResponse:
+    """Serve one request with ``instance``'s ``wasi:http/incoming-handler`` export.
+
+    ``url`` is absolute (``http://example.com/a?b``) or a path (``/a?b``: the
+    scheme is ``http`` and the authority comes from a ``Host`` header, else
+    ``localhost``).  Forbidden headers (``host``, ``connection``, ...) are not
+    passed to the guest.  The response body is held whole, up to
+    ``WasiConfig.max_http_body_bytes`` (past it: :class:`HttpBodyTooLarge`).
+    Example::
+
+        linker = wasmcomponent.Linker(engine)
+        linker.add_wasip2()
+        instance = linker.instantiate(store, component)
+        resp = handle_request(store, instance, "POST", "/echo", {"content-type": "text/plain"}, b"hi")
+        print(resp.status, resp.header("content-type"), resp.body)
+    """
+    source = _body_source(body)
+    func, request_handle, outparam_handle, outparam = _prepare(store, instance, method, url, headers, source)
     failure: Optional[BaseException] = None
     try:
         func(store, request_handle, outparam_handle)
         func.post_return(store)
     except Exception as err:
         if outparam.is_set:
+            result = outparam.result
+            if isinstance(result, OutgoingResponse) and result.sink is not None and result.sink.overflowed:
+                raise _too_large(result.sink) from err
             raise
         failure = err
+    finally:
+        if not source.done:
+            source.cancel()
     if not outparam.is_set:
-        return HttpResponse(500, [("content-type", b"text/plain")], NEVER_SET.encode(), error=failure)
+        return _never_set(failure)
     result = outparam.result
     if not isinstance(result, OutgoingResponse):
-        return HttpResponse(status_for_error(result), [("content-type", b"text/plain")], result.tag.encode())
+        return _error_response(result)
+    if result.sink is not None and result.sink.overflowed:
+        raise _too_large(result.sink)
     return _collect(result)
 
 
@@ -139,6 +222,182 @@ def _collect(result: OutgoingResponse) -> HttpResponse:
         return response
     reason = "dropped without finish" if sink.aborted else "not finished when handle returned"
     raise IncompleteResponse(f"the guest's response body was {reason}", response)
+
+
+class _Exchange:
+    """One streamed call of ``handle``, run by :meth:`run` on a worker thread."""
+
+    def __init__(self, setup: Callable[[], tuple[Any, Any]], method: str, url: str, headers: HeadersLike,
+                 body: BodyLike) -> None:
+        self.setup = setup
+        self.args = (method, url, headers)
+        self.source = _body_source(body)
+        self.head = threading.Event()  # set, or the call ended
+        self.done = threading.Event()
+        self.is_set = False
+        self.result: Any = None
+        self.failure: Optional[BaseException] = None
+        self.started = False  # handle was called (setup succeeded)
+        self.unfinished = False  # handle returned with the body neither finished nor dropped
+
+    def on_set(self, result: Any) -> None:
+        if isinstance(result, OutgoingResponse) and result.sink is not None:
+            sink = result.sink
+            with sink.cond:  # from now on a consumer drains it: stream with a window, no whole-body cap
+                sink.capacity = STREAM_WINDOW
+                sink.limit = None
+                sink.cond.notify_all()
+        self.result = result
+        self.is_set = True
+        self.head.set()
+
+    def run(self) -> None:
+        try:
+            store, instance = self.setup()
+            func, request, outparam, _ = _prepare(store, instance, *self.args, self.source, self.on_set)
+            self.started = True
+            func(store, request, outparam)
+            func.post_return(store)
+        except BaseException as err:  # reported to the consumer (a thread must not lose it)
+            self.failure = err
+        finally:
+            if not self.source.done:
+                self.source.cancel()
+            result = self.result
+            if isinstance(result, OutgoingResponse) and result.sink is not None and not result.sink.finished:
+                self.unfinished = not result.sink.aborted
+                result.sink.abort()  # the guest can write no more: the body is cut short
+            self.done.set()
+            self.head.set()
+
+
+class StreamingResponse:
+    """A response being served: ``status`` and ``headers`` now, the body as the guest writes it.
+
+    Iterate it (or call :meth:`next_chunk`) for the body chunks; the end
+    raises :class:`IncompleteResponse` if the body was not finished, or the
+    guest's trap if it trapped while writing.  ``trailers`` is set once the
+    body ended.  :meth:`close` stops early: the guest's next write sees a
+    closed stream.  :meth:`join` waits for the call of ``handle`` to end
+    (``error`` then holds a trap that came after the body).
+    """
+
+    def __init__(self, exchange: _Exchange, response: HttpResponse, sink: Optional[BodySink]) -> None:
+        self.exchange = exchange
+        self.status = response.status
+        self.headers = response.headers
+        self.error: Optional[BaseException] = response.error
+        self.trailers: Optional[list[tuple[str, bytes]]] = None
+        self._sink = sink
+        self._body = response.body  # a fixed body (error answers)
+        self._ended = False
+
+    def header(self, name: str) -> Optional[bytes]:
+        """The first value of header ``name`` (case-insensitive), or None."""
+        key = name.lower()
+        return next((v for n, v in self.headers if n.lower() == key), None)
+
+    def next_chunk(self, timeout: Optional[float] = None) -> Optional[bytes]:
+        """The next body chunk (non-empty), None at the end, b"" if ``timeout`` passed first."""
+        if self._ended:
+            return None
+        sink = self._sink
+        if sink is None:
+            self._ended = True
+            body, self._body = self._body, b""
+            return body or None
+        waited = 0.0
+        while True:
+            try:
+                chunk = sink.take(WAIT_SLICE if timeout is None else min(WAIT_SLICE, timeout))
+            except BodyAborted:
+                self._ended = True
+                self._fail()
+            if chunk is None:
+                self._ended = True
+                self.trailers = sink.trailers
+                return None
+            if isinstance(chunk, bytes):
+                if chunk:
+                    return chunk
+                continue
+            if timeout is not None:
+                waited += WAIT_SLICE
+                if waited >= timeout:
+                    return b""
+
+    def _fail(self) -> None:
+        exchange = self.exchange
+        # cut short by a trap: the worker aborts the body just before the call is marked done
+        exchange.done.wait(1.0)
+        if exchange.failure is not None:
+            self.error = exchange.failure
+            raise exchange.failure
+        reason = "not finished when handle returned" if exchange.unfinished else "dropped without finish"
+        raise IncompleteResponse(
+            f"the guest's response body was {reason}", HttpResponse(self.status, list(self.headers))
+        )
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            chunk = self.next_chunk()
+            if chunk is None:
+                return
+            yield chunk
+
+    def read(self) -> bytes:
+        """The whole body (no cap: the caller chose to hold it)."""
+        return b"".join(self)
+
+    def close(self) -> None:
+        """Stop consuming: the guest's writes see a closed stream; buffered bytes are released."""
+        self._ended = True
+        if self._sink is not None:
+            self._sink.close()
+
+    def join(self, timeout: Optional[float] = None) -> bool:
+        """Wait until the call of ``handle`` ended; True if it did."""
+        done = self.exchange.done.wait(timeout)
+        if done and self.error is None:
+            self.error = self.exchange.failure
+        return done
+
+
+def _start(exchange: _Exchange) -> StreamingResponse:
+    thread = threading.Thread(target=exchange.run, name="wasi-http-serve", daemon=True)
+    thread.start()
+    while not exchange.head.wait(WAIT_SLICE):
+        pass
+    if not exchange.is_set:
+        if exchange.failure is not None and not exchange.started:
+            raise exchange.failure  # the instance could not be made: not a guest answer
+        return StreamingResponse(exchange, _never_set(exchange.failure), None)
+    result = exchange.result
+    if not isinstance(result, OutgoingResponse):
+        return StreamingResponse(exchange, _error_response(result), None)
+    return StreamingResponse(exchange, HttpResponse(result.status, list(result.headers.entries)), result.sink)
+
+
+def handle_request_stream(
+    store: Any,
+    instance: Any,
+    method: str = "GET",
+    url: str = "/",
+    headers: HeadersLike = (),
+    body: BodyLike = b"",
+) -> StreamingResponse:
+    """Like :func:`handle_request`, but the body streams: returns once the guest set the response.
+
+    ``handle`` runs on a worker thread, which uses ``store`` until the call
+    ends: do not touch the store before :meth:`StreamingResponse.join`
+    returns True.  Example::
+
+        resp = handle_request_stream(store, instance, "GET", "/big")
+        with open("out", "wb") as out:
+            for chunk in resp:      # at most STREAM_WINDOW bytes held by the host
+                out.write(chunk)
+    """
+    return _start(_Exchange(lambda: (store, instance), method, url, headers, body))
 
 
 class FreshInstanceServer:
@@ -170,9 +429,17 @@ class FreshInstanceServer:
         self.linker = linker
         self.config = config
 
-    def serve(self, method: str, url: str, headers: HeadersLike, body: bytes) -> HttpResponse:
-        """One request on a new instance (see :func:`handle_request`)."""
+    def instantiate(self) -> tuple[Any, Any]:
+        """A new ``(store, instance)``."""
         store = wasmtime.Store(self.engine)
         set_wasi(store, self.config())
-        instance = self.linker.instantiate(store, self.component)
+        return store, self.linker.instantiate(store, self.component)
+
+    def serve(self, method: str, url: str, headers: HeadersLike, body: BodyLike) -> HttpResponse:
+        """One request on a new instance, answered whole (see :func:`handle_request`)."""
+        store, instance = self.instantiate()
         return handle_request(store, instance, method, url, headers, body)
+
+    def serve_stream(self, method: str, url: str, headers: HeadersLike, body: BodyLike) -> StreamingResponse:
+        """One request on a new instance, made and called on a worker thread (see :func:`handle_request_stream`)."""
+        return _start(_Exchange(self.instantiate, method, url, headers, body))

@@ -51,6 +51,7 @@ OK = Variant("ok")
 ERR = Variant("err")
 # wasmtime's default request timeouts (connect, first byte, between bytes), in nanoseconds
 DEFAULT_TIMEOUT_NS = 600 * 10**9
+DEFAULT_MAX_BODY_BYTES = 64 << 20
 
 
 class HttpState:
@@ -64,6 +65,10 @@ class HttpState:
         self.outgoing_allowed: bool = bool(getattr(config, "http_outgoing_allowed", False)) or self.send is not None
         self.default_timeout_ns: int = getattr(config, "http_default_timeout_ns", DEFAULT_TIMEOUT_NS)
         self.strict_permits: bool = config.strict_permits
+        # bytes of one body the host may hold when it has to collect it whole
+        self.max_body_bytes: int = getattr(config, "max_http_body_bytes", DEFAULT_MAX_BODY_BYTES)
+        # the sockets' address policy, consulted before every outgoing connection ("tcp-connect")
+        self.addr_check: Optional[Callable[[tuple[str, int], str], bool]] = getattr(config, "socket_addr_check", None)
 
     def fields(self) -> Fields:
         return Fields(self.forbidden, self.field_size_limit)
@@ -144,14 +149,15 @@ class RequestOptions(Owned):
 
 
 class ResponseOutparam(Owned):
-    """``response-outparam``: ``result`` is set once, by ``set``."""
+    """``response-outparam``: ``result`` is set once, by ``set``; ``on_set`` tells the serving side."""
 
-    __slots__ = ("result", "is_set")
+    __slots__ = ("result", "is_set", "on_set")
 
-    def __init__(self) -> None:
+    def __init__(self, on_set: Optional[Callable[[Any], None]] = None) -> None:
         super().__init__()
         self.result: Any = None
         self.is_set = False
+        self.on_set = on_set
 
 
 class IncomingResponse(HostObject):
@@ -364,13 +370,15 @@ def outgoing_request_new(ctx: WasiCtx, headers: Any) -> ResourceHost:
     return ctx.own(OutgoingRequest(fields), Res.OUTGOING_REQUEST)
 
 
-def _new_body(ctx: WasiCtx, message: Any, kind: str, capacity: Optional[int]) -> Optional[ResourceHost]:
+def _new_body(
+    ctx: WasiCtx, message: Any, kind: str, capacity: Optional[int], limit: Optional[int]
+) -> Optional[ResourceHost]:
     if message.sink is not None:
         return None
     valid, length = content_length(message.headers)
     if not valid:
         return None
-    message.sink = BodySink(capacity)
+    message.sink = BodySink(capacity, limit)
     message.expected = length
     return ctx.own(OutgoingBody(message.sink, kind, length), Res.OUTGOING_BODY)
 
@@ -379,7 +387,9 @@ def _new_body(ctx: WasiCtx, message: Any, kind: str, capacity: Optional[int]) ->
 def outgoing_request_body(ctx: WasiCtx, self: Any) -> Optional[ResourceHost]:
     from .body import DEFAULT_CAPACITY
 
-    return _new_body(ctx, ctx.get(self, OutgoingRequest), "request", DEFAULT_CAPACITY)
+    # streamed to the network by the client thread (window DEFAULT_CAPACITY); a send hook
+    # collects it and sets the limit then (client.handle)
+    return _new_body(ctx, ctx.get(self, OutgoingRequest), "request", DEFAULT_CAPACITY, None)
 
 
 def _request_accessors(name: str, attr: str, valid: Callable[[Any], bool], optional: bool) -> tuple[Any, Any]:
@@ -456,6 +466,8 @@ def response_outparam_set(ctx: WasiCtx, param: Any, response: Any) -> None:
     else:
         outparam.result = take(ctx, response, OutgoingResponse)
     outparam.is_set = True
+    if outparam.on_set is not None:
+        outparam.on_set(outparam.result)
 
 
 # incoming-response
@@ -532,7 +544,7 @@ def outgoing_response_status_code(ctx: WasiCtx, self: Any) -> int:
 @TYPES.func("[method]outgoing-response.set-status-code")
 def outgoing_response_set_status_code(ctx: WasiCtx, self: Any, status: int) -> Variant:
     response = ctx.get(self, OutgoingResponse)
-    if not 100 <= status <= 999:
+    if not 100 <= status <= 999:  # what wasmtime's StatusCode::from_u16 accepts
         return ERR
     response.status = status
     return OK
@@ -545,7 +557,8 @@ def outgoing_response_headers(ctx: WasiCtx, self: Any) -> ResourceHost:
 
 @TYPES.func("[method]outgoing-response.body")
 def outgoing_response_body(ctx: WasiCtx, self: Any) -> Optional[ResourceHost]:
-    return _new_body(ctx, ctx.get(self, OutgoingResponse), "response", None)
+    # held until response-outparam.set decides how it is consumed, so bounded meanwhile
+    return _new_body(ctx, ctx.get(self, OutgoingResponse), "response", None, http_state(ctx).max_body_bytes)
 
 
 # outgoing-body
@@ -566,7 +579,7 @@ def outgoing_body_finish(ctx: WasiCtx, this: Any, trailers: Any) -> Optional[Var
     body = take(ctx, this, OutgoingBody)
     fields = None if trailers is None else take(ctx, trailers, Fields)
     body.done = True
-    if body.expected is not None and body.written != body.expected:
+    if body.sink.overflowed or (body.expected is not None and body.written != body.expected):
         body.sink.abort()
         return body.size_error()
     body.sink.finish(trailer_pairs(fields))
