@@ -2,14 +2,16 @@
 
 Format of :meth:`Component.serialize` (trusted input only, like wasmtime's)::
 
-    b"wasmcomponent-serialized\\0" | u32 header length | header (UTF-8 JSON) | pickle
+    b"wasmcomponent-serialized\\0" | u32 header length | header (UTF-8 JSON) | body
 
 The header names the format, wasmcomponent, wasmtime and Python versions and
 the engine's gated component features; :func:`deserialize_component` refuses
-any mismatch with ``wasmtime.WasmtimeError`` before unpickling.  The pickle
-holds the translated ``Plan`` (its core module binaries left out) and each
-core module as ``wasmtime.Module.serialize()`` bytes, which
-``wasmtime.Module.deserialize`` checks against the engine's configuration.
+any mismatch with ``wasmtime.WasmtimeError`` before reading the body.  The
+body is data only, in ``translate.serial``'s encoding (no pickle): the
+translated ``Plan`` (its core module binaries left out) and each core module
+as ``wasmtime.Module.serialize()`` bytes, which ``wasmtime.Module.deserialize``
+checks against the engine's configuration.  Those are native code, which is
+why the bytes must be trusted whatever their format.
 
 The cache (:func:`load_component`) stores those bytes in a directory, one
 file per (component hash, engine fingerprint).  The engine fingerprint hashes
@@ -19,28 +21,54 @@ tunables), plus the gated features.  A file that fails to load (stale,
 truncated, other engine) is recompiled and replaced.  Writes are atomic
 (temporary file, then ``os.replace``).  Nothing here is module-global state:
 the fingerprint is recomputed per call (one tiny compile).
+
+Whoever can write into the cache directory (a guest given ``--dir ~``, say)
+must not be able to make a later run execute their code, so every entry is
+authenticated::
+
+    b"wasmcomponent-cache\\0" | HMAC-SHA256 tag (32 bytes) | serialized component
+
+The tag covers the magic, the entry's file name (so an entry cannot be
+moved to another component's name) and the payload.  The key is 32 random
+bytes in a file OUTSIDE the cache directory (:func:`cache_key_path`:
+``$WASMCOMPONENT_CACHE_KEY_FILE``, else ``$XDG_CONFIG_HOME/wasmcomponent/cache.key``,
+else ``~/.config/wasmcomponent/cache.key``), created with mode 0600 in a
+directory created with mode 0700.  A key file that is group/world-accessible
+or has the wrong length is replaced by a new key (which invalidates every
+entry); one that is not a regular file, is a symlink, or belongs to another
+user, or a key directory that others can write or that belongs to another
+user, makes :func:`load_cache_key` raise :class:`CacheKeyError`, and
+:func:`load_component` then compiles without the cache and says so.  The tag
+is checked before anything of the entry is parsed; an entry that fails it is
+deleted, and the component is compiled and written again.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
+import hmac
 import json
 import os
-import pickle
 import platform
+import secrets
+import stat
 import struct
 import sys
 import tempfile
 import threading
 import time
+import warnings
 from importlib import metadata
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Optional, Union
 
 import wasmtime
 
+from ..errors import ComponentError
 from ..translate import plan as p
+from ..translate import serial
 
 if TYPE_CHECKING:
     from .component import Component
@@ -50,17 +78,32 @@ __all__ = [
     "deserialize_component",
     "engine_fingerprint",
     "default_cache_dir",
+    "cache_key_path",
+    "load_cache_key",
     "load_component",
+    "CacheKeyError",
     "CACHE_DIR_ENV",
+    "CACHE_KEY_ENV",
 ]
 
 MAGIC = b"wasmcomponent-serialized\0"
-FORMAT = 1
+FORMAT = 2  # 1 was a pickle body
+ENTRY_MAGIC = b"wasmcomponent-cache\0"
+TAG_SIZE = 32  # HMAC-SHA256
+KEY_SIZE = 32
+MAX_HEADER_BYTES = 1 << 16
 CACHE_DIR_ENV = "WASMCOMPONENT_CACHE_DIR"
+CACHE_KEY_ENV = "WASMCOMPONENT_CACHE_KEY_FILE"
 PROGRESS_AFTER = 1.0  # seconds before the "compiling" status line appears
 CACHE_MAX_ENV = "WASMCOMPONENT_CACHE_MAX_BYTES"
 # A compiled 18 MB componentize-py component takes about 35 MB: keep a few dozen.
 DEFAULT_CACHE_MAX_BYTES = 1 << 30
+# The body: the plan, then each core module's serialized bytes (None for a gap).
+_BODY_SPEC: serial.Spec = ("fixed", serial.PLAN_SPEC, ("list", ("opt", "bytes")))
+
+
+class CacheKeyError(ComponentError):
+    """The compile cache's key file cannot be used safely (see the module docstring)."""
 
 
 def _versions() -> dict[str, Any]:
@@ -83,22 +126,35 @@ def serialize_component(plan: p.Plan, modules: list[wasmtime.Module], features: 
     header = {**_versions(), "features": sorted(features)}
     stripped = dataclasses.replace(plan, modules=[b""] * len(plan.modules))
     compiled = [None if m is None else bytes(m.serialize()) for m in modules]
-    body = pickle.dumps((stripped, compiled), protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        body = serial.dumps((stripped, compiled))
+    except ValueError as err:  # a plan the codec does not cover: a bug, reported as wasmtime would
+        raise wasmtime.WasmtimeError(f"cannot serialize this component: {err}") from None
     encoded_header = json.dumps(header, sort_keys=True).encode()
     return MAGIC + struct.pack("<I", len(encoded_header)) + encoded_header + body
 
 
 def deserialize_component(
-    engine: wasmtime.Engine, data: bytes, features: frozenset[str]
+    engine: wasmtime.Engine, data: Union[bytes, memoryview], features: frozenset[str]
 ) -> tuple[p.Plan, list[wasmtime.Module]]:
-    """``(plan, compiled modules)`` from :func:`serialize_component`'s bytes."""
-    if not data.startswith(MAGIC) or len(data) < len(MAGIC) + 4:
+    """``(plan, compiled modules)`` from :func:`serialize_component`'s bytes.
+
+    Malformed bytes raise ``wasmtime.WasmtimeError`` (the plan decoder's
+    ``DecodeError`` included).  The core modules are native code that
+    ``wasmtime.Module.deserialize`` trusts: ``data`` must come from a trusted source.
+    """
+    view = memoryview(data)
+    if view.ndim != 1 or view.format != "B":
+        view = view.cast("B")
+    if len(view) < len(MAGIC) + 4 or bytes(view[: len(MAGIC)]) != MAGIC:
         raise wasmtime.WasmtimeError("not a serialized wasmcomponent component")
-    (size,) = struct.unpack_from("<I", data, len(MAGIC))
+    (size,) = struct.unpack_from("<I", view, len(MAGIC))
     start = len(MAGIC) + 4
+    if size > min(MAX_HEADER_BYTES, len(view) - start):
+        raise wasmtime.WasmtimeError("corrupt serialized component header")
     try:
-        header = json.loads(data[start : start + size])
-    except ValueError:
+        header = json.loads(bytes(view[start : start + size]))
+    except (ValueError, RecursionError):
         raise wasmtime.WasmtimeError("corrupt serialized component header") from None
     expected = {**_versions(), "features": sorted(features)}
     if not isinstance(header, dict):
@@ -108,12 +164,9 @@ def deserialize_component(
             raise wasmtime.WasmtimeError(
                 f"serialized component is incompatible: {key} {header.get(key)!r}, expected {want!r}"
             )
-    try:
-        plan, compiled = pickle.loads(memoryview(data)[start + size :])  # no copy of the payload
-    except Exception as err:
-        raise wasmtime.WasmtimeError(f"corrupt serialized component: {err}") from None
-    if not isinstance(plan, p.Plan) or not isinstance(compiled, list):
-        raise wasmtime.WasmtimeError("corrupt serialized component")
+    plan, compiled = serial.loads(view[start + size :], _BODY_SPEC)
+    if len(compiled) != len(plan.modules):
+        raise wasmtime.WasmtimeError("corrupt serialized component: module count does not match the plan")
     modules = [None if blob is None else wasmtime.Module.deserialize(engine, blob) for blob in compiled]
     return plan, modules  # type: ignore[return-value]
 
@@ -138,21 +191,175 @@ def default_cache_dir() -> Path:
     return Path(base) / "wasmcomponent"
 
 
+def cache_key_path() -> Path:
+    """``$WASMCOMPONENT_CACHE_KEY_FILE``, else ``$XDG_CONFIG_HOME/wasmcomponent/cache.key``, else ``~/.config/...``."""
+    configured = os.environ.get(CACHE_KEY_ENV)
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "wasmcomponent" / "cache.key"
+
+
+def _owned_by_someone_else(info: os.stat_result) -> bool:
+    geteuid = getattr(os, "geteuid", None)
+    return geteuid is not None and info.st_uid != geteuid()
+
+
+def _key_directory(directory: Path) -> None:
+    """Create the key's directory (mode 0700) or check that only its owner, the user, can write it."""
+    if not directory.exists():
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.mkdir(directory, 0o700)
+        except FileExistsError:
+            pass  # created concurrently: checked below
+    info = os.stat(directory)
+    if not stat.S_ISDIR(info.st_mode):
+        raise CacheKeyError(f"cache key directory {directory} is not a directory")
+    if _owned_by_someone_else(info):
+        raise CacheKeyError(f"cache key directory {directory} belongs to another user")
+    if info.st_mode & 0o022:
+        raise CacheKeyError(
+            f"cache key directory {directory} is writable by other users (chmod 700 it, or set {CACHE_KEY_ENV})"
+        )
+
+
+def _read_key(path: Path) -> Optional[bytes]:
+    """The key in ``path``; None when the file is missing, too open or malformed (make a new one)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise CacheKeyError(f"cache key file {path} is a symbolic link") from None
+        raise CacheKeyError(f"cannot read cache key file {path}: {err.strerror}") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise CacheKeyError(f"cache key file {path} is not a regular file")
+        if _owned_by_someone_else(info):
+            raise CacheKeyError(f"cache key file {path} belongs to another user")
+        if info.st_mode & 0o077:
+            return None  # others could read it: the key may be known, replace it
+        text = f.read(4 * KEY_SIZE)
+    try:
+        key = bytes.fromhex(text.decode("ascii").strip())
+    except ValueError:
+        return None
+    return key if len(key) == KEY_SIZE else None
+
+
+def _write_key(path: Path, replace: bool) -> None:
+    """Write a fresh key to ``path`` (mode 0600); without ``replace``, an existing file wins."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".cache-key-")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_bytes(KEY_SIZE).hex() + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        if replace:
+            os.replace(temporary, path)
+        else:
+            try:
+                os.link(temporary, path)  # atomic create-if-absent: a concurrent creator wins
+            except FileExistsError:
+                pass
+    finally:
+        if os.path.lexists(temporary):
+            os.unlink(temporary)
+
+
+def load_cache_key(path: Union[str, os.PathLike, None] = None) -> bytes:
+    """The compile cache's MAC key from ``path`` (default :func:`cache_key_path`), created if needed.
+
+    A key file readable or writable by group or others, or not holding a key,
+    is replaced by a new key.  Raises :class:`CacheKeyError` when the file or
+    its directory cannot be trusted (another owner, a symlink, a directory
+    others can write) or cannot be created.
+    """
+    key_path = Path(path) if path is not None else cache_key_path()
+    try:
+        _key_directory(key_path.parent)
+        for _ in range(3):
+            key = _read_key(key_path)
+            if key is not None:
+                return key
+            _write_key(key_path, replace=os.path.lexists(key_path))
+    except OSError as err:
+        raise CacheKeyError(f"cannot create cache key file {key_path}: {err.strerror or err}") from None
+    raise CacheKeyError(f"cache key file {key_path} keeps changing")
+
+
+def _entry_tag(key: bytes, name: str, payload: Union[bytes, memoryview]) -> bytes:
+    mac = hmac.new(key, ENTRY_MAGIC, hashlib.sha256)
+    mac.update(name.encode() + b"\0")
+    mac.update(payload)
+    return mac.digest()
+
+
+def _read_entry(entry: Path, limit: int) -> Optional[bytes]:
+    """The bytes of cache file ``entry``, None if absent; a symlink or other odd file counts as corrupt (b"")."""
+    try:
+        fd = os.open(entry, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return b""  # a symlink (ELOOP) or unreadable: reject it
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return b""
+        return f.read(limit + 1)
+
+
+def _verified_payload(key: bytes, name: str, data: bytes) -> Optional[memoryview]:
+    """The payload of an entry whose tag is right, else None.  Nothing is parsed before the check."""
+    head = len(ENTRY_MAGIC) + TAG_SIZE
+    if len(data) < head or not data.startswith(ENTRY_MAGIC):
+        return None
+    payload = memoryview(data)[head:]
+    if not hmac.compare_digest(data[len(ENTRY_MAGIC) : head], _entry_tag(key, name, payload)):
+        return None
+    return payload
+
+
+def _discard(entry: Path) -> None:
+    try:
+        os.unlink(entry)
+    except OSError:
+        pass  # already gone, or a directory: it will never verify anyway
+
+
+def _warn(progress: Optional[IO[str]], message: str) -> None:
+    if progress is not None:
+        progress.write(f"wasmcomponent: {message}\n")
+        progress.flush()
+    else:
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
 def load_component(
     engine: wasmtime.Engine,
     source: Union[str, os.PathLike, bytes, bytearray],
     cache_dir: Union[str, os.PathLike, None] = None,
     *,
     progress: Optional[IO[str]] = None,
+    key_file: Union[str, os.PathLike, None] = None,
 ) -> Component:
     """Compile a component, or load it from the on-disk cache when compiled before.
 
     ``source`` is a path (``str``/``PathLike``) or the component's bytes
-    (binary or text).  ``cache_dir`` defaults to :func:`default_cache_dir`.
-    When ``progress`` is a text stream (``sys.stderr`` for a CLI), a one-line
-    status is written there if compiling takes longer than a second.
-    Cache failures never fail the load: an unreadable or incompatible entry
-    is recompiled, an unwritable directory is skipped.
+    (binary or text).  ``cache_dir`` defaults to :func:`default_cache_dir` and
+    ``key_file`` to :func:`cache_key_path`.  When ``progress`` is a text
+    stream (``sys.stderr`` for a CLI), a one-line status is written there if
+    compiling takes longer than a second.
+
+    Cache failures never fail the load: an entry whose MAC does not verify is
+    deleted and recompiled, as is an unreadable or incompatible one; an
+    unwritable directory is skipped; an untrustworthy key file (see
+    :func:`load_cache_key`) disables the cache for this load, with a warning
+    on ``progress`` (or a ``RuntimeWarning``).
     """
     from .component import Component
 
@@ -163,20 +370,27 @@ def load_component(
         with open(source, "rb") as f:
             data = f.read()
         label = os.fspath(source) if isinstance(source, str) else str(Path(source))
-    directory = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    key = hashlib.sha256(data).hexdigest()[:32] + "-" + engine_fingerprint(engine)[:32]
-    entry = directory / f"{key}.wcc"
     try:
-        cached = entry.read_bytes()
-    except OSError:
-        cached = None
+        key = load_cache_key(key_file)
+    except CacheKeyError as err:
+        _warn(progress, f"compile cache disabled: {err}")
+        return _compile_with_progress(engine, data, label, progress)
+    directory = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    name = hashlib.sha256(data).hexdigest()[:32] + "-" + engine_fingerprint(engine)[:32] + ".wcc"
+    entry = directory / name
+    limit = max(cache_max_bytes(), DEFAULT_CACHE_MAX_BYTES)
+    cached = _read_entry(entry, limit)
     if cached is not None:
-        try:
-            return Component.deserialize(engine, cached)
-        except (wasmtime.WasmtimeError, ValueError, TypeError, EOFError):
-            pass  # stale or corrupt: recompile below
+        payload = _verified_payload(key, name, cached)
+        if payload is not None:
+            try:
+                return Component._deserialize_trusted(engine, payload)
+            except wasmtime.WasmtimeError:
+                pass  # authentic but stale (another version): replaced below
+        _discard(entry)
     component = _compile_with_progress(engine, data, label, progress)
-    _write_atomic(directory, entry, bytes(component.serialize()))
+    fresh = bytes(component.serialize())
+    _write_atomic(directory, entry, ENTRY_MAGIC, _entry_tag(key, name, fresh), fresh)
     _trim(directory, keep=entry)
     return component
 
@@ -238,13 +452,16 @@ def _compile_with_progress(
     return component
 
 
-def _write_atomic(directory: Path, entry: Path, data: bytes) -> None:
+def _write_atomic(directory: Path, entry: Path, *chunks: bytes) -> None:
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        if not directory.exists():
+            directory.parent.mkdir(parents=True, exist_ok=True)
+            os.mkdir(directory, 0o700)  # entries are private to the user
         fd, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".wcc")
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
+            with os.fdopen(fd, "wb") as f:  # mkstemp's mode: 0600
+                for chunk in chunks:
+                    f.write(chunk)
             os.replace(temporary, entry)
         except BaseException:
             os.unlink(temporary)

@@ -125,10 +125,12 @@ class Component:
     def serialize(self) -> bytearray:
         """This compiled component as bytes for :meth:`deserialize` (as in wasmtime-py).
 
-        The bytes hold the translated plan and every core module compiled by
-        the engine (``wasmtime.Module.serialize``), behind a header naming the
-        wasmcomponent, wasmtime and Python versions.  Like wasmtime's, they are
-        trusted input: only deserialize bytes you produced.
+        The bytes hold the translated plan, in a data-only encoding
+        (``translate.serial``, never pickle), and every core module compiled by
+        the engine (``wasmtime.Module.serialize``: native code), behind a header
+        naming the wasmcomponent, wasmtime and Python versions.  As with
+        wasmtime's, only deserialize them where they cannot have been tampered
+        with.  The on-disk cache (``runtime.cache.load_component``) adds a MAC.
         """
         from .cache import serialize_component
 
@@ -138,16 +140,26 @@ class Component:
     def deserialize(cls, engine: wasmtime.Engine, encoded: Union[bytes, bytearray]) -> Component:
         """A ``Component`` from :meth:`serialize`'s bytes, without compiling anything.
 
-        Raises ``wasmtime.WasmtimeError`` when the bytes come from another
-        version of wasmcomponent, wasmtime or Python, or from an engine whose
-        configuration is incompatible with ``engine``.  The bytes must be trusted.
+        Only deserialize bytes you trust, as with wasmtime's
+        ``Component.deserialize``: the core modules in them are native code
+        that is mapped and run as it is.  The plan around them is decoded as
+        data only, so malformed bytes raise ``wasmtime.WasmtimeError`` (a
+        ``DecodeError`` for a corrupt plan), as do bytes from another version of
+        wasmcomponent, wasmtime or Python, or from an engine whose
+        configuration is incompatible with ``engine``.
         """
         if not isinstance(engine, wasmtime.Engine):
             raise TypeError("expected an Engine")
+        if not isinstance(encoded, (bytes, bytearray, memoryview)):
+            raise TypeError("expected bytes")
+        return cls._deserialize_trusted(engine, encoded)
+
+    @classmethod
+    def _deserialize_trusted(cls, engine: wasmtime.Engine, data: Union[bytes, bytearray, memoryview]) -> Component:
+        """:meth:`deserialize` without argument checks; ``data`` is read in place, not copied."""
         from .cache import deserialize_component
 
-        data = encoded if isinstance(encoded, bytes) else bytes(encoded)  # a bytes input is not copied
-        plan, modules = deserialize_component(engine, data, engine_features(engine))
+        plan, modules = deserialize_component(engine, memoryview(data), engine_features(engine))
         self = cls.__new__(cls)
         self._engine = engine
         self._modules = modules
