@@ -1,20 +1,51 @@
 """``wasi:filesystem`` 0.2: types and preopens, sandboxed to the preopened directories.
 
-Sandbox.  Every ``*-at`` path is resolved by :func:`resolve`, component by
-component, from the base descriptor's directory fd: intermediate directories
-are opened with ``O_NOFOLLOW | O_DIRECTORY`` relative to the previous one
-(never by joining strings); ``.`` is skipped, ``..`` pops the fd stack and
-fails with ``not-permitted`` past the base; a symlink met on the way (or last,
-when following) is read with ``readlink(dir_fd=...)``: an absolute target is
-``not-permitted``, a relative one is spliced in front of the remaining
-components, and more than :data:`MAX_SYMLINK_EXPANSIONS` expansions is
-``loop``.  The final operation runs on ``(dir_fd, name)`` with
-``follow_symlinks=False`` / ``O_NOFOLLOW``.  POSIX only (``dir_fd`` support).
+Sandbox invariant.  The kernel is never handed a path that it resolves
+further: every ``*-at`` path is resolved by :func:`resolve`, one component at
+a time, from the base descriptor's directory fd, and every system call made
+on its result takes a directory fd plus a single name that contains no ``/``
+and is acted on without following a symlink (``O_NOFOLLOW``,
+``follow_symlinks=False``, ``AT_SYMLINK_NOFOLLOW``; ``mkdir``, ``rmdir``,
+``unlink``, ``rename``, ``symlink`` and ``link`` never follow the last name).
+In detail:
+
+* intermediate directories are opened with ``O_NOFOLLOW | O_DIRECTORY``
+  relative to the previous one (never by joining strings);
+* ``.`` is skipped, ``..`` pops the fd stack and fails with ``not-permitted``
+  past the base;
+* a symlink met on the way (or last, when following, or last before a
+  trailing ``/``) is read with ``readlink(dir_fd=...)``: an absolute target is
+  ``not-permitted``, a relative one is spliced in front of the remaining
+  components, and more than :data:`MAX_SYMLINK_EXPANSIONS` expansions is
+  ``loop``;
+* a trailing ``/`` is never passed on (Linux follows a symlink before a
+  trailing slash even under ``O_NOFOLLOW``, so a guest that swaps a directory
+  for a symlink between the check and the call would escape).  It becomes
+  :attr:`Resolved.must_be_dir`, and each operation enforces it itself: on the
+  entry opened ``O_NOFOLLOW | O_DIRECTORY`` where it acts on the entry
+  (``open-at``, ``stat-at``, ``set-times-at``, ``metadata-hash-at``), or by a
+  type check of the unfollowed entry where it only names it (``unlink``,
+  ``rename``, ``link``, ``readlink``).  A concurrent swap can then only make
+  the operation fail (``loop``, ``not-directory``) or act on the symlink
+  itself, which lives inside the sandbox.
+* A path longer than ``WasiConfig.max_path_bytes`` or with more than
+  ``max_path_components`` components (also after symlink expansion) is
+  ``name-too-long``.
+
+POSIX only (``dir_fd`` support).  ``openat2(RESOLVE_BENEATH)`` would give the
+same guarantee in one call on Linux 5.6+; the component walk is kept because
+it works on every POSIX kernel and is already race-free by the invariant.
 
 Permissions follow wasmtime: a read-only preopen (``fs_mutable=False``)
-refuses every mutation with ``not-permitted``; the open mode of a file is
-only reported by ``get-flags``, the OS enforces it (``bad-descriptor``).
-OS errors map to ``error-code`` with wasmtime's errno table.
+refuses every mutation with ``not-permitted``; ``read``/``write`` on a
+descriptor opened without that right are ``not-permitted``, the streams
+``bad-descriptor``.  OS errors map to ``error-code`` with wasmtime's errno
+table.  Guest integers: an offset or size past ``i64`` (which the kernel
+cannot represent) is ``invalid``, a timestamp past the host's range is
+``overflow``, as in wasmtime.  Every descriptor opened for the guest claims a
+unit of the store's :class:`~.ctx.DescriptorBudget` (``io`` past it, the code
+wasmtime reports for ``EMFILE``); the preopens handed out by
+``get-directories`` share the context's own descriptors and cost nothing.
 """
 
 from __future__ import annotations
@@ -26,11 +57,12 @@ import stat as st
 import struct
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ..runtime.resources import ResourceHost
 from ..runtime.values import Record, Variant
-from .ctx import HostObject, Interface, Res
+from .ctx import DescriptorBudget, HostObject, Interface, Res
 from .io import FileInput, FileOutput, IoError
 
 if TYPE_CHECKING:
@@ -97,23 +129,35 @@ class FsError(Exception):
 class Descriptor(HostObject):
     """An open host file or directory, with the permissions of the preopen it came from."""
 
-    __slots__ = ("fd", "is_dir", "mutable", "read", "write")
+    __slots__ = ("fd", "is_dir", "mutable", "read", "write", "budget")
 
-    def __init__(self, fd: int, is_dir: bool, mutable: bool, read: bool, write: bool) -> None:
+    def __init__(
+        self,
+        fd: int,
+        is_dir: bool,
+        mutable: bool,
+        read: bool,
+        write: bool,
+        budget: Optional[DescriptorBudget] = None,
+    ) -> None:
         super().__init__()
         self.fd = fd
         self.is_dir = is_dir
         self.mutable = mutable
         self.read = read
         self.write = write
+        # The unit claimed for ``fd``; None for a preopen, whose fd the context owns.
+        self.budget = budget
 
     def close(self) -> None:
-        if self.fd >= 0:
+        if self.fd >= 0 and self.budget is not None:
             try:
                 os.close(self.fd)
             except OSError:
                 pass
-            self.fd = -1
+            self.budget.release()
+            self.budget = None
+        self.fd = -1
 
     def dir_fd(self) -> int:
         if not self.is_dir:
@@ -163,25 +207,50 @@ class FilesystemState:
 
 
 class Resolved:
-    """Where a path leads: a directory fd and the name of the last component in it."""
+    """Where a path leads: a directory fd and one name in it (never containing ``/``).
 
-    __slots__ = ("dir_fd", "name", "opened")
+    ``must_be_dir`` records a trailing ``/``: the operation must treat the
+    entry as a directory without ever passing the slash to the kernel.
+    """
 
-    def __init__(self, dir_fd: int, name: str, opened: list[int]) -> None:
+    __slots__ = ("dir_fd", "name", "opened", "must_be_dir")
+
+    def __init__(self, dir_fd: int, name: str, opened: list[int], must_be_dir: bool) -> None:
         self.dir_fd = dir_fd
         self.name = name
         self.opened = opened
+        self.must_be_dir = must_be_dir
 
     def __enter__(self) -> Resolved:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for fd in self.opened:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        _close_all(self.opened)
         self.opened = []
+
+    def lstat(self) -> os.stat_result:
+        """The entry itself, never following a symlink."""
+        return os.stat(self.name, dir_fd=self.dir_fd, follow_symlinks=False)
+
+    def open_dir(self) -> int:
+        """A new fd of the entry, which must be a real directory (``O_NOFOLLOW | O_DIRECTORY``)."""
+        return os.open(self.name, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=self.dir_fd)
+
+    def require_dir(self, otherwise: str = "not-directory") -> None:
+        """For a name-only operation with a trailing ``/``: fail unless the entry is a directory."""
+        if self.must_be_dir and not st.S_ISDIR(self.lstat().st_mode):
+            raise FsError(otherwise)
+
+
+@dataclass(frozen=True)
+class PathLimits:
+    """How long a guest path may be (``WasiConfig.max_path_bytes``/``max_path_components``)."""
+
+    max_bytes: int = 4096
+    max_components: int = 256
+
+
+_DEFAULT_LIMITS = PathLimits()
 
 
 def _components(path: str) -> tuple[list[str], bool]:
@@ -200,15 +269,24 @@ def _readlink(name: str, dir_fd: int) -> Optional[str]:
         raise
 
 
-def resolve(base_fd: int, path: str, follow: bool) -> Resolved:
+def _check_length(path: str, limits: PathLimits) -> None:
+    # Encoded length, as the guest sent it; cheap before any split.
+    if len(path) > limits.max_bytes or len(path.encode("utf-8", "surrogatepass")) > limits.max_bytes:
+        raise FsError("name-too-long")
+
+
+def resolve(base_fd: int, path: str, follow: bool, limits: PathLimits = _DEFAULT_LIMITS) -> Resolved:
     """Resolve ``path`` inside the directory ``base_fd`` (see the module doc). Raises ``FsError``."""
     if "\0" in path:
         raise FsError("invalid")
+    _check_length(path, limits)
     if path.startswith("/"):
         raise FsError("not-permitted")
     if path == "":
         raise FsError("no-entry")
     parts, trailing = _components(path)
+    if len(parts) > limits.max_components:
+        raise FsError("name-too-long")
     queue: deque[str] = deque(parts)
     stack = [base_fd]
     opened: list[int] = []
@@ -239,7 +317,10 @@ def resolve(base_fd: int, path: str, follow: bool) -> Resolved:
                 expansions += 1
                 if expansions > MAX_SYMLINK_EXPANSIONS:
                     raise FsError("loop")
+                _check_length(target, limits)
                 more, more_trailing = _components(target)
+                if len(queue) + len(more) > limits.max_components:
+                    raise FsError("name-too-long")
                 if last:
                     trailing = trailing or more_trailing
                 queue.extendleft(reversed(more))
@@ -258,9 +339,7 @@ def resolve(base_fd: int, path: str, follow: bool) -> Resolved:
     except BaseException:
         _close_all(opened)
         raise
-    if trailing and name not in (".", ".."):
-        name += "/"
-    return Resolved(stack[-1], name, opened)
+    return Resolved(stack[-1], name, opened, trailing and name not in (".", ".."))
 
 
 def _close_all(fds: list[int]) -> None:
@@ -318,17 +397,31 @@ def _hash_value(ctx: WasiCtx, s: os.stat_result) -> Record:
     return Record(lower=lower, upper=upper)
 
 
+# The largest time the host can set (``time_t`` seconds); wasmtime reports ``overflow`` past it.
+_MAX_SECONDS = (1 << 63) - 1
+# Offsets and sizes are ``off_t`` on the host: the kernel rejects larger ones as EINVAL.
+MAX_OFFSET = (1 << 63) - 1
+
+
 def _timestamp(value: Any, current_ns: int) -> int:
     tag = getattr(value, "tag", None)
     if tag == "now":
         return time.time_ns()
     if tag == "timestamp":
         dt = value.payload
-        nanos = getattr(dt, "nanoseconds", 0)
-        if nanos >= 10**9:
-            raise FsError("invalid")
-        return int(dt.seconds) * 10**9 + int(nanos)
+        # Nanoseconds past a second carry into the seconds, as Rust's ``Duration::new`` does.
+        seconds = int(dt.seconds) + int(getattr(dt, "nanoseconds", 0)) // 10**9
+        if seconds > _MAX_SECONDS:
+            raise FsError("overflow")
+        return seconds * 10**9 + int(getattr(dt, "nanoseconds", 0)) % 10**9
     return current_ns
+
+
+def _offset(value: int) -> int:
+    """A guest ``filesize`` used as an ``off_t``: past ``i64`` it is ``invalid``, as the kernel says."""
+    if value > MAX_OFFSET:
+        raise FsError("invalid")
+    return value
 
 
 # ------------------------------------------------------------------ WIT glue
@@ -348,34 +441,50 @@ INTERFACES = [TYPES, PREOPENS]
 
 
 def _fs(action: Callable[[], Any]) -> Any:
-    """Run ``action``; an ``FsError``/``OSError`` becomes the (untagged) ``err`` value."""
+    """Run ``action``; an ``FsError``/``OSError`` becomes the (untagged) ``err`` value.
+
+    ``OverflowError`` (a guest integer the host's C types cannot hold) is
+    ``invalid``: the explicit checks catch the known cases, this keeps any
+    other one from reaching the embedder.
+    """
     try:
         return action()
     except FsError as err:
         return err.code
     except OSError as err:
         return error_code(err)
+    except OverflowError:
+        return "invalid"
 
 
 def _fs_tagged(action: Callable[[], Any]) -> Variant:
     """Like ``_fs`` for results whose ok and err are both strings (tagged in Python)."""
-    try:
-        return Variant("ok", action())
-    except FsError as err:
-        return Variant("err", err.code)
-    except OSError as err:
-        return Variant("err", error_code(err))
+    result = _fs(lambda: Variant("ok", action()))
+    return result if isinstance(result, Variant) else Variant("err", result)
 
 
 def _desc(ctx: WasiCtx, handle: Any) -> Descriptor:
     return ctx.get(handle, Descriptor)
 
 
+def _check_write(desc: Descriptor) -> None:
+    """A file descriptor must have been opened for writing (and come from a mutable preopen)."""
+    if not (desc.write and desc.mutable):
+        raise FsError("not-permitted")
+
+
+def _limits(ctx: WasiCtx) -> PathLimits:
+    config = ctx.config
+    return PathLimits(config.max_path_bytes, config.max_path_components)
+
+
 @PREOPENS.func("get-directories")
 def get_directories(ctx: WasiCtx) -> list[tuple[ResourceHost, str]]:
     out = []
     for fd, guest, mutable in ctx.fs.preopens:
-        desc = Descriptor(os.dup(fd), True, mutable, True, mutable)
+        # No dup: the guest's handle shares the context's fd (as wasmtime shares an Arc), so
+        # calling this in a loop cannot exhaust host descriptors.
+        desc = Descriptor(fd, True, mutable, True, mutable)
         out.append((ctx.own(desc, Res.DESCRIPTOR), guest))
     return out
 
@@ -385,6 +494,8 @@ def read_via_stream(ctx: WasiCtx, self: Any, offset: int) -> Any:
     desc = _desc(ctx, self)
     if desc.is_dir:
         return "is-directory"
+    if not desc.read:
+        return "bad-descriptor"
     stream = FileInput(desc.fd, offset)
     return ctx.own(desc.adopt(stream), Res.INPUT_STREAM)
 
@@ -394,7 +505,8 @@ def _output_stream(ctx: WasiCtx, self: Any, offset: int, append: bool) -> Any:
 
     def run() -> ResourceHost:
         fd = desc.file_fd()
-        desc.check_mutable()
+        if not (desc.mutable and desc.write):
+            raise FsError("bad-descriptor")
         stream = FileOutput(fd, offset, append, ctx.config.strict_permits)
         return ctx.own(desc.adopt(stream), Res.OUTPUT_STREAM)
 
@@ -425,7 +537,7 @@ def advise(ctx: WasiCtx, self: Any, offset: int, length: int, advice: str) -> An
             "random": "POSIX_FADV_RANDOM", "will-need": "POSIX_FADV_WILLNEED",
             "dont-need": "POSIX_FADV_DONTNEED", "no-reuse": "POSIX_FADV_NOREUSE",
         }[advice]  # fmt: skip
-        fadvise(fd, offset, length, getattr(os, value))
+        fadvise(fd, _offset(offset), _offset(length), getattr(os, value))
 
     return _fs(run)
 
@@ -467,8 +579,8 @@ def set_size(ctx: WasiCtx, self: Any, size: int) -> Any:
 
     def run() -> None:
         fd = desc.file_fd()
-        desc.check_mutable()
-        os.ftruncate(fd, size)
+        _check_write(desc)
+        os.ftruncate(fd, _offset(size))
 
     return _fs(run)
 
@@ -486,7 +598,10 @@ def set_times(ctx: WasiCtx, self: Any, atime: Any, mtime: Any) -> Any:
     desc = _desc(ctx, self)
 
     def run() -> None:
-        desc.check_mutable()
+        if desc.is_dir:
+            desc.check_mutable()
+        else:
+            _check_write(desc)
         _utime(atime, mtime, lambda: os.fstat(desc.fd), lambda ns: os.utime(desc.fd, ns=ns))
 
     return _fs(run)
@@ -498,7 +613,9 @@ def read(ctx: WasiCtx, self: Any, length: int, offset: int) -> Any:
 
     def run() -> tuple[bytes, bool]:
         fd = desc.file_fd()
-        data = os.pread(fd, min(length, ctx.config.max_read_size), offset)
+        if not desc.read:
+            raise FsError("not-permitted")
+        data = os.pread(fd, min(length, ctx.config.max_read_size), _offset(offset))
         return data, not data
 
     return _fs(run)
@@ -510,8 +627,8 @@ def write(ctx: WasiCtx, self: Any, buffer: bytes, offset: int) -> Any:
 
     def run() -> int:
         fd = desc.file_fd()
-        desc.check_mutable()
-        return os.pwrite(fd, buffer, offset)
+        _check_write(desc)
+        return os.pwrite(fd, buffer, _offset(offset))
 
     return _fs(run)
 
@@ -560,7 +677,7 @@ def _at(ctx: WasiCtx, self: Any, path: str, follow: bool, op: Callable[[Resolved
         base = desc.dir_fd()
         if mutate:
             desc.check_mutable()
-        with resolve(base, path, follow) as where:
+        with resolve(base, path, follow, _limits(ctx)) as where:
             return op(where, desc)
 
     return run
@@ -582,7 +699,14 @@ def stat(ctx: WasiCtx, self: Any) -> Any:
 
 
 def _lstat(where: Resolved) -> os.stat_result:
-    return os.stat(where.name, dir_fd=where.dir_fd, follow_symlinks=False)
+    """The entry itself; with a trailing ``/``, the directory opened without following."""
+    if not where.must_be_dir:
+        return where.lstat()
+    fd = where.open_dir()
+    try:
+        return os.fstat(fd)
+    finally:
+        os.close(fd)
 
 
 @TYPES.func("[method]descriptor.stat-at")
@@ -593,10 +717,17 @@ def stat_at(ctx: WasiCtx, self: Any, path_flags: Any, path: str) -> Any:
 @TYPES.func("[method]descriptor.set-times-at")
 def set_times_at(ctx: WasiCtx, self: Any, path_flags: Any, path: str, atime: Any, mtime: Any) -> Any:
     def op(where: Resolved, desc: Descriptor) -> None:
+        if where.must_be_dir:
+            fd = where.open_dir()
+            try:
+                _utime(atime, mtime, lambda: os.fstat(fd), lambda ns: os.utime(fd, ns=ns))
+            finally:
+                os.close(fd)
+            return
         _utime(
             atime,
             mtime,
-            lambda: _lstat(where),
+            where.lstat,
             lambda ns: os.utime(where.name, ns=ns, dir_fd=where.dir_fd, follow_symlinks=False),
         )
 
@@ -611,7 +742,13 @@ def link_at(ctx: WasiCtx, self: Any, old_flags: Any, old_path: str, new_desc: An
         other.check_mutable()
         if _follow(old_flags):
             raise FsError("invalid")
-        with resolve(other.dir_fd(), new_path, False) as new:
+        # Directories cannot be hard-linked; a trailing slash on a file names no directory.
+        if old.must_be_dir:
+            old.require_dir()
+            raise FsError("not-permitted")
+        with resolve(other.dir_fd(), new_path, False, _limits(ctx)) as new:
+            if new.must_be_dir:
+                raise FsError("no-entry")
             os.link(old.name, new.name, src_dir_fd=old.dir_fd, dst_dir_fd=new.dir_fd, follow_symlinks=False)
 
     return _fs(_at(ctx, self, old_path, False, op, True))
@@ -646,17 +783,34 @@ def open_at(ctx: WasiCtx, self: Any, path_flags: Any, path: str, open_flags: Any
         if directory:
             os_flags |= _O_DIRECTORY
         os_flags |= (os.O_RDWR if read else os.O_WRONLY) if write else os.O_RDONLY
-        with resolve(base, path, _follow(path_flags)) as where:
-            fd = os.open(where.name, os_flags, 0o666, dir_fd=where.dir_fd)
+        with resolve(base, path, _follow(path_flags), _limits(ctx)) as where:
+            if where.must_be_dir:
+                if create:
+                    raise FsError("is-directory")
+                os_flags |= _O_DIRECTORY
+            if not ctx.descriptors.claim():
+                raise FsError("io")  # what wasmtime reports for EMFILE
+            try:
+                fd = os.open(where.name, os_flags, 0o666, dir_fd=where.dir_fd)
+            except BaseException:
+                ctx.descriptors.release()
+                raise
         try:
             is_dir = st.S_ISDIR(os.fstat(fd).st_mode)
         except OSError:
             os.close(fd)
+            ctx.descriptors.release()
             raise
         if directory and not is_dir:
             os.close(fd)
+            ctx.descriptors.release()
             raise FsError("not-directory")
-        return ctx.own(Descriptor(fd, is_dir, desc.mutable, read, write), Res.DESCRIPTOR)
+        opened = Descriptor(fd, is_dir, desc.mutable, read, write, ctx.descriptors)
+        try:
+            return ctx.own(opened, Res.DESCRIPTOR)
+        except BaseException:
+            opened.close()
+            raise
 
     return _fs(run)
 
@@ -664,6 +818,10 @@ def open_at(ctx: WasiCtx, self: Any, path_flags: Any, path: str, open_flags: Any
 @TYPES.func("[method]descriptor.readlink-at")
 def readlink_at(ctx: WasiCtx, self: Any, path: str) -> Variant:
     def op(where: Resolved, desc: Descriptor) -> str:
+        if where.must_be_dir:
+            # The slash made resolution follow the link: what is left is no symlink.
+            where.require_dir()
+            raise FsError("invalid")
         target = os.readlink(where.name, dir_fd=where.dir_fd)
         if target.startswith("/"):
             raise FsError("not-permitted")
@@ -683,7 +841,11 @@ def rename_at(ctx: WasiCtx, self: Any, old_path: str, new_desc: Any, new_path: s
 
     def op(old: Resolved, desc: Descriptor) -> None:
         other.check_mutable()
-        with resolve(other.dir_fd(), new_path, False) as new:
+        with resolve(other.dir_fd(), new_path, False, _limits(ctx)) as new:
+            # With a slash on either side, POSIX renames directories only.
+            if old.must_be_dir or new.must_be_dir:
+                if not st.S_ISDIR(old.lstat().st_mode):
+                    raise FsError("not-directory")
             os.rename(old.name, new.name, src_dir_fd=old.dir_fd, dst_dir_fd=new.dir_fd)
 
     return _fs(_at(ctx, self, old_path, False, op, True))
@@ -694,6 +856,10 @@ def symlink_at(ctx: WasiCtx, self: Any, old_path: str, new_path: str) -> Any:
     def op(where: Resolved, desc: Descriptor) -> None:
         if old_path.startswith("/"):
             raise FsError("not-permitted")
+        _check_length(old_path, _limits(ctx))
+        if where.must_be_dir:
+            where.lstat()  # an existing entry is `exist` below; a missing one cannot be a directory
+            raise FsError("exist")
         os.symlink(old_path, where.name, dir_fd=where.dir_fd)
 
     return _fs(_at(ctx, self, new_path, False, op, True))
@@ -701,7 +867,14 @@ def symlink_at(ctx: WasiCtx, self: Any, old_path: str, new_path: str) -> Any:
 
 @TYPES.func("[method]descriptor.unlink-file-at")
 def unlink_file_at(ctx: WasiCtx, self: Any, path: str) -> Any:
-    return _fs(_at(ctx, self, path, False, lambda w, d: os.unlink(w.name, dir_fd=w.dir_fd), True))
+    def op(where: Resolved, desc: Descriptor) -> None:
+        if where.must_be_dir:
+            # unlink("x/"): a directory is `is-directory`, anything else `not-directory`; never removed.
+            where.require_dir()
+            raise FsError("is-directory")
+        os.unlink(where.name, dir_fd=where.dir_fd)
+
+    return _fs(_at(ctx, self, path, False, op, True))
 
 
 @TYPES.func("[method]descriptor.is-same-object")
