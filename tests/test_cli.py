@@ -66,8 +66,8 @@ def math_file(tmp_path: Path) -> Path:
     return path
 
 
-def run_cli(backend: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
+def run_cli(backend: str, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **(extra_env or {})}
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p
     )
@@ -211,3 +211,20 @@ def test_network_and_http_flags_reach_the_wasi_config() -> None:
     opened = _wasi_config("app.wasm", WasiOptions(inherit_network=True, allow_http=True))
     assert opened.tcp_allowed and opened.udp_allowed and opened.ip_name_lookup_allowed
     assert opened.http_outgoing_allowed
+
+
+def test_dir_exposing_the_compile_cache_is_refused(backend: str, tmp_path: Path) -> None:
+    """`--dir` over the cache directory or its key file: exit status 2, both paths named, nothing run."""
+    cache_dir, key = tmp_path / "cache", tmp_path / "config" / "cache.key"
+    cache_dir.mkdir()
+    paths = {"WASMCOMPONENT_CACHE_DIR": str(cache_dir), "WASMCOMPONENT_CACHE_KEY_FILE": str(key)}
+    for preopen, exposed in [(cache_dir, cache_dir), (tmp_path / "config", key), (tmp_path, key)]:
+        preopen.mkdir(exist_ok=True)
+        result = run_cli(backend, "run", "--dir", str(preopen), str(HELLO), "--invoke", 'greet("x")', extra_env=paths)
+        assert (result.returncode, result.stdout) == (2, ""), result.stderr
+        assert f"--dir {preopen} " in result.stderr and os.path.realpath(exposed) in result.stderr
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    elsewhere = tmp_path / "data"
+    elsewhere.mkdir()
+    result = run_cli(backend, "run", "--dir", str(elsewhere), str(HELLO), "--invoke", 'greet("x")', extra_env=paths)
+    assert (result.returncode, result.stdout) == (0, '"Hello, x!"\n'), result.stderr

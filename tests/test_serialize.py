@@ -14,7 +14,13 @@ import wasmtime
 import components as C
 from wasmcomponent import Component, Linker
 from wasmcomponent.runtime import cache
-from wasmcomponent.runtime.cache import ENTRY_MAGIC, MAGIC, default_cache_dir, engine_fingerprint, load_component
+from wasmcomponent.runtime.cache import (
+    ENTRY_MAGIC,
+    MAGIC,
+    default_cache_dir,
+    engine_fingerprint,
+    load_component,
+)
 from wasmcomponent.translate import plan as p
 from wasmcomponent.translate import serial
 

@@ -14,6 +14,14 @@ Any wasmtime/wasmcomponent error, WAVE error or unreadable file is reported
 as one ``error: ...`` line on stderr with exit status 1; ``ExitTrap`` exits
 with its code.
 
+Compiled components are cached on disk (``runtime.cache``), each entry
+authenticated with a key kept outside the cache directory.  A guest that
+could write the cache and read the key could make a later run execute its
+code, so ``run`` refuses (exit status 2, naming both paths) a ``--dir`` whose
+host directory contains, or is, the cache key file, and, unless
+``--no-cache`` is given, one that contains the cache directory
+(:func:`check_preopens`).  Paths are compared after ``realpath``.
+
 The runtime is ``wasmcomponent`` itself.  For testing the command line
 against the reference implementation, the environment variable
 ``WASMCOMPONENT_CLI_BACKEND=wasmtime`` switches to ``wasmtime.component``;
@@ -34,7 +42,7 @@ import wasmtime
 from .types import model
 from .wave import WaveError, format_value, parse_call, parse_call_name
 
-__all__ = ["main", "model_valtype", "model_functype"]
+__all__ = ["main", "model_valtype", "model_functype", "check_preopens"]
 
 BACKEND_ENV = "WASMCOMPONENT_CLI_BACKEND"
 _BACKENDS = {"wasmcomponent": "wasmcomponent", "wasmtime": "wasmtime.component"}
@@ -196,6 +204,39 @@ class WasiOptions:
         self.allow_http = allow_http
 
 
+def check_preopens(dirs: Sequence[str], use_cache: bool) -> None:
+    """Refuse a ``--dir`` preopen that would expose the compile cache or its key to the guest.
+
+    The key file is protected even with ``--no-cache``: a guest that reads it
+    (or plants its own) could forge entries for every later cached run.  The
+    cache directory matters only when this run uses the cache; its entries
+    are authenticated, so one planted by an earlier guest is only recompiled.
+    """
+    from .runtime.cache import CACHE_DIR_ENV, CACHE_KEY_ENV, cache_key_path, default_cache_dir
+
+    protected = [("compile cache key", cache_key_path(), CACHE_KEY_ENV)]
+    if use_cache:
+        protected.append(("compile cache directory", default_cache_dir(), CACHE_DIR_ENV))
+    for spec in dirs:
+        host = spec.partition("::")[0]
+        root = os.path.realpath(host)
+        exposed = [
+            (what, resolved, env)
+            for what, target, env in protected
+            for resolved in [os.path.realpath(target)]
+            if os.path.commonpath([root, resolved]) == root
+        ]
+        if exposed:
+            names = " and the ".join(f"{what} {resolved}" for what, resolved, _ in exposed)
+            envs = " and ".join(env for _, _, env in exposed)
+            hint = "" if any(env == CACHE_KEY_ENV for _, _, env in exposed) else ", or pass --no-cache"
+            raise UsageError(
+                f"--dir {host} would expose the {names} to the guest, which could then make later runs "
+                f"execute its code; preopen a narrower directory, set {envs} to "
+                f"{'paths' if len(exposed) > 1 else 'a path'} outside it{hint}"
+            )
+
+
 def run(
     path: str,
     call: Optional[str],
@@ -209,6 +250,7 @@ def run(
     ``ok`` and 1 for ``err``.  WASI is always available, with inherited stdio.
     """
     options = options or WasiOptions()
+    check_preopens(options.dirs, use_cache)
     backend = _backend()
     engine = wasmtime.Engine()
     store = wasmtime.Store(engine)
@@ -295,6 +337,14 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd = commands.add_parser(
         "run",
         help="run a `wasi:cli/run` command, or call one export with --invoke",
+        description="Run a `wasi:cli/run` command, or call one export with --invoke.",
+        epilog="Compiled components are cached in $WASMCOMPONENT_CACHE_DIR (default "
+        "$XDG_CACHE_HOME/wasmcomponent or ~/.cache/wasmcomponent); every entry carries an HMAC-SHA256 "
+        "with the key in $WASMCOMPONENT_CACHE_KEY_FILE (default $XDG_CONFIG_HOME/wasmcomponent/cache.key "
+        "or ~/.config/wasmcomponent/cache.key, mode 0600), and a tampered entry is deleted and recompiled. "
+        "A --dir whose host directory contains the key file is refused (exit status 2), and so is one that "
+        "contains the cache directory unless --no-cache is given: a guest must not be able to write code "
+        "that a later run executes.",
         usage="%(prog)s [-h] [--invoke CALL] [--dir HOST[::GUEST]] [--env K[=V]] [--inherit-network] [--allow-http] "
         "[--no-cache] file [-- args ...]",
     )
@@ -305,7 +355,11 @@ def _parser() -> argparse.ArgumentParser:
         help="export to call with WAVE arguments, e.g. 'greet(\"world\")'",
     )
     run_cmd.add_argument(
-        "--dir", action="append", default=[], metavar="HOST[::GUEST]", help="preopen a host directory"
+        "--dir",
+        action="append",
+        default=[],
+        metavar="HOST[::GUEST]",
+        help="preopen a host directory (refused if it contains the compile cache or its key; see below)",
     )
     run_cmd.add_argument(
         "--env", action="append", default=[], metavar="K[=V]", help="set (or inherit) an environment variable"
@@ -317,7 +371,7 @@ def _parser() -> argparse.ArgumentParser:
         "--allow-http", action="store_true", help="allow outgoing wasi:http requests (denied by default)"
     )
     run_cmd.add_argument(
-        "--no-cache", action="store_true", help="compile without the on-disk compile cache ($WASMCOMPONENT_CACHE_DIR)"
+        "--no-cache", action="store_true", help="compile without the on-disk compile cache (neither read nor written)"
     )
     return parser
 
