@@ -10,6 +10,12 @@ Routes (``incoming-handler.handle``):
 * ``/fields``: header rules seen from the guest, one line each.
 * ``/noset``: returns without ``response-outparam.set``; ``/trap``: raises first.
 * ``/error``: ``set(err(connection-timeout))``.
+* ``/big?mib=N``: 200 with an N MiB body (``bytes(range(256))`` repeated),
+  written with ``check-write``/``write`` as the host grants room; a failed
+  write is printed as ``big: <case> after <bytes>`` and the body finished anyway.
+* ``/upload?target=HOST:PORT&mib=N[&hook=1]``: an outgoing POST with an N MiB
+  body; answers ``status=<upstream status> sent=<bytes>`` or
+  ``error=<ErrorCode class> write=<write outcome>``.
 """
 
 from urllib.parse import parse_qs
@@ -124,6 +130,87 @@ def _fields(request: types.IncomingRequest) -> bytes:
     return "\n".join(lines).encode()
 
 
+MIB = 1 << 20
+BLOCK = bytes(range(256)) * (MIB // 256)
+
+
+def _stream_error(err: object) -> str:
+    if isinstance(err, streams.StreamError_Closed):
+        return "closed"
+    code = types.http_error_code(err.value)
+    return "io-error" if code is None else _case(code)
+
+
+def _write_all(stream: streams.OutputStream, total: int) -> tuple:
+    """Write ``total`` bytes of the pattern as the host grants room: (bytes written, error case or None)."""
+    sent = 0
+    while sent < total:
+        try:
+            permit = stream.check_write()
+        except Err as exc:
+            return sent, _stream_error(exc.value)
+        if permit == 0:
+            with stream.subscribe() as pollable:
+                pollable.block()
+            continue
+        size = min(permit, len(BLOCK), total - sent)
+        try:
+            stream.write(BLOCK if size == len(BLOCK) else BLOCK[:size])
+        except Err as exc:
+            return sent, _stream_error(exc.value)
+        sent += size
+    try:
+        stream.blocking_flush()
+    except Err as exc:
+        return sent, _stream_error(exc.value)
+    return sent, None
+
+
+def _big(out: types.ResponseOutparam, mib: int) -> None:
+    response = types.OutgoingResponse(types.Fields.from_list([("content-type", b"application/octet-stream")]))
+    outgoing = response.body()
+    types.ResponseOutparam.set(out, Ok(response))
+    with outgoing.write() as stream:
+        sent, failure = _write_all(stream, mib * MIB)
+    if failure is not None:
+        print(f"big: {failure} after {sent}")
+    try:
+        types.OutgoingBody.finish(outgoing, None)
+    except Err as exc:
+        print(f"big: finish {_case(exc.value)}")
+
+
+def _upload(query: dict) -> tuple:
+    request = types.OutgoingRequest(types.Fields())
+    request.set_method(types.Method_Post())
+    request.set_scheme(types.Scheme_Http())
+    request.set_authority(query["target"][0])
+    request.set_path_with_query("/upload")
+    body = request.body()
+    try:
+        future = outgoing_handler.handle(request, None)
+    except Err as exc:
+        return 502, f"error={_case(exc.value)}".encode()
+    with body.write() as stream:
+        sent, failure = _write_all(stream, int(query["mib"][0]) * MIB)
+    try:
+        types.OutgoingBody.finish(body, None)
+    except Err as exc:
+        failure = failure or f"finish {_case(exc.value)}"
+    with future.subscribe() as pollable:
+        pollable.block()
+    outcome = future.get()
+    future.__exit__(None, None, None)
+    result = outcome.value
+    if isinstance(result, Err):
+        return 502, f"error={_case(result.value)} write={failure} sent={sent}".encode()
+    response = result.value
+    status = response.status()
+    data = _read_all(response.consume())
+    response.__exit__(None, None, None)
+    return 200, f"status={status} sent={sent} write={failure} body={data[:64].decode()}".encode()
+
+
 class IncomingHandler(exports.IncomingHandler):
     def handle(self, request: types.IncomingRequest, response_out: types.ResponseOutparam) -> None:
         full = request.path_with_query() or "/"
@@ -153,6 +240,11 @@ class IncomingHandler(exports.IncomingHandler):
             return
         elif path == "/trap":
             raise RuntimeError("guest failure before set")
+        elif path == "/big":
+            _big(response_out, int(query["mib"][0]))
+        elif path == "/upload":
+            status, body = _upload(query)
+            _respond(response_out, status, [], body)
         elif path == "/error":
             types.ResponseOutparam.set(response_out, Err(types.ErrorCode_ConnectionTimeout()))
         else:

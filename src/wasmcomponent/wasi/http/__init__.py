@@ -6,15 +6,25 @@
   ``wasi:http/proxy`` components instantiate.
 * ``wasi:http/outgoing-handler`` (:mod:`.client`): denied by default
   (``HTTP-request-denied``).  ``cfg.allow_outgoing_http()`` sends requests
-  with ``http.client`` on a helper thread; ``cfg.http_send = hook`` answers
-  them in Python instead (``hook(HttpRequest) -> HttpResponse``, or raise
-  ``HttpSendError(code)``).  ``cfg.http_forbidden_headers`` and
-  ``cfg.http_field_size_limit`` tune the header rules.
+  with ``http.client`` on a helper thread, to the addresses that
+  ``cfg.socket_addr_check(addr, "tcp-connect")`` allows (the sockets'
+  policy); ``cfg.http_send = hook`` answers them in Python instead
+  (``hook(HttpRequest) -> HttpResponse``, or raise ``HttpSendError(code)``).
+  ``cfg.http_forbidden_headers`` and ``cfg.http_field_size_limit`` tune the
+  header rules.
 * Serving (:mod:`.server`): ``handle_request(store, instance, method, url,
   headers, body) -> HttpResponse`` calls the component's
-  ``wasi:http/incoming-handler`` export; :class:`~.wsgi.WsgiApp` and
-  :class:`~.asgi.AsgiApp` serve it as a WSGI or ASGI application, one
-  instance per request.
+  ``wasi:http/incoming-handler`` export and holds the body (up to
+  ``cfg.max_http_body_bytes``, else :class:`HttpBodyTooLarge`);
+  ``handle_request_stream`` returns a :class:`StreamingResponse` whose body
+  streams with a bounded window; :class:`~.wsgi.WsgiApp` and
+  :class:`~.asgi.AsgiApp` serve it that way as a WSGI or ASGI application,
+  one instance per request.
+
+Bodies are streamed where wasmtime streams them (served responses, outgoing
+requests and their responses on the network) and otherwise held up to
+``cfg.max_http_body_bytes``: the whole response of ``handle_request``, the
+request body given to an ``http_send`` hook.
 """
 
 from .asgi import AsgiApp
@@ -22,7 +32,16 @@ from .body import HttpIoError
 from .client import OUTGOING_HANDLER, HttpRequest, HttpResponse, HttpSendError
 from .codes import error
 from .fields import DEFAULT_FIELD_SIZE_LIMIT, DEFAULT_FORBIDDEN_HEADERS, Fields, HeaderError
-from .server import NEVER_SET, IncompleteResponse, find_incoming_handler, handle_request
+from .server import (
+    NEVER_SET,
+    STREAM_WINDOW,
+    HttpBodyTooLarge,
+    IncompleteResponse,
+    StreamingResponse,
+    find_incoming_handler,
+    handle_request,
+    handle_request_stream,
+)
 from .types import TYPES, HttpState, http_state
 from .wsgi import WsgiApp
 
@@ -34,17 +53,21 @@ __all__ = [
     "DEFAULT_FORBIDDEN_HEADERS",
     "INTERFACES",
     "NEVER_SET",
+    "STREAM_WINDOW",
     "Fields",
     "HeaderError",
+    "HttpBodyTooLarge",
     "HttpIoError",
     "HttpRequest",
     "HttpResponse",
     "HttpSendError",
     "HttpState",
     "IncompleteResponse",
+    "StreamingResponse",
     "WsgiApp",
     "error",
     "find_incoming_handler",
     "handle_request",
+    "handle_request_stream",
     "http_state",
 ]

@@ -279,6 +279,7 @@ class BodySink:
         self.capacity = capacity
         self.limit = limit
         self.overflowed = False
+        self.total = 0  # bytes written so far (over the body's life)
         self.finished = False
         self.aborted = False
         self.closed = False  # the consumer went away
@@ -291,6 +292,7 @@ class BodySink:
             if data:
                 self.chunks.append(bytes(data))
                 self.buffered += len(data)
+                self.total += len(data)
             self.cond.notify_all()
 
     def room(self) -> int:
@@ -425,7 +427,7 @@ class BodyOutput(OutputStream):
             # the host would have to hold more than max_http_body_bytes: refuse, as wasmtime
             # refuses a body past its size (the stream is closed afterwards)
             sink.overflowed = True
-            body.written = written
+            body.written = sink.total = written
             code = body.size_error()
             with sink.cond:
                 sink.cond.notify_all()

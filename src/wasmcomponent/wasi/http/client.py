@@ -4,17 +4,31 @@
 scheme, authority) and then:
 
 * denied (the default) → ``err(HTTP-request-denied)``;
-* ``cfg.http_send`` set → a helper thread collects the request body and
-  calls ``http_send(HttpRequest) -> HttpResponse`` (virtualized HTTP: nothing
-  touches the network);
+* ``cfg.http_send`` set → a helper thread collects the request body (at most
+  ``cfg.max_http_body_bytes``: past it the guest's write fails and the future
+  answers ``HTTP-request-body-size``) and calls ``http_send(HttpRequest) ->
+  HttpResponse`` (virtualized HTTP: nothing touches the network);
 * ``cfg.allow_outgoing_http()`` → a helper thread performs the request with
   ``http.client`` (``https`` with the default SSL context), streaming the
   body as the guest writes it (chunked unless ``content-length`` is set).
 
+The network path follows the sockets' policy.  The helper thread resolves
+the authority, asks ``cfg.socket_addr_check((ip, port), "tcp-connect")``
+about every address (the same call a ``wasi:sockets`` TCP connect makes) and
+connects only to an allowed address, the resolved IP itself, so a name that
+resolves differently later (DNS rebinding) cannot reach anything else.  No
+allowed address → the future answers ``HTTP-request-denied`` (the code
+wasmtime's own embedder hooks use) and nothing is connected.  Each open
+connection holds a unit of the store's descriptor budget
+(``cfg.max_host_descriptors``); none left → ``connection-limit-reached``.
+Redirects are not followed (as wasmtime).
+
 Either way the guest gets a ``future-incoming-response`` that the thread
-resolves; the response body is fed to the guest's stream as it arrives.
+resolves; the response body is fed to the guest's stream as it arrives,
+through a bounded buffer (the thread waits while the guest does not read).
 Timeouts come from ``request-options`` (connect, first byte, between bytes;
-wasmtime's default is 600 s each), and every wait of the thread is bounded,
+wasmtime's default is 600 s each; any u64 of nanoseconds is accepted, clamped
+to :data:`MAX_TIMEOUT` seconds), and every wait of the thread is bounded,
 so it always ends: when the guest drops the future, the body or its stream,
 the thread notices and stops.  Guest state is only touched on the guest's
 thread (the thread fills thread-safe buffers and sets the future's result).
@@ -23,13 +37,15 @@ thread (the thread fills thread-safe buffers and sets the future's result).
 from __future__ import annotations
 
 import http.client
+import ipaddress
+import socket
 import ssl
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
-from ...runtime.values import Variant
+from ...runtime.values import Record, Variant
 from ..ctx import Interface, Res
 from .body import BodyAborted, BodySink, BodySource, IncomingBody
 from .codes import (
@@ -54,6 +70,12 @@ if TYPE_CHECKING:
     from ..ctx import WasiCtx
 
 READ_CHUNK = 64 * 1024
+# Longest timeout honoured, in seconds (about 31 years): u64 nanoseconds do not fit the OS's timeouts.
+MAX_TIMEOUT = 1e9
+# Shortest timeout, in seconds: 0 would switch Python sockets to non-blocking mode.
+MIN_TIMEOUT = 1e-6
+# The ``use`` passed to ``socket_addr_check`` before an outgoing HTTP connection.
+HTTP_CONNECT_USE = "tcp-connect"
 
 OUTGOING_HANDLER = Interface(
     "wasi:http/outgoing-handler",
@@ -130,7 +152,8 @@ class _Plan:
 
 
 def _seconds(value: Optional[int], default_ns: int) -> float:
-    return (default_ns if value is None else value) / 1e9
+    """A ``duration`` (u64 nanoseconds) as socket-friendly seconds."""
+    return min(max((default_ns if value is None else value) / 1e9, MIN_TIMEOUT), MAX_TIMEOUT)
 
 
 @OUTGOING_HANDLER.func("handle")
@@ -150,14 +173,29 @@ def handle(ctx: WasiCtx, request: Any, options: Any) -> Any:
     target: Callable[[_Plan, FutureIncomingResponse], None]
     if state.send is not None:
         hook = state.send
+        if plan.sink is not None:
+            sink = plan.sink
+            with sink.cond:  # the hook gets the body whole: hold it, up to the limit
+                sink.capacity = None
+                sink.limit = state.max_body_bytes
+                sink.cond.notify_all()
 
         def target(p: _Plan, f: FutureIncomingResponse) -> None:
             _run_hook(hook, state, p, f)
 
     else:
+        budget = ctx.descriptors
+        if not budget.claim():  # the connection would be one more host descriptor
+            if plan.sink is not None:
+                plan.sink.close()
+            future.resolve(error("connection-limit-reached"))
+            return ctx.own(future, Res.FUTURE_INCOMING_RESPONSE)
 
         def target(p: _Plan, f: FutureIncomingResponse) -> None:
-            _run_client(state, p, f)
+            try:
+                _run_client(state, p, f)
+            finally:
+                budget.release()
 
     thread = threading.Thread(target=target, args=(plan, future), name="wasi-http-client", daemon=True)
     thread.start()
@@ -205,11 +243,27 @@ def _body_chunks(plan: _Plan) -> Any:
     raise BodyAborted("the response future was dropped")
 
 
+def _collect_body(plan: _Plan) -> Union[bytes, Variant]:
+    """The whole request body for a hook, or the ``error-code`` that ends the request."""
+    sink = plan.sink
+    if sink is None:
+        return b""
+    while not sink.wait_ended():
+        if plan.cancelled.is_set():
+            sink.close()
+            return error("HTTP-request-body-size", None)
+    if sink.overflowed:
+        sink.close()
+        return error("HTTP-request-body-size", sink.total)
+    if sink.aborted:
+        return error("HTTP-request-body-size", None)
+    return sink.collected()
+
+
 def _run_hook(hook: Callable[[Any], Any], state: HttpState, plan: _Plan, future: FutureIncomingResponse) -> None:
-    try:
-        body = b"".join(_body_chunks(plan))
-    except BodyAborted:
-        future.resolve(error("HTTP-request-body-size", None))
+    body = _collect_body(plan)
+    if isinstance(body, Variant):
+        future.resolve(body)
         return
     request = HttpRequest(
         plan.method, plan.scheme, plan.authority, plan.path, plan.headers, body, *plan.timeouts
@@ -230,16 +284,96 @@ def _run_hook(hook: Callable[[Any], Any], state: HttpState, plan: _Plan, future:
     future.resolve(IncomingResponse(response.status, headers, IncomingBody(source)))
 
 
+def _allowed_addresses(state: HttpState, plan: _Plan, port: int) -> Union[list[tuple[Any, Any]], Variant]:
+    """The resolved ``(family, sockaddr)`` of the authority that the address policy allows, or an error code."""
+    try:
+        infos = socket.getaddrinfo(plan.host, port, type=socket.SOCK_STREAM)
+    except UnicodeError as err:  # a name IDNA cannot encode
+        return error("DNS-error", Record(rcode=str(err), **{"info-code": None}))
+    except OSError as err:
+        return error_from_exception(err, "connect")
+    check = state.addr_check
+    allowed: list[tuple[Any, Any]] = []
+    for family, _, _, _, sockaddr in infos:
+        if family not in (socket.AF_INET, socket.AF_INET6):
+            continue
+        ip = str(ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0]))
+        try:
+            ok = check is None or bool(check((ip, port), HTTP_CONNECT_USE))
+        except Exception:  # noqa: BLE001 - a failing policy denies, never lets a request through
+            ok = False
+        if ok and (family, sockaddr) not in allowed:
+            allowed.append((family, sockaddr))
+    return allowed if allowed else error("HTTP-request-denied")
+
+
+def _connect(addresses: list[tuple[Any, Any]], timeout: Optional[float]) -> socket.socket:
+    """A TCP connection to the first of ``addresses`` that answers (as ``socket.create_connection``)."""
+    failure: Optional[OSError] = None
+    for family, sockaddr in addresses:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(sockaddr)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return sock
+        except OSError as err:
+            sock.close()
+            failure = err
+    raise failure if failure is not None else OSError("no address to connect to")
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """An ``HTTPConnection`` to already resolved and checked addresses (the host name is not resolved again)."""
+
+    def __init__(self, host: str, port: int, addresses: list[tuple[Any, Any]], timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.addresses = addresses
+
+    def connect(self) -> None:
+        self.sock = _connect(self.addresses, self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """TLS over a pinned connection; the certificate is checked against the host name."""
+
+    def __init__(self, host: str, port: int, addresses: list[tuple[Any, Any]], timeout: float) -> None:
+        self.tls = ssl.create_default_context()
+        super().__init__(host, port, timeout=timeout, context=self.tls)
+        self.addresses = addresses
+
+    def connect(self) -> None:
+        sock = _connect(self.addresses, self.timeout)
+        try:
+            self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+        except BaseException:
+            sock.close()
+            raise
+
+
 def _run_client(state: HttpState, plan: _Plan, future: FutureIncomingResponse) -> None:
+    try:
+        _client_exchange(state, plan, future)
+    finally:
+        if plan.sink is not None:
+            plan.sink.close()  # whatever happened, the guest's further writes see a closed stream
+
+
+def _client_exchange(state: HttpState, plan: _Plan, future: FutureIncomingResponse) -> None:
     connect_timeout, first_byte_timeout, between_bytes_timeout = plan.timeouts
+    port = plan.port if plan.port is not None else (443 if plan.scheme == "https" else 80)
+    addresses = _allowed_addresses(state, plan, port)
+    if isinstance(addresses, Variant):
+        future.resolve(addresses)
+        return
     conn: http.client.HTTPConnection
     if plan.scheme == "https":
-        conn = http.client.HTTPSConnection(
-            plan.host, plan.port, timeout=connect_timeout, context=ssl.create_default_context()
-        )
+        conn = _PinnedHTTPSConnection(plan.host, port, addresses, connect_timeout)
     else:
-        conn = http.client.HTTPConnection(plan.host, plan.port, timeout=connect_timeout)
+        conn = _PinnedHTTPConnection(plan.host, port, addresses, connect_timeout)
     try:
+        if plan.cancelled.is_set():
+            return
         try:
             conn.connect()
         except Exception as err:
