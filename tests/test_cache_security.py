@@ -228,6 +228,24 @@ def test_tampered_entry_is_deleted_and_recompiled(
     assert _verifies(entry, env["key"])
 
 
+def test_authentic_but_undecodable_entry_is_deleted_and_recompiled(
+    env: dict[str, Path], compiles: list[str]
+) -> None:
+    """A correctly tagged entry whose body does not decode (say, from another version) is replaced."""
+    engine = wasmtime.Engine()
+    load_component(engine, env["source"])
+    entry = _entry(env)
+    body = _header() + serial._PREFIX + bytes([serial.OBJ, 0x7F])
+    key = load_cache_key(env["key"])
+    entry.write_bytes(ENTRY_MAGIC + cache._entry_tag(key, entry.name, body) + body)
+    assert _verifies(entry, env["key"])
+    compiles.clear()
+    assert _add(engine, load_component(engine, env["source"])) == 42
+    assert len(compiles) == 1 and entry.read_bytes().endswith(
+        bytes(Component(engine, WAT).serialize())[-64:]
+    )
+
+
 def test_entry_under_another_key_is_rejected(
     env: dict[str, Path], compiles: list[str], tmp_path: Path
 ) -> None:
@@ -514,6 +532,26 @@ def test_mutated_serialized_component_raises_only_wasmtime_errors(
         len(_header()) if past_header else 0
     )  # also reach the plan decoder, not just the header check
     data = _mutate(_TYPES_ONLY, edits, protect)
+    try:
+        Component.deserialize(wasmtime.Engine(), data)
+    except wasmtime.WasmtimeError:
+        pass
+
+
+_WITH_MODULE = bytes(Component(wasmtime.Engine(), WAT).serialize())
+_WITH_MODULE_PLAN_END = len(_header()) + len(
+    serial.dumps_plan(Component.deserialize(wasmtime.Engine(), _WITH_MODULE)._plan)
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edits=_MUTATION)
+def test_mutated_plan_of_a_component_with_code_raises_only_wasmtime_errors(
+    edits: list[tuple[str, int, int]],
+) -> None:
+    """Mutations of the header and plan (never of the native code, which is trusted by definition)."""
+    native = _WITH_MODULE[_WITH_MODULE_PLAN_END:]
+    data = _mutate(_WITH_MODULE[:_WITH_MODULE_PLAN_END], edits) + native
     try:
         Component.deserialize(wasmtime.Engine(), data)
     except wasmtime.WasmtimeError:

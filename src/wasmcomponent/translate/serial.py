@@ -30,6 +30,11 @@ or stack entries that remain, an integer has at most 10 varint bytes, and a
 field check walks only the containers its object consumed (containers are
 never shared).  Any malformed input raises :class:`~wasmcomponent.errors.DecodeError`
 (a ``wasmtime.WasmtimeError``) naming the offset.
+
+What is checked is the shape, not the meaning: an index inside the plan (a
+core instance, a trampoline, an options entry) is not range-checked against
+the tables it points into.  Serialized components are trusted input anyway
+(their core modules are native code); the compile cache authenticates them.
 """
 
 from __future__ import annotations
@@ -51,7 +56,8 @@ _MAX_VARINT_BYTES = 10  # 70 bits: every u64/s64 of a plan fits
 
 # ------------------------------------------------------------------ schema
 #
-# A spec is one of: a scalar name ("int", "str", "bool", "bytes", "none"),
+# A spec is one of: a scalar name ("int" for a non-negative int, as every
+# integer of a plan is an index, count or limit; "str", "bool", "bytes", "none"),
 # ("opt", spec), ("tuple", spec) for a tuple of any length, ("fixed", spec, ...)
 # for a tuple of exactly those items, ("list", spec), ("dict", spec) with
 # string keys, ("any", spec, ...) for a union, or ("cls", classes).
@@ -180,7 +186,7 @@ _TAGS: dict[type, int] = {cls: tag for tag, (cls, _) in enumerate(_REGISTRY)}
 PLAN_SPEC: Spec = _cls(p.Plan)
 
 _SCALARS: dict[str, Callable[[Any], bool]] = {
-    "int": lambda v: type(v) is int and v >= 0,  # every integer of a plan is an index, count or limit
+    "int": lambda v: type(v) is int and v >= 0,
     "str": lambda v: type(v) is str,
     "bool": lambda v: type(v) is bool,
     "bytes": lambda v: type(v) is bytes,
