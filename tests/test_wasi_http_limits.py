@@ -214,6 +214,42 @@ def test_closing_a_stream_early_closes_the_guests_body(guest: Any) -> None:
     assert sent < 8 * MIB
 
 
+def test_asgi_client_gone_stops_the_guest(guest: Any) -> None:
+    eng, comp = guest
+    outputs: list[bytearray] = []
+
+    def config() -> WasiConfig:
+        cfg = WasiConfig()
+        outputs.append(cfg.stdout_buffer())
+        return cfg
+
+    app = AsgiApp(eng, comp, config=config)
+    bodies = [0]
+
+    async def run() -> None:
+        scope = {"type": "http", "method": "GET", "path": "/big", "scheme": "http", "query_string": b"mib=2048",
+                 "headers": [(b"host", b"localhost")]}
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.body":
+                bodies[0] += 1
+                if bodies[0] == 3:
+                    raise ConnectionResetError("client gone")
+
+        with pytest.raises(ConnectionResetError):
+            await app(scope, receive, send)
+
+    asyncio.run(asyncio.wait_for(run(), timeout=120))
+    deadline = time.monotonic() + TIMEOUT
+    while not outputs[0] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert bytes(outputs[0]).startswith(b"big: closed after ")
+    assert int(bytes(outputs[0]).split(b"after ")[1].split(b"\n")[0]) < 16 * MIB
+
+
 # ------------------------------------------------------------------ bodies held whole are capped
 
 

@@ -25,7 +25,8 @@ import concurrent.futures
 from typing import Any, Awaitable, Callable, Optional
 from wsgiref.util import is_hop_by_hop
 
-from .server import FreshInstanceServer
+from .body import WAIT_SLICE
+from .server import FreshInstanceServer, _response
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -45,7 +46,15 @@ class AsgiApp(FreshInstanceServer):
             raise ValueError(f"unsupported ASGI scope type `{scope['type']}`")
         headers = [(name.decode("latin-1"), value) for name, value in scope.get("headers", [])]
         body = _Receiver(receive, asyncio.get_running_loop())
-        response = await asyncio.to_thread(self.serve_stream, scope["method"], _url(scope), headers, body)
+        exchange = self.exchange(scope["method"], _url(scope), headers, body)
+        exchange.start()
+        try:
+            while not await asyncio.to_thread(exchange.head.wait, WAIT_SLICE):
+                pass
+        except BaseException:  # cancelled (client gone) before the guest answered
+            exchange.abandon()
+            raise
+        response = _response(exchange)
         try:
             await send(
                 {

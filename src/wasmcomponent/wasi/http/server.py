@@ -239,15 +239,28 @@ class _Exchange:
         self.failure: Optional[BaseException] = None
         self.started = False  # handle was called (setup succeeded)
         self.unfinished = False  # handle returned with the body neither finished nor dropped
+        self.abandoned = False
+
+    def start(self) -> None:
+        threading.Thread(target=self.run, name="wasi-http-serve", daemon=True).start()
+
+    def abandon(self) -> None:
+        """Nobody will consume the response (the caller went away): the guest's body writes see closed."""
+        self.abandoned = True
+        result = self.result
+        if isinstance(result, OutgoingResponse) and result.sink is not None:
+            result.sink.close()
 
     def on_set(self, result: Any) -> None:
+        self.result = result  # before looking at `abandoned`, which abandon() sets before looking here
         if isinstance(result, OutgoingResponse) and result.sink is not None:
             sink = result.sink
             with sink.cond:  # from now on a consumer drains it: stream with a window, no whole-body cap
                 sink.capacity = STREAM_WINDOW
                 sink.limit = None
                 sink.cond.notify_all()
-        self.result = result
+            if self.abandoned:
+                sink.close()
         self.is_set = True
         self.head.set()
 
@@ -364,10 +377,18 @@ class StreamingResponse:
 
 
 def _start(exchange: _Exchange) -> StreamingResponse:
-    thread = threading.Thread(target=exchange.run, name="wasi-http-serve", daemon=True)
-    thread.start()
-    while not exchange.head.wait(WAIT_SLICE):
-        pass
+    exchange.start()
+    try:
+        while not exchange.head.wait(WAIT_SLICE):
+            pass
+    except BaseException:  # interrupted: the guest must not wait for a consumer that never comes
+        exchange.abandon()
+        raise
+    return _response(exchange)
+
+
+def _response(exchange: _Exchange) -> StreamingResponse:
+    """The :class:`StreamingResponse` of an exchange whose head is known (``exchange.head`` is set)."""
     if not exchange.is_set:
         if exchange.failure is not None and not exchange.started:
             raise exchange.failure  # the instance could not be made: not a guest answer
@@ -442,4 +463,8 @@ class FreshInstanceServer:
 
     def serve_stream(self, method: str, url: str, headers: HeadersLike, body: BodyLike) -> StreamingResponse:
         """One request on a new instance, made and called on a worker thread (see :func:`handle_request_stream`)."""
-        return _start(_Exchange(self.instantiate, method, url, headers, body))
+        return _start(self.exchange(method, url, headers, body))
+
+    def exchange(self, method: str, url: str, headers: HeadersLike, body: BodyLike) -> _Exchange:
+        """The (not yet started) exchange of one request on a new instance (for async servers)."""
+        return _Exchange(self.instantiate, method, url, headers, body)
