@@ -294,6 +294,44 @@ def test_tcp_listen_accept_and_pollables() -> None:
         ctx.drop(handle.rep)
 
 
+def test_sockets_claim_the_descriptor_budget() -> None:
+    ctx = allowed(max_host_descriptors=3)
+    net = network.instance_network(ctx)
+    server = tcp.create_tcp_socket(ctx, "ipv4")
+    datagrams = udp.create_udp_socket(ctx, "ipv6")
+    assert ctx.descriptors.used == 2
+    assert tcp.start_bind(ctx, server, net, v4(0)) is None and tcp.finish_bind(ctx, server) is None
+    assert tcp.start_listen(ctx, server) is None and tcp.finish_listen(ctx, server) is None
+    port = port_of(tcp.local_address(ctx, server))
+    clients = [socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) for _ in range(2)]
+    listening = tcp.subscribe(ctx, server)
+    assert io.poll(ctx, [listening]) == [0]
+    peer, rx, tx = tcp.accept(ctx, server)  # the third unit
+    assert ctx.descriptors.used == 3
+    # past the limit: the guest gets wasmtime's code for EMFILE, the connection stays queued
+    assert tcp.create_tcp_socket(ctx, "ipv4") == "new-socket-limit"
+    assert udp.create_udp_socket(ctx, "ipv4") == "new-socket-limit"
+    assert tcp.accept(ctx, server) == "new-socket-limit"
+    for handle in (rx, tx, peer):
+        ctx.drop(handle.rep)
+    assert ctx.descriptors.used == 2
+    second, rx, tx = tcp.accept(ctx, server)
+    assert port_of(tcp.remote_address(ctx, second)) in [c.getsockname()[1] for c in clients]
+    ctx.drop(datagrams.rep)
+    assert ctx.descriptors.used == 2
+    # closing again (a dropped context closes what is left) gives nothing back twice
+    obj = ctx.table[second.rep]
+    for handle in (rx, tx, second):
+        ctx.drop(handle.rep)
+    obj.close()
+    assert ctx.descriptors.used == 1
+    ctx.drop(listening.rep)
+    ctx.drop(server.rep)
+    assert ctx.descriptors.used == 0
+    for client in clients:
+        client.close()
+
+
 def test_tcp_connection_refused_closes_the_socket() -> None:
     probe = socket.create_server(("127.0.0.1", 0))
     port = probe.getsockname()[1]

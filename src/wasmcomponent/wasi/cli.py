@@ -5,6 +5,11 @@ sink per context, so several handles see one stdin and interleave on one
 stdout.  ``exit`` raises ``wasmtime.ExitTrap`` with ``.code`` (0 for ``ok``,
 1 for ``err``, the byte for ``exit-with-code``); it unwinds the guest like a
 trap and never ends the Python process.
+
+A ``stdout_buffer()``/``stderr_buffer()`` holds at most
+``WasiConfig.max_buffer_bytes`` (see :class:`~.io.SinkOutput`: ``check-write``
+grants the room left, then reports ``closed``; a write past it traps).  The
+other sinks pass bytes on and keep none.
 """
 
 from __future__ import annotations
@@ -66,12 +71,12 @@ def _input_source(spec: StdioSpec) -> InputSource:
     return InputSource()
 
 
-def _sink(spec: StdioSpec, name: str) -> Sink:
+def _sink(spec: StdioSpec, name: str, limit: int) -> Sink:
     kind = spec[0]
     if kind == "inherit":
         return InheritSink(name)
     if kind == "buffer":
-        return BufferSink(spec[1])
+        return BufferSink(spec[1], limit, name)
     if kind == "custom":
         return CallbackSink(spec[1])
     if kind == "writer":
@@ -89,8 +94,8 @@ class CliState:
         self.env = config.env
         self.cwd = config.initial_cwd
         self.stdin = _input_source(config.stdin)
-        self.stdout = _sink(config.stdout, "stdout")
-        self.stderr = _sink(config.stderr, "stderr")
+        self.stdout = _sink(config.stdout, "stdout", config.max_buffer_bytes)
+        self.stderr = _sink(config.stderr, "stderr", config.max_buffer_bytes)
         self.strict = config.strict_permits
         forced = config.terminals
         self.terminal = {

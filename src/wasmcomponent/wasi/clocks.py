@@ -5,6 +5,12 @@ near 0, as wasmtime's).  A configured callable replaces either clock.  With
 virtual clocks (``WasiConfig.virtual_clocks``/``deterministic``) monotonic
 time starts at 0 and advances only when the guest waits on a deadline:
 sleeping jumps straight to it, and wall time is the epoch plus that offset.
+
+Guest-chosen times, as wasmtime answers them: a deadline already reached
+(``subscribe-duration(0)``, ``subscribe-instant(t)`` with ``t <= now``) is
+ready from its second look on (:class:`~.io.YieldOnce`); a deadline past
+2**64-1 ns is never ready; any other deadline is waited for, in sleeps of
+at most a day (``pollable.block`` on a far-future instant sleeps, like wasmtime).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..runtime.resources import ResourceHost
 from ..runtime.values import Record
 from .ctx import Interface, Res
-from .io import Pollable
+from .io import MAX_SLEEP_SECONDS, Pollable, YieldOnce
 
 if TYPE_CHECKING:
     from .config import WasiConfig
@@ -61,7 +67,7 @@ class ClockState:
         if self.virtual:
             self.advance(ns)
         elif ns > 0:
-            time.sleep(ns / 1e9)
+            time.sleep(min(ns / 1e9, MAX_SLEEP_SECONDS))  # Python's sleep overflows near 2**63 ns
 
 
 def _resolution_ns(name: str) -> int:
@@ -87,7 +93,9 @@ def monotonic_resolution(ctx: WasiCtx) -> int:
     return 1 if ctx.clocks.virtual else _resolution_ns("monotonic")
 
 
-def _deadline_pollable(ctx: WasiCtx, when: int) -> ResourceHost:
+def _deadline_pollable(ctx: WasiCtx, when: int, now: int) -> ResourceHost:
+    if when <= now:
+        return ctx.own(YieldOnce(), Res.POLLABLE)
     if when >= U64:
         # Too far to ever happen: never ready (wasmtime waits forever).
         return ctx.own(Pollable(lambda: False), Res.POLLABLE)
@@ -96,12 +104,13 @@ def _deadline_pollable(ctx: WasiCtx, when: int) -> ResourceHost:
 
 @MONOTONIC.func("subscribe-instant")
 def subscribe_instant(ctx: WasiCtx, when: int) -> ResourceHost:
-    return _deadline_pollable(ctx, when)
+    return _deadline_pollable(ctx, when, ctx.clocks.monotonic_now())
 
 
 @MONOTONIC.func("subscribe-duration")
 def subscribe_duration(ctx: WasiCtx, duration: int) -> ResourceHost:
-    return _deadline_pollable(ctx, ctx.clocks.monotonic_now() + duration)
+    now = ctx.clocks.monotonic_now()
+    return _deadline_pollable(ctx, now + duration, now)
 
 
 def _datetime(ns: int) -> Any:

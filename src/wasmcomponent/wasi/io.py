@@ -19,6 +19,24 @@ limit).  ``flush`` only starts a flush (:meth:`OutputStream.flush`); the
 Pollables are ready, timed (a monotonic deadline) or backed by a stream's
 readiness; ``poll`` waits on file descriptors with ``select`` and on
 deadlines by sleeping (or by advancing a virtual clock).
+
+Guest-chosen integers (issue #10) get wasmtime's answers, and never size a
+host allocation beyond a limit:
+
+* lengths of ``read``/``skip``/``blocking-*`` are clamped to
+  ``WasiConfig.max_read_size``, as wasmtime clamps to its 64 KiB read size;
+* ``write-zeroes(n)`` traps when ``n`` exceeds what ``check-write`` grants
+  at that moment (wasmtime's "cannot write more zeroes than `check_write`
+  allows"), so it allocates at most one grant; ``blocking-write-zeroes-and-flush``
+  traps above 4096; ``splice`` moves at most one grant (and ``splice(0)`` is
+  ``ok(0)`` without touching the source);
+* a file stream at an offset the host cannot seek to (2**63 and above) fails
+  with ``last-operation-failed`` carrying ``invalid``;
+* a ``stdout_buffer()``/``stderr_buffer()`` sink holds at most
+  ``WasiConfig.max_buffer_bytes``, like wasmtime's ``MemoryOutputPipe``:
+  ``check-write`` grants only the room left and is ``closed`` once full, a
+  ``write`` past the room traps ("write beyond capacity of the stdout
+  buffer"), and the ``blocking-*`` calls write what fits, then report ``closed``.
 """
 
 from __future__ import annotations
@@ -38,6 +56,12 @@ if TYPE_CHECKING:
 
 WRITE_PERMIT = 1 << 20
 BLOCKING_WRITE_LIMIT = 4096
+# The largest file offset the host's pread/pwrite take (off_t); beyond it wasmtime fails with EINVAL.
+MAX_FILE_OFFSET = (1 << 63) - 1
+# The longest single sleep while waiting on a deadline; longer waits loop (Python's sleep overflows
+# for timeouts past about 2**63 ns, and a guest chooses the deadline).
+MAX_SLEEP_SECONDS = 86400.0
+MAX_SLEEP_NS = 86400 * 10**9
 OK_UNIT = Variant("ok", None)
 ERR_CLOSED = Variant("err", None)
 
@@ -98,6 +122,27 @@ class Pollable(HostObject):
         return True if check is None else check()
 
 
+class YieldOnce(Pollable):
+    """A deadline already reached: ready from the second look on, as wasmtime's.
+
+    wasmtime's past deadline yields to its event loop once before reporting
+    ready, so ``subscribe-duration(0).ready()`` is false the first time and
+    true after; ``poll``/``block`` see it ready at once (they look twice).
+    """
+
+    __slots__ = ("yielded",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.yielded = False
+
+    def ready(self, now: int) -> bool:
+        if self.yielded:
+            return True
+        self.yielded = True
+        return False
+
+
 def block_until_ready(ctx: WasiCtx, pollables: list[Pollable]) -> list[int]:
     """Indices of the ready pollables, waiting until at least one is."""
     clocks = ctx.clocks
@@ -106,6 +151,8 @@ def block_until_ready(ctx: WasiCtx, pollables: list[Pollable]) -> list[int]:
         ready = [i for i, p in enumerate(pollables) if p.ready(now)]
         if ready:
             return ready
+        if any(type(p) is YieldOnce for p in pollables):
+            continue  # it has yielded now: ready on the next look
         deadlines = [p.deadline for p in pollables if p.deadline is not None]
         fds = [p.fileno for p in pollables if p.fileno is not None]
         pending_checks = any(p.deadline is None and p.fileno is None and p.check is not None for p in pollables)
@@ -115,7 +162,7 @@ def block_until_ready(ctx: WasiCtx, pollables: list[Pollable]) -> list[int]:
             continue
         if pending_checks:
             timeout = 1_000_000 if timeout is None else min(timeout, 1_000_000)
-        seconds = None if timeout is None else max(timeout, 0) / 1e9
+        seconds = None if timeout is None else min(max(timeout, 0) / 1e9, MAX_SLEEP_SECONDS)
         if fds:
             try:
                 select.select(fds, [], [], seconds)
@@ -124,7 +171,7 @@ def block_until_ready(ctx: WasiCtx, pollables: list[Pollable]) -> list[int]:
         elif seconds is None:
             time.sleep(3600)  # nothing can become ready: wait as wasmtime does (forever)
         else:
-            clocks.sleep(timeout or 0)
+            clocks.sleep(min(max(timeout or 0, 0), MAX_SLEEP_NS))  # the loop waits the rest
 
 
 # ------------------------------------------------------------------ input streams
@@ -142,6 +189,10 @@ class InputStream(HostObject):
     def blocking_read(self, size: int) -> bytes:
         """Like ``read`` but waits until at least one byte or the end."""
         return self.read(size)
+
+    def blocking_read_zero(self) -> bytes:
+        """``blocking-read(0)``: what a zero-length read answers (wasmtime: ``read(0)`` once ready)."""
+        return self.read(0)
 
     def ready(self) -> bool:
         return True
@@ -265,32 +316,54 @@ class FdSource(InputSource):
         return self.fd
 
 
+def _offset_failure() -> StreamFailed:
+    """wasmtime's answer to a file offset past ``off_t``: the host call fails with EINVAL."""
+    return StreamFailed(IoError("Invalid argument (os error 22)", "invalid"))
+
+
 class FileInput(InputStream):
     """``read-via-stream``: positional reads of a host file, with the stream's own offset."""
 
-    __slots__ = ("fd", "offset")
+    __slots__ = ("fd", "offset", "closed")
 
     def __init__(self, fd: int, offset: int) -> None:
         super().__init__()
         self.fd = fd
         self.offset = offset
+        self.closed = False
 
     def read(self, size: int) -> bytes:
+        if self.closed:
+            raise StreamClosed
+        if self.offset > MAX_FILE_OFFSET:
+            raise _offset_failure()
         try:
             data = os.pread(self.fd, size, self.offset)
         except OSError as err:
             raise failed_from_oserror(err) from None
+        except OverflowError:  # offset + size past off_t
+            raise _offset_failure() from None
         if not data and size > 0:
             raise StreamClosed
         self.offset += len(data)
         return data
+
+    def blocking_read_zero(self) -> bytes:
+        # wasmtime reads 0 bytes from the file, takes the 0 for the end of the file, and the
+        # stream stays closed from then on.
+        self.closed = True
+        raise StreamClosed
 
 
 # ------------------------------------------------------------------ output streams
 
 
 class Sink:
-    """Where an output stream's bytes go; ``write`` takes everything."""
+    """Where an output stream's bytes go; ``write`` takes everything (up to :meth:`room`)."""
+
+    def room(self) -> Optional[int]:
+        """How many more bytes the sink holds (None: no limit)."""
+        return None
 
     def write(self, data: bytes) -> None:
         pass
@@ -307,8 +380,20 @@ class DiscardSink(Sink):
 
 
 class BufferSink(Sink):
-    def __init__(self, buffer: bytearray) -> None:
+    """A ``bytearray`` the embedder reads, holding at most ``limit`` bytes (``max_buffer_bytes``).
+
+    The room is what the buffer holds less than the limit, so an embedder that
+    empties the buffer between runs gives the room back.
+    """
+
+    def __init__(self, buffer: bytearray, limit: Optional[int] = None, name: str = "output") -> None:
         self.buffer = buffer
+        self.limit = limit
+        self.name = name
+
+    def room(self) -> Optional[int]:
+        limit = self.limit
+        return None if limit is None else max(limit - len(self.buffer), 0)
 
     def write(self, data: bytes) -> None:
         self.buffer += data
@@ -414,7 +499,12 @@ class OutputStream(HostObject):
 
 
 class SinkOutput(OutputStream):
-    """A handle on a shared :class:`Sink` (stdout, stderr)."""
+    """A handle on a shared :class:`Sink` (stdout, stderr), bounded by the sink's :meth:`~Sink.room`.
+
+    As wasmtime's ``MemoryOutputPipe``: ``check-write`` grants at most the room
+    left and is ``closed`` once there is none; ``write`` past the room traps;
+    ``emit`` (the ``blocking-*`` calls) writes what fits, then reports ``closed``.
+    """
 
     __slots__ = ("sink",)
 
@@ -422,7 +512,31 @@ class SinkOutput(OutputStream):
         super().__init__(strict)
         self.sink = sink
 
+    def check_write(self) -> int:
+        room = self.sink.room()
+        if room is None:
+            return super().check_write()
+        if room <= 0:
+            raise StreamClosed  # full for good: nothing more will ever be written
+        self.permit = min(WRITE_PERMIT, room)
+        return self.permit
+
+    def write(self, data: bytes) -> None:
+        room = self.sink.room()
+        if room is not None and len(data) > room:
+            raise trap(f"write beyond capacity of the {getattr(self.sink, 'name', 'output')} buffer (max_buffer_bytes)")
+        super().write(data)
+
     def emit(self, data: bytes) -> None:
+        room = self.sink.room()
+        if room is not None and len(data) > room:
+            self._deliver(data[:room])
+            raise StreamClosed
+        self._deliver(data)
+
+    def _deliver(self, data: bytes) -> None:
+        if not data:
+            return
         try:
             self.sink.write(data)
         except OSError as err:
@@ -452,6 +566,8 @@ class FileOutput(OutputStream):
                 self.offset = os.fstat(self.fd).st_size
             view = memoryview(data)
             while view:
+                if self.offset > MAX_FILE_OFFSET:
+                    raise _offset_failure()
                 written = os.pwrite(self.fd, view, self.offset)
                 self.offset += written
                 view = view[written:]
@@ -503,6 +619,7 @@ def unit_result(ctx: WasiCtx, action: Callable[[], Any]) -> Variant:
 
 
 def _check_len(ctx: WasiCtx, size: int) -> int:
+    """A guest's read length clamped to ``max_read_size`` (the most one call allocates)."""
     return min(size, ctx.config.max_read_size)
 
 
@@ -537,18 +654,22 @@ def input_read(ctx: WasiCtx, self: Any, size: int) -> Any:
         return stream_error(ctx, err)
 
 
+def _blocking_read(ctx: WasiCtx, stream: InputStream, size: int) -> bytes:
+    """At least one byte (at most ``size``, already clamped), waiting for it; raises at the end."""
+    if size == 0:
+        return stream.blocking_read_zero()
+    while True:
+        data = stream.blocking_read(size)
+        if data:
+            return data
+        block_until_ready(ctx, [stream.pollable()])
+
+
 @STREAMS.func("[method]input-stream.blocking-read")
 def input_blocking_read(ctx: WasiCtx, self: Any, size: int) -> Any:
     stream = ctx.get(self, InputStream)
-    size = _check_len(ctx, size)
     try:
-        if size == 0:
-            return stream.read(0)
-        while True:
-            data = stream.blocking_read(size)
-            if data:
-                return data
-            block_until_ready(ctx, [stream.pollable()])
+        return _blocking_read(ctx, stream, _check_len(ctx, size))
     except (StreamClosed, StreamFailed) as err:
         return stream_error(ctx, err)
 
@@ -631,7 +752,15 @@ def output_subscribe(ctx: WasiCtx, self: Any) -> ResourceHost:
 @STREAMS.func("[method]output-stream.write-zeroes")
 def output_write_zeroes(ctx: WasiCtx, self: Any, size: int) -> Variant:
     stream = ctx.get(self, OutputStream)
-    return unit_result(ctx, lambda: stream.write(bytes(size)))
+
+    def run() -> None:
+        # As wasmtime: measured against a fresh check-write grant (not the guest's last one),
+        # so the zeroes allocated are at most one grant.
+        if size > stream.check_write():
+            raise trap("cannot write more zeroes than check-write allows")
+        stream.write(bytes(size))
+
+    return unit_result(ctx, run)
 
 
 @STREAMS.func("[method]output-stream.blocking-write-zeroes-and-flush")
@@ -651,14 +780,23 @@ def _splice(ctx: WasiCtx, self: Any, src: Any, size: int, blocking: bool) -> Any
     out = ctx.get(self, OutputStream)
     source = ctx.get(src, InputStream)
     try:
+        # As wasmtime: at most what the destination grants now; 0 touches neither stream.
+        permit = out.check_write()
         if blocking:
-            size = min(size, BLOCKING_WRITE_LIMIT)
-        else:
-            size = min(size, out.check_write())
-        data = source.blocking_read(_check_len(ctx, size)) if blocking else source.read(_check_len(ctx, size))
-        out.emit(data)
+            while permit == 0:
+                block_until_ready(ctx, [Pollable(out.ready)])
+                permit = out.check_write()
+        size = _check_len(ctx, min(size, permit))
+        if size == 0:
+            return 0
         if blocking:
+            data = _blocking_read(ctx, source, size)
+            out.emit(data)
             out.blocking_flush()
+        else:
+            data = source.read(size)
+            if data:
+                out.write(data)
         return len(data)
     except (StreamClosed, StreamFailed) as err:
         return stream_error(ctx, err)

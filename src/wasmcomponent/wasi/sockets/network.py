@@ -8,6 +8,11 @@
 * Failures inside the socket code raise :class:`SocketError` carrying a WIT
   ``error-code`` case name; :func:`socket_call` turns it into the return value.
   ``OSError`` maps to a code as wasmtime maps errno values.
+* Every socket the guest holds claims one unit of the context's descriptor
+  budget (``WasiConfig.max_host_descriptors``, shared with files and HTTP):
+  :func:`open_socket` claims it before the host socket is created (past the
+  limit the guest gets ``new-socket-limit``, the code wasmtime gives for
+  ``EMFILE``), and :meth:`HostSocket.close` gives it back, once.
 * Addresses: the WIT ``ip-socket-address`` arrives as
   ``Variant("ipv4", Record(port, address))`` (or ``"ipv6"`` with ``flow-info``
   and ``scope-id``); :func:`from_wit` makes a :class:`SockAddr` of it and
@@ -26,7 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 from ...runtime.values import Record, Variant
-from ..ctx import HostObject, Interface, Res, trap
+from ..ctx import DescriptorBudget, HostObject, Interface, Res, trap
 from ..io import IoError
 
 if TYPE_CHECKING:
@@ -56,6 +61,48 @@ class SocketIoError(IoError):
     def __init__(self, message: str, code: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class HostSocket(HostObject):
+    """A resource owning a host socket and the descriptor-budget unit it was opened with."""
+
+    __slots__ = ("sock", "budget")
+
+    def __init__(self, sock: socket.socket, budget: Optional[DescriptorBudget]) -> None:
+        super().__init__()
+        self.sock = sock
+        self.budget = budget
+
+    def close(self) -> None:
+        """Close the host socket and give its budget unit back (idempotent)."""
+        self.sock.close()
+        budget, self.budget = self.budget, None
+        if budget is not None:
+            budget.release()
+
+
+def claim_descriptor(ctx: WasiCtx) -> DescriptorBudget:
+    """Take one unit of the context's descriptor budget; ``new-socket-limit`` past the limit."""
+    budget = ctx.descriptors
+    if not budget.claim():
+        raise SocketError("new-socket-limit")
+    return budget
+
+
+def open_socket(ctx: WasiCtx, family: str, kind: int, make: Callable[[socket.socket, DescriptorBudget], T]) -> T:
+    """A new host socket wrapped by ``make(sock, budget)``, after claiming its budget unit."""
+    budget = claim_descriptor(ctx)
+    try:
+        sock = new_socket(family, kind)
+    except BaseException:
+        budget.release()
+        raise
+    try:
+        return make(sock, budget)
+    except BaseException:
+        sock.close()
+        budget.release()
+        raise
 
 
 class Network(HostObject):

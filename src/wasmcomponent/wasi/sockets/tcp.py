@@ -23,18 +23,20 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any, Optional
 
-from ..ctx import HostObject, Interface, Res
+from ..ctx import DescriptorBudget, Interface, Res
 from ..io import InputStream, OutputStream, Pollable, StreamClosed, StreamFailed
 from .network import (
+    HostSocket,
     SocketError,
     SocketIoError,
     bind_socket,
+    claim_descriptor,
     error_code,
     from_host,
     from_wit,
     get_buffer_size,
     get_hop_limit,
-    new_socket,
+    open_socket,
     readable,
     set_buffer_size,
     set_hop_limit,
@@ -71,14 +73,19 @@ _ACCEPT_ABORTED = {
 _KEEPIDLE = getattr(socket, "TCP_KEEPIDLE", getattr(socket, "TCP_KEEPALIVE", None))
 
 
-class TcpSocket(HostObject):
+class TcpSocket(HostSocket):
     """One ``tcp-socket``: host socket, WASI state, and the operation started but not finished."""
 
-    __slots__ = ("sock", "family", "state", "error", "op", "connect_result", "backlog", "bound", "reader", "writer")
+    __slots__ = ("family", "state", "error", "op", "connect_result", "backlog", "bound", "reader", "writer")
 
-    def __init__(self, sock: socket.socket, family: str, state: str = "default") -> None:
-        super().__init__()
-        self.sock = sock
+    def __init__(
+        self,
+        sock: socket.socket,
+        family: str,
+        state: str = "default",
+        budget: Optional[DescriptorBudget] = None,
+    ) -> None:
+        super().__init__(sock, budget)
         self.family = family
         self.state = state  # default | connecting | listening | connected | closed
         self.error = "unknown"  # the error a closed socket reports
@@ -144,9 +151,6 @@ class TcpSocket(HostObject):
             ctx.own(self.adopt(self.reader), Res.INPUT_STREAM),
             ctx.own(self.adopt(self.writer), Res.OUTPUT_STREAM),
         )
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 class TcpInput(InputStream):
@@ -320,10 +324,10 @@ def create_tcp_socket(ctx: WasiCtx, family: str) -> Any:
     if not ctx.sockets.tcp:
         return "access-denied"
 
-    def run() -> Any:
-        return ctx.own(TcpSocket(new_socket(family, socket.SOCK_STREAM), family), Res.TCP_SOCKET)
+    def make(sock: socket.socket, budget: DescriptorBudget) -> Any:
+        return ctx.own(TcpSocket(sock, family, budget=budget), Res.TCP_SOCKET)
 
-    return socket_call(run)
+    return socket_call(lambda: open_socket(ctx, family, socket.SOCK_STREAM, make))
 
 
 @_method("start-bind")
@@ -448,27 +452,44 @@ def accept(ctx: WasiCtx, self: Any) -> Any:
     def run() -> Any:
         if listener.state != "listening":
             raise SocketError("invalid-state")
-        while True:
-            try:
-                conn, peer = listener.sock.accept()
-            except (BlockingIOError, InterruptedError):
-                raise SocketError("would-block") from None
-            except OSError as err:
-                if sys.platform.startswith("linux") and err.errno in _ACCEPT_ABORTED:
-                    raise SocketError("connection-aborted") from None
-                raise
-            try:
-                ctx.sockets.check(from_host(peer), "tcp-accept")
-            except SocketError:
-                _reset(conn)
-                continue
-            conn.setblocking(False)
-            client = TcpSocket(conn, listener.family, "connected")
+        # the accepted connection's budget unit, claimed first: past the limit the pending
+        # connection stays queued and the guest gets ``new-socket-limit``
+        budget = claim_descriptor(ctx)
+        try:
+            conn = _accept(ctx, listener)
+        except BaseException:
+            budget.release()
+            raise
+        client = TcpSocket(conn, listener.family, "connected", budget)
+        try:
             handle = ctx.own(client, Res.TCP_SOCKET)
-            rx, tx = client.take_streams(ctx)
-            return (handle, rx, tx)
+        except BaseException:
+            client.close()
+            raise
+        rx, tx = client.take_streams(ctx)
+        return (handle, rx, tx)
 
     return socket_call(run)
+
+
+def _accept(ctx: WasiCtx, listener: TcpSocket) -> socket.socket:
+    """The next pending connection the address check allows (others are reset), non-blocking."""
+    while True:
+        try:
+            conn, peer = listener.sock.accept()
+        except (BlockingIOError, InterruptedError):
+            raise SocketError("would-block") from None
+        except OSError as err:
+            if sys.platform.startswith("linux") and err.errno in _ACCEPT_ABORTED:
+                raise SocketError("connection-aborted") from None
+            raise
+        try:
+            ctx.sockets.check(from_host(peer), "tcp-accept")
+        except SocketError:
+            _reset(conn)
+            continue
+        conn.setblocking(False)
+        return conn
 
 
 @_method("local-address")

@@ -17,9 +17,10 @@ import socket
 from typing import TYPE_CHECKING, Any, Optional
 
 from ...runtime.values import Record
-from ..ctx import HostObject, Interface, Res, trap
+from ..ctx import DescriptorBudget, HostObject, Interface, Res, trap
 from ..io import Pollable
 from .network import (
+    HostSocket,
     Network,
     SockAddr,
     SocketError,
@@ -29,7 +30,7 @@ from .network import (
     from_wit,
     get_buffer_size,
     get_hop_limit,
-    new_socket,
+    open_socket,
     readable,
     set_buffer_size,
     set_hop_limit,
@@ -47,14 +48,13 @@ MAX_DATAGRAMS = 16
 MAX_DATAGRAM_SIZE = 65535
 
 
-class UdpSocket(HostObject):
+class UdpSocket(HostSocket):
     """One ``udp-socket``: host socket, the connected peer, and how many datagram streams live."""
 
-    __slots__ = ("sock", "family", "op", "bound", "remote", "streams")
+    __slots__ = ("family", "op", "bound", "remote", "streams")
 
-    def __init__(self, sock: socket.socket, family: str) -> None:
-        super().__init__()
-        self.sock = sock
+    def __init__(self, sock: socket.socket, family: str, budget: Optional[DescriptorBudget] = None) -> None:
+        super().__init__(sock, budget)
         self.family = family
         self.op: Optional[str] = None
         self.bound = False
@@ -68,9 +68,6 @@ class UdpSocket(HostObject):
             except (OSError, ValueError):
                 self.bound = False
         return self.bound
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 def _disconnect(sock: socket.socket) -> None:
@@ -138,7 +135,11 @@ def _method(resource: str, name: str) -> Any:
 def create_udp_socket(ctx: WasiCtx, family: str) -> Any:
     if not ctx.sockets.udp:
         return "access-denied"
-    return socket_call(lambda: ctx.own(UdpSocket(new_socket(family, socket.SOCK_DGRAM), family), Res.UDP_SOCKET))
+
+    def make(sock: socket.socket, budget: DescriptorBudget) -> Any:
+        return ctx.own(UdpSocket(sock, family, budget), Res.UDP_SOCKET)
+
+    return socket_call(lambda: open_socket(ctx, family, socket.SOCK_DGRAM, make))
 
 
 @_method("udp-socket", "start-bind")
