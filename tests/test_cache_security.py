@@ -311,6 +311,17 @@ def test_symlinked_entry_is_not_followed(
     assert target.exists()  # the link was removed, not what it pointed to
 
 
+def test_fifo_in_place_of_an_entry_does_not_block(env: dict[str, Path], compiles: list[str]) -> None:
+    engine = wasmtime.Engine()
+    load_component(engine, env["source"])
+    entry = _entry(env)
+    entry.unlink()
+    os.mkfifo(entry)
+    compiles.clear()
+    assert _add(engine, load_component(engine, env["source"])) == 42
+    assert len(compiles) == 1 and stat.S_ISREG(os.lstat(entry).st_mode) and _verifies(entry, env["key"])
+
+
 # ------------------------------------------------------------------ the key file
 
 
@@ -369,6 +380,8 @@ def _untrusted_key(env: dict[str, Path], how: str, tmp_path: Path) -> None:
         env["key"].symlink_to(real)
     elif how == "directory":
         env["key"].mkdir()
+    elif how == "fifo":
+        os.mkfifo(env["key"], 0o600)
     elif how == "foreign-owner":
         if os.geteuid() != 0:
             pytest.skip("changing a file's owner needs root")
@@ -377,7 +390,7 @@ def _untrusted_key(env: dict[str, Path], how: str, tmp_path: Path) -> None:
         os.chown(env["key"], 54321, -1)
 
 
-@pytest.mark.parametrize("how", ["open-directory", "symlink", "directory", "foreign-owner"])
+@pytest.mark.parametrize("how", ["open-directory", "symlink", "directory", "fifo", "foreign-owner"])
 def test_untrusted_key_disables_the_cache(
     env: dict[str, Path], compiles: list[str], tmp_path: Path, how: str
 ) -> None:

@@ -200,6 +200,10 @@ def cache_key_path() -> Path:
     return Path(base) / "wasmcomponent" / "cache.key"
 
 
+# No symlinks; O_NONBLOCK so that a FIFO planted in place of a file cannot block the open.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+
+
 def _owned_by_someone_else(info: os.stat_result) -> bool:
     geteuid = getattr(os, "geteuid", None)
     return geteuid is not None and info.st_uid != geteuid()
@@ -227,7 +231,7 @@ def _key_directory(directory: Path) -> None:
 def _read_key(path: Path) -> Optional[bytes]:
     """The key in ``path``; None when the file is missing, too open or malformed (make a new one)."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, _OPEN_FLAGS)
     except FileNotFoundError:
         return None
     except OSError as err:
@@ -301,7 +305,7 @@ def _entry_tag(key: bytes, name: str, payload: Union[bytes, memoryview]) -> byte
 def _read_entry(entry: Path, limit: int) -> Optional[bytes]:
     """The bytes of cache file ``entry``, None if absent; a symlink or other odd file counts as corrupt (b"")."""
     try:
-        fd = os.open(entry, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(entry, _OPEN_FLAGS)
     except FileNotFoundError:
         return None
     except OSError:
