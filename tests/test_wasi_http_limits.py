@@ -16,7 +16,9 @@
   which loopback server an outgoing request may reach; a denied one sees no
   connection.  Each connection holds a unit of the descriptor budget.
 * Integers: request-option durations over the whole u64 range, status codes,
-  read lengths on body streams answer what wasmtime-wasi-http answers.
+  ``content-length`` sizes and read lengths on body streams answer what
+  wasmtime-wasi-http answers; the guest's ``integers`` export runs side by
+  side on ``wasmtime.component`` (``add_wasip2`` + ``add_wasi_http``).
 
 Only loopback addresses are used; every wait and loop is bounded.
 """
@@ -578,6 +580,26 @@ def test_request_option_durations_take_every_u64(counting_servers: Any) -> None:
         else:
             assert isinstance(outcome, ResourceHost), (value, outcome)
             assert read_body(ctx, outcome) == b"upstream"
+
+
+def test_integers_side_by_side_with_wasmtime(guest: Any) -> None:
+    """The guest's ``integers`` export (status codes, u64 durations, content-length sizes) on both runtimes."""
+    import wasmtime.component as wc
+
+    eng, comp = guest
+    native = wc.Component.from_file(eng, str(build("http")))
+    store = wasmtime.Store(eng)
+    store.set_wasi(wasmtime.WasiConfig())
+    store.set_wasi_http()
+    linker = wc.Linker(eng)
+    linker.add_wasip2()
+    linker.add_wasi_http()
+    theirs = linker.instantiate(store, native).get_func(store, "integers")(store)
+    ours_store, ours = instantiate(guest, WasiConfig())
+    lines = ours.get_func(ours_store, "integers")(ours_store)
+    assert lines == theirs
+    assert "set-between_bytes 18446744073709551615: ok None get 18446744073709551615" in lines
+    assert "set-status-code 1000: err None" in lines and "write 4: err LastOperationFailed" in lines
 
 
 def test_status_codes_as_wasmtime() -> None:

@@ -20,6 +20,7 @@ Routes (``incoming-handler.handle``):
 
 from urllib.parse import parse_qs
 
+import wit_world
 from componentize_py_types import Err, Ok
 from wit_world import exports
 from wit_world.imports import outgoing_handler, streams, types
@@ -249,3 +250,49 @@ class IncomingHandler(exports.IncomingHandler):
             types.ResponseOutparam.set(response_out, Err(types.ErrorCode_ConnectionTimeout()))
         else:
             _respond(response_out, 404, [], b"not found")
+
+
+U64_BOUNDARIES = (0, 2**31, 2**32 - 1, 2**63, 2**64 - 1)
+
+
+def _outcome(action, *args) -> str:
+    try:
+        value = action(*args)
+    except Err as exc:
+        value = exc.value
+        return f"err {_case(value) if value is not None else None}"
+    return f"ok {value!r}"
+
+
+class WitWorld(wit_world.WitWorld):
+    def integers(self) -> list:
+        lines = []
+        response = types.OutgoingResponse(types.Fields())
+        for status in (0, 1, 99, 100, 200, 599, 999, 1000, 2**15, 2**16 - 1):
+            lines.append(f"set-status-code {status}: {_outcome(response.set_status_code, status)}")
+            lines.append(f"status-code: {response.status_code()}")
+        options = types.RequestOptions()
+        for name in ("connect", "first_byte", "between_bytes"):
+            for value in U64_BOUNDARIES:
+                setter = getattr(options, f"set_{name}_timeout")
+                getter = getattr(options, f"{name}_timeout")
+                lines.append(f"set-{name} {value}: {_outcome(setter, value)} get {getter()}")
+            lines.append(f"set-{name} none: {_outcome(getattr(options, f'set_{name}_timeout'), None)}")
+        # a declared content-length is enforced on write and at finish, with the written size
+        for declared, data in ((3, b"abcd"), (5, b"ab"), (0, b"")):
+            response = types.OutgoingResponse(types.Fields.from_list([("content-length", str(declared).encode())]))
+            body = response.body()
+            with body.write() as stream:
+                permit = stream.check_write()
+                lines.append(f"content-length {declared} check-write>0: {permit > 0}")
+                lines.append(f"write {len(data)}: {_outcome(stream.write, data)}")
+            lines.append(f"finish: {_outcome(types.OutgoingBody.finish, body, None)}")
+        for value in (b"", b"7", b"1" * 20, b"18446744073709551616", b"-1", b"+1"):
+            try:
+                fields = types.Fields.from_list([("content-length", value)])
+            except Err as exc:
+                lines.append(f"content-length {value!r} from-list: err {_case(exc.value)}")
+                continue
+            response = types.OutgoingResponse(fields)
+            lines.append(f"content-length {value!r} body: {_outcome(lambda r: r.body() is not None, response)}")
+        return lines

@@ -3,8 +3,9 @@
 A :class:`Fields` keeps ``(name, value)`` entries in insertion order with the
 name's original casing; names compare case-insensitively.  Mutations check,
 in this order: name syntax (an RFC 9110 token), the forbidden set, whether
-the map is mutable, value syntax (no control characters but tab, no DEL),
-and the total size limit.  The first three failures are
+the map is mutable, value syntax (no control characters but tab, no DEL; a
+``content-length`` is ``1*DIGIT`` fitting a u64, as wasmtime parses it), and
+the total size limit.  The first four failures are
 ``header-error`` cases (:class:`HeaderError`); exceeding the size limit
 traps, as in wasmtime.
 
@@ -59,6 +60,14 @@ def valid_name(name: str) -> bool:
 def valid_value(value: bytes) -> bool:
     """Whether ``value`` is a valid field value: no control byte but tab, no DEL."""
     return all((b >= 0x20 and b != 0x7F) or b == 0x09 for b in value)
+
+
+U64_MAX = 2**64 - 1
+
+
+def valid_content_length(value: bytes) -> bool:
+    """A ``content-length`` value as wasmtime accepts it in a map: ``1*DIGIT`` that fits a u64."""
+    return value.isdigit() and value.isascii() and int(value) <= U64_MAX
 
 
 def _entry_size(name: str, value: bytes) -> int:
@@ -132,6 +141,8 @@ class Fields(Owned):
             raise HeaderError("immutable")
         if not all(valid_value(v) for v in values):
             raise HeaderError("invalid-syntax")
+        if key == "content-length" and not all(valid_content_length(v) for v in values):
+            raise HeaderError("invalid-syntax")  # wasmtime parses it as a u64 on the way in
         return key
 
     def _resize(self, size: int) -> None:
