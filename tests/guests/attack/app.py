@@ -394,22 +394,28 @@ class WitWorld(wit_world.WitWorld):
             ):
                 path = "new.txt" if "new" in label else ("subdir" if "dir" in label else "file.txt")
                 _attempt(log, label, _open_show(rod, path, open_flags=open_flags, desc_flags=flags))
-            targets = [("preopen", rod, "")]
+            # the preopen, and descriptors opened from it: plain, and asking for mutate-directory
             sub = rod.open_at(NOFOLLOW, "subdir", types.OpenFlags.DIRECTORY, READ)
-            targets.append(("subdir", sub, ""))
-            for where, d, _ in targets:
+            targets = [("preopen", rod, "file.txt"), ("subdir", sub, "inner.txt")]
+            try:
+                targets.append(("subdir-mutate", rod.open_at(NOFOLLOW, "subdir", types.OpenFlags.DIRECTORY, READ | MUTATE), "inner.txt"))
+            except Err as exc:
+                log.append(f"subdir-mutate: {_code(exc)}")
+            for where, d, name in targets:
                 _attempt(log, f"{where} get-flags", lambda d=d: sorted(f.name.lower() for f in types.DescriptorFlags if f in d.get_flags()))
                 _attempt(log, f"{where} mkdir", lambda d=d: d.create_directory_at("new-dir"))
                 _attempt(log, f"{where} rmdir", lambda d=d: d.remove_directory_at("empty"))
-                _attempt(log, f"{where} unlink", lambda d=d: d.unlink_file_at("inner.txt" if d is sub else "file.txt"))
-                _attempt(log, f"{where} rename", lambda d=d: d.rename_at("inner.txt" if d is sub else "file.txt", d, "moved"))
+                _attempt(log, f"{where} unlink", lambda d=d, name=name: d.unlink_file_at(name))
+                _attempt(log, f"{where} rename", lambda d=d, name=name: d.rename_at(name, d, "moved"))
                 _attempt(log, f"{where} symlink", lambda d=d: d.symlink_at("file.txt", "new-link"))
-                _attempt(log, f"{where} link", lambda d=d: d.link_at(NOFOLLOW, "inner.txt" if d is sub else "file.txt", d, "hard"))
-                _attempt(log, f"{where} set-times-at", lambda d=d: d.set_times_at(NOFOLLOW, "inner.txt" if d is sub else "file.txt", ts, ts))
+                _attempt(log, f"{where} link", lambda d=d, name=name: d.link_at(NOFOLLOW, name, d, "hard"))
+                _attempt(log, f"{where} set-times-at", lambda d=d, name=name: d.set_times_at(NOFOLLOW, name, ts, ts))
                 _attempt(log, f"{where} set-times", lambda d=d: d.set_times(ts, ts))
                 _attempt(log, f"{where} open create", _open_show(d, "new.txt", open_flags=types.OpenFlags.CREATE, desc_flags=WRITE))
-                _attempt(log, f"{where} open write", _open_show(d, "inner.txt" if d is sub else "file.txt", desc_flags=WRITE))
-            _drop(sub)
+                _attempt(log, f"{where} open write", _open_show(d, name, desc_flags=WRITE))
+                _attempt(log, f"{where} open truncate", _open_show(d, name, open_flags=types.OpenFlags.TRUNCATE))
+            for _, d, _ in targets[1:]:
+                _drop(d)
             # across preopens: the mutable one as the source, the read-only one as the target
             _attempt(log, "rename into ro", lambda: base.rename_at("inside.txt", rod, "moved-in"))
             _attempt(log, "rename out of ro", lambda: rod.rename_at("file.txt", base, "moved-out"))
