@@ -349,6 +349,37 @@ def test_network_request_bodies_stream_past_the_limit(guest: Any, sink_server: t
     assert peak < STREAM_BOUND, f"peak of Python allocations {peak / MIB:.1f} MiB"
 
 
+def test_hook_response_bodies_can_stream() -> None:
+    """An ``http_send`` hook may answer with an iterable body: pulled as the guest reads, never held whole."""
+    pulled = [0]
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(256):
+            pulled[0] += 1
+            yield bytes(MIB)
+
+    cfg = WasiConfig()
+    cfg.http_send = lambda req: HttpResponse(200, [], chunks())  # type: ignore[arg-type]
+    ctx = make_ctx(cfg)
+
+    def read() -> int:
+        response = resolve(ctx, client.handle(ctx, request(ctx, "example.com"), None))
+        body = types.incoming_response_consume(ctx, response)
+        stream = types.incoming_body_stream(ctx, body)
+        assert pulled[0] == 0  # nothing pulled before the guest reads
+        total = 0
+        for _ in range(1 << 20):  # bounded
+            chunk = io.input_blocking_read(ctx, stream, 1 << 16)
+            if chunk is None:
+                break
+            total += len(chunk)
+        return total
+
+    total, peak = measured(read)
+    assert total == 256 * MIB and pulled[0] == 256
+    assert peak < STREAM_BOUND, f"peak of Python allocations {peak / MIB:.1f} MiB"
+
+
 # ------------------------------------------------------------------ request bodies are pulled
 
 

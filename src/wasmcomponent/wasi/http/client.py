@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 from ...runtime.values import Record, Variant
 from ..ctx import Interface, Res
-from .body import BodyAborted, BodySink, BodySource, IncomingBody
+from .body import BodyAborted, BodySink, BodySource, IncomingBody, PullSource
 from .codes import (
     error,
     error_from_exception,
@@ -111,7 +111,9 @@ class HttpResponse:
     """A response: status, headers (name, value bytes) in order, body, optional trailers.
 
     ``error`` is set by :func:`~.server.handle_request` on its 500 answer when
-    the guest trapped before setting a response.
+    the guest trapped before setting a response.  An ``http_send`` hook may
+    give ``body`` as an iterable of ``bytes``: it is pulled as the guest reads
+    (a large body need not be held).
     """
 
     status: int
@@ -260,6 +262,14 @@ def _collect_body(plan: _Plan) -> Union[bytes, Variant]:
     return sink.collected()
 
 
+def _hook_body(body: Any) -> BodySource:
+    """A hook's response body: ``bytes``, or an iterable of ``bytes`` pulled as the guest reads."""
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        return BodySource.of(bytes(body))
+    chunks = iter(body)
+    return PullSource(lambda size: next(chunks, None))
+
+
 def _run_hook(hook: Callable[[Any], Any], state: HttpState, plan: _Plan, future: FutureIncomingResponse) -> None:
     body = _collect_body(plan)
     if isinstance(body, Variant):
@@ -278,7 +288,7 @@ def _run_hook(hook: Callable[[Any], Any], state: HttpState, plan: _Plan, future:
     except Exception as err:  # a failing hook is reported to the guest, as a transport error would be
         future.resolve(internal_error(f"{type(err).__name__}: {err}"))
         return
-    source = BodySource.of(response.body)
+    source = _hook_body(response.body)
     source.trailers = response.trailers
     headers = state.incoming_fields(response.headers)
     future.resolve(IncomingResponse(response.status, headers, IncomingBody(source)))
