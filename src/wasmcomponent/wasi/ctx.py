@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import os
+import threading
 import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
@@ -112,23 +113,27 @@ class DescriptorBudget:
     True
     """
 
-    __slots__ = ("limit", "used")
+    __slots__ = ("limit", "used", "_lock")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.used = 0
+        # HTTP client threads release their unit while the guest's thread may claim one.
+        self._lock = threading.Lock()
 
     def claim(self) -> bool:
         """Take one unit; False (nothing taken) when the limit is reached."""
-        if self.used >= self.limit:
-            return False
-        self.used += 1
-        return True
+        with self._lock:
+            if self.used >= self.limit:
+                return False
+            self.used += 1
+            return True
 
     def release(self) -> None:
         """Give back one unit taken by :meth:`claim`."""
-        if self.used > 0:
-            self.used -= 1
+        with self._lock:
+            if self.used > 0:
+                self.used -= 1
 
 
 def _close_table(table: dict[int, HostObject]) -> None:
