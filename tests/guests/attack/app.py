@@ -436,6 +436,11 @@ class WitWorld(wit_world.WitWorld):
             _attempt(log, "mutable file write-via-stream", lambda: _drop(g.write_via_stream(0)))
             _attempt(log, "mutable file read", lambda: _read_file(g))
             _drop(g)
+            w = base.open_at(NOFOLLOW, "inside.txt", NO_OPEN, WRITE)
+            _attempt(log, "mutable write-only file read", lambda: _read_file(w))
+            _attempt(log, "mutable write-only file read-via-stream", lambda: _drop(w.read_via_stream(0)))
+            _attempt(log, "mutable write-only file write", lambda: w.write(b"in", 0))
+            _drop(w)
             # ordinary Python I/O
             _attempt(log, "py read", _py_read(f"{ro}/file.txt"))
             _attempt(log, "py write", _py_write(f"{ro}/file.txt"))
