@@ -11,7 +11,9 @@ functions registered here turn those into WIT values:
   ``Variant("err", None | error)``.
 
 Every function is synchronous.  Output backends accept everything at once,
-so ``check-write`` always grants :data:`WRITE_PERMIT` bytes; with
+so ``check-write`` always grants the same size (:data:`STREAM_PERMIT`, 64 KiB,
+for stdio and file streams, as wasmtime 50 grants; 8 KiB for a
+``stdout_custom`` callback, as wasmtime's; :data:`WRITE_PERMIT` for others); with
 ``strict_permits`` (the default) writing more than the last grant traps,
 as does ``blocking-write-and-flush`` of more than 4096 bytes (wasmtime's
 limit).  ``flush`` only starts a flush (:meth:`OutputStream.flush`); the
@@ -55,6 +57,9 @@ if TYPE_CHECKING:
     from .ctx import WasiCtx
 
 WRITE_PERMIT = 1 << 20
+# What wasmtime 50's check-write grants on stdio and file streams (and 8 KiB on a custom stdout).
+STREAM_PERMIT = 64 << 10
+CALLBACK_PERMIT = 8 << 10
 BLOCKING_WRITE_LIMIT = 4096
 # The largest file offset the host's pread/pwrite take (off_t); beyond it wasmtime fails with EINVAL.
 MAX_FILE_OFFSET = (1 << 63) - 1
@@ -361,6 +366,8 @@ class FileInput(InputStream):
 class Sink:
     """Where an output stream's bytes go; ``write`` takes everything (up to :meth:`room`)."""
 
+    grant = STREAM_PERMIT  # what check-write grants
+
     def room(self) -> Optional[int]:
         """How many more bytes the sink holds (None: no limit)."""
         return None
@@ -400,6 +407,8 @@ class BufferSink(Sink):
 
 
 class CallbackSink(Sink):
+    grant = CALLBACK_PERMIT
+
     def __init__(self, callback: Callable[[bytes], Any]) -> None:
         self.callback = callback
 
@@ -464,6 +473,7 @@ class OutputStream(HostObject):
     """Base output stream with the permit bookkeeping of ``check-write``/``write``."""
 
     __slots__ = ("permit", "strict")
+    GRANT = WRITE_PERMIT  # what check-write grants
 
     def __init__(self, strict: bool = True) -> None:
         super().__init__()
@@ -471,8 +481,8 @@ class OutputStream(HostObject):
         self.strict = strict
 
     def check_write(self) -> int:
-        self.permit = WRITE_PERMIT
-        return WRITE_PERMIT
+        self.permit = grant = self.GRANT
+        return grant
 
     def write(self, data: bytes) -> None:
         size = len(data)
@@ -513,12 +523,14 @@ class SinkOutput(OutputStream):
         self.sink = sink
 
     def check_write(self) -> int:
-        room = self.sink.room()
+        sink = self.sink
+        room = sink.room()
         if room is None:
-            return super().check_write()
-        if room <= 0:
+            self.permit = sink.grant
+        elif room <= 0:
             raise StreamClosed  # full for good: nothing more will ever be written
-        self.permit = min(WRITE_PERMIT, room)
+        else:
+            self.permit = min(sink.grant, room)
         return self.permit
 
     def write(self, data: bytes) -> None:
@@ -553,6 +565,7 @@ class FileOutput(OutputStream):
     """``write-via-stream``/``append-via-stream``: positional writes with the stream's own offset."""
 
     __slots__ = ("fd", "offset", "append")
+    GRANT = STREAM_PERMIT
 
     def __init__(self, fd: int, offset: int, append: bool, strict: bool = True) -> None:
         super().__init__(strict)

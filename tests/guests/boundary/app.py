@@ -193,6 +193,8 @@ def _write_via_stream(v: int) -> str:
 def _file_output(v: int, blocking: bool) -> str:
     def run(root, f):
         with f.write_via_stream(0) as dst:
+            if blocking is None:
+                return _stream_steps([dst.check_write], "fs")
             if blocking:
                 return _stream_steps([lambda: dst.blocking_write_zeroes_and_flush(v)], "fs")
             return _stream_steps([lambda: dst.write_zeroes(v), dst.blocking_flush], "fs")
@@ -282,10 +284,70 @@ def _udp_streams(v: int, how: str) -> str:
             return _outcome(lambda: (outgoing.check_send(), outgoing.send([datagram] * min(v, 17)))[1])
 
 
+def _v6(port: int, flow_info: int = 0, scope_id: int = 0):
+    address = (0, 0, 0, 0, 0, 0, 0, 1)
+    return network.IpSocketAddress_Ipv6(
+        network.Ipv6SocketAddress(port=port, flow_info=flow_info, address=address, scope_id=scope_id)
+    )
+
+
+def _bind6(kind: str, **fields) -> str:
+    create = tcp_create_socket.create_tcp_socket if kind == "tcp" else udp_create_socket.create_udp_socket
+    try:
+        sock = create(network.IpAddressFamily.IPV6)
+    except Err as exc:
+        return "create: " + _error(exc.value)
+    with sock, instance_network.instance_network() as net:
+        return _stream_steps([lambda: sock.start_bind(net, _v6(0, **fields)), sock.finish_bind], "net")
+
+
+def _connect6(flow_info: int) -> str:
+    try:
+        sock = tcp_create_socket.create_tcp_socket(network.IpAddressFamily.IPV6)
+    except Err as exc:
+        return "create: " + _error(exc.value)
+    with sock, instance_network.instance_network() as net:
+        try:
+            sock.start_connect(net, _v6(9, flow_info=flow_info))  # nothing listens on port 9
+        except Err as exc:
+            return "start-connect: " + _error(exc.value)
+        while True:
+            try:
+                rx, tx = sock.finish_connect()
+            except Err as exc:
+                if exc.value != network.ErrorCode.WOULD_BLOCK:
+                    return "finish-connect: " + _error(exc.value)
+                with sock.subscribe() as ready:
+                    poll.poll([ready])
+                continue
+            rx.__exit__(None, None, None)
+            tx.__exit__(None, None, None)
+            return "finish-connect: ok()"
+
+
+def _send6(flow_info: int) -> str:
+    try:
+        sock = udp_create_socket.create_udp_socket(network.IpAddressFamily.IPV6)
+    except Err as exc:
+        return "create: " + _error(exc.value)
+    with sock, instance_network.instance_network() as net:
+        try:
+            sock.start_bind(net, _v6(0))
+            sock.finish_bind()
+        except Err as exc:
+            return "bind: " + _error(exc.value)
+        incoming, outgoing = sock.stream(None)
+        with incoming, outgoing:
+            datagram = udp.OutgoingDatagram(data=b"x", remote_address=_v6(9, flow_info=flow_info))
+            return _outcome(lambda: (outgoing.check_send(), outgoing.send([datagram]))[1])
+
+
 # ------------------------------------------------------------------ table
 
 FUNCS = {
     # wasi:io/streams on stdout / stdin (stdin is empty in the tests)
+    "stdout.check-write": lambda v: _stdout(lambda out: out.check_write()),
+    "file-output.check-write": lambda v: _file_output(v, None),
     "stdout.write-zeroes": lambda v: _stdout(lambda out: out.write_zeroes(v)),
     "stdout.blocking-write-zeroes-and-flush": lambda v: _stdout(lambda out: out.blocking_write_zeroes_and_flush(v)),
     "stdout.splice-stdin": lambda v: _splice_stdin(False, v),
@@ -342,6 +404,12 @@ FUNCS = {
     "udp.set-unicast-hop-limit": lambda v: _udp(lambda s: s.set_unicast_hop_limit(v)),
     "udp.set-receive-buffer-size": lambda v: _udp(lambda s: s.set_receive_buffer_size(v)),
     "udp.set-send-buffer-size": lambda v: _udp(lambda s: s.set_send_buffer_size(v)),
+    "tcp.bind.ipv6-flow-info": lambda v: _bind6("tcp", flow_info=v),
+    "tcp.bind.ipv6-scope-id": lambda v: _bind6("tcp", scope_id=v),
+    "tcp.connect.ipv6-flow-info": _connect6,
+    "udp.bind.ipv6-flow-info": lambda v: _bind6("udp", flow_info=v),
+    "udp.bind.ipv6-scope-id": lambda v: _bind6("udp", scope_id=v),
+    "udp.send.ipv6-flow-info": _send6,
     "udp.receive": lambda v: _udp_streams(v, "receive"),
     "udp.send": lambda v: _udp_streams(v, "send"),
 }

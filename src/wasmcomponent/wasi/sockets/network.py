@@ -43,6 +43,7 @@ IPAddr = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
 ADDRESS_USES = ("tcp-bind", "tcp-connect", "tcp-listen", "tcp-accept", "udp-bind", "udp-send", "udp-receive")
 FAMILIES = {"ipv4": socket.AF_INET, "ipv6": socket.AF_INET6}
+FLOW_LABEL_MASK = 0xFFFFF
 
 
 class SocketError(Exception):
@@ -196,10 +197,15 @@ class SockAddr:
         return "ipv4" if self.ip.version == 4 else "ipv6"
 
     def to_host(self) -> tuple[Any, ...]:
-        """The address tuple of Python's ``socket`` module."""
+        """The address tuple of Python's ``socket`` module.
+
+        ``flow-info`` is a guest's u32, but Python refuses more than the 20-bit
+        flow label (OverflowError); the kernel reads no more than that, and only
+        with ``IPV6_FLOWINFO_SEND`` (which WASI cannot set), so the rest is dropped.
+        """
         if self.ip.version == 4:
             return (str(self.ip), self.port)
-        return (str(self.ip), self.port, self.flow_info, self.scope_id)
+        return (str(self.ip), self.port, self.flow_info & FLOW_LABEL_MASK, self.scope_id)
 
     def to_wit(self) -> Variant:
         """The WIT ``ip-socket-address`` value."""
