@@ -99,8 +99,10 @@ class Runner:
         guest: dict[str, Any],
         tmp: Path,
         configure: Optional[Callable[[Any], None]] = None,
+        stdin: Optional[bytes] = None,
     ) -> None:
         self.backend = backend
+        self.stdin = stdin
         self.guest = guest
         self.tmp = tmp
         self.configure = configure
@@ -118,12 +120,17 @@ class Runner:
 
             cfg: Any = wasmtime.WasiConfig()
             cfg.stdout_file = str(self.tmp / "stdout")
+            if self.stdin is not None:
+                (self.tmp / "stdin").write_bytes(self.stdin)
+                cfg.stdin_file = str(self.tmp / "stdin")
         else:
             import wasmcomponent as mod
             from wasmcomponent.wasi import WasiConfig
 
             cfg = WasiConfig()
             self.stdout = cfg.stdout_buffer()
+            if self.stdin is not None:
+                cfg.stdin_bytes(self.stdin)
             if self.configure is not None:
                 self.configure(cfg)
         cfg.preopen_dir(str(self.root), "/", True)
@@ -193,6 +200,23 @@ def test_boundary_values_match_wasmtime(guest: dict[str, Any], tmp_path: Path) -
         if outcomes["wasmcomponent"].startswith(FOREIGN) or (
             outcomes["wasmtime"] != outcomes["wasmcomponent"] and (name, value) not in PENDING_ELSEWHERE
         ):
+            differences.append(f"{name}({value}): wasmtime {outcomes['wasmtime']!r}, ours {outcomes['wasmcomponent']!r}")
+    assert not differences, "\n".join(differences)
+
+
+STDIN_ROWS = ("stdin.blocking-read", "stdin.blocking-skip", "stdout.blocking-splice-stdin")
+
+
+def test_stdin_with_data_matches_wasmtime(guest: dict[str, Any], tmp_path: Path) -> None:
+    """The blocking stdin calls on 100 bytes of stdin (a file for wasmtime), one instance per call."""
+    runners = {b: Runner(b, guest, tmp_path / b, stdin=bytes(range(100))) for b in ("wasmtime", "wasmcomponent")}
+    differences = []
+    for name, value in _cases(list(STDIN_ROWS)):
+        outcomes = {}
+        for backend, runner in runners.items():
+            runner.instance = None  # a fresh stdin
+            outcomes[backend] = runner.probe(name, value)
+        if outcomes["wasmtime"] != outcomes["wasmcomponent"]:
             differences.append(f"{name}({value}): wasmtime {outcomes['wasmtime']!r}, ours {outcomes['wasmcomponent']!r}")
     assert not differences, "\n".join(differences)
 
@@ -341,3 +365,48 @@ def test_socket_limit_gives_new_socket_limit(guest: dict[str, Any], tmp_path: Pa
     outcome = runner.call("hoard-sockets", 1000)
     assert outcome == f"{limit - used} err(new-socket-limit); after release: ok()"
     assert wasi_ctx(runner.store).descriptors.used == used
+
+
+# ------------------------------------------------------------------ clocks
+
+
+def test_far_deadlines_sleep_in_bounded_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from wasmcomponent.wasi import WasiConfig, clocks, io, set_wasi, wasi_ctx
+
+    store = wasmtime.Store()
+    set_wasi(store, WasiConfig())
+    ctx = wasi_ctx(store)
+    slept: list[float] = []
+
+    class Stop(Exception):
+        pass
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        raise Stop
+
+    # Python's own sleep overflows past about 2**63 ns: every wait is cut into steps of a day at most
+    monkeypatch.setattr(time, "sleep", sleep)
+    for duration in (2**63, 2**64 - 2):
+        with pytest.raises(Stop):
+            io.pollable_block(ctx, clocks.subscribe_duration(ctx, duration))
+    never = clocks.subscribe_duration(ctx, 2**64 - 1)  # past 2**64-1 ns: never ready
+    assert io.pollable_ready(ctx, never) is False
+    with pytest.raises(Stop):
+        io.pollable_block(ctx, never)
+    assert slept and all(0 < s <= io.MAX_SLEEP_SECONDS for s in slept), slept
+
+
+def test_never_ready_deadline_with_virtual_clocks() -> None:
+    from wasmcomponent.wasi import WasiConfig, clocks, io, set_wasi, wasi_ctx
+
+    cfg = WasiConfig()
+    cfg.virtual_clocks()
+    store = wasmtime.Store()
+    set_wasi(store, cfg)
+    ctx = wasi_ctx(store)
+    far = clocks.subscribe_duration(ctx, 2**63)  # reached by jumping the virtual clock
+    assert io.poll(ctx, [clocks.subscribe_instant(ctx, 2**64 - 1), far]) == [1]
+    assert clocks.monotonic_now(ctx) == 2**63

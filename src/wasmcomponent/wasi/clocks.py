@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..runtime.resources import ResourceHost
 from ..runtime.values import Record
 from .ctx import Interface, Res
-from .io import MAX_SLEEP_SECONDS, Pollable, YieldOnce
+from .io import MAX_SLEEP_SECONDS, NeverReady, Pollable, YieldOnce
 
 if TYPE_CHECKING:
     from .config import WasiConfig
@@ -97,8 +97,9 @@ def _deadline_pollable(ctx: WasiCtx, when: int, now: int) -> ResourceHost:
     if when <= now:
         return ctx.own(YieldOnce(), Res.POLLABLE)
     if when >= U64:
-        # Too far to ever happen: never ready (wasmtime waits forever).
-        return ctx.own(Pollable(lambda: False), Res.POLLABLE)
+        # Too far to ever happen: never ready (wasmtime waits forever, and so does ``block``,
+        # sleeping, even with virtual clocks).
+        return ctx.own(NeverReady(), Res.POLLABLE)
     return ctx.own(Pollable(None, when), Res.POLLABLE)
 
 

@@ -127,6 +127,15 @@ class Pollable(HostObject):
         return True if check is None else check()
 
 
+class NeverReady(Pollable):
+    """A deadline too far to ever come (past 2**64-1 ns): waiting on it alone sleeps, as wasmtime's never wakes."""
+
+    __slots__ = ()
+
+    def ready(self, now: int) -> bool:
+        return False
+
+
 class YieldOnce(Pollable):
     """A deadline already reached: ready from the second look on, as wasmtime's.
 
@@ -160,6 +169,7 @@ def block_until_ready(ctx: WasiCtx, pollables: list[Pollable]) -> list[int]:
             continue  # it has yielded now: ready on the next look
         deadlines = [p.deadline for p in pollables if p.deadline is not None]
         fds = [p.fileno for p in pollables if p.fileno is not None]
+        # (a NeverReady has no check: waiting on it alone sleeps)
         pending_checks = any(p.deadline is None and p.fileno is None and p.check is not None for p in pollables)
         timeout: Optional[int] = min(deadlines) - now if deadlines else None
         if clocks.virtual and timeout is not None and not fds and not pending_checks:
