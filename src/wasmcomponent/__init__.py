@@ -65,8 +65,13 @@ from .runtime.types import (
     VariantType,
 )
 from .runtime.values import Record, Variant
+from .wasi import recorder as _wasi_recorder
 
 __version__ = "0.1.0"
+
+# Record the options of native ``wasmtime.WasiConfig`` objects made from now on, so that
+# ``store.set_wasi(wasmtime.WasiConfig())`` configures wasmcomponent's WASI host too.
+_wasi_recorder.install()
 
 __all__ = [
     "Component",

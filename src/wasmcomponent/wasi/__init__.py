@@ -1,22 +1,46 @@
 """The WASI 0.2 host of wasmcomponent, written in Python (see ``ctx`` for the design).
 
 ``Linker.add_wasip2()`` defines every ``wasi:*@0.2.x`` interface; each store
-reads its configuration from a :class:`WasiConfig` attached with either::
+reads its configuration from a WASI configuration attached with either::
 
+    store.set_wasi(cfg)      # unchanged wasmtime-py code: cfg a wasmtime.WasiConfig
     wasmcomponent.wasi.set_wasi(store, cfg)
-    store.set_wasi(cfg)      # unchanged wasmtime-py code, with cfg a wasmcomponent.wasi.WasiConfig
 
-Code written for wasmtime-py changes one line: ``wasmtime.WasiConfig()`` becomes
-``wasmcomponent.wasi.WasiConfig()`` (a subclass with the same options, which
-also configures the native side).  A store without a configuration gets the
-deny-everything default.  Modules: ``io``, ``clocks``, ``random``, ``cli``,
-``filesystem`` (sandboxed preopens), ``sockets`` (TCP, UDP and name lookup,
-denied unless the configuration allows them), ``http`` (``wasi:http`` types,
-outgoing requests denied unless allowed, and ``http.handle_request`` to serve
-a component's ``incoming-handler``).
+``cfg`` may be wasmtime-py's own ``wasmtime.WasiConfig`` (its options are
+recorded as they are set: see ``recorder``) or :class:`WasiConfig`, a subclass
+with the same options plus readable settings, in-memory stdio, virtual clocks,
+a network policy and limits.  A store without a configuration fails with a
+clear error on its first WASI call.  Modules: ``io``, ``clocks``, ``random``,
+``cli``, ``filesystem`` (sandboxed preopens), ``sockets`` (TCP, UDP and name
+lookup, denied unless the configuration allows them), ``http`` (``wasi:http``
+types, outgoing requests denied unless allowed, and ``http.handle_request`` to
+serve a component's ``incoming-handler``).
+
+The host loads on first use: importing this package costs nothing until one of
+its names is looked up.
 """
 
-from .config import Preopen, WasiConfig
-from .ctx import WASI_VERSION, WasiCtx, add_to_linker, set_wasi, wasi_ctx
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __all__ = ["WASI_VERSION", "Preopen", "WasiConfig", "WasiCtx", "add_to_linker", "set_wasi", "wasi_ctx"]
+_HOMES = {
+    "Preopen": ".config",
+    "WasiConfig": ".config",
+    "WASI_VERSION": ".ctx",
+    "WasiCtx": ".ctx",
+    "add_to_linker": ".ctx",
+    "set_wasi": ".ctx",
+    "wasi_ctx": ".ctx",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value

@@ -1,8 +1,10 @@
 """Per-store WASI state: the resource table, and how interfaces are put in a linker.
 
 * A :class:`WasiCtx` is built from a :class:`~.config.WasiConfig` the first
-  time a WASI function runs in a store (``set_wasi(store, cfg)`` attaches the
-  configuration; a store without one gets the deny-everything default).
+  time a WASI function runs in a store (``set_wasi(store, cfg)`` or
+  ``store.set_wasi(cfg)`` attaches the configuration, wasmcomponent's or a
+  native ``wasmtime.WasiConfig``; a store without one fails with
+  :class:`WasiNotConfiguredError` on its first WASI call).
   It owns one table of host objects for every WASI resource type; a rep is
   the table key, unique across all types of the store.
 * Every WASI resource type is one ``ResourceType.host(n)`` with a fixed ``n``
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 from .._engine import store_state
-from ..errors import ComponentTrap
+from ..errors import ComponentError, ComponentTrap
 from ..runtime.resources import ResourceAny, ResourceHost, ResourceType
 
 if TYPE_CHECKING:
@@ -68,6 +70,10 @@ class Res(enum.IntEnum):
     OUTGOING_RESPONSE = 0x57A51017
     OUTGOING_BODY = 0x57A51018
     FUTURE_INCOMING_RESPONSE = 0x57A51019
+
+
+class WasiNotConfiguredError(ComponentError):
+    """A WASI function ran in a store without a usable WASI configuration."""
 
 
 def trap(message: str) -> ComponentTrap:
@@ -237,33 +243,69 @@ class WasiSlot:
         self.ctx: Optional[WasiCtx] = None
 
 
-def set_wasi(store: Any, config: WasiConfig) -> None:
+def set_wasi(store: Any, config: Any) -> None:
     """Attach ``config`` to ``store``: WASI calls made in the store use it.
 
-    The context is built from it on the first WASI call, so a store's
-    configuration can be replaced until then.  wasmcomponent's own
-    ``WasiConfig`` passed to ``store.set_wasi(cfg)`` is attached the same way.
+    ``config`` is a :class:`~.config.WasiConfig` or a native
+    ``wasmtime.WasiConfig`` (whose options :mod:`.recorder` recorded as they
+    were set).  The context is built from it on the first WASI call, so a
+    store's configuration can be replaced until then.  ``store.set_wasi(cfg)``
+    with either kind attaches it the same way.
     """
+    import wasmtime
+
     from .config import WasiConfig
 
-    if not isinstance(config, WasiConfig):
-        raise TypeError(
-            "expected a wasmcomponent.wasi.WasiConfig (a native wasmtime.WasiConfig cannot be read back;"
-            " see wasmcomponent.wasi.install_wasi_recorder)"
-        )
+    if isinstance(config, WasiConfig):
+        _attach(store, config)
+    elif isinstance(config, wasmtime.WasiConfig):
+        from .recorder import recorded
+
+        set_native_wasi(store, recorded(config))
+    else:
+        raise TypeError(f"expected a WasiConfig, got {type(config).__name__}")
+
+
+def set_native_wasi(store: Any, calls: Optional[list[tuple[str, tuple[Any, ...]]]]) -> None:
+    """Attach the options recorded on a native ``wasmtime.WasiConfig`` (None: not recorded)."""
+    from .recorder import replay
+
+    _attach(store, replay(calls) if calls is not None else UNREADABLE_NATIVE_CONFIG)
+
+
+def _attach(store: Any, config: Any) -> None:
     slot = store_state(store, WasiSlot)
     slot.config = config
     slot.ctx = None
 
 
+# Marks a store given a native config whose options were set before wasmcomponent was imported.
+UNREADABLE_NATIVE_CONFIG = object()
+
+
 def wasi_ctx(store: Any) -> WasiCtx:
-    """The WASI context of ``store``, built on first use."""
+    """The WASI context of ``store``, built on first use.
+
+    A store with no configuration cannot run WASI: rather than guess (and,
+    say, throw the guest's output away), the first WASI call says so.
+    """
     slot = store_state(store, WasiSlot)
     ctx = slot.ctx
     if ctx is None:
-        from .config import WasiConfig
-
-        ctx = slot.ctx = WasiCtx(slot.config if slot.config is not None else WasiConfig())
+        config = slot.config
+        if config is None:
+            raise WasiNotConfiguredError(
+                "this store has no WASI configuration: call `store.set_wasi(cfg)` with a"
+                " `wasmtime.WasiConfig` or `wasmcomponent.wasi.WasiConfig` before calling a"
+                " component that imports WASI"
+            )
+        if config is UNREADABLE_NATIVE_CONFIG:
+            raise WasiNotConfiguredError(
+                "the `wasmtime.WasiConfig` given to `store.set_wasi` was configured before"
+                " `wasmcomponent` was imported, so its options cannot be read back: import"
+                " wasmcomponent first, or use `wasmcomponent.wasi.WasiConfig`"
+            )
+        ctx = slot.ctx = WasiCtx(config)
     return ctx
 
 
