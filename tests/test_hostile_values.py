@@ -211,3 +211,33 @@ def test_bad_host_result_is_a_type_error_and_poisons(engine: Engine) -> None:
             run(store)
         with pytest.raises(WasmtimeError, match="cannot enter component instance"):
             run(store)
+
+
+SHAPE_WAT = """(component
+  (type $shape0 (variant (case "circle" f64) (case "square" u32) (case "none")))
+  (export $shape "shape" (type $shape0))
+  (core module $m
+    (func (export "area") (param i32 i64) (result i32) (local.get 0)))
+  (core instance $i (instantiate $m))
+  (func (export "area") (param "s" $shape) (result u32) (canon lift (core func $i "area")))
+)"""
+
+
+def test_a_tagged_value_for_an_untagged_variant_says_what_to_pass() -> None:
+    engine = Engine()
+    store = Store(engine)
+    component = wasmcomponent.Component(engine, SHAPE_WAT)
+    area = wasmcomponent.Linker(engine).instantiate(store, component).get_func(store, "area")
+    with pytest.raises(ValueError, match=r"pass `2\.0` instead of `Variant\('circle', \.\.\.\)`"):
+        area(store, wasmcomponent.Variant("circle", 2.0))
+    with pytest.raises(ValueError, match=r"pass `None` instead of `Variant\('none', \.\.\.\)`"):
+        area(store, wasmcomponent.Variant("none"))
+    with pytest.raises(ValueError) as err:
+        area(store, wasmcomponent.Variant("triangle", 1))
+    assert "instead of" not in str(err.value)  # no hint for a case the type does not have
+    assert area(store, 2.0) == 0 and area(store, 7) == 1  # untagged values select the case
+
+
+def test_missing_field_error_is_a_wasmtime_error() -> None:
+    assert issubclass(MissingFieldError, WasmtimeError)
+    assert issubclass(MissingFieldError, TypeError) and issubclass(MissingFieldError, AttributeError)

@@ -109,10 +109,11 @@ class ValueConversionError(ComponentError, ValueError):
     """
 
 
-class MissingFieldError(TypeError, AttributeError):
+class MissingFieldError(ComponentError, TypeError, AttributeError):
     """A record value lacks one of the record's fields.
 
-    A ``TypeError`` and, as wasmtime-py reads fields with ``getattr``, an ``AttributeError``.
+    A ``WasmtimeError`` like every error of wasmcomponent, a ``TypeError`` and,
+    as wasmtime-py reads fields with ``getattr``, an ``AttributeError``.
     """
 
 

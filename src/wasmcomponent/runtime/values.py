@@ -234,7 +234,18 @@ class CaseMatcher:
                     return index, None
             elif isinstance(value, classes):
                 return index, value
-        raise ValueError(f"value not valid for this variant: found `{type(value).__name__}`")
+        raise ValueError(f"value not valid for this variant: found `{type(value).__name__}`{self._hint(value)}")
+
+    def _hint(self, value: Any) -> str:
+        """Why a ``Variant`` was refused: this type's cases are told apart by their Python types."""
+        if not isinstance(value, Variant) or value.tag not in self.index_of:
+            return ""
+        classes = self.classes[self.index_of[value.tag]]
+        plain = "None" if classes is None else repr(value.payload)
+        return (
+            f" (the cases of this type have distinct Python types, so they are passed untagged:"
+            f" pass `{plain}` instead of `Variant({value.tag!r}, ...)`)"
+        )
 
     def make(self, index: int, payload: Any) -> Any:
         """The Python value of case ``index`` with a lifted ``payload``."""
