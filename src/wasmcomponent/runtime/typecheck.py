@@ -86,6 +86,8 @@ def _missing_or_wrong(kind: str, actual: Optional[Definition], wrong_always: boo
 
 
 def _check_module(expected: model.CoreModuleType, module: wasmtime.Module) -> None:
+    """As wasmtime's component ``TypeChecker::module``: the chain ends with the
+    innermost cause from ``matching::entity_ty`` ("expected global found func")."""
     from .._engine.core import module_exports, module_imports
 
     actual_exports = {name: ty for name, ty in module_exports(module)}
@@ -93,31 +95,90 @@ def _check_module(expected: model.CoreModuleType, module: wasmtime.Module) -> No
         have = actual_exports.get(name)
         if have is None:
             raise LinkError(f"module export `{name}` not defined")
-        if not _core_matches(have, want):
-            raise LinkError(f"module export `{name}` has the wrong type")
+        cause = core_mismatch(want, have)
+        if cause is not None:
+            raise LinkError(cause).with_context(f"module export `{name}` has the wrong type")
     expected_imports = {(m, n): ty for m, n, ty in expected.imports}
     for module_name, name, have in module_imports(module):
         wanted = expected_imports.get((module_name, name))
         if wanted is None:
             raise LinkError(f"module import `{module_name}::{name}` not defined")
-        if not _core_matches(wanted, have):
-            raise LinkError(f"module import `{module_name}::{name}` has the wrong type")
+        # wasmtime checks the module's own import as the expected side.
+        cause = core_mismatch(have, wanted)
+        if cause is not None:
+            raise LinkError(cause).with_context(
+                f"module import `{module_name}::{name}` has the wrong type"
+            )
 
 
-def _core_matches(actual: model.CoreExternType, expected: model.CoreExternType) -> bool:
-    """Core extern subtyping: equal func/global/tag types, limits within the expected ones."""
+def _func_text(func: Optional[model.CoreFuncType]) -> str:
+    """A core function type as wasmtime prints it: ``(func (param i32) (result i64))``."""
+    if func is None:
+        return "(func)"
+    text = "(func"
+    if func.params:
+        text += " (param " + " ".join(func.params) + ")"
+    if func.results:
+        text += " (result " + " ".join(func.results) + ")"
+    return text + ")"
+
+
+def _limits_text(min_: int, max_: Optional[int]) -> str:
+    return f"min: {min_}, max: {'none' if max_ is None else max_}"
+
+
+def core_mismatch(expected: model.CoreExternType, actual: model.CoreExternType) -> Optional[str]:
+    """wasmtime's ``matching::entity_ty`` message if ``actual`` cannot stand for ``expected``."""
     if actual.kind != expected.kind:
-        return False
+        return f"expected {expected.kind} found {actual.kind}"
     if actual.kind == "func":
-        return actual.func == expected.func
+        if actual.func == expected.func:
+            return None
+        return (
+            f"types incompatible: expected type `{_func_text(expected.func)}`, "
+            f"found type `{_func_text(actual.func)}`"
+        )
     have, want = actual.detail, expected.detail
     if not isinstance(have, tuple) or not isinstance(want, tuple):
-        return have == want
+        return None if have == want else "incompatible tag types"
+    if actual.kind == "global":
+        if have[0] != want[0]:
+            return (
+                f"global types incompatible: expected global of type `{want[0]}`, "
+                f"found global of type `{have[0]}`"
+            )
+        if have[1] != want[1]:
+            word = {True: "mutable", False: "immutable"}
+            return f"global types incompatible: expected {word[want[1]]} global, found {word[have[1]]} global"
+        return None
     if actual.kind == "table":
-        return have[0] == want[0] and _limits_match(have[1], have[2], want[1], want[2])
+        if have[0] != want[0]:
+            return (
+                f"table types incompatible: expected table of type `{want[0]}`, "
+                f"found table of type `{have[0]}`"
+            )
+        if not _limits_match(have[1], have[2], want[1], want[2]):
+            return (
+                "table types incompatible: expected table limits "
+                f"({_limits_text(want[1], want[2])}) doesn't match provided table limits "
+                f"({_limits_text(have[1], have[2])})"
+            )
+        return None
     if actual.kind == "memory":
-        return have[2:] == want[2:] and _limits_match(have[0], have[1], want[0], want[1])
-    return have == want
+        if have[3:] != want[3:]:
+            word = {True: "shared", False: "non-shared"}
+            return f"memory types incompatible: expected {word[want[3]]} memory, found {word[have[3]]} memory"
+        if have[2] != want[2]:
+            bits = {True: "64-bit", False: "32-bit"}
+            return f"memory types incompatible: expected {bits[want[2]]} memory, found {bits[have[2]]} memory"
+        if not _limits_match(have[0], have[1], want[0], want[1]):
+            return (
+                "memory types incompatible: expected memory limits "
+                f"({_limits_text(want[0], want[1])}) doesn't match provided memory limits "
+                f"({_limits_text(have[0], have[1])})"
+            )
+        return None
+    return None if have == want else "incompatible tag types"
 
 
 def _limits_match(min_have: int, max_have: Optional[int], min_want: int, max_want: Optional[int]) -> bool:

@@ -852,8 +852,9 @@ def _alias(s: State, alias: ast.Alias) -> None:
         want = {ast.Sort.FUNC: "func", ast.Sort.INSTANCE: "instance", ast.Sort.COMPONENT: "component",
                 ast.Sort.CORE_MODULE: "module", ast.Sort.VALUE: "value", ast.Sort.TYPE: "type"}.get(alias.sort)
         if entity[0] != want:
+            # wasmparser names the sort without `core ` ("is not a module").
             raise ValidationError(
-                f"export `{alias.name}` for instance {alias.instance} is not a {alias.sort}", alias.offset
+                f"export `{alias.name}` for instance {alias.instance} is not a {want}", alias.offset
             )
         _push_entity(s, entity)
     elif isinstance(alias, ast.CoreInstanceExportAlias):

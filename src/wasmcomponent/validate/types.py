@@ -359,12 +359,13 @@ class Mismatch(Exception):
         return err
 
 
-def _desc(t: ValT) -> str:
-    if isinstance(t, PrimType):
-        return t.name
-    if t.kind == "prim":
-        return t.items[0].name
-    return t.kind
+_KIND_DESC = {"fixed-list": "fixed-length list"}
+"""wasmparser's description of an expected defined type, where it differs from ``kind``."""
+
+
+def _found_desc(t: Defined) -> str:
+    """wasmparser's word for the found type (a fixed-length list is found as `list`)."""
+    return "list" if t.kind == "fixed-list" else t.kind
 
 
 class Checker:
@@ -386,21 +387,24 @@ class Checker:
         """``a`` (actual) must be a subtype of ``b`` (expected)."""
         if a is b or a is None or b is None:
             return
-        if isinstance(a, Defined) and a.kind == "prim":
-            a = a.items[0]
-        if isinstance(b, Defined) and b.kind == "prim":
-            b = b.items[0]
-        if isinstance(a, PrimType) or isinstance(b, PrimType):
-            if isinstance(a, PrimType) and isinstance(b, PrimType):
-                if a != b:
-                    raise Mismatch(f"expected primitive `{b.name}` found primitive `{a.name}`")
-                return
-            if isinstance(b, PrimType):
-                raise Mismatch(f"expected primitive, found {_desc(a)}")  # type: ignore[arg-type]
-            raise Mismatch(f"expected {_desc(b)}, found {_desc(a)}")  # type: ignore[arg-type]
+        # As wasmparser: an inline primitive is named (`u32`), a defined
+        # primitive type is described as `primitive`.
+        a_prim = a if isinstance(a, PrimType) else a.items[0] if a.kind == "prim" else None
+        b_prim = b if isinstance(b, PrimType) else b.items[0] if b.kind == "prim" else None
+        if a_prim is not None and b_prim is not None:
+            if a_prim != b_prim:
+                raise Mismatch(f"expected primitive `{b_prim.name}` found primitive `{a_prim.name}`")
+            return
+        if a_prim is not None:
+            assert isinstance(b, Defined)
+            raise Mismatch(f"expected {_KIND_DESC.get(b.kind, b.kind)}, found {a_prim.name}")
+        if b_prim is not None:
+            assert isinstance(a, Defined)
+            expected = b.name if isinstance(b, PrimType) else "primitive"
+            raise Mismatch(f"expected {expected}, found {_found_desc(a)}")
         assert isinstance(a, Defined) and isinstance(b, Defined)
         if a.kind != b.kind:
-            raise Mismatch(f"expected {b.kind}, found {a.kind}")
+            raise Mismatch(f"expected {_KIND_DESC.get(b.kind, b.kind)}, found {_found_desc(a)}")
         kind = a.kind
         if kind == "record":
             if len(a.items) != len(b.items):
@@ -451,15 +455,26 @@ class Checker:
             self.resource(a.items[0].resource, b.items[0].resource)
         elif kind == "fixed-list":
             if a.items[1] != b.items[1]:
-                raise Mismatch("expected fixed-length list of different length")
+                raise Mismatch(f"expected fixed-length {b.items[1]}, found size {a.items[1]}")
             self.val(a.items[0], b.items[0])
         elif kind in ("stream", "future"):
-            if (a.items[0] is None) != (b.items[0] is None):
-                raise Mismatch(f"expected {kind} payload mismatch")
-            self.val(a.items[0], b.items[0])
-        else:  # list, option, map
-            for at, bt in zip(a.items, b.items, strict=False):
+            at, bt = a.items[0], b.items[0]
+            if at is None and bt is not None:
+                raise Mismatch(f"expected {kind} type, but found none")
+            if at is not None and bt is None:
+                raise Mismatch(f"expected {kind} type to not be present")
+            try:
                 self.val(at, bt)
+            except Mismatch as m:
+                raise m.within(f"type mismatch in {kind}") from None
+        elif kind == "map":
+            for which, at, bt in (("key", a.items[0], b.items[0]), ("value", a.items[1], b.items[1])):
+                try:
+                    self.val(at, bt)
+                except Mismatch as m:
+                    raise m.within(f"type mismatch in map {which}") from None
+        else:  # list, option
+            self.val(a.items[0], b.items[0])
 
     def func(self, a: Func, b: Func) -> None:
         if a.is_async != b.is_async:
@@ -469,16 +484,17 @@ class Checker:
         for (an, at), (bn, bt) in zip(a.params, b.params, strict=False):
             if an != bn:
                 raise Mismatch(f"expected parameter named `{bn}`, found `{an}`")
-            self.flipped = not self.flipped
+            # Function types must match exactly, so wasmparser compares
+            # parameters in the same direction as results (and its messages
+            # say so).
             try:
-                self.val(bt, at)  # contravariant
+                self.val(at, bt)
             except Mismatch as m:
                 raise m.within(f"type mismatch in function parameter `{an}`") from None
-            finally:
-                self.flipped = not self.flipped
-        if a.result is None and b.result is not None:
-            raise Mismatch("expected a result, found none")
+        # wasmparser's wording, which names the actual side first.
         if a.result is not None and b.result is None:
+            raise Mismatch("expected a result, found none")
+        if a.result is None and b.result is not None:
             raise Mismatch("expected no result, found one")
         try:
             self.val(a.result, b.result)
