@@ -26,7 +26,11 @@ for the most common signatures (one ``string`` or variant parameter, a
 ``string`` result, spilled integer parameters).
 
 ``WASMCOMPONENT_FORCE_INTERPRETER=1`` (or ``interpret=True``) makes
-:func:`compile_func` return wrappers around the interpreters instead.
+:func:`compile_func` return wrappers around the interpreters instead.  So
+does ``memory64=True``: the generated code assumes 4-byte pointers, while the
+interpreters read the pointer width from the context (``cx.memory64``), so
+signatures lifted or lowered with a 64-bit memory run on them.  The
+interpreted functions do not depend on the width, so both share one entry.
 """
 
 
@@ -168,14 +172,19 @@ class CompiledFunc:
         return _refuelling(undetached) if self._fuelled else undetached  # type: ignore[no-any-return]
 
 
-def compile_func(ft: FuncType, string_encoding: str = "utf8", *, interpret: bool | None = None) -> CompiledFunc:
+def compile_func(
+    ft: FuncType, string_encoding: str = "utf8", *, interpret: bool | None = None, memory64: bool = False
+) -> CompiledFunc:
     """Build (or fetch from the cache) the lift/lower functions of ``ft``.
 
     The closures do not depend on ``string_encoding`` (it is read from the
     context at call time); it is accepted so callers can key on it.
+    ``memory64`` (a 64-bit ``memory`` option) selects the interpreters.
     Raises :class:`UnsupportedError` for types that cannot cross yet.
     """
-    if interpret is None:
+    if memory64:
+        interpret = True
+    elif interpret is None:
         interpret = os.environ.get(FORCE_INTERPRETER_ENV, "") not in ("", "0")
     # Hashing a big nested FuncType costs more than the lookup saves: types
     # are shared objects, so look them up by identity first.  The entry holds

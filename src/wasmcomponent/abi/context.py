@@ -5,6 +5,15 @@ lift or lower: the options (string encoding), the guest memory, the guest's
 ``realloc`` and the resource hooks.  It corresponds to the spec's
 ``LiftLowerContext`` (``design/mvp/canonical-abi/definitions.py``).
 
+Pointer width
+-------------
+``cx.memory64`` selects the layout of the ``memory`` option (spec
+``ptr_type``): the interpreters pass it to every layout function, read and
+write 8-byte pointers and lengths, and mask guest pointers to ``cx.ptr_mask``
+(``2**32 - 1`` or ``2**64 - 1``).  Range checks are made on unbounded Python
+ints, so ``ptr + length`` never wraps: a range past ``2**64`` is simply out of
+bounds, as wasmtime's overflow-checked adapters find it.
+
 Memory access contract
 ----------------------
 ``memory`` is any object with ``view() -> memoryview`` (writable, format
@@ -70,7 +79,10 @@ class CanonicalOptions:
 
     Only ``string_encoding`` changes generated code; the ``has_*`` flags
     record which options were given (validation checks they are present
-    when a type needs them).
+    when a type needs them).  ``memory64`` tells that the ``memory`` option
+    names a 64-bit memory: pointers and lengths are then ``i64`` (see
+    :mod:`wasmcomponent.types.abi`), and such signatures run on the
+    interpreters (:mod:`.lift`, :mod:`.lower`).
     """
 
     string_encoding: StringEncoding = "utf8"
@@ -79,6 +91,7 @@ class CanonicalOptions:
     has_post_return: bool = False
     is_async: bool = False
     has_callback: bool = False
+    memory64: bool = False
 
     def __post_init__(self) -> None:
         assert self.string_encoding in STRING_ENCODINGS, self.string_encoding
@@ -143,6 +156,9 @@ FUSED_MESSAGES: dict[str, str] = {
 }
 
 
+MASK32 = 0xFFFFFFFF
+MASK64 = 0xFFFFFFFFFFFFFFFF
+
 HOSTCALL_FUEL_EXHAUSTED = (
     "too much data is being copied between the host and the guest: "
     "fuel allocated for hostcalls has been exhausted"
@@ -174,6 +190,8 @@ class LiftLowerContext:
         "detach_refs",
         "fuel",
         "fuel_source",
+        "memory64",
+        "ptr_mask",
     )
 
     def __init__(
@@ -201,6 +219,8 @@ class LiftLowerContext:
         # as in fused calls).  ``fuel_source.hostcall_fuel`` refills it per lift.
         self.fuel: int | None = None
         self.fuel_source: Any = None
+        self.memory64 = options.memory64
+        self.ptr_mask = MASK64 if options.memory64 else MASK32
 
     # ------------------------------------------------------------- fuel
 
@@ -237,7 +257,7 @@ class LiftLowerContext:
         ``kind`` names the message pair: ``result`` (returned pointer),
         ``param`` (spilled params or out-pointer given to a host import).
         """
-        ptr &= 0xFFFFFFFF
+        ptr &= self.ptr_mask
         if ptr % align:
             self.trap(f"{kind}-align", align=align)
         assert self.memory is not None, "canonical option `memory` missing"
@@ -252,7 +272,7 @@ class LiftLowerContext:
         out-of-bounds message of a fused adapter.
         """
         assert self.realloc is not None, "canonical option `realloc` missing"
-        ptr = self.realloc(old_ptr, old_size, align, new_size) & 0xFFFFFFFF
+        ptr = self.realloc(old_ptr, old_size, align, new_size) & self.ptr_mask
         if ptr % align:
             self.trap("realloc-align")
         assert self.memory is not None, "canonical option `memory` missing"
@@ -263,7 +283,7 @@ class LiftLowerContext:
     def allocate(self, align: int, size: int, purpose: str) -> tuple[int, memoryview]:
         """``reallocate(0, 0, align, size, purpose)`` and a fresh view, with one memory query."""
         assert self.realloc is not None, "canonical option `realloc` missing"
-        ptr = self.realloc(0, 0, align, size) & 0xFFFFFFFF
+        ptr = self.realloc(0, 0, align, size) & self.ptr_mask
         if ptr % align:
             self.trap("realloc-align")
         assert self.memory is not None, "canonical option `memory` missing"

@@ -18,6 +18,10 @@ adapter).  For the host the pairs become a ``dict`` (last duplicate wins,
 see :mod:`wasmcomponent.runtime.values`); in a fused adapter they stay a
 ``list`` of tuples so that duplicates and order cross exactly, and variants
 are lifted as :class:`~.refs.FusedCase` (see :mod:`.refs`).
+
+With a 64-bit memory (``cx.memory64``) pointers and lengths are ``i64``
+flat values and 8-byte words in memory, and every layout query passes the
+flag; :mod:`.compile` leaves such signatures to this interpreter.
 """
 
 from __future__ import annotations
@@ -171,8 +175,12 @@ def check_list_range(
     adapters (``trampoline.rs``) first check that the byte length fits 32
     bits, then alignment, then bounds.
     """
-    ptr &= MASK32
-    byte_length = (length & MASK32) * size
+    mask = cx.ptr_mask
+    ptr &= mask
+    length &= mask
+    # A 64-bit length may be anything up to 2**64: the product is exact in
+    # Python, so a huge list is out of bounds (or, fused, too long), never wrapped.
+    byte_length = length * size
     if cx.fused:
         if byte_length > MASK32:
             cx.trap(kind + "-bounds")
@@ -183,7 +191,7 @@ def check_list_range(
     if ptr % align:
         cx.trap(kind + "-align")
     if cx.fuel is not None:  # charged once the range is known to be valid, as wasmtime
-        cx.charge((length & MASK32) * LIST_ELEMENT_FUEL)
+        cx.charge(length * LIST_ELEMENT_FUEL)
     return ptr
 
 
@@ -218,15 +226,17 @@ def lift_flat(cx: LiftLowerContext, vi: Any, t: ValType) -> Any:
         case PrimType(name="char"):
             return convert_i32_to_char(cx, vi.next("i32"))
         case PrimType(name="string"):
-            ptr = vi.next("i32")
-            units = vi.next("i32")
+            ptr_t = "i64" if cx.memory64 else "i32"
+            ptr = vi.next(ptr_t)
+            units = vi.next(ptr_t)
             return load_string_from_range(cx, cx.view(), ptr, units)
         case PrimType(name=name) if name in _INT_FLAT:
             core, bits, signed = _INT_FLAT[name]
             return _lift_int(vi.next(core), bits, signed)
         case ListType(element=elem, length=None):
-            ptr = vi.next("i32")
-            length = vi.next("i32")
+            ptr_t = "i64" if cx.memory64 else "i32"
+            ptr = vi.next(ptr_t)
+            length = vi.next(ptr_t)
             return _load_list_from_range(cx, ptr, length, elem)
         case ListType(element=elem, length=length):
             assert length is not None
@@ -244,8 +254,9 @@ def lift_flat(cx: LiftLowerContext, vi: Any, t: ValType) -> Any:
                 bits |= vi.next("i32") << (32 * k)
             return int_to_flags(bits, names)
         case MapType():
-            ptr = vi.next("i32")
-            length = vi.next("i32")
+            ptr_t = "i64" if cx.memory64 else "i32"
+            ptr = vi.next(ptr_t)
+            length = vi.next(ptr_t)
             return _load_map_from_range(cx, ptr, length, t)
         case OwnType(resource=resource):
             return cx.lift_own(resource, vi.next("i32"))
@@ -256,7 +267,8 @@ def lift_flat(cx: LiftLowerContext, vi: Any, t: ValType) -> Any:
 
 def _lift_flat_variant(cx: LiftLowerContext, vi: Any, t: ValType) -> Any:
     cases = case_types(t)
-    joined = flatten_variant_payload(t)
+    m64 = cx.memory64
+    joined = flatten_variant_payload(t, m64)
     index = vi.next("i32")
     if index >= len(cases):
         cx.trap("discriminant", value=index, count=len(cases))
@@ -265,7 +277,7 @@ def _lift_flat_variant(cx: LiftLowerContext, vi: Any, t: ValType) -> Any:
     payload = None
     if case_t is not None:
         payload = lift_flat(cx, _CoerceValueIter(vi, joined), case_t)
-        used = len(flatten_type(case_t))
+        used = len(flatten_type(case_t, m64))
     for have in joined[used:]:
         vi.next(have)
     return _make_case(cx, t, index, payload)
@@ -280,42 +292,45 @@ def _make_case(cx: LiftLowerContext, t: ValType, index: int, payload: Any) -> An
 
 def load(cx: LiftLowerContext, ptr: int, t: ValType) -> Any:
     """Load a value of type ``t`` at the (already validated) ``ptr`` (spec ``load``)."""
-    assert ptr % alignment(t) == 0 and ptr + elem_size(t) <= cx.view().nbytes
+    m64 = cx.memory64
+    assert ptr % alignment(t, m64) == 0 and ptr + elem_size(t, m64) <= cx.view().nbytes
+    word = "u64" if m64 else "u32"  # a pointer or length
+    step = 8 if m64 else 4
     match t:
         case PrimType(name="bool"):
             return cx.view()[ptr] != 0
         case PrimType(name="char"):
             return convert_i32_to_char(cx, _load_int(cx, ptr, "char"))
         case PrimType(name="string"):
-            begin = _load_int(cx, ptr, "u32")
-            units = _load_int(cx, ptr + 4, "u32")
+            begin = _load_int(cx, ptr, word)
+            units = _load_int(cx, ptr + step, word)
             return load_string_from_range(cx, cx.view(), begin, units)
         case PrimType(name=name) if name in _LOAD_FORMAT:
             return _load_int(cx, ptr, name)
         case ListType(element=elem, length=None):
-            begin = _load_int(cx, ptr, "u32")
-            length = _load_int(cx, ptr + 4, "u32")
+            begin = _load_int(cx, ptr, word)
+            length = _load_int(cx, ptr + step, word)
             return _load_list_from_range(cx, begin, length, elem)
         case ListType(element=elem, length=length):
             assert length is not None
-            size = elem_size(elem)
+            size = elem_size(elem, m64)
             items = [load(cx, ptr + i * size, elem) for i in range(length)]
             return bytes(items) if elem == U8 else items
         case RecordType(fields=fields):
-            offsets = field_offsets([ft for _, ft in fields])
+            offsets = field_offsets([ft for _, ft in fields], m64)
             return Record(**{name: load(cx, ptr + off, ft) for (name, ft), off in zip(fields, offsets, strict=False)})
         case TupleType(elements=elements):
-            offsets = field_offsets(elements)
+            offsets = field_offsets(elements, m64)
             return tuple(load(cx, ptr + off, et) for et, off in zip(elements, offsets, strict=False))
         case VariantType() | EnumType() | OptionType() | ResultType():
             return _load_variant(cx, ptr, t)
         case FlagsType(names=names):
-            size = elem_size(t)
+            size = elem_size(t, m64)
             bits = int.from_bytes(cx.view()[ptr : ptr + size], "little")
             return int_to_flags(bits, names)
         case MapType():
-            begin = _load_int(cx, ptr, "u32")
-            length = _load_int(cx, ptr + 4, "u32")
+            begin = _load_int(cx, ptr, word)
+            length = _load_int(cx, ptr + step, word)
             return _load_map_from_range(cx, begin, length, t)
         case OwnType(resource=resource):
             return cx.lift_own(resource, _load_int(cx, ptr, "u32"))
@@ -329,11 +344,12 @@ def _load_int(cx: LiftLowerContext, ptr: int, name: str) -> Any:
 
 
 def _load_list_from_range(cx: LiftLowerContext, ptr: int, length: int, elem: ValType) -> Any:
-    size = elem_size(elem)
-    length &= MASK32
-    ptr = check_list_range(cx, cx.view().nbytes, ptr, length, size, alignment(elem))
+    m64 = cx.memory64
+    size = elem_size(elem, m64)
+    length &= cx.ptr_mask
+    ptr = check_list_range(cx, cx.view().nbytes, ptr, length, size, alignment(elem, m64))
     if cx.fused and isinstance(elem, PrimType) and elem.name in LIST_REF_ELEMENTS:
-        return list_ref(cx, ptr, length, elem, size, alignment(elem))
+        return list_ref(cx, ptr, length, elem, size, alignment(elem, m64))
     if elem == U8:
         return bytes(cx.view()[ptr : ptr + length])
     return [load(cx, ptr + i * size, elem) for i in range(length)]
@@ -342,9 +358,9 @@ def _load_list_from_range(cx: LiftLowerContext, ptr: int, length: int, elem: Val
 def _load_map_from_range(cx: LiftLowerContext, ptr: int, length: int, t: MapType) -> Any:
     """Spec ``load_list_from_range`` of ``list<tuple<k, v>>``; a ``dict`` for the host."""
     entry = map_entry_type(t)
-    size = elem_size(entry)
-    length &= MASK32
-    ptr = check_list_range(cx, cx.view().nbytes, ptr, length, size, alignment(entry), "map")
+    size = elem_size(entry, cx.memory64)
+    length &= cx.ptr_mask
+    ptr = check_list_range(cx, cx.view().nbytes, ptr, length, size, alignment(entry, cx.memory64), "map")
     pairs = [load(cx, ptr + i * size, entry) for i in range(length)]
     return pairs if cx.fused else dict(pairs)
 
@@ -356,7 +372,7 @@ def _load_variant(cx: LiftLowerContext, ptr: int, t: ValType) -> Any:
     if index >= len(cases):
         cx.trap("discriminant", value=index, count=len(cases))
     case_t = cases[index]
-    payload = None if case_t is None else load(cx, ptr + payload_offset(t), case_t)
+    payload = None if case_t is None else load(cx, ptr + payload_offset(t, cx.memory64), case_t)
     return _make_case(cx, t, index, payload)
 
 
@@ -369,8 +385,10 @@ def lift_flat_values(
     (pointer returned by a lifted export) or ``param`` (pointer to spilled
     params received by a host import).
     """
-    if len(flatten_types(ts)) > max_flat:
+    m64 = cx.memory64
+    if len(flatten_types(ts, m64)) > max_flat:
         tuple_type = TupleType(tuple(ts))
-        ptr = cx.check_pointer(vi.next("i32"), elem_size(tuple_type), alignment(tuple_type), ptr_kind)
+        ptr_t = "i64" if m64 else "i32"
+        ptr = cx.check_pointer(vi.next(ptr_t), elem_size(tuple_type, m64), alignment(tuple_type, m64), ptr_kind)
         return list(load(cx, ptr, tuple_type))
     return [lift_flat(cx, vi, t) for t in ts]

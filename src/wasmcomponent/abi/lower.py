@@ -17,6 +17,10 @@ outlives a ``realloc`` call.  Lazy references lifted in a fused adapter
 fused adapter produces) are allocated with one ``realloc`` and stored in
 order.  A :class:`~.refs.FusedCase` (a variant lifted in a fused adapter)
 selects its case by index instead of by Python class.
+
+With a 64-bit memory (``cx.memory64``) the pointer/length pairs of strings,
+lists and maps are 8-byte words in memory, and every layout query passes
+the flag; the flat values are the same Python ints (``i64`` slots).
 """
 
 from __future__ import annotations
@@ -250,7 +254,7 @@ def fused_case(v: FusedCase, count: int) -> tuple[int, Any]:
 def _lower_flat_variant(cx: LiftLowerContext, v: Any, t: ValType) -> list[Any]:
     index, payload = match_case(v, t)
     case_t = case_types(t)[index]
-    joined = flatten_variant_payload(t)
+    joined = flatten_variant_payload(t, cx.memory64)
     flat: list[Any] = [index]
     if case_t is not None:
         name = t.cases()[index][0]  # type: ignore[union-attr]
@@ -258,7 +262,7 @@ def _lower_flat_variant(cx: LiftLowerContext, v: Any, t: ValType) -> list[Any]:
             values = lower_flat(cx, payload, case_t)
         except (TypeError, ValueError) as err:
             raise prefix_error(err, f"case `{name}`") from None
-        for fv, have, want in zip(values, flatten_type(case_t), joined, strict=False):
+        for fv, have, want in zip(values, flatten_type(case_t, cx.memory64), joined, strict=False):
             flat.append(_coerce(fv, have, want))
     for want in joined[len(flat) - 1 :]:
         flat.append(0.0 if want in ("f32", "f64") else 0)
@@ -278,6 +282,7 @@ def _coerce(fv: Any, have: str, want: str) -> Any:
 
 def store(cx: LiftLowerContext, v: Any, t: ValType, ptr: int) -> None:
     """Store ``v`` of type ``t`` at the (already validated) ``ptr`` (spec ``store``)."""
+    m64 = cx.memory64
     match t:
         case PrimType(name="bool"):
             cx.view()[ptr] = int(check_bool(v))
@@ -289,17 +294,17 @@ def store(cx: LiftLowerContext, v: Any, t: ValType, ptr: int) -> None:
             struct.pack_into("<I", cx.view(), ptr, check_char(v))
         case PrimType(name="string"):
             begin, units = store_string_into_range(cx, v)
-            struct.pack_into("<II", cx.view(), ptr, begin, units)
+            struct.pack_into("<QQ" if m64 else "<II", cx.view(), ptr, begin, units)
         case PrimType(name=name) if name in _STORE_FORMAT:
             lo, hi = INTEGER_RANGES[name]
             struct.pack_into(_STORE_FORMAT[name], cx.view(), ptr, check_int(v, name, lo, hi))
         case ListType(element=elem, length=None):
             begin, length = _store_list_into_range(cx, v, elem)
-            struct.pack_into("<II", cx.view(), ptr, begin, length)
+            struct.pack_into("<QQ" if m64 else "<II", cx.view(), ptr, begin, length)
         case ListType(element=elem, length=length):
             _store_list_into_valid_range(cx, check_list_value(v, elem, length), ptr, elem)
         case RecordType(fields=fields):
-            offsets = field_offsets([ft for _, ft in fields])
+            offsets = field_offsets([ft for _, ft in fields], m64)
             for (name, ft), off in zip(fields, offsets, strict=False):
                 field = get_field(v, name)
                 try:
@@ -308,7 +313,7 @@ def store(cx: LiftLowerContext, v: Any, t: ValType, ptr: int) -> None:
                     raise prefix_error(err, f"field `{name}`") from None
         case TupleType(elements=elements):
             _check_tuple(v, len(elements))
-            offsets = field_offsets(elements)
+            offsets = field_offsets(elements, m64)
             for i, (e, et, off) in enumerate(zip(v, elements, offsets, strict=False)):
                 try:
                     store(cx, e, et, ptr + off)
@@ -318,11 +323,11 @@ def store(cx: LiftLowerContext, v: Any, t: ValType, ptr: int) -> None:
             _store_variant(cx, v, t, ptr)
         case FlagsType(names=names):
             bits = flags_to_int(v, case_index(names))
-            size = elem_size(t)
+            size = elem_size(t, m64)
             cx.view()[ptr : ptr + size] = bits.to_bytes(size, "little")
         case MapType():
             begin, length = _store_map_into_range(cx, v, t)
-            struct.pack_into("<II", cx.view(), ptr, begin, length)
+            struct.pack_into("<QQ" if m64 else "<II", cx.view(), ptr, begin, length)
         case OwnType(resource=resource):
             struct.pack_into("<I", cx.view(), ptr, cx.lower_own(resource, v) & MASK32)
         case BorrowType(resource=resource):
@@ -340,7 +345,7 @@ def _store_variant(cx: LiftLowerContext, v: Any, t: ValType, ptr: int) -> None:
     if case_t is not None:
         name = t.cases()[index][0]  # type: ignore[union-attr]
         try:
-            store(cx, payload, case_t, ptr + payload_offset(t))
+            store(cx, payload, case_t, ptr + payload_offset(t, cx.memory64))
         except (TypeError, ValueError) as err:
             raise prefix_error(err, f"case `{name}`") from None
 
@@ -350,11 +355,11 @@ def _store_list_into_range(cx: LiftLowerContext, v: Any, elem: ValType) -> tuple
     if type(v) is ListRef:
         return store_list_ref(cx, v)
     items = check_list_value(v, elem, None)
-    size = elem_size(elem)
+    size = elem_size(elem, cx.memory64)
     byte_length = len(items) * size
     if byte_length > MAX_LIST_BYTE_LENGTH:
         raise ValueError("size overflow copying a list")
-    ptr = cx.reallocate(0, 0, alignment(elem), byte_length, "list")
+    ptr = cx.reallocate(0, 0, alignment(elem, cx.memory64), byte_length, "list")
     _store_list_into_valid_range(cx, items, ptr, elem)
     return ptr, len(items)
 
@@ -364,7 +369,7 @@ def _store_list_into_valid_range(cx: LiftLowerContext, items: Any, ptr: int, ele
         data = bytes(items)  # bytes-like already checked
         cx.view()[ptr : ptr + len(data)] = data
         return
-    size = elem_size(elem)
+    size = elem_size(elem, cx.memory64)
     for i, e in enumerate(items):
         try:
             store(cx, e, elem, ptr + i * size)
@@ -376,12 +381,13 @@ def _store_map_into_range(cx: LiftLowerContext, v: Any, t: MapType) -> tuple[int
     """Spec ``store_list_into_range`` of ``list<tuple<k, v>>`` (wasmtime ``lower_map``)."""
     pairs = map_pairs(v)
     entry = map_entry_type(t)
-    size = elem_size(entry)
-    value_offset = field_offsets(entry.elements)[1]
+    m64 = cx.memory64
+    size = elem_size(entry, m64)
+    value_offset = field_offsets(entry.elements, m64)[1]
     byte_length = len(pairs) * size
     if byte_length > MAX_LIST_BYTE_LENGTH:
         raise ValueError("size overflow copying a map")
-    ptr = cx.reallocate(0, 0, alignment(entry), byte_length, "map")
+    ptr = cx.reallocate(0, 0, alignment(entry, m64), byte_length, "map")
     for i, (key, value) in enumerate(pairs):
         at = ptr + i * size
         try:
@@ -413,17 +419,18 @@ def lower_flat_values(
     values are results and errors are not prefixed.
     """
     assert len(vs) == len(ts)
-    if len(flatten_types(ts)) > max_flat:
+    m64 = cx.memory64
+    if len(flatten_types(ts, m64)) > max_flat:
         tuple_type = TupleType(tuple(ts))
-        size = elem_size(tuple_type)
-        align = alignment(tuple_type)
+        size = elem_size(tuple_type, m64)
+        align = alignment(tuple_type, m64)
         if out_param is None:
             ptr = cx.reallocate(0, 0, align, size, "tuple")
             flat: list[Any] = [ptr]
         else:
             ptr = cx.check_pointer(out_param, size, align, "param")
             flat = []
-        for i, (v, t, off) in enumerate(zip(vs, ts, field_offsets(ts), strict=False)):
+        for i, (v, t, off) in enumerate(zip(vs, ts, field_offsets(ts, m64), strict=False)):
             try:
                 store(cx, v, t, ptr + off)
             except (TypeError, ValueError) as err:

@@ -14,6 +14,7 @@ checks its range (alignment, then bounds, as wasmtime's adapter does) and
 returns a :class:`~.refs.StringRef`; storing a ``StringRef`` follows
 wasmtime's adapter sequences (:mod:`.transcode`).
 
+Pointers and lengths are masked to the memory's width (``cx.ptr_mask``).
 Every guest pointer is checked before use; realloc results are checked by
 ``LiftLowerContext.reallocate``; a fresh memory view is taken after each
 realloc.
@@ -41,8 +42,9 @@ def load_string_from_range(cx: LiftLowerContext, mv: memoryview, ptr: int, tagge
 
     Returns a ``str``, or a :class:`StringRef` in a fused adapter.
     """
-    ptr &= 0xFFFFFFFF
-    tagged_code_units &= 0xFFFFFFFF
+    # With a 64-bit memory both are 64-bit; the latin1+utf16 tag stays bit 31 (as wasmtime).
+    ptr &= cx.ptr_mask
+    tagged_code_units &= cx.ptr_mask
     encoding = cx.string_encoding
     if encoding == "utf8":
         align = 1

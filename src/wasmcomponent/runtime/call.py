@@ -34,7 +34,7 @@ from typing import Any, Callable, NamedTuple, Optional, Sequence
 from .._engine import GuestMemory, RawFunc, store_state
 from ..abi.compile import CompiledFunc, compile_func
 from ..abi.context import DEFAULT_HOSTCALL_FUEL, CanonicalOptions
-from ..errors import ComponentTrap, UnsupportedError
+from ..errors import ComponentTrap
 from ..translate import plan as p
 from ..types import model
 from .handles import (
@@ -102,19 +102,21 @@ class RuntimeOptions:
     __slots__ = ("canonical", "memory", "realloc", "post_return", "flags", "_state", "_component_instance")
 
     def __init__(self, state: Any, options: p.OptionsDef) -> None:
+        store = state.store
+        self.memory: Optional[GuestMemory] = None
+        memory64 = False
+        if options.memory is not None:
+            memory = state.core_def(options.memory)
+            # A 64-bit memory makes pointers and lengths i64 (spec ``ptr_type``).
+            memory64 = bool(memory.type(store).is_64)
+            self.memory = GuestMemory(store, memory)
         self.canonical = CanonicalOptions(
             string_encoding=options.string_encoding,  # type: ignore[arg-type]
             has_memory=options.memory is not None,
             has_realloc=options.realloc is not None,
             has_post_return=options.post_return is not None,
+            memory64=memory64,
         )
-        store = state.store
-        self.memory: Optional[GuestMemory] = None
-        if options.memory is not None:
-            memory = state.core_def(options.memory)
-            if memory.type(store).is_64:
-                raise UnsupportedError("64-bit memories in canonical options are not supported yet")
-            self.memory = GuestMemory(store, memory)
         self.realloc: Optional[Callable[[int, int, int, int], int]] = None
         if options.realloc is not None:
             self.realloc = RawFunc(store, state.core_def(options.realloc)).call
@@ -178,7 +180,9 @@ class LiftedCall:
     def __init__(self, state: Any, lifted: p.LiftedFunc, fused: bool = False) -> None:
         options = state.runtime_options(lifted.options)
         raw = RawFunc(state.store, state.core_def(lifted.core))
-        compiled = compile_func(lifted.type, options.canonical.string_encoding)
+        compiled = compile_func(
+            lifted.type, options.canonical.string_encoding, memory64=options.canonical.memory64
+        )
         self.type: model.FuncType = lifted.type
         self.param_count = len(lifted.type.params)
         self._store_state = get_store_state(state.store)

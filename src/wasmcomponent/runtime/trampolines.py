@@ -76,9 +76,12 @@ class ImportRecipe(NamedTuple):
 
 def _import_recipe(state: Any, trampoline: p.LowerImport) -> ImportRecipe:
     definition = state.host_item(trampoline.func)
-    core_type = flatten_functype(trampoline.type, "lower")
+    # The width of the caller's memory is a property of the component, so
+    # the recipe may still be shared by every instance of it.
+    memory64 = _memory64(state, trampoline.options)
+    core_type = flatten_functype(trampoline.type, "lower", memory64)
     encoding = state.plan.options[trampoline.options].string_encoding
-    compiled = compile_func(trampoline.type, encoding)
+    compiled = compile_func(trampoline.type, encoding, memory64=memory64)
     scalar = isinstance(definition, FuncDefinition) and not compiled.interpreted and _all_inline(trampoline.type)
     snippets: Optional[HostSnippets] = None
     slow_result: Any = None
@@ -94,6 +97,13 @@ def _import_recipe(state: Any, trampoline: p.LowerImport) -> ImportRecipe:
         snippets,
         slow_result,
     )
+
+
+def _memory64(state: Any, options: int) -> bool:
+    """Whether the ``memory`` option of ``Plan.options[options]`` names a 64-bit memory."""
+    if state.plan.options[options].memory is None:
+        return False
+    return bool(state.runtime_options(options).canonical.memory64)
 
 
 def host_context(state: Any, options: Any) -> Any:
@@ -149,7 +159,8 @@ def _lower_import(state: Any, trampoline: p.LowerImport, recipe: ImportRecipe) -
         )
     compiled = recipe.compiled
     cx = host_context(state, options)
-    if definition.fast is not None:
+    # Direct implementations (WASI) write 32-bit pointers: not for a 64-bit memory.
+    if definition.fast is not None and not options.canonical.memory64:
         direct = definition.fast(FastLowerEnv(state, trampoline.type, options, cx, flags, compiled))
         if direct is not None:
             return make_host_func(store, recipe.params, recipe.results, direct)
@@ -246,7 +257,7 @@ def _scalar_snippets(ft: model.FuncType) -> tuple[HostSnippets, Any]:
 
 
 def _lower_lifted(state: Any, trampoline: p.LowerLifted) -> wasmtime.Func:
-    core_type = flatten_functype(trampoline.type, "lower")
+    core_type = flatten_functype(trampoline.type, "lower", _memory64(state, trampoline.options))
     plan = state.plan
     caller = plan.options[trampoline.options].component_instance
     callee_instance = plan.options[trampoline.callee.options].component_instance
@@ -262,7 +273,9 @@ def _lower_lifted(state: Any, trampoline: p.LowerLifted) -> wasmtime.Func:
 
         return make_host_func(state.store, core_type.params, core_type.results, trap)
     options = state.runtime_options(trampoline.options)
-    compiled = compile_func(trampoline.type, options.canonical.string_encoding)
+    compiled = compile_func(
+        trampoline.type, options.canonical.string_encoding, memory64=options.canonical.memory64
+    )
     flags = options.flags
     cx = options.context(fused=True)
     callee = LiftedCall(state, trampoline.callee, fused=True)

@@ -1,4 +1,4 @@
-"""Canonical ABI layout of component value types (32-bit memories only).
+"""Canonical ABI layout of component value types, for 32- and 64-bit memories.
 
 Each function mirrors the spec function of the same name in
 ``design/mvp/canonical-abi/definitions.py``: :func:`alignment`,
@@ -6,13 +6,22 @@ Each function mirrors the spec function of the same name in
 :func:`discriminant_type`, ...  Types from :mod:`wasmcomponent.types.model`
 are frozen and hashable, so every result is cached per type.
 
-Two deliberate extensions over the current spec text, both matching wasmtime:
+Every layout function takes ``memory64`` (the spec's ``ptr_type`` being
+``i64``): pointers and lengths of strings, lists and maps are then 8 bytes
+in memory (so a string is 16 bytes, aligned to 8) and ``i64`` in flat form,
+as are the spilled-parameter and return pointers.  Everything else,
+handles included, is the same for both widths.
+
+Deliberate differences from the current spec text, all matching wasmtime:
 
 * ``flags`` with zero labels occupy zero bytes and flatten to nothing, and
   ``flags`` with more than 32 labels are stored as ``ceil(n / 32)`` ``u32``
   words (alignment 4) and flatten to that many ``i32``.
 * ``map<k, v>`` is laid out as ``list<tuple<k, v>>`` (spec ``despecialize``);
   :func:`map_entry_type` gives the ``tuple<k, v>`` of one entry.
+* the ``latin1+utf16`` tag is bit 31 (:data:`UTF16_TAG`) for 64-bit memories
+  too: the spec's ``utf16_tag`` would be bit 63, wasmtime's adapters test
+  bit 31 whatever the memory.
 
 Example::
 
@@ -20,6 +29,9 @@ Example::
     >>> rec = RecordType((("a", U8), ("b", U32)))
     >>> alignment(rec), elem_size(rec), flatten_type(rec)
     (4, 8, ('i32', 'i32'))
+    >>> from wasmcomponent.types.model import STRING
+    >>> alignment(STRING, True), elem_size(STRING, True), flatten_type(STRING, True)
+    (8, 16, ('i64', 'i64'))
 """
 
 from __future__ import annotations
@@ -55,6 +67,8 @@ __all__ = [
     "MAX_FLAT_PARAMS",
     "MAX_FLAT_RESULTS",
     "PTR_SIZE",
+    "ptr_size",
+    "ptr_type",
     "UTF16_TAG",
     "align_to",
     "alignment",
@@ -115,6 +129,16 @@ _PRIM_FLAT: dict[str, tuple[str, ...]] = {
 }
 
 
+def ptr_size(memory64: bool = False) -> int:
+    """Bytes of a pointer or length in memory (spec ``ptr_size``)."""
+    return 8 if memory64 else PTR_SIZE
+
+
+def ptr_type(memory64: bool = False) -> str:
+    """Core type of a pointer or length in flat form (spec ``ptr_type``)."""
+    return "i64" if memory64 else "i32"
+
+
 def align_to(ptr: int, align: int) -> int:
     """Round ``ptr`` up to a multiple of ``align`` (spec ``align_to``)."""
     return -(-ptr // align) * align
@@ -169,89 +193,93 @@ def map_entry_type(t: MapType) -> TupleType:
 
 
 @cache
-def alignment(t: ValType) -> int:
+def alignment(t: ValType, memory64: bool = False) -> int:
     """Alignment in bytes of ``t`` in linear memory (spec ``alignment``)."""
     match t:
+        case PrimType(name="string"):
+            return ptr_size(memory64)
         case PrimType(name=name):
             return _PRIM_ALIGN[name]
         case ListType(element=elem, length=length):
-            return PTR_SIZE if length is None else alignment(elem)
+            return ptr_size(memory64) if length is None else alignment(elem, memory64)
         case RecordType(fields=fields):
-            return max((alignment(ft) for _, ft in fields), default=1)
+            return max((alignment(ft, memory64) for _, ft in fields), default=1)
         case TupleType(elements=elements):
-            return max((alignment(et) for et in elements), default=1)
+            return max((alignment(et, memory64) for et in elements), default=1)
         case VariantType() | EnumType() | OptionType() | ResultType():
             cases = case_types(t)
-            return max(discriminant_size(len(cases)), max_case_alignment(cases))
+            return max(discriminant_size(len(cases)), max_case_alignment(cases, memory64))
         case FlagsType(names=names):
             return _flags_alignment(len(names))
         case OwnType() | BorrowType() | StreamType() | FutureType():
             return 4
         case MapType():
-            return PTR_SIZE
+            return ptr_size(memory64)
     raise AssertionError(f"unknown value type {t!r}")
 
 
-def max_case_alignment(cases: Sequence[ValType | None]) -> int:
+def max_case_alignment(cases: Sequence[ValType | None], memory64: bool = False) -> int:
     """The largest payload alignment among ``cases`` (spec ``max_case_alignment``)."""
-    return max((alignment(c) for c in cases if c is not None), default=1)
+    return max((alignment(c, memory64) for c in cases if c is not None), default=1)
 
 
 @cache
-def elem_size(t: ValType) -> int:
+def elem_size(t: ValType, memory64: bool = False) -> int:
     """Size in bytes of ``t`` in linear memory (spec ``elem_size``)."""
     match t:
+        case PrimType(name="string"):
+            return 2 * ptr_size(memory64)
         case PrimType(name=name):
             return _PRIM_SIZE[name]
         case ListType(element=elem, length=length):
-            return 2 * PTR_SIZE if length is None else length * elem_size(elem)
+            return 2 * ptr_size(memory64) if length is None else length * elem_size(elem, memory64)
         case RecordType(fields=fields):
-            return _record_size(tuple(ft for _, ft in fields))
+            return _record_size(tuple(ft for _, ft in fields), memory64)
         case TupleType(elements=elements):
-            return _record_size(elements)
+            return _record_size(elements, memory64)
         case VariantType() | EnumType() | OptionType() | ResultType():
             cases = case_types(t)
-            size = payload_offset(t)
-            size += max((elem_size(c) for c in cases if c is not None), default=0)
-            return align_to(size, alignment(t))
+            size = payload_offset(t, memory64)
+            size += max((elem_size(c, memory64) for c in cases if c is not None), default=0)
+            return align_to(size, alignment(t, memory64))
         case FlagsType(names=names):
             return flags_size(len(names))
         case OwnType() | BorrowType() | StreamType() | FutureType():
             return 4
         case MapType():
-            return 2 * PTR_SIZE
+            return 2 * ptr_size(memory64)
     raise AssertionError(f"unknown value type {t!r}")
 
 
-def _record_size(types: tuple[ValType, ...]) -> int:
-    offsets = _offsets(types)
+def _record_size(types: tuple[ValType, ...], memory64: bool) -> int:
+    offsets = _offsets(types, memory64)
     if not types:
         return 0
-    end = offsets[-1] + elem_size(types[-1])
-    return align_to(end, max(alignment(ft) for ft in types))
+    end = offsets[-1] + elem_size(types[-1], memory64)
+    return align_to(end, max(alignment(ft, memory64) for ft in types))
 
 
 @cache
-def _offsets(types: tuple[ValType, ...]) -> tuple[int, ...]:
+def _offsets(types: tuple[ValType, ...], memory64: bool) -> tuple[int, ...]:
     out = []
     ptr = 0
     for ft in types:
-        ptr = align_to(ptr, alignment(ft))
+        ptr = align_to(ptr, alignment(ft, memory64))
         out.append(ptr)
-        ptr += elem_size(ft)
+        ptr += elem_size(ft, memory64)
     return tuple(out)
 
 
-def field_offsets(types: Sequence[ValType]) -> tuple[int, ...]:
+def field_offsets(types: Sequence[ValType], memory64: bool = False) -> tuple[int, ...]:
     """Byte offsets of consecutive record/tuple fields of ``types`` (spec ``store_record``)."""
-    return _offsets(tuple(types))
+    return _offsets(tuple(types), memory64)
 
 
 @cache
-def payload_offset(t: ValType) -> int:
+def payload_offset(t: ValType, memory64: bool = False) -> int:
     """Byte offset of the payload of variant-like ``t``, after its discriminant."""
     cases = case_types(t)
-    return align_to(discriminant_size(len(cases)), max_case_alignment(cases))
+    return align_to(discriminant_size(len(cases)), max_case_alignment(cases, memory64))
 
 
 def join(a: str, b: str) -> str:
@@ -264,13 +292,13 @@ def join(a: str, b: str) -> str:
 
 
 @cache
-def flatten_variant_payload(t: ValType) -> tuple[str, ...]:
+def flatten_variant_payload(t: ValType, memory64: bool = False) -> tuple[str, ...]:
     """The joined flat types of a variant's payload slots (without the discriminant)."""
     flat: list[str] = []
     for case in case_types(t):
         if case is None:
             continue
-        for i, ft in enumerate(flatten_type(case)):
+        for i, ft in enumerate(flatten_type(case, memory64)):
             if i < len(flat):
                 flat[i] = join(flat[i], ft)
             else:
@@ -279,40 +307,43 @@ def flatten_variant_payload(t: ValType) -> tuple[str, ...]:
 
 
 @cache
-def flatten_type(t: ValType) -> tuple[str, ...]:
+def flatten_type(t: ValType, memory64: bool = False) -> tuple[str, ...]:
     """Core value types ``t`` flattens to (spec ``flatten_type``)."""
     match t:
+        case PrimType(name="string"):
+            return (ptr_type(memory64),) * 2
         case PrimType(name=name):
             return _PRIM_FLAT[name]
         case ListType(element=elem, length=length):
-            return ("i32", "i32") if length is None else flatten_type(elem) * length
+            return (ptr_type(memory64),) * 2 if length is None else flatten_type(elem, memory64) * length
         case RecordType(fields=fields):
-            return tuple(ct for _, ft in fields for ct in flatten_type(ft))
+            return tuple(ct for _, ft in fields for ct in flatten_type(ft, memory64))
         case TupleType(elements=elements):
-            return tuple(ct for et in elements for ct in flatten_type(et))
+            return tuple(ct for et in elements for ct in flatten_type(et, memory64))
         case VariantType() | EnumType() | OptionType() | ResultType():
-            return ("i32",) + flatten_variant_payload(t)
+            return ("i32",) + flatten_variant_payload(t, memory64)
         case FlagsType(names=names):
             return ("i32",) * (flags_words(len(names)) if names else 0)
         case OwnType() | BorrowType() | StreamType() | FutureType():
             return ("i32",)
         case MapType():
-            return ("i32", "i32")
+            return (ptr_type(memory64),) * 2
     raise AssertionError(f"unknown value type {t!r}")
 
 
-def flatten_types(ts: Sequence[ValType]) -> tuple[str, ...]:
+def flatten_types(ts: Sequence[ValType], memory64: bool = False) -> tuple[str, ...]:
     """Concatenated flat types of ``ts`` (spec ``flatten_types``)."""
-    return tuple(ct for t in ts for ct in flatten_type(t))
+    return tuple(ct for t in ts for ct in flatten_type(t, memory64))
 
 
 @cache
-def flatten_functype(ft: FuncType, context: Literal["lift", "lower"]) -> CoreFuncType:
+def flatten_functype(ft: FuncType, context: Literal["lift", "lower"], memory64: bool = False) -> CoreFuncType:
     """The core signature of a lifted (``'lift'``) or lowered (``'lower'``) function.
 
-    More than 16 flat params spill to one ``i32`` pointer; more than one flat
-    result becomes a returned pointer (``lift``) or a trailing out-pointer
-    parameter (``lower``).  Only the synchronous ABI is supported.
+    More than 16 flat params spill to one pointer; more than one flat result
+    becomes a returned pointer (``lift``) or a trailing out-pointer parameter
+    (``lower``); pointers are ``i64`` with ``memory64``.  Only the synchronous
+    ABI is supported.
 
     >>> from wasmcomponent.types.model import STRING
     >>> flatten_functype(FuncType((("s", STRING),), STRING), "lower")
@@ -320,15 +351,16 @@ def flatten_functype(ft: FuncType, context: Literal["lift", "lower"]) -> CoreFun
     """
     if ft.is_async:
         raise UnsupportedError("the async canonical ABI is not supported yet")
-    params = flatten_types([t for _, t in ft.params])
-    results = flatten_types([ft.result] if ft.result is not None else [])
+    ptr = ptr_type(memory64)
+    params = flatten_types([t for _, t in ft.params], memory64)
+    results = flatten_types([ft.result] if ft.result is not None else [], memory64)
     if len(params) > MAX_FLAT_PARAMS:
-        params = ("i32",)
+        params = (ptr,)
     if len(results) > MAX_FLAT_RESULTS:
         if context == "lift":
-            results = ("i32",)
+            results = (ptr,)
         else:
             assert context == "lower"
-            params = params + ("i32",)
+            params = params + (ptr,)
             results = ()
     return CoreFuncType(params, results)
