@@ -233,6 +233,62 @@ def test_typed_call(engine: Engine) -> None:
     assert pick5(store, *"abcdefghi") == "e"
 
 
+def resource_guest(w: str) -> str:
+    """A guest resource `r` whose handles travel next to a string: `tuple<string, own<r>>` is
+    (ptr, len, handle) at offsets 0, 4, 8 with a 32-bit memory and 0, 8, 16 with a 64-bit one."""
+    mem = "i64 2" if w == "i64" else "2"
+    ps = ptr_size(w)
+    return f"""(component
+  (type $r (resource (rep i32)))
+  (core func $new (canon resource.new $r))
+  (core module $libc
+    (memory (export "mem") {mem})
+    (global $bump (mut {w}) ({w}.const 1024))
+    (func (export "realloc") (param {w} {w} {w} {w}) (result {w}) {copying_realloc(w)}))
+  (core instance $libc (instantiate $libc))
+  (alias core export $libc "mem" (core memory $mem))
+  (alias core export $libc "realloc" (core func $realloc))
+  (core module $main
+    (import "libc" "mem" (memory {mem}))
+    (import "rt" "new" (func $new (param i32) (result i32)))
+    (func (export "new") (param i32) (result i32) (call $new (local.get 0)))
+    ;; a borrow of the component's own resource arrives as its rep
+    (func (export "rep") (param i32) (result i32) (local.get 0))
+    (func (export "pair") (param {w} {w} i32) (result {w})
+      {store_words(w, "(local.get 0)", "(local.get 1)")}
+      (i32.store ({w}.const {RET + 2 * ps}) (local.get 2)) ({w}.const {RET})))
+  (core instance $main (instantiate $main (with "libc" (instance $libc))
+    (with "rt" (instance (export "new" (func $new))))))
+  (export $R "r" (type $r))
+  (func (export "new-r") (param "rep" u32) (result (own $R)) (canon lift (core func $main "new")))
+  (func (export "rep-of") (param "r" (borrow $R)) (result u32) (canon lift (core func $main "rep")))
+  (func (export "echo-pair") (param "p" (tuple string (own $R))) (result (tuple string (own $R)))
+    (canon lift (core func $main "pair") (memory $mem) (realloc $realloc)))
+)"""
+
+
+def invoke(store: Store, instance: Any, name: str, *args: Any) -> Any:
+    func = instance.get_func(store, name)
+    result = func(store, *args)
+    func.post_return(store)
+    return result
+
+
+def test_resource_handles_next_to_strings(engine: Engine) -> None:
+    outcomes = []
+    for mod_name, w in (("wasmtime", "i32"), ("wasmcomponent", "i32"), ("wasmcomponent", "i64")):
+        mod = backend(mod_name)
+        store = Store(engine)
+        instance = mod.Linker(engine).instantiate(store, mod.Component(engine, resource_guest(w)))
+        handles = [invoke(store, instance, "new-r", rep) for rep in (7, 42)]
+        text, back = invoke(store, instance, "echo-pair", ("ünï", handles[1]))
+        reps = invoke(store, instance, "rep-of", back), invoke(store, instance, "rep-of", handles[0])
+        outcomes.append((text, back.owned, *reps))
+    assert outcomes[0] == ("ünï", True, 42, 7)
+    assert outcomes[1] == outcomes[0]
+    assert outcomes[2] == outcomes[0]
+
+
 def test_flat_pointer_and_length_are_i64(engine: Engine) -> None:
     """The 64-bit guest's core function receives (ptr, len) as two i64 values.
 
@@ -612,15 +668,20 @@ def host_roundtrip(t: ValType, v: Any, w: str, encoding: str, spill: bool) -> tu
     return ("ok", lifted, back)
 
 
-def fused_roundtrip(t: ValType, v: Any, caller: str, callee: str, src: str, dst: str) -> tuple[Any, ...]:
-    """`v` from the host into the caller, through an adapter into the callee, and back the same way."""
+def fused_roundtrip(
+    t: ValType, v: Any, caller: str, callee: str, src: str, dst: str, spill: bool = False
+) -> tuple[Any, ...]:
+    """`v` from the host into the caller, through an adapter into the callee, and back the same way.
+
+    With `spill`, `v` is passed as 17 parameters (spilled to memory on both sides).
+    """
     caller_heap, callee_heap = ToyHeap(size=1 << 18), ToyHeap(size=1 << 18, start=24)
-    ft = FuncType((("p", t),), t)
+    ft = FuncType(tuple((f"p{i}", t) for i in range(17 if spill else 1)), t)
     caller_cf = compile_func(ft, src, memory64=caller == "i64")
     callee_cf = compile_func(ft, dst, memory64=callee == "i64")
     out = [1 << 17]
     try:
-        flat = caller_cf.lower_params(heap_cx(caller_heap, caller, src), [v])
+        flat = caller_cf.lower_params(heap_cx(caller_heap, caller, src), [v] * len(ft.params))
     except (TypeError, ValueError, ComponentTrap) as err:
         return ("error", type(err), str(err))
     refs = caller_cf.lift_params(heap_cx(caller_heap, caller, src, fused=True), flat)
@@ -647,10 +708,10 @@ def test_property_host_roundtrip_matches_memory32(tv: tuple[ValType, Any], encod
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(TYPED_VALUES, st.sampled_from(ENCODINGS), st.sampled_from(ENCODINGS),
-       st.sampled_from([("i32", "i64"), ("i64", "i32"), ("i64", "i64")]))
+       st.sampled_from([("i32", "i64"), ("i64", "i32"), ("i64", "i64")]), st.booleans())
 def test_property_fused_between_widths_matches_memory32(
-    tv: tuple[ValType, Any], src: str, dst: str, widths: tuple[str, str]
+    tv: tuple[ValType, Any], src: str, dst: str, widths: tuple[str, str], spill: bool
 ) -> None:
     t, v = tv
-    reference = fused_roundtrip(t, v, "i32", "i32", src, dst)
-    assert same_outcome(fused_roundtrip(t, v, *widths, src, dst), reference)
+    reference = fused_roundtrip(t, v, "i32", "i32", src, dst, spill)
+    assert same_outcome(fused_roundtrip(t, v, *widths, src, dst, spill), reference)
