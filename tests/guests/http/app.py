@@ -16,8 +16,14 @@ Routes (``incoming-handler.handle``):
 * ``/upload?target=HOST:PORT&mib=N[&hook=1]``: an outgoing POST with an N MiB
   body; answers ``status=<upstream status> sent=<bytes>`` or
   ``error=<ErrorCode class> write=<write outcome>``.
+* ``/print?tag=T&n=N``: writes N lines to stdout, each in two ``write`` calls
+  (``T out I `` then ``end``), N lines to stderr (``T err I``), one ``print``
+  (``T print``) and an unterminated ``T tail``; answers 200 ``T``.
+* ``/trap-after``: sets a 200 response, writes ``partial body``, then raises
+  (its traceback goes to stderr, then the guest traps).
 """
 
+import os
 from urllib.parse import parse_qs
 
 import wit_world
@@ -167,6 +173,26 @@ def _write_all(stream: streams.OutputStream, total: int) -> tuple:
     return sent, None
 
 
+def _print(query: dict) -> bytes:
+    tag = query.get("tag", ["t"])[0]
+    for i in range(int(query.get("n", ["1"])[0])):
+        os.write(1, f"{tag} out {i} ".encode())  # half a line: the host must wait for the rest
+        os.write(1, b"end\n")
+        os.write(2, f"{tag} err {i}\n".encode())
+    print(f"{tag} print", flush=True)
+    os.write(1, f"{tag} tail".encode())
+    return tag.encode()
+
+
+def _trap_after(out: types.ResponseOutparam) -> None:
+    response = types.OutgoingResponse(types.Fields.from_list([("content-type", b"text/plain")]))
+    outgoing = response.body()
+    types.ResponseOutparam.set(out, Ok(response))
+    with outgoing.write() as stream:
+        stream.blocking_write_and_flush(b"partial body")
+    raise RuntimeError("guest failure after set")
+
+
 def _big(out: types.ResponseOutparam, mib: int) -> None:
     response = types.OutgoingResponse(types.Fields.from_list([("content-type", b"application/octet-stream")]))
     outgoing = response.body()
@@ -246,6 +272,10 @@ class IncomingHandler(exports.IncomingHandler):
         elif path == "/upload":
             status, body = _upload(query)
             _respond(response_out, status, [], body)
+        elif path == "/print":
+            _respond(response_out, 200, [], _print(query))
+        elif path == "/trap-after":
+            _trap_after(response_out)
         elif path == "/error":
             types.ResponseOutparam.set(response_out, Err(types.ErrorCode_ConnectionTimeout()))
         else:

@@ -19,7 +19,9 @@
   ``handle_request_stream`` returns a :class:`StreamingResponse` whose body
   streams with a bounded window; :class:`~.wsgi.WsgiApp` and
   :class:`~.asgi.AsgiApp` serve it that way as a WSGI or ASGI application,
-  one instance per request.
+  one instance per request, with the guest's stdout/stderr and failures in
+  the server's error log (``wsgi.errors`` / :mod:`logging`, see
+  :mod:`.guestlog`).
 
 Bodies are streamed where wasmtime streams them (served responses, outgoing
 requests and their responses on the network) and otherwise held up to

@@ -11,10 +11,27 @@ event loop keeps serving other requests meanwhile.  Both bodies stream:
   guest writes, and a last empty one; the host holds at most
   :data:`~.server.STREAM_WINDOW` bytes, the guest waiting for the client.
 
-A trap or an unfinished body raises (after the start message: the ASGI
-server aborts the response).  Lifespan events are accepted and acknowledged.
+The server's log is the :mod:`logging` logger ``wasmcomponent.wasi.http``
+(or ``logger=``), which receives (see :mod:`.guestlog`):
 
-    app = AsgiApp(engine, Component.from_file(engine, "proxy.wasm"))
+* the guest's stdout lines at INFO and its stderr lines at WARNING, unless
+  the request's ``WasiConfig`` sends them elsewhere: whole lines,
+  ``stdout [N] :: ...`` / ``stderr [N] :: ...`` with ``N`` the request's
+  number, as ``wasmtime serve`` prints them (a Python guest's traceback
+  arrives this way); records carry ``wasm_stream`` and ``wasm_request``;
+* ``error [N] :: ...`` at ERROR when the request ended badly: a trap or no
+  response before the response started (the client gets a 500), a trap or
+  an unfinished body after it started.  In the second case the application
+  sends the final ``http.response.body`` (``more_body=False``) and returns
+  normally: the client sees a truncated body (``wasmtime serve`` cuts the
+  connection), and the next request is served as usual.
+
+uvicorn configures only its own loggers: pass ``logger="uvicorn.error"`` to
+use its handlers and ``--log-level``, or configure ``wasmcomponent.wasi.http``
+(otherwise Python's last-resort handler prints WARNING and above to stderr).
+Lifespan events are accepted and acknowledged.
+
+    app = AsgiApp(engine, Component.from_file(engine, "proxy.wasm"), logger="uvicorn.error")
     # uvicorn module:app
 """
 
@@ -22,10 +39,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from typing import Any, Awaitable, Callable, Optional
+import logging
+from typing import Any, Awaitable, Callable, Optional, Union
 from wsgiref.util import is_hop_by_hop
 
 from .body import WAIT_SLICE
+from .guestlog import logger_emitter
 from .server import FreshInstanceServer, _response
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -33,10 +52,42 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 # How long the worker waits for one ``receive()`` before checking whether the loop still runs.
 RECEIVE_SLICE = 1.0
+# The logger of the guest's output and failures, unless ``logger=`` names another.
+LOGGER_NAME = "wasmcomponent.wasi.http"
 
 
 class AsgiApp(FreshInstanceServer):
-    """An ASGI application calling ``component``'s ``wasi:http/incoming-handler`` (see :class:`FreshInstanceServer`)."""
+    """An ASGI application calling ``component``'s ``wasi:http/incoming-handler``.
+
+    ``AsgiApp(engine, component, linker=None, config=None, *, log_output=True, logger=None)``:
+    see :class:`~.server.FreshInstanceServer` for the first arguments;
+    ``logger`` (a :class:`logging.Logger` or a name, default
+    ``"wasmcomponent.wasi.http"``) receives the guest's output and failures
+    (module docstring).  Example, with a configuration per request::
+
+        def config() -> WasiConfig:
+            cfg = WasiConfig()
+            cfg.allow_outgoing_http()
+            cfg.stdout_custom = metrics.feed  # kept: stderr still goes to the logger
+            return cfg
+
+        app = AsgiApp(engine, Component.from_file(engine, "proxy.wasm"), config=config, logger="uvicorn.error")
+    """
+
+    def __init__(
+        self,
+        engine: Any,
+        component: Any,
+        linker: Any = None,
+        config: Optional[Callable[[], Any]] = None,
+        *,
+        log_output: bool = True,
+        logger: Union[logging.Logger, str, None] = None,
+    ) -> None:
+        super().__init__(engine, component, linker, config, log_output=log_output)
+        if not isinstance(logger, logging.Logger):
+            logger = logging.getLogger(logger or LOGGER_NAME)
+        self.logger = logger
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -46,7 +97,8 @@ class AsgiApp(FreshInstanceServer):
             raise ValueError(f"unsupported ASGI scope type `{scope['type']}`")
         headers = [(name.decode("latin-1"), value) for name, value in scope.get("headers", [])]
         body = _Receiver(receive, asyncio.get_running_loop())
-        exchange = self.exchange(scope["method"], _url(scope), headers, body)
+        log = self.new_log(logger_emitter(self.logger))
+        exchange = self.exchange(scope["method"], _url(scope), headers, body, log)
         exchange.start()
         try:
             while not await asyncio.to_thread(exchange.head.wait, WAIT_SLICE):
@@ -64,7 +116,12 @@ class AsgiApp(FreshInstanceServer):
                 }
             )
             while True:
-                chunk = await asyncio.to_thread(response.next_chunk)  # it may wait for the guest
+                try:
+                    chunk = await asyncio.to_thread(response.next_chunk)  # it may wait for the guest
+                except BaseException:
+                    if not response.guest_failed:
+                        raise
+                    break  # a trap or an unfinished body, logged by the worker: end the response
                 if chunk is None:
                     break
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})

@@ -26,7 +26,9 @@ What the guest answers:
 * ``handle`` returned or trapped without calling ``set``: 500 with wasmtime's
   message "guest never invoked `response-outparam::set` method" (the trap, if
   any, is in ``response.error``);
-* a trap after ``set`` re-raises it (a server would abort the connection).
+* a trap after ``set`` re-raises it from :func:`handle_request` and from the
+  end of a :class:`StreamingResponse`'s body.  The WSGI and ASGI applications
+  instead log it and end the response (the client sees a truncated body).
 
 The request body is ``bytes``, a binary file-like object (``read(n)``) or an
 iterable of ``bytes``: the last two are read as the guest reads, on the
@@ -34,10 +36,19 @@ guest's thread, never ahead (:class:`~.body.PullSource`).  A guest that makes
 outgoing requests needs ``cfg.allow_outgoing_http()`` (or ``cfg.http_send``).
 wasmtime serves each request with a fresh instance; callers who want that
 isolation instantiate per call (:class:`FreshInstanceServer` does).
+
+Served through :class:`FreshInstanceServer` with a :class:`~.guestlog.GuestLog`
+(as the WSGI and ASGI applications do), the guest's stdout and stderr, unless
+the request's configuration sends them elsewhere, go to the server's log as
+whole lines, and what ends a request badly (a trap, no response, an
+unfinished body) is logged there once, by the worker thread, before the
+consumer sees the end of the body.
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Callable, Optional, Union
@@ -51,6 +62,7 @@ from ..ctx import Res, set_wasi, wasi_ctx
 from .body import WAIT_SLICE, BodyAborted, BodySink, BodySource, IncomingBody, PullSource
 from .client import HttpResponse
 from .codes import method_value, scheme_value, status_for_error
+from .guestlog import Emit, GuestLog
 from .types import IncomingRequest, OutgoingResponse, ResponseOutparam, http_state
 
 NEVER_SET = "guest never invoked `response-outparam::set` method"
@@ -228,8 +240,9 @@ class _Exchange:
     """One streamed call of ``handle``, run by :meth:`run` on a worker thread."""
 
     def __init__(self, setup: Callable[[], tuple[Any, Any]], method: str, url: str, headers: HeadersLike,
-                 body: BodyLike) -> None:
+                 body: BodyLike, log: Optional[GuestLog] = None) -> None:
         self.setup = setup
+        self.log = log  # where the end of a failed call is reported (and the guest's output flushed)
         self.args = (method, url, headers)
         self.source = _body_source(body)
         self.head = threading.Event()  # set, or the call ended
@@ -280,8 +293,32 @@ class _Exchange:
             if isinstance(result, OutgoingResponse) and result.sink is not None and not result.sink.finished:
                 self.unfinished = not result.sink.aborted
                 result.sink.abort()  # the guest can write no more: the body is cut short
+            if self.log is not None:  # before `done`: the consumer then sees the log complete
+                self._log_end(self.log)
             self.done.set()
             self.head.set()
+
+    def _log_end(self, log: GuestLog) -> None:
+        """Flush the guest's last output lines and log what ended the call badly, if anything."""
+        log.close()
+        failure = self.failure
+        if not self.started:
+            return  # no instance: raised to the server by _response, which reports it
+        if not self.is_set:
+            log.error(NEVER_SET if failure is None else f"{NEVER_SET}: {describe_failure(failure)}")
+        elif failure is not None:
+            log.error(f"the guest failed after the response started: {describe_failure(failure)}")
+        elif isinstance(self.result, OutgoingResponse) and self.result.sink is not None:
+            if not self.result.sink.finished:
+                reason = "not finished when handle returned" if self.unfinished else "dropped without finish"
+                log.error(f"the guest's response body was {reason}")
+
+
+def describe_failure(err: BaseException) -> str:
+    """A failure as a log line: a wasmtime error's own message, else ``Type: message``."""
+    if isinstance(err, wasmtime.WasmtimeError):
+        return str(err)
+    return f"{type(err).__name__}: {err}"
 
 
 class StreamingResponse:
@@ -292,7 +329,9 @@ class StreamingResponse:
     guest's trap if it trapped while writing.  ``trailers`` is set once the
     body ended.  :meth:`close` stops early: the guest's next write sees a
     closed stream.  :meth:`join` waits for the call of ``handle`` to end
-    (``error`` then holds a trap that came after the body).
+    (``error`` then holds a trap that came after the body).  ``guest_failed``
+    is True once the end of the body raised the guest's failure (a trap or an
+    unfinished body), as opposed to an error of the consumer's own.
     """
 
     def __init__(self, exchange: _Exchange, response: HttpResponse, sink: Optional[BodySink]) -> None:
@@ -304,6 +343,7 @@ class StreamingResponse:
         self._sink = sink
         self._body = response.body  # a fixed body (error answers)
         self._ended = False
+        self.guest_failed = False
 
     def header(self, name: str) -> Optional[bytes]:
         """The first value of header ``name`` (case-insensitive), or None."""
@@ -343,6 +383,7 @@ class StreamingResponse:
         exchange = self.exchange
         # cut short by a trap: the worker aborts the body just before the call is marked done
         exchange.done.wait(1.0)
+        self.guest_failed = True
         if exchange.failure is not None:
             self.error = exchange.failure
             raise exchange.failure
@@ -424,10 +465,39 @@ def handle_request_stream(
 class FreshInstanceServer:
     """Serves each request with a fresh ``Store`` and instance of ``component`` (as ``wasmtime serve``).
 
-    ``linker`` defaults to a linker with ``add_wasip2()``; ``config`` makes
-    each request's :class:`~..config.WasiConfig` (default: deny everything).
-    The base of :class:`~.wsgi.WsgiApp` and :class:`~.asgi.AsgiApp`.
+    The base of :class:`~.wsgi.WsgiApp` and :class:`~.asgi.AsgiApp`, which
+    take the same arguments:
+
+    * ``linker``: defaults to a new linker with ``add_wasip2()``.
+    * ``config``: a function called once per request that returns that
+      request's :class:`~..config.WasiConfig` (a native ``wasmtime.WasiConfig``
+      works too).  Default: ``WasiConfig()``, which denies everything.  A
+      factory, not one object, because each store consumes its own
+      configuration and requests run concurrently.
+    * ``log_output``: when True (the default), the guest's stdout and stderr
+      that the configuration leaves at the default (discarded) go to the
+      server's error log as whole lines, ``stdout [N] :: ...`` /
+      ``stderr [N] :: ...`` (``N`` numbers the request), as ``wasmtime serve``
+      prints them.  A configuration that sets stdout or stderr itself
+      (``inherit_stdout()``, ``stdout_file``, ``stdout_buffer()``, ...) keeps
+      its choice; ``log_output=False`` discards what it leaves unset.
+
+    Example: let the guest send HTTP requests and read ``./static`` and keep
+    its stdout on the terminal (stderr still goes to the server's log)::
+
+        def config() -> WasiConfig:
+            cfg = WasiConfig()
+            cfg.allow_outgoing_http()
+            cfg.preopen_dir("./static", "/static", fs_mutable=False)
+            cfg.inherit_stdout()
+            return cfg
+
+        app = WsgiApp(engine, component, config=config)
     """
+
+    # The levels of the guest's stdout and stderr lines on a logger (errors are ERROR).
+    stdout_level = logging.INFO
+    stderr_level = logging.WARNING
 
     def __init__(
         self,
@@ -435,7 +505,14 @@ class FreshInstanceServer:
         component: Any,
         linker: Any = None,
         config: Optional[Callable[[], Any]] = None,
+        *,
+        log_output: bool = True,
     ) -> None:
+        if config is not None and not callable(config):
+            raise TypeError(
+                f"config= takes a function returning a fresh WasiConfig for each request"
+                f" (for example `config=make_config`), not a {type(config).__name__}"
+            )
         if linker is None:
             from ...runtime.linker import Linker
 
@@ -449,11 +526,23 @@ class FreshInstanceServer:
         self.component = component
         self.linker = linker
         self.config = config
+        self.log_output = log_output
+        self._request_ids = itertools.count()
 
-    def instantiate(self) -> tuple[Any, Any]:
-        """A new ``(store, instance)``."""
+    def new_log(self, emit: Emit) -> GuestLog:
+        """The :class:`~.guestlog.GuestLog` of a new request, writing to ``emit``."""
+        return GuestLog(emit, next(self._request_ids), self.stdout_level, self.stderr_level)
+
+    def instantiate(self, log: Optional[GuestLog] = None) -> tuple[Any, Any]:
+        """A new ``(store, instance)``; with ``log``, the output the configuration leaves unset goes there."""
         store = wasmtime.Store(self.engine)
-        set_wasi(store, self.config())
+        config = self.config()
+        if log is not None and self.log_output:
+            readable = _readable(config)
+            if readable is not None:
+                log.route(readable)
+                config = readable
+        set_wasi(store, config)
         return store, self.linker.instantiate(store, self.component)
 
     def serve(self, method: str, url: str, headers: HeadersLike, body: BodyLike) -> HttpResponse:
@@ -461,10 +550,33 @@ class FreshInstanceServer:
         store, instance = self.instantiate()
         return handle_request(store, instance, method, url, headers, body)
 
-    def serve_stream(self, method: str, url: str, headers: HeadersLike, body: BodyLike) -> StreamingResponse:
+    def serve_stream(
+        self, method: str, url: str, headers: HeadersLike, body: BodyLike, log: Optional[GuestLog] = None
+    ) -> StreamingResponse:
         """One request on a new instance, made and called on a worker thread (see :func:`handle_request_stream`)."""
-        return _start(self.exchange(method, url, headers, body))
+        return _start(self.exchange(method, url, headers, body, log))
 
-    def exchange(self, method: str, url: str, headers: HeadersLike, body: BodyLike) -> _Exchange:
+    def exchange(
+        self, method: str, url: str, headers: HeadersLike, body: BodyLike, log: Optional[GuestLog] = None
+    ) -> _Exchange:
         """The (not yet started) exchange of one request on a new instance (for async servers)."""
-        return _Exchange(self.instantiate, method, url, headers, body)
+        return _Exchange(lambda: self.instantiate(log), method, url, headers, body, log)
+
+
+def _readable(config: Any) -> Any:
+    """``config`` as a :class:`~..config.WasiConfig` whose streams can be read and changed, or None.
+
+    A native ``wasmtime.WasiConfig`` is rebuilt from its recorded options.
+    None for one created before ``import wasmcomponent`` (it has no record;
+    ``set_wasi`` makes its use fail with a clear error) and for objects that
+    are no configuration at all (``set_wasi`` raises ``TypeError``).
+    """
+    from ..config import WasiConfig
+    from ..recorder import recorded, replay
+
+    if isinstance(config, WasiConfig):
+        return config
+    if not isinstance(config, wasmtime.WasiConfig):
+        return None
+    calls = recorded(config)
+    return None if calls is None else replay(calls)

@@ -10,10 +10,22 @@ and the returned iterable yields the body chunks as the guest writes them,
 the host holding at most :data:`~.server.STREAM_WINDOW` bytes (the guest
 waits for the client meanwhile).  The request body is read from
 ``wsgi.input`` when the guest reads it (up to ``CONTENT_LENGTH``, or to the
-end with ``wsgi.input_terminated``), never ahead.  A trap after the response
-started, or an unfinished body, raises from the iterable, and the WSGI
-server aborts the response; the server's ``close()`` of the iterable (a
-client gone) closes the guest's body stream.
+end with ``wsgi.input_terminated``), never ahead.  The server's ``close()``
+of the iterable (a client gone) closes the guest's body stream.
+
+The server's error log, ``environ["wsgi.errors"]``, receives (see
+:mod:`.guestlog`):
+
+* the guest's stdout and stderr, unless the request's ``WasiConfig`` sends
+  them elsewhere, one whole line per ``write``: ``stdout [N] :: ...`` and
+  ``stderr [N] :: ...`` with ``N`` the request's number, as ``wasmtime
+  serve`` prints them (a Python guest's traceback arrives this way);
+* ``error [N] :: ...`` when the request ended badly: a trap or no response
+  before the response started (the client gets a 500), a trap or an
+  unfinished body after it started.  In the second case the iterable just
+  stops: the server ends the response and the client sees a truncated body
+  (``wasmtime serve`` cuts the connection), and the next request is served as
+  usual.
 
     from wsgiref.simple_server import make_server
     app = WsgiApp(engine, Component.from_file(engine, "proxy.wasm"))
@@ -22,18 +34,37 @@ client gone) closes the guest's body stream.
 
 from __future__ import annotations
 
+import sys
 from http import HTTPStatus
 from typing import Any, Callable, Iterator, Optional
 from wsgiref.util import is_hop_by_hop, request_uri
 
+from .guestlog import errors_stream_emitter
 from .server import FreshInstanceServer, StreamingResponse
 
 
 class WsgiApp(FreshInstanceServer):
-    """A WSGI application calling ``component``'s ``wasi:http/incoming-handler`` (see :class:`FreshInstanceServer`)."""
+    """A WSGI application calling ``component``'s ``wasi:http/incoming-handler``.
+
+    ``WsgiApp(engine, component, linker=None, config=None, *, log_output=True)``:
+    see :class:`~.server.FreshInstanceServer` for the arguments.  The guest's
+    output and failures go to ``environ["wsgi.errors"]`` (module docstring).
+    Example, with a configuration per request::
+
+        def config() -> WasiConfig:
+            cfg = WasiConfig()
+            cfg.env = {"MODE": "production"}
+            cfg.stderr_file = "/var/log/guest-stderr.log"  # kept: stdout still goes to wsgi.errors
+            return cfg
+
+        app = WsgiApp(engine, Component.from_file(engine, "proxy.wasm"), config=config)
+    """
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> WsgiBody:
-        response = self.serve_stream(environ["REQUEST_METHOD"], request_uri(environ), _headers(environ), _input(environ))
+        log = self.new_log(errors_stream_emitter(environ.get("wsgi.errors") or sys.stderr))
+        response = self.serve_stream(
+            environ["REQUEST_METHOD"], request_uri(environ), _headers(environ), _input(environ), log
+        )
         try:
             reason = HTTPStatus(response.status).phrase
         except ValueError:
@@ -48,13 +79,22 @@ class WsgiApp(FreshInstanceServer):
 
 
 class WsgiBody:
-    """The WSGI response iterable: the guest's body chunks; ``close()`` stops the guest's stream."""
+    """The WSGI response iterable: the guest's body chunks; ``close()`` stops the guest's stream.
+
+    A guest failure at the end of the body (already logged by the worker)
+    stops the iteration instead of raising into the server.
+    """
 
     def __init__(self, response: StreamingResponse) -> None:
         self.response = response
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self.response)
+        response = self.response
+        try:
+            yield from response
+        except BaseException:
+            if not response.guest_failed:
+                raise
 
     def close(self) -> None:
         self.response.close()
