@@ -557,8 +557,6 @@ class SinkOutput(OutputStream):
         self._deliver(data)
 
     def _deliver(self, data: bytes) -> None:
-        if not data:
-            return
         try:
             self.sink.write(data)
         except OSError as err:
