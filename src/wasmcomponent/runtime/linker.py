@@ -197,18 +197,20 @@ class Linker:
         if not isinstance(component, Component):
             raise TypeError("expected a Component")
         self._generation += 1
+        seen: set[ResourceIdentity] = set()  # resource types met in earlier imports
         for name, expected in component._plan.imports:
-            _define_traps(self._root, name, expected, self._allow_shadowing)
+            _define_traps(self._root, name, expected, self._allow_shadowing, seen)
 
     def _resolve_imports(self, component: Component) -> list[Definition]:
         """Look up and type-check every import of ``component``; wasmtime's messages on failure."""
         from .typecheck import check_definition
 
         resolved: list[Definition] = []
+        bound: dict[ResourceIdentity, Definition] = {}  # resource types supplied so far
         for name, expected in component._plan.imports:
             found = self._root.items.get(name)
             try:
-                check_definition(expected, found, self.engine)
+                check_definition(expected, found, self.engine, bound)
             except LinkError as err:
                 raise err.with_context(
                     f"component imports {_describe_type(expected)} `{name}`, but a matching "
@@ -230,9 +232,14 @@ def _define_traps(
     name: str,
     expected: object,
     allow_shadowing: bool,
+    seen: set[ResourceIdentity],
     parent_name: Optional[str] = None,
 ) -> None:
-    """Stub one missing import as wasmtime does: funcs trap, resources get a host type."""
+    """Stub one missing import as wasmtime does: funcs trap, resources get a host type.
+
+    A resource met in an earlier import (an ``(eq ...)`` import of it) is left
+    undefined: it is satisfied by that import, as wasmtime-py 50 behaves.
+    """
     from ..types import model
     from .resources import ResourceType
     from .typecheck import describe_expected
@@ -244,12 +251,16 @@ def _define_traps(
             parent.items.insert(name, existing, allow_shadowing)
         if isinstance(existing, InstanceDefinition):
             for export_name, export_type in expected.exports.items():
-                _define_traps(existing, export_name, export_type, allow_shadowing, name)
+                _define_traps(existing, export_name, export_type, allow_shadowing, seen, name)
         return
     if isinstance(expected, (model.CoreModuleType, model.ComponentType)):
         if existing is None:
             raise LinkError(f"unable to define {describe_expected(expected)} imports as traps")
         return
+    if isinstance(expected, model.TypeBound) and expected.resource is not None:
+        if expected.resource in seen:
+            return
+        seen.add(expected.resource)
     if existing is not None:
         return
     if isinstance(expected, model.FuncType):

@@ -41,8 +41,19 @@ def describe_expected(expected: object) -> str:
     return "type"
 
 
-def check_definition(expected: object, actual: Optional[Definition], engine: wasmtime.Engine) -> None:
-    """Raise ``LinkError`` unless ``actual`` can satisfy an import of type ``expected``."""
+def check_definition(
+    expected: object,
+    actual: Optional[Definition],
+    engine: wasmtime.Engine,
+    bound: Optional[dict[model.ResourceIdentity, Definition]] = None,
+) -> None:
+    """Raise ``LinkError`` unless ``actual`` can satisfy an import of type ``expected``.
+
+    ``bound`` maps each resource type already supplied by an earlier import
+    (of the same component) to its definition; pass one dict for all imports.
+    """
+    if bound is None:
+        bound = {}
     if isinstance(expected, model.CoreModuleType):
         if isinstance(actual, ModuleDefinition):
             _check_module(expected, actual.module)
@@ -51,18 +62,12 @@ def check_definition(expected: object, actual: Optional[Definition], engine: was
     elif isinstance(expected, model.InstanceType):
         if actual is not None and not isinstance(actual, InstanceDefinition):
             raise LinkError(f"expected instance found {describe(actual)}")
-        bound: set[int] = set()
         for name, export_type in expected.exports.items():
             if isinstance(export_type, model.TypeBound) and export_type.resource is None:
                 continue  # named interface types have no definition to look up
             found = actual.items.get(name) if actual is not None else None
-            if isinstance(export_type, model.TypeBound):
-                key = id(export_type.resource)
-                if key in bound and found is None:
-                    continue  # `(eq $r)` to an earlier export: nothing to supply
-                bound.add(key)
             try:
-                check_definition(export_type, found, engine)
+                check_definition(export_type, found, engine, bound)
             except LinkError as err:
                 raise err.with_context(f"instance export `{name}` has the wrong type") from None
     elif isinstance(expected, model.FuncType):
@@ -72,11 +77,32 @@ def check_definition(expected: object, actual: Optional[Definition], engine: was
     elif isinstance(expected, model.ComponentType):
         _missing_or_wrong("component", actual, wrong_always=True)
     elif isinstance(expected, model.TypeBound) and expected.resource is not None:
-        if isinstance(actual, ResourceDefinition):
-            return
-        _missing_or_wrong("resource", actual)
+        _check_resource(expected.resource, actual, bound)
     else:
         _missing_or_wrong("type", actual, wrong_always=True)
+
+
+def _check_resource(
+    resource: model.ResourceIdentity,
+    actual: Optional[Definition],
+    bound: dict[model.ResourceIdentity, Definition],
+) -> None:
+    """A resource import, as wasmtime's ``TypeChecker`` checks ``TypeDef::Resource``.
+
+    The first import of a resource type must be supplied.  A later one (an
+    ``(eq $r)`` bound to it) needs nothing in the linker; if it is supplied
+    anyway, it must be the same type.
+    """
+    earlier = bound.get(resource)
+    if actual is None and earlier is not None:
+        return
+    if not isinstance(actual, ResourceDefinition):
+        _missing_or_wrong("resource", actual)
+        return
+    if earlier is None:
+        bound[resource] = actual
+    elif isinstance(earlier, ResourceDefinition) and earlier.ty != actual.ty:
+        raise LinkError("mismatched resource types")
 
 
 def _missing_or_wrong(kind: str, actual: Optional[Definition], wrong_always: bool = False) -> None:

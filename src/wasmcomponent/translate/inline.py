@@ -34,7 +34,7 @@ from ..binary import ast
 from ..errors import UnsupportedError, ValidationError
 from ..types import model
 from . import plan as p
-from .types import TypeSpace, bound_entry, lookup
+from .types import ImportedResources, TypeSpace, bound_entry, lookup
 
 ModuleImports = Callable[[int, bytes], tuple[tuple[str, str], ...]]
 """Given a static module's index and bytes, the (module, name) pairs of its imports in order."""
@@ -309,6 +309,7 @@ class Scope(TypeSpace):
         if isinstance(extern, model.TypeBound) and extern.resource is None:
             # `(eq T)` type imports only name a type: nothing for the host to supply.
             return bound_entry(extern)
+        extern = self.translator.imported_resources(self).fresh(extern)
         plan = self.translator.plan
         if any(existing == name for existing, _ in plan.imports):
             raise ValidationError(f"import name `{name}` conflicts with previous name `{name}`", imp.offset)
@@ -402,6 +403,13 @@ class Translator:
         self.module_imports = module_imports
         self.static_modules: dict[int, p.StaticModule] = {}
         self.import_types: dict[p.ImportPath, model.ExternType] = {}
+        self._imported_resources: Optional[ImportedResources] = None
+
+    def imported_resources(self, root: TypeSpace) -> ImportedResources:
+        """The abstract resources of the root's imports (see ``ImportedResources``)."""
+        if self._imported_resources is None:
+            self._imported_resources = ImportedResources(root.declared_resources)
+        return self._imported_resources
 
     def static_module(self, section: ast.CoreModuleSection) -> p.StaticModule:
         key = id(section)
