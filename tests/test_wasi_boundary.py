@@ -410,3 +410,28 @@ def test_never_ready_deadline_with_virtual_clocks() -> None:
     far = clocks.subscribe_duration(ctx, 2**63)  # reached by jumping the virtual clock
     assert io.poll(ctx, [clocks.subscribe_instant(ctx, 2**64 - 1), far]) == [1]
     assert clocks.monotonic_now(ctx) == 2**63
+
+
+def test_blocking_splice_gives_up_like_wasmtime() -> None:
+    from wasmcomponent.errors import ComponentTrap
+    from wasmcomponent.wasi import WasiConfig, cli, io, set_wasi, wasi_ctx
+    from wasmcomponent.wasi.ctx import Res
+
+    class Stuck(io.OutputStream):
+        """Always ready, never grants anything."""
+
+        def check_write(self) -> int:
+            self.permit = 0
+            return 0
+
+    cfg = WasiConfig()
+    cfg.stdin_bytes(b"data")
+    store = wasmtime.Store()
+    set_wasi(store, cfg)
+    ctx = wasi_ctx(store)
+    out = ctx.own(Stuck(), Res.OUTPUT_STREAM)
+    src = cli.get_stdin(ctx)
+    with pytest.raises(ComponentTrap, match="max blocking attempts exceeded"):
+        io.output_blocking_splice(ctx, out, src, 4)
+    assert io.output_splice(ctx, out, src, 4) == 0  # nothing granted: nothing read
+    assert io.input_read(ctx, src, 10) == b"data"

@@ -61,6 +61,7 @@ WRITE_PERMIT = 1 << 20
 STREAM_PERMIT = 64 << 10
 CALLBACK_PERMIT = 8 << 10
 BLOCKING_WRITE_LIMIT = 4096
+MAX_BLOCKING_ATTEMPTS = 10
 # The largest file offset the host's pread/pwrite take (off_t); beyond it wasmtime fails with EINVAL.
 MAX_FILE_OFFSET = (1 << 63) - 1
 # The longest single sleep while waiting on a deadline; longer waits loop (Python's sleep overflows
@@ -804,7 +805,12 @@ def _splice(ctx: WasiCtx, self: Any, src: Any, size: int, blocking: bool) -> Any
         # As wasmtime: at most what the destination grants now; 0 touches neither stream.
         permit = out.check_write()
         if blocking:
+            attempts = 0
             while permit == 0:
+                # wasmtime's write-ready gives up after 10 wake-ups that grant nothing
+                if attempts == MAX_BLOCKING_ATTEMPTS:
+                    raise trap("max blocking attempts exceeded")
+                attempts += 1
                 block_until_ready(ctx, [Pollable(out.ready)])
                 permit = out.check_write()
         size = _check_len(ctx, min(size, permit))
