@@ -527,6 +527,139 @@ def test_one_instance_type_imported_twice_has_two_resource_types() -> None:
 
 
 # --------------------------------------------------------------------------
+# Exports that name imported types: an exported interface that `use`s them
+
+EXPORTS_IMPORTED_TYPE = """
+(component
+  (import "host-res" (instance $h
+    (export "blob" (type $b (sub resource)))
+    (export "make" (func (param "x" u32) (result (own $b))))))
+  (alias export $h "blob" (type $blob))
+  (alias export $h "make" (func $make))
+  (core func $make_l (canon lower (func $make)))
+  (core module $m (import "h" "make" (func $make (param i32) (result i32)))
+    (func (export "wrap") (param i32) (result i32) (call $make (local.get 0))))
+  (core instance $i (instantiate $m (with "h" (instance (export "make" (func $make_l))))))
+  (type $own (own $blob))
+  (func $wrap (param "x" u32) (result $own) (canon lift (core func $i "wrap")))
+  (instance $api (export "blob" (type $blob)) (export "wrap" (func $wrap)))
+  (type $api_t (instance
+    (alias outer 1 $blob (type $ob))
+    (export "blob" (type $eb (eq $ob)))
+    (type $o (own $eb))
+    (export "wrap" (func (param "x" u32) (result $o)))))
+  (export "my:pkg/api" (instance $api) (instance (type $api_t)))
+  (export "blob" (type $blob))
+  (type $p (record (field "x" u8)))
+  (export "point" (type $p))
+)
+"""
+
+
+def exported_types_script(mod: ModuleType, store: wasmtime.Store, instance: Any) -> Any:
+    api = instance.get_export_index(store, "my:pkg/api")
+    wrap = instance.get_func(store, instance.get_export_index(store, "wrap", api))
+    handle = wrap(store, 3)
+    wrap.post_return(store)
+    host = handle.to_host(store)
+    result_type = wrap.type(store).result.ty
+    return (
+        host.rep,
+        host.type,
+        handle.type == mod.ResourceType.host(BLOB),
+        result_type == mod.ResourceType.host(BLOB),
+        instance.get_export_index(store, "blob", api) is not None,
+        instance.get_export_index(store, "blob") is not None,
+    )
+
+
+def test_exported_interface_using_imported_types() -> None:
+    assert side_by_side(EXPORTS_IMPORTED_TYPE, define_host_res(), exported_types_script) == (
+        103, BLOB, True, True, True, True
+    )
+
+
+def test_reflection_of_exported_types() -> None:
+    results = []
+    for mod in backends():
+        engine = wasmtime.Engine()
+        exports = mod.Component(engine, EXPORTS_IMPORTED_TYPE).type.exports(engine)
+        resources: list[tuple[str, Any]] = []
+        items = {k: describe_item(v, engine, resources, k) for k, v in exports.items()}
+        results.append((items, [(a, b, ta == tb) for i, (a, ta) in enumerate(resources) for b, tb in resources[i + 1 :]]))
+    assert results[0] == results[1]
+    assert results[0][1] == [("my:pkg/api/blob", "blob", True)]
+
+
+# --------------------------------------------------------------------------
+# `Instance.get_resource` (wasmcomponent only: wasmtime's, missing from wasmtime-py 50)
+
+DEFINES_RESOURCE = """
+(component
+  (type $r (resource (rep i32)))
+  (export "r" (type $r))
+  (type $p (record (field "x" u8)))
+  (export "p" (type $p))
+)
+"""
+
+IMPORTS_TWO = """
+(component
+  (import "I1" (instance $i1 (export "r" (type (sub resource)))))
+  (alias export $i1 "r" (type $r))
+  (import "I2" (instance $i2 (export "r" (type (eq $r)))))
+)
+"""
+
+
+def test_get_resource_of_an_imported_type_is_the_linkers() -> None:
+    import wasmcomponent as mod
+
+    def script(mod: ModuleType, store: wasmtime.Store, instance: Any) -> Any:
+        api = instance.get_export_index(store, "my:pkg/api")
+        return (
+            instance.get_resource(store, "blob"),
+            instance.get_resource(store, instance.get_export_index(store, "blob", api)),
+            instance.get_resource(store, "point"),
+            instance.get_resource(store, "my:pkg/api"),
+            instance.get_resource(store, "missing"),
+        )
+
+    host = mod.ResourceType.host(BLOB)
+    assert outcome(mod, EXPORTS_IMPORTED_TYPE, define_host_res(), script) == (host, host, None, None, None)
+
+
+def test_get_resource_registers_guest_types_as_wasmtimes_harness_does() -> None:
+    """As `wasmtime/instance.wast`: each instantiation defines its own type; the `eq` import must match it."""
+    import wasmcomponent as mod
+
+    engine = wasmtime.Engine()
+    store = wasmtime.Store(engine)
+    definer = mod.Component(engine, DEFINES_RESOURCE)
+    first = mod.Linker(engine).instantiate(store, definer)
+    second = mod.Linker(engine).instantiate(store, definer)
+    r1, r2 = first.get_resource(store, "r"), second.get_resource(store, "r")
+    assert isinstance(r1, mod.ResourceType) and r1 == first.get_resource(store, "r") and r1 != r2
+    assert first.get_resource(store, "p") is None
+
+    def link(a: Any, b: Any) -> str:
+        linker = mod.Linker(engine)
+        with linker.root() as root:
+            for name, ty in (("I1", a), ("I2", b)):
+                with root.add_instance(name) as inst:
+                    inst.add_resource("r", ty, lambda store, rep: None)
+        try:
+            linker.instantiate(store, mod.Component(engine, IMPORTS_TWO))
+        except wasmtime.WasmtimeError as err:
+            return str(err)
+        return "linked"
+
+    assert link(r1, r1) == "linked"
+    assert link(r1, r2).endswith("instance export `r` has the wrong type\n    1: mismatched resource types")
+    assert "mismatched resource types" in link(r1, mod.ResourceType.host(BLOB))
+
+
+# --------------------------------------------------------------------------
 # Reflection: `Component.type.imports` as wasmtime-py shows it
 
 

@@ -121,8 +121,14 @@ class RuntimeResource:
 
     @classmethod
     def host(cls, ty: ResourceType, dtor: Optional[HostDtor]) -> RuntimeResource:
-        """A host-defined type (``ResourceType.host(n)``) with its Python destructor."""
-        found = cls(ty, ty._identity.host_key, True)
+        """A type the linker supplies, with its Python destructor.
+
+        Usually a host type (``ResourceType.host(n)``, keyed by ``n``); a type
+        another instance defined (``Instance.get_resource``) is keyed by its
+        identity, so that it equals no other type.
+        """
+        key = ty._identity.host_key
+        found = cls(ty, ty._identity if key is None else key, True)
         found.host_dtor = dtor
         return found
 

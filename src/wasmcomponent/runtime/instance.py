@@ -20,14 +20,16 @@ from .._engine.core import CoreImports, ImportLayout, instantiate_imports, store
 from .._engine.exports import export_getter
 from ..errors import LinkError, UnsupportedError
 from ..translate import plan as p
+from ..types import model
 from .call import RuntimeOptions
 from .component import Component, ExportIndex, lookup_export
-from .handles import create_handles, define_resource
+from .handles import RuntimeResource, create_handles, define_resource
 from .linker import Definition, InstanceDefinition, ModuleDefinition, PreparedLink
 from .trampolines import create_trampoline
 
 if TYPE_CHECKING:
     from .func import Func
+    from .resources import ResourceType
 
 
 class ComponentInstanceFlags:
@@ -231,6 +233,23 @@ class Instance:
         if not isinstance(item, p.ExportModule):
             return None
         return self._state.module(item.module)
+
+    def get_resource(self, store: wasmtime.Storelike, index: Union[ExportIndex, str]) -> Optional[ResourceType]:
+        """The resource type exported at ``index`` as this instance sees it, or None.
+
+        An extension of wasmtime-py's API (wasmtime's ``Instance::get_resource``):
+        a type the component defines is new for each instantiation; an
+        imported one is the linker's.  It may be given to another linker's
+        ``add_resource``, as wasmtime's test harness does.
+        """
+        item = self._export_item(store, index)
+        if not isinstance(item, p.ExportType):
+            return None
+        bound = item.type
+        if not isinstance(bound, model.TypeBound) or bound.resource is None:
+            return None
+        found = self._state.resources.get(bound.resource)
+        return found.type if isinstance(found, RuntimeResource) else None
 
     def get_func(self, store: wasmtime.Storelike, index: Union[ExportIndex, str]) -> Optional[Func]:
         """The exported function at ``index`` (an ``ExportIndex`` or a top-level name), or None."""
