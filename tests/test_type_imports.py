@@ -317,13 +317,19 @@ CROSS_INSTANCE = """
   (import "a:b/types" (instance $t
     (export "blob" (type $b (sub resource)))
     (export "read" (func (param "b" (borrow $b)) (result u32)))
+    (type $l (enum "low" "high"))
+    (export "level" (type (eq $l)))
   ))
   (alias export $t "blob" (type $blob))
+  (alias export $t "level" (type $level))
   (type $user (instance
     (alias outer 1 $blob (type $ob))
     (export "blob" (type $b (eq $ob)))
     (export "alias" (type $b2 (eq $b)))
+    (alias outer 1 $level (type $ol))
+    (export "level" (type $lv (eq $ol)))
     (export "make" (func (param "x" u32) (result (own $b2))))
+    (export "rank" (func (param "l" $lv) (result u32)))
   ))
   (import "a:b/user" (instance $u (type $user)))
   (alias export $t "read" (func $read))
@@ -352,6 +358,7 @@ def define_cross(user_blob: Optional[int] = None, user_alias: Optional[int] = No
                 if ty is not None:
                     user.add_resource(name, mod.ResourceType.host(ty), lambda store, rep: None)
             user.add_func("make", lambda store, x: mod.ResourceHost.own(x * 3, BLOB))
+            user.add_func("rank", lambda store, level: 0)
 
     return define
 
@@ -657,6 +664,37 @@ def test_get_resource_registers_guest_types_as_wasmtimes_harness_does() -> None:
     assert link(r1, r1) == "linked"
     assert link(r1, r2).endswith("instance export `r` has the wrong type\n    1: mismatched resource types")
     assert "mismatched resource types" in link(r1, mod.ResourceType.host(BLOB))
+
+
+def test_second_import_keeps_the_sharing_of_its_type() -> None:
+    """The copy of a re-imported instance type is built once per shared node (a doubling chain stays small)."""
+    import wasmcomponent as mod
+    from wasmcomponent.types import model
+
+    depth = 12
+    # Records in imported signatures must be named: each one is exported (`$e`).
+    chain = "\n    ".join(
+        f'(type $t{i + 1} (record (field "a" $e{i}) (field "b" $e{i}))) (export "t{i + 1}" (type $e{i + 1} (eq $t{i + 1})))'
+        for i in range(depth)
+    )
+    text = f"""
+(component
+  (type $T (instance
+    (export "r" (type $r (sub resource)))
+    (type $e0 (own $r))
+    {chain}
+    (export "f" (func (param "x" $e{depth})))))
+  (import "a" (instance (type $T)))
+  (import "b" (instance (type $T)))
+)"""
+    plan = mod.Component(wasmtime.Engine(), text)._plan
+    (_, first), (_, second) = plan.imports
+    assert first.exports["r"].resource is not second.exports["r"].resource
+    node = second.exports["f"].params[0][1]
+    for _ in range(depth):
+        assert node.fields[0][1] is node.fields[1][1]  # one copy, shared as in the original
+        node = node.fields[0][1]
+    assert node == model.OwnType(second.exports["r"].resource)
 
 
 # --------------------------------------------------------------------------

@@ -34,7 +34,8 @@ from ..binary import ast
 from ..errors import UnsupportedError, ValidationError
 from ..types import model
 from . import plan as p
-from .types import ImportedResources, TypeSpace, bound_entry, lookup
+from .imported import ImportedResources
+from .types import TypeSpace, bound_entry, lookup
 
 ModuleImports = Callable[[int, bytes], tuple[tuple[str, str], ...]]
 """Given a static module's index and bytes, the (module, name) pairs of its imports in order."""

@@ -6,10 +6,9 @@ component types and instance types each open one.
 
 Resource types are nominal: each ``(type (resource ...))`` in a component and
 each ``(export "r" (type (sub resource)))`` in a type declaration mints a new
-``ResourceIdentity``.  Importing a declared instance type makes its ``sub
-resource`` types abstract resources of the importer, new for every import:
-``ImportedResources.fresh`` gives a second import of the same declaration
-its own identities, as wasmparser does when it instantiates an import's type.
+``ResourceIdentity``; ``declared_resources`` records which identities each
+instance type declares, so that every import of it can have its own
+(``translate.imported``).
 """
 
 from __future__ import annotations
@@ -287,64 +286,6 @@ class DeclSpace(TypeSpace):
         for decl in d.decls:
             self._declare(decl, imports, exports)
         return model.ComponentType(imports, exports)
-
-
-class ImportedResources:
-    """The abstract resource types the root component's imports have introduced so far."""
-
-    def __init__(self, declared: dict[int, tuple[model.InstanceType, tuple[model.ResourceIdentity, ...]]]) -> None:
-        self.declared = declared
-        self.taken: set[model.ResourceIdentity] = set()
-
-    def fresh(self, extern: model.ExternType) -> model.ExternType:
-        """``extern`` as a new root import sees it (itself, unless an earlier import took its resources)."""
-        minted: list[model.ResourceIdentity] = []
-        self._collect(extern, minted)
-        clash: dict[model.ResourceIdentity, model.ResourceIdentity] = {}
-        for identity in minted:
-            if identity in self.taken and identity not in clash:
-                copy = model.ResourceIdentity(identity.name)
-                copy.rep = identity.rep
-                clash[identity] = copy
-        self.taken.update(minted)
-        if not clash:
-            return extern
-        self.taken.update(clash.values())
-        return _substitute(extern, lambda r: clash.get(r, r))
-
-    def _collect(self, extern: object, out: list[model.ResourceIdentity]) -> None:
-        if not isinstance(extern, model.InstanceType):
-            return
-        found = self.declared.get(id(extern))
-        if found is not None and found[0] is extern:
-            out.extend(found[1])
-        for export in extern.exports.values():
-            self._collect(export, out)
-
-
-def _substitute(
-    extern: model.ExternType, resolve: Callable[[model.ResourceIdentity], model.ResourceIdentity]
-) -> model.ExternType:
-    """``extern`` with every resource identity replaced by ``resolve(identity)``."""
-    if isinstance(extern, model.InstanceType):
-        return model.InstanceType({name: _substitute(t, resolve) for name, t in extern.exports.items()})
-    if isinstance(extern, model.FuncType):
-        return model.substitute_resources(extern, resolve)
-    if isinstance(extern, model.TypeBound):
-        if extern.resource is not None:
-            return model.TypeBound(resource=resolve(extern.resource))
-        assert extern.eq is not None
-        return model.TypeBound(eq=_substitute_value(extern.eq, resolve))
-    if isinstance(extern, VALUE_TYPE_CLASSES):
-        return _substitute_value(extern, resolve)  # type: ignore[arg-type]  # narrowed above
-    return extern  # core modules have no resources; component types are not importable
-
-
-def _substitute_value(
-    t: model.ValType, resolve: Callable[[model.ResourceIdentity], model.ResourceIdentity]
-) -> model.ValType:
-    # The model substitutes function types; a one-parameter function carries a value type.
-    return model.substitute_resources(model.FuncType((("", t),), None), resolve).params[0][1]
 
 
 def _no_resource(d: ast.ResourceTypeDef) -> model.ResourceIdentity:
