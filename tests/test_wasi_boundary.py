@@ -68,10 +68,7 @@ WIDTHS: dict[str, tuple[int, ...]] = {
 TRAP = "trap"
 # Differences in files other than this test's owner's, reported to filesystem.py's owner: the pair
 # still runs (and must raise nothing foreign); only the outcome comparison is waived.
-PENDING_ELSEWHERE: dict[tuple[str, int], str] = {
-    ("descriptor.advise.offset", 2**63): "wasmtime (rustix) ignores an advice past i64::MAX: ok",
-    ("descriptor.advise.offset", 2**64 - 1): "wasmtime (rustix) ignores an advice past i64::MAX: ok",
-}
+PENDING_ELSEWHERE: dict[tuple[str, int], str] = {}
 FOREIGN = "raised"
 
 

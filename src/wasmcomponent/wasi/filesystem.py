@@ -443,9 +443,9 @@ INTERFACES = [TYPES, PREOPENS]
 def _fs(action: Callable[[], Any]) -> Any:
     """Run ``action``; an ``FsError``/``OSError`` becomes the (untagged) ``err`` value.
 
-    ``OverflowError`` (a guest integer the host's C types cannot hold) is
-    ``invalid``: the explicit checks catch the known cases, this keeps any
-    other one from reaching the embedder.
+    ``OverflowError`` (a guest integer the host's C types cannot hold) and
+    ``ValueError`` (a NUL byte) are ``invalid``: the explicit checks catch the
+    known cases, this keeps any other one from reaching the embedder.
     """
     try:
         return action()
@@ -453,7 +453,8 @@ def _fs(action: Callable[[], Any]) -> Any:
         return err.code
     except OSError as err:
         return error_code(err)
-    except OverflowError:
+    except (OverflowError, ValueError):
+        # ValueError: a NUL that reached an ``os`` call, as the kernel's EINVAL in wasmtime.
         return "invalid"
 
 
@@ -528,7 +529,9 @@ def advise(ctx: WasiCtx, self: Any, offset: int, length: int, advice: str) -> An
             "random": "POSIX_FADV_RANDOM", "will-need": "POSIX_FADV_WILLNEED",
             "dont-need": "POSIX_FADV_DONTNEED", "no-reuse": "POSIX_FADV_NOREUSE",
         }[advice]  # fmt: skip
-        fadvise(fd, _offset(offset), _offset(length), getattr(os, value))
+        if offset > MAX_OFFSET:
+            return  # wasmtime (rustix) ignores advice for a range the kernel cannot name: ok
+        fadvise(fd, offset, _offset(length), getattr(os, value))
 
     return _fs(run)
 
@@ -842,6 +845,8 @@ def symlink_at(ctx: WasiCtx, self: Any, old_path: str, new_path: str) -> Any:
     def op(where: Resolved, desc: Descriptor) -> None:
         if old_path.startswith("/"):
             raise FsError("not-permitted")
+        if "\0" in old_path:
+            raise FsError("invalid")
         _check_length(old_path, _limits(ctx))
         if where.must_be_dir:
             where.lstat()  # an existing entry is `exist` below; a missing one cannot be a directory
