@@ -285,3 +285,16 @@ def test_nanoseconds_carry_into_seconds(tree: Path) -> None:
     when = Variant("timestamp", Record(seconds=1_000_000_000, nanoseconds=2_500_000_000))
     assert filesystem.set_times_at(ctx, root, set(), "file.txt", when, when) is None
     assert (tree / "file.txt").stat().st_mtime_ns == 1_000_000_002_500_000_000
+
+
+def test_opening_a_fifo_never_blocks_the_host(tree: Path) -> None:
+    os.mkfifo(tree / "fifo")  # placed by the host; a guest cannot make one
+    ctx, root = _ctx(tree)
+    reader = filesystem.open_at(ctx, root, set(), "fifo", set(), {"read"})
+    assert isinstance(reader, ResourceHost)  # no writer yet: a blocking open would hang here
+    assert os.get_blocking(ctx.get(reader, filesystem.Descriptor).fd)  # reads block as expected
+    writer = filesystem.open_at(ctx, root, set(), "fifo", set(), {"write"})
+    assert isinstance(writer, ResourceHost)  # a reader exists now
+    ctx.drop(reader.rep)
+    # No reader left: a non-blocking open for writing fails at once (ENXIO) instead of waiting.
+    assert filesystem.open_at(ctx, root, set(), "fifo", set(), {"write"}) == "no-such-device"

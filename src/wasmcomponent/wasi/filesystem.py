@@ -74,6 +74,7 @@ U64 = (1 << 64) - 1
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 _ERRNO_CODES: dict[int, str] = {}
 
@@ -780,12 +781,15 @@ def open_at(ctx: WasiCtx, self: Any, path_flags: Any, path: str, open_flags: Any
             if not ctx.descriptors.claim():
                 raise FsError("io")  # what wasmtime reports for EMFILE
             try:
-                fd = os.open(where.name, os_flags, 0o666, dir_fd=where.dir_fd)
+                # O_NONBLOCK: opening a FIFO or a device the host left in a preopen must not
+                # block the host thread; the descriptor is made blocking again right after.
+                fd = os.open(where.name, os_flags | _O_NONBLOCK, 0o666, dir_fd=where.dir_fd)
             except BaseException:
                 ctx.descriptors.release()
                 raise
         try:
             is_dir = st.S_ISDIR(os.fstat(fd).st_mode)
+            os.set_blocking(fd, True)
         except OSError:
             os.close(fd)
             ctx.descriptors.release()
