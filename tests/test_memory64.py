@@ -34,10 +34,11 @@ from hypothesis import strategies as st
 from wasmtime import Config, Engine, Store, WasmtimeError
 
 from test_abi import ENCODINGS, ToyHeap, same_value
-from test_abi_props import TYPED_VALUES
+from test_abi_props import TYPED_VALUES, TYPES
 from wasmcomponent.abi.compile import compile_func
 from wasmcomponent.abi.context import CanonicalOptions, LiftLowerContext
 from wasmcomponent.errors import ComponentTrap
+from wasmcomponent.types.abi import flatten_type
 from wasmcomponent.types.model import FuncType, ValType
 
 RET = 512
@@ -715,3 +716,49 @@ def test_property_fused_between_widths_matches_memory32(
     t, v = tv
     reference = fused_roundtrip(t, v, "i32", "i32", src, dst, spill)
     assert same_outcome(fused_roundtrip(t, v, *widths, src, dst, spill), reference)
+
+
+def hostile_word() -> st.SearchStrategy[int]:
+    """Pointer-width words a hostile 64-bit guest might pass: small, around 2**32, near 2**64, anything."""
+    return st.one_of(
+        st.integers(0, 1 << 12),
+        st.integers((1 << 32) - 16, (1 << 32) + 16),
+        st.integers((1 << 64) - (1 << 12), (1 << 64) - 1),
+        st.integers(-(1 << 63), (1 << 64) - 1),
+    )
+
+
+@st.composite
+def hostile_flat(draw: st.DrawFn) -> tuple[ValType, list[Any], bytes]:
+    """A type, core values for its 64-bit flat form, and the memory contents they point into."""
+    t = draw(TYPES)
+    flat: list[Any] = []
+    for core in flatten_type(t, True):
+        if core in ("f32", "f64"):
+            flat.append(draw(st.floats(allow_nan=True)))
+        else:
+            flat.append(draw(hostile_word()))
+    # Memory filled with (ptr, len) words worth following, and random bytes.
+    words = draw(st.lists(hostile_word(), min_size=0, max_size=64))
+    blob = b"".join((w & MASK64).to_bytes(8, "little") for w in words)
+    return t, flat, blob + draw(st.binary(max_size=256))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hostile_flat(), st.sampled_from(ENCODINGS), st.booleans())
+def test_property_hostile_flat_values_only_trap(
+    case: tuple[ValType, list[Any], bytes], encoding: str, fused: bool
+) -> None:
+    """Lifting arbitrary 64-bit core values, or a returned pointer to arbitrary bytes, only ever traps."""
+    t, flat, blob = case
+    heap = ToyHeap(size=1 << 16)
+    heap.write(0, blob)
+    ft = FuncType((("p", t),), t)
+    cf = compile_func(ft, encoding, memory64=True)
+    # A spilled result is read through a returned pointer: the first word stands for it.
+    results = ([flat[0]] if flat else [0]) if cf.results_spill else flat
+    for lift, values in ((cf.lift_params, flat), (cf.lift_results, results)):
+        try:
+            lift(heap_cx(heap, "i64", encoding, fused=fused), values)
+        except ComponentTrap:
+            pass  # the only acceptable failure
