@@ -14,11 +14,12 @@ core engine, and translates it into a store-independent ``Plan``
 from __future__ import annotations
 
 import os
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import wasmtime
 
 from .._engine.core import wat_to_wasm
+from ..binary import ast
 from ..binary.decoder import decode_component
 from ..errors import ComponentError, DecodeError, ValidationError
 from ..translate import plan as p
@@ -26,17 +27,23 @@ from ..translate.inline import translate
 from ..validate import validate_component
 from ..validate.features import check_features
 from .features import engine_features
+from .managed import Managed, guarded
+
+if TYPE_CHECKING:
+    from .types import ExternData
 
 
-class ExportIndex:
+class ExportIndex(Managed):
     """A handle naming one export (possibly nested) of a component.
 
     Obtained from ``Component.get_export_index`` or ``Instance.get_export_index``
-    and usable with any instance of the same component.
+    and usable with any instance of the same component.  ``close()`` / ``with``
+    as in wasmtime-py: a closed index raises ``ValueError`` wherever it is used.
     """
 
-    __slots__ = ("_plan", "_item", "_path")
-    _plan: p.Plan
+    __slots__ = ("_plan_", "_item", "_path")
+    _managed_slots = ("_plan_",)
+    _plan = guarded[p.Plan]("_plan_")
     _item: p.ExportItem
     _path: tuple[str, ...]
 
@@ -55,8 +62,17 @@ class ExportIndex:
         return f"ExportIndex({'/'.join(self._path)!r})"
 
 
-class Component:
-    """A compiled WebAssembly component, ready to be instantiated by a ``Linker``."""
+class Component(Managed):
+    """A compiled WebAssembly component, ready to be instantiated by a ``Linker``.
+
+    ``close()`` / ``with`` as in wasmtime-py: afterwards every use of the
+    component (``type``, ``serialize``, ``get_export_index``, instantiating it)
+    raises ``ValueError("already closed")``; instances made from it live on.
+    """
+
+    # The plan is read through a guard, so a closed component fails wherever it is used.
+    _managed_slots = ("_plan_",)
+    _plan = guarded[p.Plan]("_plan_")
 
     def __init__(self, engine: wasmtime.Engine, wasm: Union[str, bytes, bytearray]) -> None:
         if not isinstance(engine, wasmtime.Engine):
@@ -77,6 +93,7 @@ class Component:
         validate_component(tree)
         self._plan = translate(tree, self._compile_module)
         self._bytes = data
+        self._import_data, self._export_data = _extern_data(tree)
         # Compile (and so validate) every embedded core module now, as wasmtime
         # does, not only those the plan instantiates.
         for index in range(len(self._plan.modules)):
@@ -116,7 +133,8 @@ class Component:
         from ..types import model
         from .types import component_type_from_model
 
-        return component_type_from_model(model.ComponentType(dict(self._plan.imports), dict(self._plan.export_types)))
+        node = model.ComponentType(dict(self._plan.imports), dict(self._plan.export_types))
+        return component_type_from_model(node, self._import_data, self._export_data)
 
     def get_export_index(self, name: str, instance: Optional[ExportIndex] = None) -> Optional[ExportIndex]:
         """The ``ExportIndex`` of export ``name`` (inside ``instance`` if given), or None."""
@@ -166,13 +184,42 @@ class Component:
         self._layouts = {}
         self._plan = plan
         self._bytes = b""
+        # Name annotations are not part of the serialized form.
+        self._import_data, self._export_data = {}, {}
         return self
 
     @classmethod
     def deserialize_file(cls, engine: wasmtime.Engine, path: Union[str, os.PathLike]) -> Component:
-        """:meth:`deserialize` the contents of the file ``path``."""
-        with open(path, "rb") as f:
-            return cls.deserialize(engine, f.read())
+        """:meth:`deserialize` the contents of the file ``path``.
+
+        A file that cannot be read raises ``WasmtimeError("failed to open file ...")``,
+        as wasmtime-py's does (``from_file`` raises the ``OSError``, as there).
+        """
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as err:
+            raise wasmtime.WasmtimeError(f"failed to open file\n\nCaused by:\n    {err.strerror or err}") from None
+        return cls.deserialize(engine, data)
+
+
+def _extern_data(tree: ast.ComponentAST) -> tuple[dict[str, ExternData], dict[str, ExternData]]:
+    """The ``implements`` / ``external-id`` annotations of the top-level imports and exports, by name."""
+    from .types import ExternData
+
+    imports: dict[str, ExternData] = {}
+    exports: dict[str, ExternData] = {}
+    for section in tree.sections:
+        if isinstance(section, ast.ImportSection):
+            named = [(imp.name, imports) for imp in section.imports]
+        elif isinstance(section, ast.ExportSection):
+            named = [(exp.name, exports) for exp in section.exports]
+        else:
+            continue
+        for name, into in named:
+            if name.implements is not None or name.external_id is not None:
+                into[name.name] = ExternData(name.implements, name.external_id)
+    return imports, exports
 
 
 def _parse_text(text: Union[str, bytes]) -> bytes:

@@ -146,9 +146,10 @@ class Func:
 
     def type(self, store: wasmtime.Storelike) -> Any:
         """The function's ``FuncType``, with the resource types of this instance."""
+        from .types import functype_from_model
+
         if self._public_type is None:
             from .handles import get_handles
-            from .types import functype_from_model
 
             handles = get_handles(self._state)
 
@@ -157,8 +158,9 @@ class Func:
                 ty = getattr(found, "type", None)
                 return identity if ty is None else ty._identity
 
-            self._public_type = functype_from_model(model.substitute_resources(self._type, runtime_identity))
-        return self._public_type
+            self._public_type = model.substitute_resources(self._type, runtime_identity)
+        # A new view each time: the caller may close it (wasmtime-py's FuncType is closable).
+        return functype_from_model(self._public_type)
 
     def params(self, store: wasmtime.Storelike) -> list[tuple[str, Any]]:
         """The parameters as ``(name, ValType)`` pairs."""

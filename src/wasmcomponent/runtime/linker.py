@@ -119,12 +119,37 @@ class Linker:
         self._root = InstanceDefinition()
         # Bumped by every definition change; invalidates ``_prepared``.
         self._generation = 0
-        self._wasi_http = False  # whether wasi:http is defined (add_wasip2 or add_wasi_http)
+        # How wasi:http got defined: None, "wasip2" (by add_wasip2, not yet claimed by
+        # add_wasi_http) or "explicit" (add_wasi_http, which wasmtime lets define it once).
+        self._wasi_http: Optional[str] = None
         self._prepared: weakref.WeakKeyDictionary[Component, PreparedLink] = weakref.WeakKeyDictionary()
+        self._closed = False
 
     def _assert_not_locked(self) -> None:
+        # wasmtime-py's order: a locked linker says so, a closed one is a ValueError.
         if self.locked:
             raise wasmtime.WasmtimeError("cannot use linker while it's in use by other instances")
+        if self._closed:
+            raise ValueError("already closed")
+
+    def close(self) -> None:
+        """Closes this linker, as wasmtime-py's: later use raises ``ValueError("already closed")``.
+
+        A linker whose ``root()`` (or a nested instance) is still open cannot be
+        closed (``WasmtimeError``).  Instances already made with it live on.
+        """
+        if self._closed:
+            return
+        self._assert_not_locked()
+        self._closed = True
+        self._root = InstanceDefinition()
+        self._prepared = weakref.WeakKeyDictionary()
+
+    def __enter__(self) -> Linker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _set_allow_shadowing(self, allow: bool) -> None:
         """Configures whether definitions are allowed to shadow one another."""
@@ -148,27 +173,33 @@ class Linker:
         or ``store.set_wasi(cfg)`` with a ``wasmcomponent.wasi.WasiConfig``.
         """
         self._assert_not_locked()
-        from ..wasi.ctx import add_to_linker
+        from ..wasi.ctx import add_to_linker, all_interfaces
 
-        add_to_linker(self)
-        self._wasi_http = True
+        if self._wasi_http is None:
+            add_to_linker(self)
+            self._wasi_http = "wasip2"
+        else:  # wasi:http is there already: add the rest, as wasmtime's add_wasip2 would
+            packages = {iface.name.split("/")[0].removeprefix("wasi:") for iface in all_interfaces()}
+            add_to_linker(self, packages=tuple(sorted(packages - {"http"})))
 
     def add_wasi_http(self) -> None:
         """Adds ``wasi:http/types`` and ``wasi:http/outgoing-handler`` (wasmtime-py's name).
 
         ``add_wasip2()`` defines them already (componentize-js components
-        import them), so after it this does nothing; on its own it defines
-        only the HTTP interfaces.  Outgoing requests are denied unless the
-        store's ``WasiConfig`` allows them (``allow_outgoing_http()`` or an
-        ``http_send`` hook).
+        import them), so the first call after it does nothing; otherwise it
+        defines the HTTP interfaces, so a second call is a duplicate definition
+        unless shadowing is allowed, as in wasmtime.  Outgoing requests are
+        denied unless the store's ``WasiConfig`` allows them
+        (``allow_outgoing_http()`` or an ``http_send`` hook).
         """
         self._assert_not_locked()
-        if self._wasi_http:
+        if self._wasi_http == "wasip2":
+            self._wasi_http = "explicit"
             return
         from ..wasi.ctx import add_to_linker
 
         add_to_linker(self, packages=("http",))
-        self._wasi_http = True
+        self._wasi_http = "explicit"
 
     def instantiate(self, store: wasmtime.Storelike, component: Component) -> Instance:
         """Instantiates ``component`` in ``store`` with this linker's definitions."""
@@ -362,7 +393,8 @@ class LinkerInstance:
 
         if not isinstance(ty, ResourceType):
             raise TypeError("expected a ResourceType")
-        self._insert(name, ResourceDefinition(ty, dtor))
+        # A copy: the caller may close ``ty`` afterwards, as wasmtime-py allows.
+        self._insert(name, ResourceDefinition(ResourceType._from_identity(ty._identity), dtor))
 
     def add_func(self, name: str, func: UserFunc) -> None:
         """Defines the host function ``func(store, *args)`` under ``name``."""

@@ -14,6 +14,11 @@
   dropped, passed as an own, or was a borrow whose call has ended is stale:
   using it raises ``WasmtimeError`` ("host-owned resource was already
   de-allocated"), even if its table slot has been reused.
+* All three have ``close()`` and ``with``, as in wasmtime-py (see
+  :mod:`.managed`): a closed object raises ``ValueError("already closed")``
+  wherever it is used.  Closing a ``ResourceAny`` does not drop the resource
+  (its store keeps it, as wasmtime's does); an ``own`` passed to a component
+  is closed by the move.
 
 The tables behind these live in :mod:`.handles`.
 
@@ -33,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import wasmtime
 
 from ..types.model import ResourceIdentity
+from .managed import Managed, already_closed, guarded
 
 if TYPE_CHECKING:
     from .handles import HostTable
@@ -46,12 +52,12 @@ def _check_u32(value: object, what: str) -> int:
     return value
 
 
-class ResourceType:
+class ResourceType(Managed):
     """The type of a resource: host-defined (``host(n)``) or defined by a component."""
 
-    __slots__ = ("_identity",)
-
-    _identity: ResourceIdentity
+    __slots__ = ("_identity_",)
+    _managed_slots = ("_identity_",)
+    _identity = guarded[ResourceIdentity]("_identity_")
 
     def __init__(self) -> None:
         raise wasmtime.WasmtimeError("Cannot directly construct a `ResourceType`")
@@ -81,10 +87,12 @@ class ResourceType:
         return hash(("host", key)) if key is not None else id(self._identity)
 
     def __repr__(self) -> str:
+        if self._is_closed():
+            return "ResourceType(<closed>)"
         return f"ResourceType({self._identity.name or '?'})"
 
 
-class ResourceHost:
+class ResourceHost(Managed):
     """A host-side resource handle: a ``rep`` and a host type id, owned or borrowed."""
 
     __slots__ = ("_rep", "_type", "_owned")
@@ -135,12 +143,35 @@ class ResourceHost:
 
         return host_resource_to_any(self, store)
 
+    def close(self) -> None:
+        """Closes this handle; later use raises ``ValueError("already closed")``."""
+        # The lowering fast paths read the slots of an exact ``ResourceHost``
+        # directly; a closed one becomes a subclass whose fields raise, at no
+        # cost to those paths.
+        self.__class__ = _ClosedResourceHost
+
+    def _is_closed(self) -> bool:
+        return type(self) is _ClosedResourceHost
+
     def __repr__(self) -> str:
+        if self._is_closed():
+            return "ResourceHost(<closed>)"
         kind = "own" if self._owned else "borrow"
         return f"ResourceHost.{kind}({self._rep}, {self._type})"
 
 
-class ResourceAny:
+def _closed_field(self: object) -> Any:
+    raise already_closed()
+
+
+class _ClosedResourceHost(ResourceHost):
+    """What ``ResourceHost.close()`` turns a handle into: every field raises ``ValueError``."""
+
+    __slots__ = ()
+    _rep = _type = _owned = property(_closed_field)  # type: ignore[assignment]
+
+
+class ResourceAny(Managed):
     """A resource handle held by the host: an own or a borrow of any resource type."""
 
     __slots__ = ("_host", "_index", "_generation", "_type", "_owned")
@@ -165,16 +196,23 @@ class ResourceAny:
         return self
 
     def _check_open(self) -> None:
-        # Moved into a component as an ``own``: closed, as in wasmtime-py
+        # Closed, or moved into a component as an ``own``, as in wasmtime-py
         # (handles in flight inside an adapter are a subclass and stay readable).
         if self._host is None and type(self) is ResourceAny:
-            raise ValueError("already closed")
+            raise already_closed()
+
+    def close(self) -> None:
+        """Closes this handle without dropping the resource; later use raises ``ValueError``."""
+        self._host = None  # what the store's table checks: see ``HostTable.lookup``
+
+    def _is_closed(self) -> bool:
+        return self._host is None
 
     @property
     def type(self) -> ResourceType:
-        """The ``ResourceType`` of this resource."""
+        """The ``ResourceType`` of this resource (a new object, which the caller may close)."""
         self._check_open()
-        return self._type
+        return ResourceType._from_identity(self._type._identity)
 
     @property
     def owned(self) -> bool:
@@ -186,12 +224,14 @@ class ResourceAny:
         """Releases this handle; for an own, runs the resource's destructor (guest or host)."""
         from .handles import drop_host_value
 
+        self._check_open()
         drop_host_value(self, store)
 
     def to_host(self, store: Any) -> ResourceHost:
         """Converts a handle of a host-defined type into a ``ResourceHost`` (taking it out of the store)."""
         from .handles import host_value_to_host
 
+        self._check_open()
         return host_value_to_host(self, store)
 
     def __repr__(self) -> str:

@@ -16,13 +16,19 @@ Compatibility with wasmtime-py 50:
 * ``OwnType(ty)`` / ``BorrowType(ty)`` hold the ``ResourceType`` in ``.ty``.
 * ``FuncType``, ``ComponentType``, ``ComponentInstanceType``, ``ModuleType`` and
   ``ComponentExtern`` cannot be built directly and compare by identity.
+* Those and the compound value types have ``close()`` and ``with`` (see
+  :mod:`.managed`); a closed view raises ``ValueError("already closed")`` when
+  used.  Closing a view never affects the component it came from.
+* ``ValType.add_classes(s)`` adds the Python classes of the type's values to
+  ``s``, as wasmtime-py's (``runtime.values.python_classes``).
 * Divergences: views are hashable (wasmtime-py's are not); a ``MapType`` view
   exists for the gated ``map`` type; ``StreamType.payload`` / ``FutureType.payload``
   return ``None`` for payload-less streams and futures; ``ModuleType`` returns
   :class:`ModuleImport` / :class:`ModuleExport` named tuples instead of core
   ``wasmtime.ImportType`` / ``ExportType`` (those can only be created by the
-  native library); their ``.type`` is a ``wasmtime.FuncType`` for functions and
-  the model's ``CoreExternType`` otherwise.
+  native library); their ``.type`` is the core ``wasmtime.FuncType``,
+  ``GlobalType``, ``MemoryType``, ``TableType`` or ``TagType``, or the model's
+  ``CoreExternType`` for value types wasmtime-py cannot name (``v128``, GC refs).
 
 Example::
 
@@ -43,6 +49,7 @@ import wasmtime
 from wasmtime import Engine, WasmtimeError
 
 from ..types import model
+from .managed import Managed, guarded
 from .resources import ResourceType
 
 __all__ = [
@@ -110,6 +117,12 @@ class ValType:
     def _model(self) -> model.ValType:
         """The model type this view stands for."""
         raise NotImplementedError
+
+    def add_classes(self, s: set[type]) -> None:
+        """Adds to ``s`` the Python classes that values of this type are (wasmtime-py's API)."""
+        from .values import python_classes
+
+        s.update(python_classes(self._model))
 
 
 _PrimClass = TypeVar("_PrimClass", bound=type)
@@ -214,11 +227,13 @@ _PRIM_CLASSES: dict[str, type] = {
 }
 
 
-class _View(ValType):
+class _View(ValType, Managed):
     """A compound value type: a view over one model node, compared structurally."""
 
-    __slots__ = ("_node",)
-    _node: Any
+    __slots__ = ("_node_",)
+    _managed_slots = ("_node_",)
+    _node_: Any  # the model node, or ``CLOSED``
+    _node = guarded[Any]("_node_")
 
     def __init__(self) -> None:
         raise _no_construct(type(self).__name__)
@@ -246,7 +261,7 @@ class _View(ValType):
         return hash((type(self).__name__, self._node))
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._node!r})"
+        return f"{type(self).__name__}({self._node_!r})"
 
 
 class ListType(_View):
@@ -502,11 +517,12 @@ def _optional_view(ty: model.ValType | None) -> ValType | None:
 # ------------------------------------------------------------- function types
 
 
-class FuncType:
+class FuncType(Managed):
     """The type of a component function: named parameters and an optional result."""
 
-    __slots__ = ("_node",)
-    _node: model.FuncType
+    __slots__ = ("_node_",)
+    _managed_slots = ("_node_",)
+    _node = guarded[model.FuncType]("_node_")
 
     def __init__(self) -> None:
         raise _no_construct("FuncType")
@@ -532,6 +548,8 @@ class FuncType:
         return _optional_view(self._node.result)
 
     def __repr__(self) -> str:
+        if self._is_closed():
+            return "FuncType(<closed>)"
         return f"FuncType(params={self.params!r}, result={self.result!r})"
 
 
@@ -554,11 +572,12 @@ class ExternData:
 _NO_DATA = ExternData()
 
 
-class ComponentType:
+class ComponentType(Managed):
     """The type of a component: its imports and exports."""
 
-    __slots__ = ("_node", "_import_data", "_export_data")
-    _node: model.ComponentType
+    __slots__ = ("_node_", "_import_data", "_export_data")
+    _managed_slots = ("_node_",)
+    _node = guarded[model.ComponentType]("_node_")
     _import_data: Mapping[str, ExternData]
     _export_data: Mapping[str, ExternData]
 
@@ -591,11 +610,12 @@ class ComponentType:
         return _externs(self._node.exports, self._export_data)
 
 
-class ComponentInstanceType:
+class ComponentInstanceType(Managed):
     """The type of a component instance: its exports."""
 
-    __slots__ = ("_node", "_export_data")
-    _node: model.InstanceType
+    __slots__ = ("_node_", "_export_data")
+    _managed_slots = ("_node_",)
+    _node = guarded[model.InstanceType]("_node_")
     _export_data: Mapping[str, ExternData]
 
     def __init__(self) -> None:
@@ -644,24 +664,54 @@ _CORE_VALTYPES: dict[str, Callable[[], wasmtime.ValType]] = {
 }
 
 
-def _core_extern(ty: model.CoreExternType) -> Any:
-    """A ``wasmtime.FuncType`` for function types whose value types it knows, else ``ty``."""
-    func = ty.func
-    if ty.kind != "func" or func is None:
-        return ty
-    names = func.params + func.results
-    if not all(name in _CORE_VALTYPES for name in names):
-        return ty
+def _core_functype(func: Any) -> wasmtime.FuncType | None:
+    """The ``wasmtime.FuncType`` of a model ``CoreFuncType``, if wasmtime-py can name its value types."""
+    if not isinstance(func, model.CoreFuncType):
+        return None
+    if not all(name in _CORE_VALTYPES for name in func.params + func.results):
+        return None
     params = [_CORE_VALTYPES[name]() for name in func.params]
     results = [_CORE_VALTYPES[name]() for name in func.results]
     return wasmtime.FuncType(params, results)
 
 
-class ModuleType:
+def _core_extern(ty: model.CoreExternType) -> Any:
+    """The core ``wasmtime`` type of a module import/export, as wasmtime-py's ``ModuleType`` gives.
+
+    ``detail`` is laid out as ``translate.types`` and ``_engine.core`` build it;
+    anything wasmtime-py's constructors cannot express stays the model's ``ty``.
+    """
+    try:
+        return _core_extern_native(ty)
+    except (wasmtime.WasmtimeError, ValueError, TypeError):  # limits wasmtime-py refuses
+        return ty
+
+
+def _core_extern_native(ty: model.CoreExternType) -> Any:
+    detail: Any = ty.detail
+    if ty.kind == "func":
+        return _core_functype(ty.func) or ty
+    if ty.kind == "tag":
+        func = _core_functype(detail)
+        return ty if func is None else wasmtime.TagType(func)
+    if ty.kind == "global" and isinstance(detail, tuple) and detail[0] in _CORE_VALTYPES:
+        content, mutable = detail
+        return wasmtime.GlobalType(_CORE_VALTYPES[content](), bool(mutable))
+    if ty.kind == "memory" and isinstance(detail, tuple):
+        minimum, maximum, is_64, shared = detail
+        return wasmtime.MemoryType(wasmtime.Limits(minimum, maximum), is_64=bool(is_64), shared=bool(shared))
+    if ty.kind == "table" and isinstance(detail, tuple) and detail[0] in _CORE_VALTYPES:
+        element, minimum, maximum = detail
+        return wasmtime.TableType(_CORE_VALTYPES[element](), wasmtime.Limits(minimum, maximum))
+    return ty
+
+
+class ModuleType(Managed):
     """The type of a core module: its imports and exports."""
 
-    __slots__ = ("_node",)
-    _node: model.CoreModuleType
+    __slots__ = ("_node_",)
+    _managed_slots = ("_node_",)
+    _node = guarded[model.CoreModuleType]("_node_")
 
     def __init__(self) -> None:
         raise _no_construct("ModuleType")
@@ -711,12 +761,13 @@ def extern_item_from_model(ty: model.ExternType) -> ComponentItem:
     return valtype_from_model(ty)
 
 
-class ComponentExtern:
+class ComponentExtern(Managed):
     """An import or export of a component (instance) type: its item and annotations."""
 
-    __slots__ = ("_node", "_data")
-    _node: model.ExternType
-    _data: ExternData
+    __slots__ = ("_node_", "_data_")
+    _managed_slots = ("_node_", "_data_")
+    _node = guarded[model.ExternType]("_node_")
+    _data = guarded[ExternData]("_data_")
 
     def __init__(self) -> None:
         raise _no_construct("ComponentExtern")
@@ -759,6 +810,8 @@ class ComponentExtern:
         return ours is not None and ours == theirs
 
     def __repr__(self) -> str:
+        if self._is_closed():
+            return "ComponentExtern(<closed>)"
         return f"ComponentExtern(ty={self.ty!r}, implements={self.implements!r})"
 
 
