@@ -74,7 +74,7 @@ ROOT = Path(__file__).resolve().parents[1]
 GUEST = ROOT / "tests" / "guests" / "wasi_fuzz"
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests"), str(GUEST)]
 
-from ops import CODES, DROPPED, OPS, TABLES  # noqa: E402 - the guest's op table, shared
+from ops import CODES, DROPPED, OPS, RECENT, TABLES  # noqa: E402 - the guest's op table, shared
 
 FINDINGS = ("foreign", "escape", "hang", "crash")
 SETUP_TIMEOUT = 900.0  # seconds a worker may take to compile the guest (wasmtime's first compile is slow)
@@ -90,7 +90,7 @@ BOUNDARY_INTS = (
     2**31 - 1, 2**31, 2**31 + 1, 2**32 - 1, 2**32, 2**32 + 1, 2**40, 2**53, 2**62,
     2**63 - 1, 2**63, 2**63 + 1, 2**64 - 2, 2**64 - 1,
 )
-BUFFER_SIZES = (0, 1, 2, 100, 4095, 4096, 0, 1, 100, 4096, 4097, 65536, 65537, 1 << 20)  # small ones twice
+BUFFER_SIZES = (0, 1, 2, 100, 4095, 4096, 4097, 65536, 65537, 1 << 20)
 NANOS = (0, 1, 999_999_999, 1_000_000_000, 2**31, 2**32 - 1)
 HANDLE_NUMBERS = (0, 1, 2, 3, 4, 5, 8, 16, 100, 2**31 - 1, 2**31, 2**32 - 1)
 
@@ -117,11 +117,13 @@ def draw_u64(rng: random.Random) -> int:
 def draw_path(rng: random.Random) -> str:
     """A path for the WASI filesystem: mostly names of the fixture, with the odd and the hostile."""
     roll = rng.random()
-    if roll < 0.02:
+    if roll < 0.35:
+        return rng.choice(SIMPLE_PATHS)  # so that state changes too: renames, links, removals succeed
+    if roll < 0.37:
         return "a/" * rng.choice((2049, 2100)) + "a.txt"  # more than max_path_bytes
-    if roll < 0.04:
+    if roll < 0.39:
         return "./" * rng.choice((255, 256, 300)) + "a.txt"  # more than max_path_components
-    if roll < 0.06:
+    if roll < 0.41:
         return "../" * rng.randrange(1, 40) + rng.choice(("etc/passwd", "outside/canary.txt", "", "l2/ro"))
     parts = []
     for _ in range(rng.choice((1, 1, 1, 2, 2, 3, 4))):
@@ -171,6 +173,8 @@ WEIGHTS.update({
     "output-blocking-splice": 2, "drop": 3, "poll": 2, "pollable-ready": 2, "pollable-block": 1.5,
 })
 NAMES_BY_CODE = [name for name, _kinds in OPS]
+# ops whose size argument the host must buffer (more than its limit traps, as in wasmtime)
+CAPPED = {"get-random-bytes", "get-insecure-random-bytes", "output-write-zeroes", "output-blocking-write-zeroes-and-flush"}
 WEIGHT_LIST = [WEIGHTS[name] for name in NAMES_BY_CODE]
 
 
@@ -179,21 +183,55 @@ def draw_slot(rng: random.Random, forging: bool) -> int:
         if rng.random() < 0.5:
             return DROPPED + rng.randrange(DROPPED)
         return 2 * DROPPED + rng.choice(HANDLE_NUMBERS)
-    return rng.randrange(8) if rng.random() < 0.9 else rng.randrange(64)
+    roll = rng.random()
+    if roll < 0.5:
+        return RECENT + (0 if roll < 0.35 else rng.randrange(4))  # the newest objects
+    return rng.randrange(8) if roll < 0.95 else rng.randrange(64)
 
 
-def draw_op(rng: random.Random, code: int, forging: bool, outside: str) -> Op:
+SIMPLE_PATHS = (
+    "a.txt", "empty", "d/b.txt", "new.txt", "new", "new2", "d/e", "d/e/f", "newdir", "newdir/x", "d", "dlink",
+    "r.txt", "sub", "sub/s.txt",
+)
+GOOD_FILES = ("a.txt", "empty", "d/b.txt", "new.txt", "new", "r.txt", "sub/s.txt", "in", "dlink/b.txt", "d/side")
+GOOD_DIRS = ("d", "d/e", "newdir", "dlink", "sub", ".", "self")
+
+
+def draw_open(rng: random.Random) -> tuple[list[int], list[str]]:
+    """open-at arguments that mostly succeed: an existing or new file or directory, sensible flags."""
+    if rng.random() < 0.7:
+        path = rng.choice(GOOD_FILES)
+        open_flags = rng.choice((0, 0, 1, 1, 9, 5))  # none, create, create|truncate, create|exclusive
+        flags = rng.choice((1, 1, 2, 3, 3, 3, 7))  # read, write, read|write (|file-integrity-sync)
+    else:
+        path = rng.choice(GOOD_DIRS)
+        open_flags = rng.choice((0, 2, 3))  # none, directory, create|directory
+        flags = rng.choice((1, 33, 32))  # read, read|mutate-directory, mutate-directory
+    base = rng.choice((0, 0, 0, 1, RECENT))  # /sandbox, /ro (the first two descriptors), the newest
+    return [base, rng.randrange(2), open_flags, flags], [path]
+
+
+def draw_op(rng: random.Random, code: int, forging: bool, outside: str, have: frozenset[str] = frozenset()) -> Op:
+    name = OPS[code][0]
+    if name == "open-at" and rng.random() < 0.6:
+        return Op(code, *draw_open(rng))
     ints: list[int] = []
     strs: list[str] = []
     for kind in OPS[code][1]:
-        if kind in ("desc", "desc2", "dirs", "in", "out", "poll", "err", "tcp", "udp", "net", "slot"):
+        if kind in ("desc", "desc2") and "path" in OPS[code][1] and rng.random() < 0.6:
+            ints.append(rng.choice((0, 0, 0, 1)))  # a path from /sandbox or /ro, mostly
+        elif kind in ("desc", "desc2", "dirs", "in", "out", "poll", "err", "tcp", "udp", "net", "slot"):
             ints.append(draw_slot(rng, forging))
         elif kind == "polls":
             count = rng.choice((1, 1, 2, 3, 5)) if rng.random() < 0.97 else 0  # none: wasmtime traps
             ints.append(count)
             ints.extend(draw_slot(rng, forging) for _ in range(count))
         elif kind in ("u64", "u32"):
-            ints.append(draw_u64(rng))
+            # host-side buffers the guest sizes: mostly within the limits, so the sequence goes on
+            if name in CAPPED and rng.random() < 0.8:
+                ints.append(rng.choice((0, 1, 4095, 4096, rng.randrange(65537))))
+            else:
+                ints.append(draw_u64(rng))
         elif kind == "u8":
             ints.append(rng.choice((0, 1, 2, 64, 255, 256, 2**64 - 1)))
         elif kind == "ts":
@@ -209,9 +247,10 @@ def draw_op(rng: random.Random, code: int, forging: bool, outside: str) -> Op:
         elif kind in ("adv", "fam", "shut"):
             ints.append(rng.randrange(8))
         elif kind == "table":
-            ints.append(rng.randrange(len(TABLES)))
+            held = [TABLES.index(table) for table in sorted(have) if table in TABLES]
+            ints.append(rng.choice(held) if held and rng.random() < 0.9 else rng.randrange(len(TABLES)))
         elif kind == "buf":
-            ints.append(rng.choice(BUFFER_SIZES))
+            ints.append(rng.choice(BUFFER_SIZES) if rng.random() < 0.3 else rng.choice((0, 1, 100, 4096)))
         elif kind == "path":
             strs.append(draw_path(rng))
         elif kind == "text":
@@ -251,6 +290,9 @@ def draw_sequence(seed: int, index: int, steps: int, outside: str) -> list[Op]:
     if rng.random() < 0.95:
         ops.append(Op(CODES["get-directories"], [], []))
         have.add("desc")
+        if rng.random() < 0.7:  # a file to read, write, resize, stream...
+            ops.append(Op(CODES["open-at"], [0, 0, rng.choice((0, 1, 9)), rng.choice((3, 3, 1, 2))],
+                          [rng.choice(("a.txt", "empty", "d/b.txt", "new.txt"))]))
     while len(ops) < length:
         code = rng.choices(range(len(OPS)), WEIGHT_LIST)[0]
         missing = [table for table in needs(code) if table not in have and table in PRODUCERS]
@@ -259,7 +301,7 @@ def draw_sequence(seed: int, index: int, steps: int, outside: str) -> list[Op]:
             missing = [table for table in needs(code) if table not in have and table in PRODUCERS]
             if missing:
                 code = CODES[PRODUCERS[missing[0]][0]]
-        ops.append(draw_op(rng, code, forging, outside))
+        ops.append(draw_op(rng, code, forging, outside, frozenset(have)))
         for table, producers in PRODUCERS.items():
             if OPS[code][0] in producers:
                 have.add(table)
@@ -384,6 +426,11 @@ def signature(error: BaseException) -> str:
     return f"{type(error).__qualname__} at {where}"
 
 
+def refuse_address(address: tuple[str, int], use: str) -> bool:
+    """The fuzzer's socket address policy: nothing (bind, connect, send... all ``access-denied``)."""
+    return False
+
+
 def trap_line(error: BaseException) -> str:
     """The line of a trap's message that says what happened (not the backtrace)."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
@@ -458,7 +505,7 @@ class Runner:
     """
 
     def __init__(self, fixture: Fixture, guest: Path, baseline: Optional[dict[str, tuple[Any, ...]]] = None,
-                 runtime: str = "wasmcomponent") -> None:
+                 runtime: str = "wasmcomponent", sockets: bool = False) -> None:
         import wasmtime
 
         if runtime == "wasmtime":
@@ -471,6 +518,7 @@ class Runner:
         except wasmtime.WasmtimeError:
             pass
         self.runtime = runtime
+        self.sockets = sockets and runtime == "wasmcomponent"
         self.engine = wasmtime.Engine(config)
         self.component = module.Component.from_file(self.engine, str(guest))
         self.linker = module.Linker(self.engine)
@@ -496,6 +544,11 @@ class Runner:
             if self.runtime == "wasmcomponent":
                 cfg.stdout_buffer()
                 cfg.stderr_buffer()
+            if self.sockets:
+                # sockets can be made and configured, but every address is refused: no traffic, ever
+                cfg.allow_tcp()
+                cfg.allow_udp()
+                cfg.socket_addr_check = refuse_address
             cfg.preopen_dir(str(self.fixture.sandbox), "/sandbox", True)
             cfg.preopen_dir(str(self.fixture.ro), "/ro", False)
             store = wasmtime.Store(self.engine)
@@ -586,7 +639,7 @@ def worker_main(connection: Connection, root: str, baseline: dict[str, tuple[Any
                 options: dict[str, Any]) -> None:
     """Run the groups the parent sends (``(first, last)`` indices); answer ``(index, Result)`` per sequence."""
     limit_worker()
-    runner = Runner(Fixture(Path(root)), Path(guest), baseline, options["runtime"])
+    runner = Runner(Fixture(Path(root)), Path(guest), baseline, options["runtime"], not options["compare"])
     anchor = Runner(runner.fixture, Path(guest), baseline, "wasmtime") if options["compare"] else None
     outside = str(runner.fixture.outside)
     connection.send(("ready", None))  # compiling took its own time: sequences are timed from here
@@ -869,7 +922,7 @@ def reproduce(args: argparse.Namespace, guest: Path) -> int:
     """
     fixture = Fixture.create(Path(args.workdir) if args.workdir else None)
     try:
-        runner = Runner(fixture, guest, runtime=args.runtime)
+        runner = Runner(fixture, guest, runtime=args.runtime, sockets=not args.compare)
         outside = str(fixture.outside)
         first = max(group_of(args.reproduce, args.group)[0], args.start)
         for earlier in range(first, args.reproduce):
@@ -934,6 +987,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="also run every sequence without forged handles on wasmtime and count the first "
                              "call whose outcome differs (reported, not a finding)")
     parser.add_argument("--traps", action="store_true", help="list the trap messages seen, by count")
+    parser.add_argument("--calls", action="store_true", help="list every op's outcomes (ok, err, guest, skip)")
     # test hooks: after sequence I, change outside/canary.txt / never answer
     parser.add_argument("--plant-escape", type=int, metavar="I", help=argparse.SUPPRESS)
     parser.add_argument("--plant-hang", type=int, metavar="I", help=argparse.SUPPRESS)
@@ -955,6 +1009,11 @@ def main(argv: Optional[list[str]] = None) -> int:
               "(ours | wasmtime's; first sequence):")
         for key, times in summary.diverged.most_common():
             print(f"  {times:>7} x {key} (sequence {summary.diverged_at[key]})")
+    if args.calls:
+        print("calls (ok / err / refused by the bindings / skipped), in completed sequences:")
+        for name, _kinds in OPS:
+            counts = [summary.calls[f"{name} {kind}"] for kind in ("ok", "err", "guest", "skip")]
+            print(f"  {name:<40} {counts[0]:>8} {counts[1]:>8} {counts[2]:>6} {counts[3]:>8}")
     if args.traps:
         print("traps:")
         for key, times in summary.traps.most_common():

@@ -19,14 +19,14 @@ run only when a pollable that is ready by construction takes part (one of
 a file or stdio stream, or a clock pollable due within 1 ms); a far-future
 clock pollable or a socket's pollable is only asked ``ready``.  Blocking
 stream calls are safe because no stream here waits on a peer: files, stdio
-with bytes or closed stdin, and no socket ever connects (the network is denied).
+with bytes or closed stdin, and no socket ever connects (the host refuses every address, or sockets altogether).
 """
 
 import weakref
 
 import wit_world
 from componentize_py_types import Err
-from ops import DROPPED, OPS, TABLES
+from ops import DROPPED, OPS, RECENT, TABLES
 from wit_world.imports import (
     environment,
     error,
@@ -146,12 +146,19 @@ class State:
         items = self.tables[table]
         if not items:
             raise Skip
-        return items[slot % len(items)]
+        return items[self.index(items, slot)]
+
+    @staticmethod
+    def index(items: list, slot: int) -> int:
+        """Slots count from the start, or from the end from ``RECENT`` on (the newest objects)."""
+        if slot >= RECENT:
+            return -1 - (slot - RECENT) % len(items)
+        return slot % len(items)
 
     def pick_poll(self, slot: int) -> tuple:
         if slot >= DROPPED or not self.tables["poll"]:
             return self.pick("poll", slot), False
-        index = slot % len(self.tables["poll"])
+        index = self.index(self.tables["poll"], slot)
         return self.tables["poll"][index], self.safe[index]
 
     def drop(self, table: str, slot: int) -> None:
@@ -161,7 +168,7 @@ class State:
         items = self.tables[table]
         if not items:
             raise Skip
-        index = slot % len(items)
+        index = self.index(items, slot)
         value = items.pop(index)
         if table == "poll":
             self.safe.pop(index)

@@ -5,7 +5,8 @@ Each entry is ``(name, argument kinds)``.  An op travels as
 are taken in order from ``ints`` (every kind but the string ones) and from
 ``strs`` (``path`` and ``text``).  Kinds:
 
-- handle slots, indices into the guest's tables: ``desc``,
+- handle slots, indices into the guest's tables (modulo their length; from
+  ``RECENT`` on, counted from the newest object): ``desc``,
   ``desc2`` (a second descriptor), ``dirs`` (directory-entry stream), ``in``,
   ``out``, ``poll``, ``polls`` (a count, then that many pollable slots),
   ``err`` (an ``io/error``), ``tcp``, ``udp``, ``net``;
@@ -29,6 +30,7 @@ reused since by another resource); from ``2 * DROPPED`` on it is
 type).
 """
 
+RECENT = 500
 DROPPED = 1000
 
 TABLES = ("desc", "dirs", "in", "out", "poll", "err", "tcp", "udp", "net")
@@ -106,7 +108,7 @@ OPS = (
     ("get-stdout", ()),
     ("get-stderr", ()),
     ("get-terminals", ()),
-    # wasi:sockets (the network is denied: these reach the checks before any I/O)
+    # wasi:sockets (the host refuses every address, or sockets altogether: never any traffic)
     ("instance-network", ()),
     ("create-tcp-socket", ("fam",)),
     ("create-udp-socket", ("fam",)),
