@@ -97,6 +97,13 @@ _LOAD_FORMAT: dict[str, str] = {
 }
 
 
+# Element types whose lists are lifted in bulk (plain numbers: no per-value check).
+_BULK_CODE: dict[ValType, str] = {
+    PrimType(name): _LOAD_FORMAT[name][1:]
+    for name in ("s8", "u16", "s16", "u32", "s32", "u64", "s64", "f32", "f64")
+}
+
+
 class CoreValueIter:
     """Iterator over flat core values (spec ``CoreValueIter``); masks ints to unsigned."""
 
@@ -352,6 +359,10 @@ def _load_list_from_range(cx: LiftLowerContext, ptr: int, length: int, elem: Val
         return list_ref(cx, ptr, length, elem, size, alignment(elem, m64))
     if elem == U8:
         return bytes(cx.view()[ptr : ptr + length])
+    code = _BULK_CODE.get(elem)
+    if code is not None:
+        # Numbers in one ``struct`` call: what ``load`` gives element by element.
+        return list(struct.unpack_from(f"<{length}{code}", cx.view(), ptr))
     return [load(cx, ptr + i * size, elem) for i in range(length)]
 
 

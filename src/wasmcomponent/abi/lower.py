@@ -109,6 +109,13 @@ _STORE_FORMAT: dict[str, str] = {
 }
 
 
+# Integer element types stored in bulk: (struct code, lowest, highest value).
+_BULK_INTS: dict[ValType, tuple[str, int, int]] = {
+    PrimType(name): (_STORE_FORMAT[name][1:], *INTEGER_RANGES[name])
+    for name in ("s8", "u16", "s16", "u32", "s32", "u64", "s64")
+}
+
+
 def f32_round(v: float) -> float:
     """Round a Python float to the nearest f32 (overflow gives an infinity)."""
     try:
@@ -369,6 +376,14 @@ def _store_list_into_valid_range(cx: LiftLowerContext, items: Any, ptr: int, ele
         data = bytes(items)  # bytes-like already checked
         cx.view()[ptr : ptr + len(data)] = data
         return
+    bulk = _BULK_INTS.get(elem)
+    if bulk is not None:
+        code, lo, hi = bulk
+        # Exactly ``int`` values in range: one ``struct`` call; anything else
+        # goes element by element below, for the precise error.
+        if all(type(e) is int and lo <= e <= hi for e in items):
+            struct.pack_into(f"<{len(items)}{code}", cx.view(), ptr, *items)
+            return
     size = elem_size(elem, cx.memory64)
     for i, e in enumerate(items):
         try:
