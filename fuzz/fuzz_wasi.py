@@ -434,6 +434,8 @@ def refuse_address(address: tuple[str, int], use: str) -> bool:
 def trap_line(error: BaseException) -> str:
     """The line of a trap's message that says what happened (not the backtrace)."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if "Caused by:" in lines[:-1]:  # wasmtime's: the cause follows the backtrace
+        return lines[lines.index("Caused by:") + 1][:200]
     for line in reversed(lines):
         if "trap" in line or "error" in line.lower():
             return line[:200]
