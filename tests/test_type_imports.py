@@ -666,6 +666,30 @@ def test_get_resource_registers_guest_types_as_wasmtimes_harness_does() -> None:
     assert "mismatched resource types" in link(r1, mod.ResourceType.host(BLOB))
 
 
+def test_fresh_resources_survive_serialize() -> None:
+    """The compile cache keeps the two abstract types of a re-imported instance type apart."""
+    import wasmcomponent as mod
+
+    engine = wasmtime.Engine()
+    loaded = mod.Component.deserialize(engine, mod.Component(engine, SUB_TWICE).serialize())
+    resources: list[tuple[str, Any]] = []
+    for name, item in loaded.type.imports(engine).items():
+        describe_item(item, engine, resources, name)
+    assert [path for path, _ in resources] == ["a/r", "b/r"] and resources[0][1] != resources[1][1]
+    linker = mod.Linker(engine)
+    with linker.root() as root:
+        with root.add_instance("a") as a:
+            a.add_resource("r", mod.ResourceType.host(BLOB), lambda store, rep: None)
+            a.add_func("make", lambda store, x: None)
+    with pytest.raises(wasmtime.WasmtimeError, match="(?s)instance `b`.*resource implementation is missing"):
+        linker.instantiate(wasmtime.Store(engine), loaded)
+    with linker.root() as root:
+        with root.add_instance("b") as b:
+            b.add_resource("r", mod.ResourceType.host(OTHER), lambda store, rep: None)
+            b.add_func("make", lambda store, x: None)
+    linker.instantiate(wasmtime.Store(engine), loaded)
+
+
 def test_second_import_keeps_the_sharing_of_its_type() -> None:
     """The copy of a re-imported instance type is built once per shared node (a doubling chain stays small)."""
     import wasmcomponent as mod
