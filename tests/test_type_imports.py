@@ -151,6 +151,14 @@ def test_eq_resource_defined_with_another_type_is_a_mismatch() -> None:
     )
 
 
+def test_eq_resource_defined_as_something_else() -> None:
+    def define(mod: ModuleType, root: Any) -> None:
+        define_host_res()(mod, root)
+        root.add_func("blob", lambda store: None)
+
+    assert side_by_side(ROOT_EQ_RESOURCE, define) == link_error(missing("resource", "blob"), "expected resource found func")
+
+
 def test_eq_resource_does_not_stand_in_for_the_sub_resource_it_equals() -> None:
     # The `sub resource` comes first (inside `host-res`): it is the one that must be defined.
     assert side_by_side(ROOT_EQ_RESOURCE, define_host_res(blob=None, root_blob=BLOB)) == link_error(
