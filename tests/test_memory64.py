@@ -762,3 +762,28 @@ def test_property_hostile_flat_values_only_trap(
             lift(heap_cx(heap, "i64", encoding, fused=fused), values)
         except ComponentTrap:
             pass  # the only acceptable failure
+
+
+def test_fused_list_too_long_for_destination_traps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A list whose elements grow in a 64-bit destination (8-byte -> 16-byte strings) past the
+    32-bit byte-length limit traps in an adapter as wasmtime's does; from the host it is a value error.
+
+    The limit is lowered for the test: a real case needs 2**28 strings.
+    """
+    from wasmcomponent.abi import lower
+    from wasmcomponent.types.model import STRING, ListType
+
+    monkeypatch.setattr(lower, "MAX_LIST_BYTE_LENGTH", 40)
+    source = ToyHeap(size=1 << 12)
+    flat = lower.lower_flat(heap_cx(source, "i32", "utf8"), ["a", "b", "c"], ListType(STRING))  # 24 bytes: fits
+    refs = interp_lift_flat(heap_cx(source, "i32", "utf8", fused=True), flat, ListType(STRING))
+    with pytest.raises(ComponentTrap, match="list content out-of-bounds"):
+        lower.lower_flat(heap_cx(ToyHeap(size=1 << 12), "i64", "utf8", fused=True), refs, ListType(STRING))
+    with pytest.raises(ValueError, match="size overflow copying a list"):
+        lower.lower_flat(heap_cx(ToyHeap(size=1 << 12), "i64", "utf8"), ["a", "b", "c"], ListType(STRING))
+
+
+def interp_lift_flat(cx: LiftLowerContext, flat: list[Any], t: ValType) -> Any:
+    from wasmcomponent.abi.lift import CoreValueIter, lift_flat
+
+    return lift_flat(cx, CoreValueIter(flat), t)

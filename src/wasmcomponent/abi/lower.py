@@ -357,6 +357,18 @@ def _store_variant(cx: LiftLowerContext, v: Any, t: ValType, ptr: int) -> None:
             raise prefix_error(err, f"case `{name}`") from None
 
 
+def _list_too_long(cx: LiftLowerContext, kind: str) -> NoReturn:
+    """A list whose byte length in the destination does not fit 32 bits.
+
+    A host value is a value error; in a fused adapter it is wasmtime's trap
+    (its elements may be bigger in the destination, e.g. strings going from a
+    32-bit into a 64-bit memory).
+    """
+    if cx.fused:
+        cx.trap("list-bounds")
+    raise ValueError(f"size overflow copying a {kind}")
+
+
 def _store_list_into_range(cx: LiftLowerContext, v: Any, elem: ValType) -> tuple[int, int]:
     """Spec ``store_list_into_range``: allocate, check, store the elements."""
     if type(v) is ListRef:
@@ -365,7 +377,7 @@ def _store_list_into_range(cx: LiftLowerContext, v: Any, elem: ValType) -> tuple
     size = elem_size(elem, cx.memory64)
     byte_length = len(items) * size
     if byte_length > MAX_LIST_BYTE_LENGTH:
-        raise ValueError("size overflow copying a list")
+        _list_too_long(cx, "list")
     ptr = cx.reallocate(0, 0, alignment(elem, cx.memory64), byte_length, "list")
     _store_list_into_valid_range(cx, items, ptr, elem)
     return ptr, len(items)
@@ -401,7 +413,7 @@ def _store_map_into_range(cx: LiftLowerContext, v: Any, t: MapType) -> tuple[int
     value_offset = field_offsets(entry.elements, m64)[1]
     byte_length = len(pairs) * size
     if byte_length > MAX_LIST_BYTE_LENGTH:
-        raise ValueError("size overflow copying a map")
+        _list_too_long(cx, "map")
     ptr = cx.reallocate(0, 0, alignment(entry, m64), byte_length, "map")
     for i, (key, value) in enumerate(pairs):
         at = ptr + i * size
