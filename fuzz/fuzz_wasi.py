@@ -786,8 +786,10 @@ def fuzz(args: argparse.Namespace, guest: Path, report: Callable[[str], None]) -
         """The parent's own comparison of a slot's fixture with its baseline."""
         changed = differences(slot.baseline, slot.fixture.snapshot())
         if changed:
-            span = f"{min(slot.since_check)}..{max(slot.since_check)}" if slot.since_check else "?"
-            finding("escape", min(slot.since_check, default=-1),
+            # the sequences finished since the last check, and the one running (it may be mid-change)
+            suspects = slot.since_check + ([slot.index] if slot.index is not None else [])
+            span = f"{min(suspects)}..{max(suspects)}" if suspects else "?"
+            finding("escape", min(suspects, default=-1),
                     f"changed by one of sequences {span} (parent check)\n" + "\n".join(changed[:40]))
             slot.baseline = slot.fixture.snapshot()
         slot.since_check.clear()
