@@ -198,6 +198,13 @@ def test_wsgi_trap_after_the_response_started_ends_it_cleanly(guest: Any) -> Non
     assert wsgi_call(app, "/hello", "", io.StringIO())[0] == "200 OK"
 
 
+def test_wsgi_unfinished_body_is_logged_and_ends_the_response(guest: Any) -> None:
+    app = WsgiApp(*guest)
+    errors = io.StringIO()
+    assert wsgi_call(app, "/unfinished", "", errors) == ("200 OK", b"half")
+    assert errors.getvalue() == "error [0] :: the guest's response body was dropped without finish\n"
+
+
 def test_wsgi_trap_before_the_response_started_is_a_logged_500(guest: Any) -> None:
     app = WsgiApp(*guest)
     errors = io.StringIO()
@@ -291,9 +298,10 @@ def test_asgi_logger_can_be_named(guest: Any, caplog: pytest.LogCaptureFixture) 
     app = AsgiApp(*guest, logger="uvicorn.error")
     sent = asyncio.run(asyncio.wait_for(asgi_call(app, "/noset"), timeout=TIMEOUT))
     assert sent[0]["status"] == 500
-    assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [
-        ("uvicorn.error", logging.ERROR, f"error [0] :: {NEVER_SET}")
+    assert [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "uvicorn.error"] == [
+        (logging.ERROR, f"error [0] :: {NEVER_SET}")
     ]
+    assert guest_records(caplog) == []  # not also on the default logger
 
 
 # ------------------------------------------------------------------ line buffering

@@ -21,6 +21,8 @@ Routes (``incoming-handler.handle``):
   (``T print``) and an unterminated ``T tail``; answers 200 ``T``.
 * ``/trap-after``: sets a 200 response, writes ``partial body``, then raises
   (its traceback goes to stderr, then the guest traps).
+* ``/unfinished``: sets a 200 response, writes ``half``, and returns without
+  finishing the body (the body resource is dropped).
 """
 
 import os
@@ -193,6 +195,15 @@ def _trap_after(out: types.ResponseOutparam) -> None:
     raise RuntimeError("guest failure after set")
 
 
+def _unfinished(out: types.ResponseOutparam) -> None:
+    response = types.OutgoingResponse(types.Fields())
+    outgoing = response.body()
+    types.ResponseOutparam.set(out, Ok(response))
+    with outgoing.write() as stream:
+        stream.blocking_write_and_flush(b"half")
+    outgoing.__exit__(None, None, None)  # dropped, never finished
+
+
 def _big(out: types.ResponseOutparam, mib: int) -> None:
     response = types.OutgoingResponse(types.Fields.from_list([("content-type", b"application/octet-stream")]))
     outgoing = response.body()
@@ -276,6 +287,8 @@ class IncomingHandler(exports.IncomingHandler):
             _respond(response_out, 200, [], _print(query))
         elif path == "/trap-after":
             _trap_after(response_out)
+        elif path == "/unfinished":
+            _unfinished(response_out)
         elif path == "/error":
             types.ResponseOutparam.set(response_out, Err(types.ErrorCode_ConnectionTimeout()))
         else:
