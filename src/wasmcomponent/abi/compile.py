@@ -224,6 +224,7 @@ def _refuelling(lift: Callable[[LiftLowerContext, Sequence[Any]], Any]) -> Calla
     return lift_with_fuel
 
 
+@cache  # types are DAGs: one visit per distinct node, not per path
 def _check_supported(t: ValType) -> None:
     match t:
         case PrimType(name="error-context"):
@@ -374,6 +375,7 @@ def _spilled_ints_lowerer(
     return lower
 
 
+@cache  # types are DAGs: one visit per distinct node, not per path
 def _uses_memory(t: ValType) -> bool:
     match t:
         case PrimType(name="string"):

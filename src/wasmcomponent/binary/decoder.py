@@ -18,21 +18,26 @@ Design and limits:
   engine compiles them); only the core *type* encodings that occur inside
   components (function, GC rec groups, module types) are parsed.
 * Nested components are decoded recursively into :class:`ComponentAST`; all
-  offsets refer to the outermost binary.  Component nesting plus component /
-  instance type nesting is bounded (:data:`MAX_NESTING`) so hostile input
-  cannot exhaust the Python stack.
+  offsets refer to the outermost binary.  wasmparser's limits apply with its
+  messages: at most :data:`MAX_MODULES_AND_COMPONENTS` modules and components
+  in all ("modules and components count exceeds limit of 1000") and
+  component / instance types nested at most :data:`MAX_TYPE_NESTING` deep
+  ("component type nesting is too deep").  Components nested deeper than
+  :data:`MAX_NESTING` are valid but not supported here (``UnsupportedError``):
+  every layer walks them recursively, and this bound keeps that within the
+  Python stack.
 * Sections are bounded sub-readers: an item running past its section is an
   ``unexpected end-of-file`` at the section end, and leftover bytes are a
   ``section size mismatch``.
-* Nothing but :class:`~wasmcomponent.errors.DecodeError` escapes
-  :func:`decode_component`.
+* Nothing but :class:`~wasmcomponent.errors.DecodeError` (and
+  ``UnsupportedError`` for the nesting above) escapes :func:`decode_component`.
 """
 
 from __future__ import annotations
 
 from typing import Callable, Union
 
-from ..errors import DecodeError
+from ..errors import DecodeError, UnsupportedError
 from ..types.model import PRIMITIVES, PrimType
 from . import ast
 from .reader import Reader
@@ -46,7 +51,11 @@ COMPONENT_PREAMBLE = MAGIC + bytes([COMPONENT_VERSION, 0, COMPONENT_LAYER, 0])
 MODULE_PREAMBLE = MAGIC + b"\x01\x00\x00\x00"
 
 MAX_NESTING = 100
-"""Maximum depth of nested components plus nested component/instance types."""
+"""Maximum depth of nested components this runtime supports (wasmparser has none)."""
+MAX_TYPE_NESTING = 100
+"""wasmparser's ``MAX_WASM_COMPONENT_TYPE_DEPTH`` for nested component/instance types."""
+MAX_MODULES_AND_COMPONENTS = 1000
+"""wasmparser's cap on the modules and components of one binary, the outermost included."""
 
 UNBOUNDED = 1 << 32
 """Vector limit for section item counts (wasmparser imposes none there)."""
@@ -212,7 +221,7 @@ def decode_component(data: Union[bytes, bytearray, memoryview]) -> ast.Component
     buf = bytes(data)
     reader = Reader(buf)
     try:
-        return _component(reader, 0)
+        return _component(reader, 0, [1])
     except RecursionError:
         raise DecodeError("nesting is too deep", reader.pos) from None
 
@@ -248,10 +257,13 @@ def _preamble(r: Reader, nested: bool) -> None:
     r.pos = start + 8
 
 
-def _component(r: Reader, depth: int) -> ast.ComponentAST:
-    """A component occupying the whole of ``r``."""
+def _component(r: Reader, depth: int, count: list[int]) -> ast.ComponentAST:
+    """A component occupying the whole of ``r``; ``count`` holds the number of
+    modules and components met so far in the whole binary."""
     if depth > MAX_NESTING:
-        r.fail("component nesting is too deep", r.pos)
+        raise UnsupportedError(
+            f"components nested more than {MAX_NESTING} deep are not supported (at offset {r.pos:#x})"
+        )
     start = r.pos
     _preamble(r, depth > 0)
     sections: list[ast.Section] = []
@@ -280,12 +292,16 @@ def _component(r: Reader, depth: int) -> ast.ComponentAST:
             if seen_start:
                 r.fail("component cannot have more than one start function", body.pos)
             seen_start = True
-        sections.append(_section(section_id, body, len_pos, depth))
+        sections.append(_section(section_id, body, len_pos, depth, count))
     return ast.ComponentAST(tuple(sections), tuple(customs), offset=start, end=r.end)
 
 
-def _section(section_id: int, r: Reader, len_pos: int, depth: int) -> ast.Section:
+def _section(section_id: int, r: Reader, len_pos: int, depth: int, count: list[int]) -> ast.Section:
     offset = r.pos
+    if section_id in (1, 4):
+        count[0] += 1
+        if count[0] > MAX_MODULES_AND_COMPONENTS:
+            r.fail(f"modules and components count exceeds limit of {MAX_MODULES_AND_COMPONENTS}", offset)
     if section_id == 1:
         if r.remaining() > MAX_MODULE_SIZE:
             r.fail("module section is too large", len_pos)
@@ -294,7 +310,7 @@ def _section(section_id: int, r: Reader, len_pos: int, depth: int) -> ast.Sectio
     if section_id == 4:
         if r.remaining() > MAX_MODULE_SIZE:
             r.fail("component section is too large", len_pos)
-        return ast.ComponentSection(_component(r, depth + 1), offset=offset)
+        return ast.ComponentSection(_component(r, depth + 1, count), offset=offset)
     if section_id == 9:
         start = _start(r)
         if not r.at_end():
@@ -303,7 +319,8 @@ def _section(section_id: int, r: Reader, len_pos: int, depth: int) -> ast.Sectio
     reader = _VEC_SECTIONS.get(section_id)
     if reader is None:
         r.fail(f"malformed section id: {section_id}", offset)
-    items = r.vec(lambda rr: reader(rr, depth), UNBOUNDED, "section items")
+    # Type nesting starts afresh in every component (wasmparser counts it per type).
+    items = r.vec(lambda rr: reader(rr, 0), UNBOUNDED, "section items")
     if not r.at_end():
         r.fail("section size mismatch: unexpected data at the end of the section", r.pos)
     return _SECTION_CLASSES[section_id](items, offset=offset)  # type: ignore[arg-type]
@@ -668,8 +685,8 @@ def _deftype(r: Reader, depth: int) -> ast.DefType:
         params = r.vec(_labelled_valtype, MAX_FUNCTION_PARAMS, "component function parameters")
         return ast.FuncTypeDef(params, _resultlist(r), is_async=code == 0x43, offset=offset)
     if code in (0x41, 0x42):
-        if depth >= MAX_NESTING:
-            r.fail("type nesting is too deep", offset)
+        if depth >= MAX_TYPE_NESTING:
+            r.fail("component type nesting is too deep", r.pos)
         if code == 0x41:
             decls = r.vec(
                 lambda rr: _component_decl(rr, depth + 1),

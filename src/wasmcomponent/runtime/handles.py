@@ -31,6 +31,7 @@ arrives as the bare rep (spec ``lower_borrow``).
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import wasmtime
@@ -695,6 +696,7 @@ def make_context(
 # ------------------------------------------------------------------ types
 
 
+@cache  # types are DAGs: one visit per distinct node, not per path
 def has_handles(t: Optional[model.ValType]) -> bool:
     """Whether values of ``t`` can contain ``own`` or ``borrow`` handles."""
     if t is None:

@@ -469,8 +469,9 @@ def loads_plan(data: Union[bytes, memoryview]) -> p.Plan:
 
 
 def field_names(cls: type) -> tuple[str, ...]:
-    """The dataclass field names of ``cls`` (what :func:`registered_fields` must equal)."""
-    return tuple(f.name for f in dataclasses.fields(cls))
+    """The dataclass fields of ``cls`` set by its constructor (what :func:`registered_fields` must
+    equal); a cached hash is not part of the data."""
+    return tuple(f.name for f in dataclasses.fields(cls) if f.init)
 
 
 def registered_classes() -> tuple[type, ...]:

@@ -75,25 +75,101 @@ class ResourceIdentity:
         return f"<resource {self.name or '?'} at {id(self):#x}>"
 
 
+# Composite types cache their hash and compare hashes before fields: types are
+# DAGs (a definition used twice is one object), and the generated hash/eq of a
+# dataclass would walk the tree they expand to, which can be exponentially
+# larger than the component (a doubling chain of tuples).  Used by the
+# `functools.cache` layouts in `types.abi` and the ABI compilers.
+
+
+def _cached_hash(node: object, fields: tuple) -> int:
+    h: int = node._hash  # type: ignore[attr-defined]
+    if h == 0:
+        h = hash((type(node).__name__, fields)) or 1
+        object.__setattr__(node, "_hash", h)
+    return h
+
+
+def _equal(node: object, other: object) -> bool:
+    if node is other:
+        return True
+    if type(other) is not type(node) or hash(node) != hash(other):
+        return False
+    return _same(node, other, set())
+
+
+def _same(a: object, b: object, equal: set[tuple[int, int]]) -> bool:
+    """Structural equality of two type DAGs, each pair of nodes compared once.
+
+    ``equal`` holds the pairs (by id, both alive for the whole comparison)
+    already found equal, so equal but distinct DAGs compare in linear time.
+    """
+    if a is b:
+        return True
+    if isinstance(a, tuple):
+        return (isinstance(b, tuple) and len(a) == len(b)
+                and all(_same(x, y, equal) for x, y in zip(a, b, strict=True)))
+    if not hasattr(a, "_hash"):
+        return bool(a == b)
+    if type(a) is not type(b) or hash(a) != hash(b):
+        return False
+    key = (id(a), id(b))
+    if key in equal:
+        return True
+    names = [f for f in a.__dataclass_fields__ if f != "_hash"]  # type: ignore[attr-defined]
+    if all(_same(getattr(a, f), getattr(b, f), equal) for f in names):
+        equal.add(key)
+        return True
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class ListType:
     element: ValType
     length: Optional[int] = None  # fixed-length lists (gated feature)
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        return _cached_hash(self, (self.element, self.length))
+
+    def __eq__(self, other: object) -> bool:
+        return _equal(self, other)
 
 
 @dataclass(frozen=True, slots=True)
 class RecordType:
     fields: tuple[tuple[str, ValType], ...]
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        return _cached_hash(self, (self.fields,))
+
+    def __eq__(self, other: object) -> bool:
+        return _equal(self, other)
 
 
 @dataclass(frozen=True, slots=True)
 class TupleType:
     elements: tuple[ValType, ...]
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        return _cached_hash(self, (self.elements,))
+
+    def __eq__(self, other: object) -> bool:
+        return _equal(self, other)
 
 
 @dataclass(frozen=True, slots=True)
 class VariantType:
     variant_cases: tuple[tuple[str, Optional[ValType]], ...]
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        return _cached_hash(self, (self.variant_cases,))
+
+    def __eq__(self, other: object) -> bool:
+        return _equal(self, other)
 
     def cases(self) -> tuple[tuple[str, Optional[ValType]], ...]:
         return self.variant_cases
@@ -110,6 +186,13 @@ class EnumType:
 @dataclass(frozen=True, slots=True)
 class OptionType:
     payload: ValType
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        return _cached_hash(self, (self.payload,))
+
+    def __eq__(self, other: object) -> bool:
+        return _equal(self, other)
 
     def cases(self) -> tuple[tuple[str, Optional[ValType]], ...]:
         return (("none", None), ("some", self.payload))
@@ -119,6 +202,13 @@ class OptionType:
 class ResultType:
     ok: Optional[ValType]
     err: Optional[ValType]
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        return _cached_hash(self, (self.ok, self.err))
+
+    def __eq__(self, other: object) -> bool:
+        return _equal(self, other)
 
     def cases(self) -> tuple[tuple[str, Optional[ValType]], ...]:
         return (("ok", self.ok), ("err", self.err))
@@ -142,17 +232,38 @@ class BorrowType:
 @dataclass(frozen=True, slots=True)
 class StreamType:
     payload: Optional[ValType]
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        return _cached_hash(self, (self.payload,))
+
+    def __eq__(self, other: object) -> bool:
+        return _equal(self, other)
 
 
 @dataclass(frozen=True, slots=True)
 class FutureType:
     payload: Optional[ValType]
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        return _cached_hash(self, (self.payload,))
+
+    def __eq__(self, other: object) -> bool:
+        return _equal(self, other)
 
 
 @dataclass(frozen=True, slots=True)
 class MapType:
     key: ValType
     value: ValType
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        return _cached_hash(self, (self.key, self.value))
+
+    def __eq__(self, other: object) -> bool:
+        return _equal(self, other)
 
 
 ValType = Union[
@@ -262,7 +373,20 @@ def substitute_resources(t: FuncType, resolve: Callable[[ResourceIdentity], Reso
     True
     """
 
+    # Memoised by identity: types are DAGs (a definition used twice is one
+    # object), and rebuilding them as trees would be exponential in the worst case.
+    done: dict[int, ValType] = {}
+
     def value(v: ValType) -> ValType:
+        if isinstance(v, PrimType):
+            return v
+        key = id(v)
+        hit = done.get(key)
+        if hit is None:
+            hit = done[key] = rebuild(v)
+        return hit
+
+    def rebuild(v: ValType) -> ValType:
         if isinstance(v, OwnType):
             return OwnType(resolve(v.resource))
         if isinstance(v, BorrowType):

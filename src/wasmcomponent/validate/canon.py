@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional
 
 from ..binary import ast
-from ..errors import ValidationError
+from ..errors import UnsupportedError, ValidationError
 from .core_module import CoreSig
 from .types import Func, ResourceEntry, flatten, info_of
 
@@ -22,6 +22,12 @@ if TYPE_CHECKING:
 MAX_FLAT_PARAMS = 16
 MAX_FLAT_ASYNC_PARAMS = 4
 MAX_FLAT_RESULTS = 1
+MAX_CALL_TYPE_SIZE = 10_000
+"""This runtime's cap on the effective type size of a lifted or lowered function.
+
+wasmparser allows types up to 1,000,000; the Python Canonical ABI walks a
+function's types when it compiles the function, so far smaller types keep
+that work bounded (WASI's largest function types are below 100)."""
 ENCODING_NAMES = {"utf8": "utf8", "utf16": "utf16", "latin1+utf16": "latin1-utf16"}
 
 
@@ -196,6 +202,7 @@ def check_canon(s: State, canon: object) -> None:
                 f"lowered result types `{_fmt(expected.results)}` do not match result types "
                 f"`{_fmt(core.results)}` of core function {canon.core_func}", off,
             )
+        _check_call_size(func, "lifted", off)
         s.funcs.append(func)
     elif isinstance(canon, ast.CanonLower):
         off = canon.offset
@@ -208,7 +215,9 @@ def check_canon(s: State, canon: object) -> None:
             raise ValidationError("canonical option `callback` cannot be specified for lowerings", off)
         if o.gc and o.core_type is None:
             raise ValidationError("cannot specify `gc` without also specifying a `core-type` for lowerings", off)
-        s.core_funcs.append(lowered_sig(lowered, o, False, off))
+        sig = lowered_sig(lowered, o, False, off)
+        _check_call_size(lowered, "lowered", off)
+        s.core_funcs.append(sig)
     elif isinstance(canon, (ast.CanonResourceNew, ast.CanonResourceRep)):
         off = canon.offset
         entry = s.resource_at(canon.type_index, off)
@@ -224,6 +233,14 @@ def check_canon(s: State, canon: object) -> None:
         if canon.options is not None:
             check_options(s, canon.options, canon.offset)
         s.core_funcs.append(None)
+
+
+def _check_call_size(func: Func, how: str, offset: int) -> None:
+    if func.tsize > MAX_CALL_TYPE_SIZE:
+        raise UnsupportedError(
+            f"the type of a {how} function is too large: effective type size {func.tsize} "
+            f"exceeds this runtime's limit of {MAX_CALL_TYPE_SIZE} (at offset {offset:#x})"
+        )
 
 
 def _local_rep(s: State, entry: ResourceEntry, index: int, offset: int) -> str:

@@ -25,6 +25,8 @@ from . import names as nm
 from .canon import check_canon
 from .core_module import CoreExtern, CoreModuleInfo, CoreSig, extern_of, module_type, sig_of
 from .types import (
+    MAX_TYPE_SIZE,
+    TYPE_SIZE_MESSAGE,
     Checker,
     ComponentT,
     Defined,
@@ -39,6 +41,7 @@ from .types import (
     ValT,
     core_extern_subtype,
     entity_resources,
+    entity_size,
     entry_resources,
     info_of,
 )
@@ -89,6 +92,8 @@ class State:
         self.exported_types: set[int] = set()
         self.import_resource_names: dict[int, str] = {}
         self.export_resource_names: dict[int, str] = {}
+        # Effective size of this component (type): 1 + its imports and exports.
+        self.tsize = 1
 
     # ------------------------------------------------------------ lookups
 
@@ -325,18 +330,27 @@ def _add_type(s: State, t: ast.DefType, offset: int) -> None:
         s.defined_resources.append(resource)
         s.types.append(ResourceEntry(resource))
     elif isinstance(t, ast.FuncTypeDef):
-        s.types.append(_func_type(s, t))
+        func = _func_type(s, t)
+        _check_size(func.tsize, offset)
+        s.types.append(func)
     elif isinstance(t, ast.ComponentTypeDef):
         s.types.append(_component_type(s, t))
     elif isinstance(t, ast.InstanceTypeDef):
         s.types.append(_instance_type(s, t))
     else:
         d = _defined(s, t, offset)
+        _check_size(d.info.tsize, offset)
         if d.info.depth > MAX_TYPE_DEPTH:
             raise ValidationError("type nesting is too deep", offset)
         if d.info.size >= MAX_VALUE_SIZE:
             raise ValidationError("type exceeds maximum byte size", offset)
         s.types.append(d)
+
+
+def _check_size(size: int, offset: int) -> None:
+    """wasmparser's cap on effective type sizes (sums of sizes stay below it)."""
+    if size >= MAX_TYPE_SIZE:
+        raise ValidationError(TYPE_SIZE_MESSAGE, offset)
 
 
 def _func_type(s: State, t: ast.FuncTypeDef) -> Func:
@@ -543,6 +557,8 @@ def _add_extern(s: State, name: ast.ExternName, entity: Entity, kind: str, offse
         else:
             s.defined_resources.extend(fresh)
     parsed = _check_name(s, name, entity, kind, offset)
+    s.tsize += entity_size(entity)
+    _check_size(s.tsize, offset)
     _push_entity(s, entity)
     if entity[0] == "type" and isinstance(entity[1], ResourceEntry):
         created, referenced = entity[1], entity[2]
@@ -665,9 +681,10 @@ def _register_named(s: State, entity: Entity, kind: str) -> bool:
     if s.kind == "instance-type":
         return True
     named = s.imported_types if kind == "import" else s.exported_types
+    done: set[int] = set()
     tag = entity[0]
     if tag == "type":
-        if not _entry_named(entity[2], named):
+        if not _entry_named(entity[2], named, done):
             return False
         s.exported_types.add(id(entity[1]))
         if kind == "import":
@@ -676,61 +693,78 @@ def _register_named(s: State, entity: Entity, kind: str) -> bool:
     if tag == "instance":
         return all(_register_named(s, e, kind) for e in entity[1].exports.values())
     if tag == "func":
-        return _func_named(entity[1], named)
+        return _func_named(entity[1], named, done)
     if tag == "value":
-        return _val_named(entity[1], named)
+        return _val_named(entity[1], named, done)
     return True
 
 
-def _val_named(t: Optional[ValT], named: set[int]) -> bool:
+# These walks memoise the types already found fine (``done``, by id): a type
+# reused in a doubling chain is walked once, keeping the walk linear in the
+# number of type definitions rather than in the size of their expansion.
+
+
+def _val_named(t: Optional[ValT], named: set[int], done: set[int]) -> bool:
     if t is None or isinstance(t, PrimType):
         return True
     kind = t.kind
     if kind in ("record", "variant", "flags", "enum"):
         return id(t) in named
-    return _children_named(t, named)
+    return _children_named(t, named, done)
 
 
-def _children_named(t: Defined, named: set[int]) -> bool:
+def _children_named(t: Defined, named: set[int], done: set[int]) -> bool:
+    if id(t) in done:
+        return True
     kind = t.kind
     if kind == "prim" or kind in ("flags", "enum"):
-        return True
-    if kind in ("own", "borrow"):
-        return id(t.items[0]) in named
-    if kind in ("record", "variant"):
-        return all(_val_named(x, named) for _, x in t.items)
-    if kind == "fixed-list":
-        return _val_named(t.items[0], named)
-    return all(_val_named(x, named) for x in t.items)
+        ok = True
+    elif kind in ("own", "borrow"):
+        ok = id(t.items[0]) in named
+    elif kind in ("record", "variant"):
+        ok = all(_val_named(x, named, done) for _, x in t.items)
+    elif kind == "fixed-list":
+        ok = _val_named(t.items[0], named, done)
+    else:
+        ok = all(_val_named(x, named, done) for x in t.items)
+    if ok:
+        done.add(id(t))
+    return ok
 
 
-def _func_named(f: Func, named: set[int]) -> bool:
-    return all(_val_named(t, named) for _, t in f.params) and _val_named(f.result, named)
+def _func_named(f: Func, named: set[int], done: set[int]) -> bool:
+    return all(_val_named(t, named, done) for _, t in f.params) and _val_named(f.result, named, done)
 
 
-def _entry_named(entry: object, named: set[int]) -> bool:
+def _entry_named(entry: object, named: set[int], done: set[int]) -> bool:
     if isinstance(entry, ResourceEntry) or isinstance(entry, ComponentT):
         return True
     if isinstance(entry, Defined):
-        return _children_named(entry, named)
+        return _children_named(entry, named, done)
     if isinstance(entry, Func):
-        return _func_named(entry, named)
+        return _func_named(entry, named, done)
     if isinstance(entry, InstanceT):
-        return all(_entity_named(e, named) for e in entry.exports.values())
+        if id(entry) in done:
+            return True
+        ok = all(_entity_named(e, named, done) for e in entry.exports.values())
+        if ok:
+            done.add(id(entry))
+        return ok
     return True
 
 
-def _entity_named(e: Entity, named: set[int]) -> bool:
+def _entity_named(e: Entity, named: set[int], done: set[int]) -> bool:
     tag = e[0]
     if tag == "func":
-        return _func_named(e[1], named)
+        return _func_named(e[1], named, done)
     if tag == "type":
-        return _entry_named(e[1], named)
+        return _entry_named(e[1], named, done)
     if tag == "value":
-        return _val_named(e[1], named) if isinstance(e[1], Defined) and e[1].kind not in (
-            "record", "variant", "flags", "enum") else (isinstance(e[1], PrimType) or _children_named(e[1], named))
+        return _val_named(e[1], named, done) if isinstance(e[1], Defined) and e[1].kind not in (
+            "record", "variant", "flags", "enum") else (
+            isinstance(e[1], PrimType) or _children_named(e[1], named, done))
     if tag == "instance":
-        return all(_entity_named(x, named) for x in e[1].exports.values())
+        return _entry_named(e[1], named, done)
     return True
 
 
@@ -802,7 +836,9 @@ def _instance(s: State, inst: object) -> InstanceT:
             contexts[id(entity[1])] = exp.name.name
         names.add(parsed, inst.offset)
         exports[exp.name.name] = entity
-    return InstanceT(exports, [])
+    instance = InstanceT(exports, [])
+    _check_size(instance.tsize, inst.offset)
+    return instance
 
 
 def _instantiate(s: State, inst: ast.Instantiate) -> InstanceT:
@@ -836,7 +872,9 @@ def _instantiate(s: State, inst: ast.Instantiate) -> InstanceT:
         mapping[r] = Resource(r.name)
     subst = Subst(mapping, entries)
     exports = {name: subst.entity(e) for name, e in component.exports.items()}
-    return InstanceT(exports, [])
+    instance = InstanceT(exports, [])
+    _check_size(instance.tsize, inst.offset)
+    return instance
 
 
 # ===================================================================== aliases

@@ -71,13 +71,28 @@ class Defined:
 ValT = Union[PrimType, Defined]
 
 
-class TypeInfo:
-    """Cached facts about a value type: nesting depth, resources, pointers, size."""
+MAX_TYPE_SIZE = 1_000_000
+"""wasmparser's ``MAX_WASM_TYPE_SIZE``: the cap on a type's effective size."""
 
-    __slots__ = ("depth", "resources", "has_ptr", "has_borrow", "size", "align")
+TYPE_SIZE_MESSAGE = f"effective type size exceeds the limit of {MAX_TYPE_SIZE}"
+
+
+class TypeInfo:
+    """Cached facts about a value type: nesting depth, resources, pointers, size.
+
+    ``tsize`` is wasmparser's effective type size: 1 plus the sizes of the
+    parts, so that a type used twice counts twice.  Capping it (at
+    :data:`MAX_TYPE_SIZE`) bounds the work of anything that walks a type's
+    expansion; the validator itself never expands types.
+    """
+
+    __slots__ = ("depth", "resources", "has_ptr", "has_borrow", "size", "align", "tsize", "flat")
 
     def __init__(self, depth: int, resources: frozenset, has_ptr: bool, has_borrow: bool,
-                 size: int, align: int) -> None:
+                 size: int, align: int, tsize: int = 1) -> None:
+        self.tsize = tsize
+        # Flat core types per pointer width, None past FLAT_CAP (see `flatten`).
+        self.flat: dict[str, Optional[tuple[str, ...]]] = {}
         self.depth = depth
         self.resources = resources
         self.has_ptr = has_ptr
@@ -103,7 +118,8 @@ class TypeInfo:
         if kind in ("list", "map"):
             has_ptr = True
         size, align = _size_align(kind, items, infos)
-        return TypeInfo(depth, resources, has_ptr, has_borrow, size, align)
+        tsize = 1 + sum(i.tsize for i in infos)
+        return TypeInfo(depth, resources, has_ptr, has_borrow, size, align, tsize)
 
 
 _PRIM_SIZE = {
@@ -156,26 +172,37 @@ def _size_align(kind: str, items: tuple, infos: list[TypeInfo]) -> tuple[int, in
 
 
 class Func:
-    __slots__ = ("params", "result", "is_async")
+    """A function type; ``tsize`` is 1 plus its parameters' and result's sizes."""
+
+    __slots__ = ("params", "result", "is_async", "tsize")
 
     def __init__(self, params: tuple[tuple[str, ValT], ...], result: Optional[ValT], is_async: bool) -> None:
         self.params = params
         self.result = result
         self.is_async = is_async
+        self.tsize = 1 + sum(info_of(t).tsize for _, t in params) + (
+            0 if result is None else info_of(result).tsize
+        )
 
 
 class InstanceT:
-    """An instance type; ``defined`` lists resources it declares abstractly."""
+    """An instance type; ``defined`` lists resources it declares abstractly.
 
-    __slots__ = ("exports", "defined")
+    ``tsize`` is 1 plus the sizes of the exports (as wasmparser sums them).
+    """
+
+    __slots__ = ("exports", "defined", "tsize")
 
     def __init__(self, exports: dict[str, tuple], defined: list[Resource]) -> None:
         self.exports = exports
         self.defined = defined
+        self.tsize = 1 + sum(entity_size(e) for e in exports.values())
 
 
 class ComponentT:
-    __slots__ = ("imports", "exports", "imported", "defined")
+    """A component type; ``tsize`` is 1 plus the sizes of imports and exports."""
+
+    __slots__ = ("imports", "exports", "imported", "defined", "tsize")
 
     def __init__(self, imports: dict[str, tuple], exports: dict[str, tuple],
                  imported: list[Resource], defined: list[Resource]) -> None:
@@ -183,6 +210,9 @@ class ComponentT:
         self.exports = exports
         self.imported = imported
         self.defined = defined
+        self.tsize = 1 + sum(entity_size(e) for e in imports.values()) + sum(
+            entity_size(e) for e in exports.values()
+        )
 
 
 class ModuleT:
@@ -192,6 +222,27 @@ class ModuleT:
 
     def __init__(self, info: Optional[CoreModuleInfo]) -> None:
         self.info = info
+
+
+def entry_size(entry: object) -> int:
+    """The effective size of a type-index-space entry (a resource counts 1)."""
+    if isinstance(entry, Defined):
+        return entry.info.tsize
+    if isinstance(entry, (Func, InstanceT, ComponentT)):
+        return entry.tsize
+    return 1
+
+
+def entity_size(entity: tuple) -> int:
+    """The effective size of an import/export/instance export (wasmparser's ``info``)."""
+    kind = entity[0]
+    if kind == "value":
+        return info_of(entity[1]).tsize
+    if kind == "type":
+        return entry_size(entity[2])  # the referenced type, as wasmparser
+    if kind == "module":
+        return 1  # core module types are bounded by the core limits
+    return entry_size(entity[1])
 
 
 TypeEntry = Union[ResourceEntry, Defined, Func, InstanceT, ComponentT, PrimType]
@@ -676,54 +727,76 @@ def _join(a: str, b: str) -> str:
     return "i64"
 
 
+FLAT_CAP = 16
+"""The most flat values any caller asks for (``MAX_FLAT_PARAMS``)."""
+
+
 def flatten(t: ValT, limit: int, ptr: str = "i32") -> Optional[list[str]]:
-    """The flat core types of ``t``, or None once more than ``limit`` are needed."""
-    out: list[str] = []
-    return out if _flat(t, out, limit, ptr) else None
+    """The flat core types of ``t``, or None once more than ``limit`` are needed.
+
+    Each defined type's flattening is computed once (per pointer width) and
+    kept on its ``TypeInfo``, capped at :data:`FLAT_CAP` values, so a type
+    reused many times (a doubling chain) costs one visit per definition.
+    """
+    if limit > FLAT_CAP:
+        raise ValueError(f"flatten() supports limits up to {FLAT_CAP}")
+    flat = _flat(t, ptr)
+    if flat is None or len(flat) > limit:
+        return None
+    return list(flat)
 
 
-def _flat(t: ValT, out: list[str], limit: int, ptr: str) -> bool:
+def _flat(t: ValT, ptr: str) -> Optional[tuple[str, ...]]:
     if isinstance(t, PrimType):
         if t.name == "string":
-            out.extend((ptr, ptr))
-        else:
-            out.extend(_FLAT_PRIM.get(t.name, ("i32",)))
-        return len(out) <= limit
+            return (ptr, ptr)
+        return _FLAT_PRIM.get(t.name, ("i32",))
+    cache = t.info.flat
+    if ptr in cache:
+        return cache[ptr]
+    result = _flat_defined(t, ptr)
+    if result is not None and len(result) > FLAT_CAP:
+        result = None
+    cache[ptr] = result
+    return result
+
+
+def _flat_defined(t: Defined, ptr: str) -> Optional[tuple[str, ...]]:
     kind, items = t.kind, t.items
     if kind == "prim":
-        return _flat(items[0], out, limit, ptr)
+        return _flat(items[0], ptr)
     if kind in ("list", "map"):
-        out.extend((ptr, ptr))
-    elif kind == "fixed-list":
-        for _ in range(items[1]):
-            if not _flat(items[0], out, limit, ptr):
-                return False
-    elif kind == "record":
-        for _, x in items:
-            if not _flat(x, out, limit, ptr):
-                return False
-    elif kind == "tuple":
-        for x in items:
-            if not _flat(x, out, limit, ptr):
-                return False
-    elif kind in ("variant", "option", "result"):
-        payloads = [x for _, x in items] if kind == "variant" else list(items) if kind == "result" else [None, items[0]]
+        return (ptr, ptr)
+    parts: list[ValT]
+    if kind == "fixed-list":
+        element = _flat(items[0], ptr)
+        if element is None or len(element) * items[1] > FLAT_CAP:
+            return None
+        return element * items[1]
+    if kind in ("record", "tuple"):
+        parts = [x for _, x in items] if kind == "record" else list(items)
+        out: list[str] = []
+        for x in parts:
+            sub = _flat(x, ptr)
+            if sub is None:
+                return None
+            out.extend(sub)
+            if len(out) > FLAT_CAP:
+                return None
+        return tuple(out)
+    if kind in ("variant", "option", "result"):
+        payloads = [x for _, x in items] if kind == "variant" else list(items) if kind == "result" else [items[0]]
         joined: list[str] = []
         for p in payloads:
             if p is None:
                 continue
-            sub: list[str] = []
-            if not _flat(p, sub, limit, ptr):
-                return False
+            sub = _flat(p, ptr)
+            if sub is None:
+                return None
             for i, c in enumerate(sub):
                 if i < len(joined):
                     joined[i] = _join(joined[i], c)
                 else:
                     joined.append(c)
-        out.append("i32")
-        out.extend(joined)
-    elif kind == "flags":
-        out.append("i32")
-    else:  # enum, own, borrow, stream, future
-        out.append("i32")
-    return len(out) <= limit
+        return ("i32", *joined)
+    return ("i32",)  # flags, enum, own, borrow, stream, future
