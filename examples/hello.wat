@@ -6,7 +6,7 @@
 ;;
 ;; Run it with:
 ;;
-;;     python -m wasmcomponent run examples/hello.wat --invoke 'greet("world")'
+;;     python -m wasmcomponent run --invoke 'greet("world")' examples/hello.wat
 ;;
 ;; How the Canonical ABI maps this signature onto core wasm:
 ;;

@@ -436,7 +436,7 @@ def test_cli_refuses_a_preopen_over_the_cache_or_key(
         host = str(link)
     else:
         host = f"{protected}::/data"
-    status = _cli("--dir", host, str(env["source"]), "--invoke", "add(1, 2)")
+    status = _cli("--dir", host, "--invoke", "add(1, 2)", str(env["source"]))
     out, err = capsys.readouterr()
     assert status == 2 and out == ""
     assert err.startswith("error: --dir ") and err.count("\n") == 1
@@ -450,13 +450,13 @@ def test_cli_no_cache_allows_the_cache_directory_but_never_the_key(
 ) -> None:
     env["cache"].mkdir()
     assert (
-        _cli("--no-cache", "--dir", str(env["cache"]), str(env["source"]), "--invoke", "add(1, 2)")
+        _cli("--no-cache", "--dir", str(env["cache"]), "--invoke", "add(1, 2)", str(env["source"]))
         == 0
     )
     assert capsys.readouterr().out == "3\n"
     assert not list(env["cache"].glob("*.wcc"))
     assert (
-        _cli("--no-cache", "--dir", str(tmp_path), str(env["source"]), "--invoke", "add(1, 2)") == 2
+        _cli("--no-cache", "--dir", str(tmp_path), "--invoke", "add(1, 2)", str(env["source"])) == 2
     )
     assert os.path.realpath(env["key"]) in capsys.readouterr().err
 
@@ -474,9 +474,9 @@ def test_cli_allows_unrelated_and_nested_preopens(
             str(data),
             "--dir",
             f"{inside}::/x",
-            str(env["source"]),
             "--invoke",
             "add(1, 2)",
+            str(env["source"]),
         )
         == 0
     )

@@ -40,7 +40,7 @@ def test_cli_one_line_error(case: str, tmp_path: Path) -> None:
     path = tmp_path / "input.wasm"
     path.write_bytes(data)
     done = subprocess.run(
-        [sys.executable, "-m", "wasmcomponent", "run", str(path), "--invoke", "f()"],
+        [sys.executable, "-m", "wasmcomponent", "run", "--invoke", "f()", str(path)],
         capture_output=True, text=True, check=False, env={"PYTHONPATH": str(ROOT / "src")},
     )
     assert done.returncode == 1

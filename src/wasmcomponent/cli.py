@@ -1,18 +1,32 @@
 """The ``wasmcomponent`` command line.
 
-``wasmcomponent run FILE --invoke 'name(args)'`` loads a component (binary
-``.wasm`` or WAT text), instantiates it with WASI (``add_wasip2``), calls one export
-with WAVE-encoded arguments and prints the result in WAVE on stdout::
+``wasmcomponent run [OPTIONS] FILE [ARGS...]`` loads a component (binary
+``.wasm`` or WAT text) and instantiates it with WASI (``add_wasip2``).  As with
+``wasmtime run``, options go before ``FILE`` and everything after it belongs
+to the guest: ``ARGS`` become its ``argv[1:]`` (``argv[0]`` is the file's base
+name, or ``--argv0``).  A ``--`` right after ``FILE`` is dropped, so the older
+``run FILE -- ARGS`` form still works; a later ``--`` is the guest's.
 
-    $ wasmcomponent run examples/hello.wat --invoke 'greet("world")'
+Without ``--invoke`` the component's ``wasi:cli/run`` export runs.  With
+``--invoke 'name(args)'`` one export is called with WAVE-encoded arguments and
+its result printed in WAVE on stdout::
+
+    $ wasmcomponent run --invoke 'greet("world")' examples/hello.wat
     "Hello, world!"
 
-Exports inside exported instances are named with ``#``:
-``--invoke 'wasi:cli/run@0.2.0#run()'``.
+Exports inside exported instances are named with ``#``
+(``--invoke 'wasi:cli/run@0.2.0#run()'``), or by their bare name when no other
+exported instance has a function of that name.  An unknown name lists the
+callable exports with their WIT signatures.
+
+``wasmcomponent inspect FILE`` prints the component's imports and exports in
+WIT syntax (:mod:`wasmcomponent.wit_print`).  ``wasmcomponent --version``
+prints the versions of wasmcomponent and wasmtime-py.
 
 Any wasmtime/wasmcomponent error, WAVE error or unreadable file is reported
-as one ``error: ...`` line on stderr with exit status 1; ``ExitTrap`` exits
-with its code.
+as one ``error: ...`` line on stderr with exit status 1 (a lookup failure
+adds the list of exports below it); usage errors exit with status 2;
+``ExitTrap`` exits with its code.
 
 Compiled components are cached on disk (``runtime.cache``), each entry
 authenticated with a key kept outside the cache directory.  A guest that
@@ -26,7 +40,7 @@ The runtime is ``wasmcomponent`` itself.  For testing the command line
 against the reference implementation, the environment variable
 ``WASMCOMPONENT_CLI_BACKEND=wasmtime`` switches to ``wasmtime.component``;
 its reflection objects are then translated to our type model through their
-public attributes only (:func:`model_valtype`).
+public attributes only (:func:`model_valtype`, :func:`model_component_type`).
 """
 
 from __future__ import annotations
@@ -34,15 +48,18 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shlex
 import sys
+from importlib import metadata
 from typing import Any, Optional, Sequence, TextIO
 
 import wasmtime
 
 from .types import model
 from .wave import WaveError, format_value, parse_call, parse_call_name
+from .wit_print import function_signatures, wit_component
 
-__all__ = ["main", "model_valtype", "model_functype", "check_preopens"]
+__all__ = ["main", "model_valtype", "model_functype", "model_component_type", "check_preopens", "version_text"]
 
 BACKEND_ENV = "WASMCOMPONENT_CLI_BACKEND"
 _BACKENDS = {"wasmcomponent": "wasmcomponent", "wasmtime": "wasmtime.component"}
@@ -76,8 +93,95 @@ _PRIMITIVE_CLASS_NAMES: dict[str, model.PrimType] = {
 }
 
 
-def _optional_model(ty: Any) -> model.ValType | None:
-    return None if ty is None else model_valtype(ty)
+class _Reflection:
+    """Translates one backend's public reflection objects to the model.
+
+    Resource types become model identities, one per distinct ``ResourceType``
+    (compared with ``==``, which both APIs define), named after the type
+    export where first met.
+    """
+
+    def __init__(self) -> None:
+        self._resources: list[tuple[Any, model.ResourceIdentity]] = []
+
+    def resource(self, ty: Any, name: str = "") -> model.ResourceIdentity:
+        own = getattr(ty, "_identity", None)
+        if isinstance(own, model.ResourceIdentity):
+            return own
+        for seen, identity in self._resources:
+            if seen == ty:
+                return identity
+        identity = model.ResourceIdentity(name or "resource")
+        self._resources.append((ty, identity))
+        return identity
+
+    def optional(self, ty: Any) -> model.ValType | None:
+        return None if ty is None else self.valtype(ty)
+
+    def valtype(self, ty: Any) -> model.ValType:
+        own = getattr(ty, "_model", None)
+        if own is not None and type(ty).__module__.startswith("wasmcomponent."):
+            result: model.ValType = own
+            return result
+        kind = type(ty).__name__
+        prim = _PRIMITIVE_CLASS_NAMES.get(kind)
+        if prim is not None:
+            return prim
+        if kind == "ListType":
+            return model.ListType(self.valtype(ty.element))
+        if kind == "RecordType":
+            return model.RecordType(tuple((n, self.valtype(t)) for n, t in ty.fields))
+        if kind == "TupleType":
+            return model.TupleType(tuple(self.valtype(t) for t in ty.elements))
+        if kind == "VariantType":
+            return model.VariantType(tuple((n, self.optional(t)) for n, t in ty.cases))
+        if kind == "EnumType":
+            return model.EnumType(tuple(ty.names))
+        if kind == "OptionType":
+            return model.OptionType(self.valtype(ty.payload))
+        if kind == "ResultType":
+            return model.ResultType(self.optional(ty.ok), self.optional(ty.err))
+        if kind == "FlagsType":
+            return model.FlagsType(tuple(ty.names))
+        if kind == "OwnType":
+            return model.OwnType(self.resource(ty.ty))
+        if kind == "BorrowType":
+            return model.BorrowType(self.resource(ty.ty))
+        if kind == "StreamType":
+            return model.StreamType(self.optional(ty.payload))
+        if kind == "FutureType":
+            return model.FutureType(self.optional(ty.payload))
+        raise CliError(f"unsupported value type `{kind}`")
+
+    def functype(self, ty: Any) -> model.FuncType:
+        own = getattr(ty, "_model", None)
+        if isinstance(own, model.FuncType):
+            return own
+        params = tuple((name, self.valtype(t)) for name, t in ty.params)
+        return model.FuncType(params, self.optional(ty.result))
+
+    def item(self, name: str, ty: Any, engine: wasmtime.Engine) -> model.ExternType:
+        kind = type(ty).__name__
+        if kind == "FuncType":
+            return self.functype(ty)
+        if kind == "ComponentInstanceType":
+            return model.InstanceType(self.externs(ty.exports(engine), engine))
+        if kind == "ComponentType":
+            return self.component(ty, engine)
+        if kind == "ModuleType":
+            return model.CoreModuleType((), ())  # core signatures are not shown by `inspect`
+        if kind == "ResourceType":
+            return model.TypeBound(resource=self.resource(ty, name))
+        return model.TypeBound(eq=self.valtype(ty))
+
+    def externs(self, items: Any, engine: wasmtime.Engine) -> dict[str, model.ExternType]:
+        return {name: self.item(name, extern.ty, engine) for name, extern in items.items()}
+
+    def component(self, ty: Any, engine: wasmtime.Engine) -> model.ComponentType:
+        own = getattr(ty, "_model", None)
+        if isinstance(own, model.ComponentType):
+            return own
+        return model.ComponentType(self.externs(ty.imports(engine), engine), self.externs(ty.exports(engine), engine))
 
 
 def model_valtype(ty: Any) -> model.ValType:
@@ -87,48 +191,23 @@ def model_valtype(ty: Any) -> model.ValType:
     attributes both APIs share.  Resource types become fresh identities (only
     their shape matters to WAVE, which has no resource values).
     """
-    own = getattr(ty, "_model", None)
-    if own is not None and type(ty).__module__.startswith("wasmcomponent."):
-        result: model.ValType = own
-        return result
-    kind = type(ty).__name__
-    prim = _PRIMITIVE_CLASS_NAMES.get(kind)
-    if prim is not None:
-        return prim
-    if kind == "ListType":
-        return model.ListType(model_valtype(ty.element))
-    if kind == "RecordType":
-        return model.RecordType(tuple((n, model_valtype(t)) for n, t in ty.fields))
-    if kind == "TupleType":
-        return model.TupleType(tuple(model_valtype(t) for t in ty.elements))
-    if kind == "VariantType":
-        return model.VariantType(tuple((n, _optional_model(t)) for n, t in ty.cases))
-    if kind == "EnumType":
-        return model.EnumType(tuple(ty.names))
-    if kind == "OptionType":
-        return model.OptionType(model_valtype(ty.payload))
-    if kind == "ResultType":
-        return model.ResultType(_optional_model(ty.ok), _optional_model(ty.err))
-    if kind == "FlagsType":
-        return model.FlagsType(tuple(ty.names))
-    if kind == "OwnType":
-        return model.OwnType(model.ResourceIdentity("resource"))
-    if kind == "BorrowType":
-        return model.BorrowType(model.ResourceIdentity("resource"))
-    if kind == "StreamType":
-        return model.StreamType(_optional_model(ty.payload))
-    if kind == "FutureType":
-        return model.FutureType(_optional_model(ty.payload))
-    raise CliError(f"unsupported value type `{kind}`")
+    return _Reflection().valtype(ty)
 
 
 def model_functype(ty: Any) -> model.FuncType:
     """The model type of a public ``FuncType`` from wasmcomponent or wasmtime-py."""
-    own = getattr(ty, "_model", None)
-    if isinstance(own, model.FuncType):
-        return own
-    params = tuple((name, model_valtype(t)) for name, t in ty.params)
-    return model.FuncType(params, _optional_model(ty.result))
+    return _Reflection().functype(ty)
+
+
+def model_component_type(ty: Any, engine: wasmtime.Engine) -> model.ComponentType:
+    """The model of a public ``ComponentType`` (``Component.type``) from wasmcomponent or wasmtime-py.
+
+    wasmcomponent's carries its model; wasmtime-py's is rebuilt from
+    ``imports(engine)``/``exports(engine)``: functions, instances, nested
+    components, resources (``TypeBound(resource=...)``) and type exports
+    (``TypeBound(eq=...)``).  Core module types are left empty.
+    """
+    return _Reflection().component(ty, engine)
 
 
 # ---------------------------------------------------------------------- run
@@ -142,21 +221,72 @@ def _backend() -> Any:
     return importlib.import_module(module)
 
 
-def _find_func(store: wasmtime.Store, instance: Any, name: str) -> Any:
-    """Look up ``name``; ``a#b#f`` walks exported instances ``a`` then ``b``."""
+def _export_listing(ty: model.ComponentType) -> str:
+    """The callable exports, one ``name: func(...)`` per indented line (for lookup errors)."""
+    lines = [f"  {name}: {signature}" for name, signature in function_signatures(ty)]
+    if not lines:
+        return "the component exports no functions"
+    return "exported functions:\n" + "\n".join(lines)
+
+
+def _lookup_error(message: str, ty: model.ComponentType) -> CliError:
+    return CliError(f"{message}\n{_export_listing(ty)}")
+
+
+def _function_paths(
+    items: Any, leaf: str, prefix: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], model.FuncType]]:
+    """Every function named ``leaf`` inside the exported instances (at any depth), with its path."""
+    found: list[tuple[tuple[str, ...], model.FuncType]] = []
+    if len(prefix) > 100:
+        return found
+    for name, item in items.items():
+        if isinstance(item, model.InstanceType):
+            func = item.exports.get(leaf)
+            if isinstance(func, model.FuncType):
+                found.append(((*prefix, name, leaf), func))
+            found.extend(_function_paths(item.exports, leaf, (*prefix, name)))
+    return found
+
+
+def resolve_function(ty: model.ComponentType, name: str) -> tuple[tuple[str, ...], model.FuncType]:
+    """The export path and type of the function a WAVE call names.
+
+    ``a#b#f`` walks exported instances ``a`` then ``b``.  A bare ``f`` is a
+    root export, else the one function named ``f`` in the exported instances
+    (as ``wasmtime run --invoke`` searches them); several are an error naming
+    each.  Failures list every callable export with its signature.
+    """
     *path, leaf = name.split("#")
-    parent = None
+    items: Any = ty.exports
     for part in path:
+        inner = items.get(part)
+        if not isinstance(inner, model.InstanceType):
+            raise _lookup_error(f"no exported instance named `{part}`", ty)
+        items = inner.exports
+    found = items.get(leaf)
+    if isinstance(found, model.FuncType):
+        return (*path, leaf), found
+    if path:
+        raise _lookup_error(f"no exported function named `{name}`", ty)
+    candidates = _function_paths(ty.exports, leaf)
+    if len(candidates) == 1:
+        return candidates[0]
+    if candidates:
+        names = ", ".join(f"`{'#'.join(c)}`" for c, _ in candidates)
+        raise CliError(f"several exported instances have a function named `{leaf}`; write one of: {names}")
+    raise _lookup_error(f"no exported function named `{name}`", ty)
+
+
+def _get_func(store: wasmtime.Store, instance: Any, path: Sequence[str]) -> Any:
+    """The function at export ``path`` of ``instance`` (a path :func:`resolve_function` found in its type)."""
+    parent = None
+    for part in path[:-1]:
         parent = instance.get_export_index(store, part, parent)
-        if parent is None:
-            raise CliError(f"no exported instance named `{part}`")
-    if parent is None:
-        func = instance.get_func(store, leaf)
-    else:
-        index = instance.get_export_index(store, leaf, parent)
-        func = None if index is None else instance.get_func(store, index)
-    if func is None:
-        raise CliError(f"no exported function named `{name}`")
+    index = instance.get_export_index(store, path[-1], parent)
+    func = None if index is None else instance.get_func(store, index)
+    if func is None:  # the type said it exists: a backend inconsistency, reported plainly
+        raise CliError(f"no exported function named `{'#'.join(path)}`")
     return func
 
 
@@ -168,7 +298,8 @@ def _wasi_config(path: str, options: WasiOptions) -> Any:
     config.inherit_stdin()
     config.inherit_stdout()
     config.inherit_stderr()
-    config.argv = [path, *options.args]
+    # argv[0] is the file's base name, as `wasmtime run` gives it (no host path leaks to the guest).
+    config.argv = [options.argv0 if options.argv0 is not None else os.path.basename(path), *options.args]
     pairs = []
     for item in options.env:
         name, sep, value = item.partition("=")
@@ -187,7 +318,7 @@ def _wasi_config(path: str, options: WasiOptions) -> Any:
 
 
 class WasiOptions:
-    """``--dir``/``--env``/``--inherit-network``/``--allow-http`` and the guest's arguments (after ``--``)."""
+    """``--dir``/``--env``/``--inherit-network``/``--allow-http``/``--argv0`` and the guest's arguments."""
 
     def __init__(
         self,
@@ -196,12 +327,14 @@ class WasiOptions:
         args: Sequence[str] = (),
         inherit_network: bool = False,
         allow_http: bool = False,
+        argv0: Optional[str] = None,
     ) -> None:
         self.dirs = list(dirs)
         self.env = list(env)
         self.args = list(args)
         self.inherit_network = inherit_network
         self.allow_http = allow_http
+        self.argv0 = argv0
 
 
 def check_preopens(dirs: Sequence[str], use_cache: bool) -> None:
@@ -237,6 +370,25 @@ def check_preopens(dirs: Sequence[str], use_cache: bool) -> None:
             )
 
 
+class NoRunExport(UsageError):
+    """``run`` without ``--invoke`` on a component that is not a ``wasi:cli/run`` command."""
+
+
+def _load(engine: wasmtime.Engine, backend: Any, path: str, use_cache: bool) -> Any:
+    """Compile the component at ``path``; a slow compile prints a one-line status on stderr.
+
+    Our runtime uses the on-disk compile cache (see ``runtime.cache``) unless
+    ``use_cache`` is false; either way a compile of more than a second says so.
+    """
+    if backend.__name__ != "wasmcomponent":
+        return backend.Component.from_file(engine, path)
+    from .runtime.cache import compile_with_progress, load_component
+
+    if use_cache:
+        return load_component(engine, path, progress=sys.stderr)
+    return compile_with_progress(engine, path, progress=sys.stderr)
+
+
 def run(
     path: str,
     call: Optional[str],
@@ -248,47 +400,54 @@ def run(
 
     Without ``call``, run the component's ``wasi:cli/run`` export; the status is 0 for
     ``ok`` and 1 for ``err``.  WASI is always available, with inherited stdio.
+    The call's name and arguments are checked before the component is instantiated.
     """
     options = options or WasiOptions()
     check_preopens(options.dirs, use_cache)
     backend = _backend()
     engine = wasmtime.Engine()
     store = wasmtime.Store(engine)
-    component: Any
-    if use_cache and backend.__name__ == "wasmcomponent":
-        # Compiled components are cached on disk (see runtime.cache); a slow
-        # first compile prints a one-line status on stderr.
-        from .runtime.cache import load_component
-
-        component = load_component(engine, path, progress=sys.stderr)
+    component = _load(engine, backend, path, use_cache)
+    path_in_instance: tuple[str, ...] = ()
+    functype: Optional[model.FuncType] = None
+    args: list[Any] = []
+    if call is None:
+        run_name = _run_export_name(component.type.exports(engine))
+        if run_name is None:
+            raise NoRunExport("the component exports no `wasi:cli/run` (use --invoke to call an export)")
+        path_in_instance = (run_name, "run")
     else:
-        component = backend.Component.from_file(engine, path)
+        component_type = model_component_type(component.type, engine)
+        path_in_instance, functype = resolve_function(component_type, parse_call_name(call))
+        _, args = parse_call(call, functype)
     store.set_wasi(_wasi_config(path, options))
     linker = backend.Linker(engine)
     linker.add_wasip2()
     instance = linker.instantiate(store, component)
-    if call is None:
-        iface = None
-        run_name = _run_export_name(component.type.exports(engine))
-        if run_name is not None:
-            iface = instance.get_export_index(store, run_name)
-        if iface is None:
-            raise UsageError("the component exports no `wasi:cli/run` (use --invoke to call an export)")
-        index = instance.get_export_index(store, "run", iface)
-        func = None if index is None else instance.get_func(store, index)
-        if func is None:
-            raise CliError("`wasi:cli/run` exports no `run` function")
+    if functype is None:
+        try:
+            func = _get_func(store, instance, path_in_instance)
+        except CliError:
+            raise CliError("`wasi:cli/run` exports no `run` function") from None
         result = func(store)
         func.post_return(store)
         return 1 if getattr(result, "tag", "ok") == "err" else 0
-    name = parse_call_name(call)
-    func = _find_func(store, instance, name)
-    functype = model_functype(func.type(store))
-    _, args = parse_call(call, functype)
+    func = _get_func(store, instance, path_in_instance)
     result = func(store, *args)
     func.post_return(store)
     if functype.result is not None:
         out.write(format_value(result, functype.result) + "\n")
+    return 0
+
+
+def inspect(path: str, out: TextIO, use_cache: bool = True) -> int:
+    """Print the imports and exports of the component at ``path`` in WIT syntax."""
+    backend = _backend()
+    engine = wasmtime.Engine()
+    component = _load(engine, backend, path, use_cache)
+    text = wit_component(model_component_type(component.type, engine))
+    if text:
+        out.write(text + "\n")
     return 0
 
 
@@ -329,15 +488,37 @@ def _one_line(error: BaseException) -> str:
     return ": ".join(parts) or type(error).__name__
 
 
-def _parser() -> argparse.ArgumentParser:
+def version_text() -> str:
+    """``wasmcomponent X (wasmtime-py Y, Python Z)``, as printed by ``--version``."""
+    from . import __version__
+
+    try:
+        wasmtime_version = metadata.version("wasmtime")
+    except metadata.PackageNotFoundError:  # pragma: no cover - wasmtime is a dependency
+        wasmtime_version = "unknown"
+    python = ".".join(str(part) for part in sys.version_info[:3])
+    return f"wasmcomponent {__version__} (wasmtime-py {wasmtime_version}, Python {python})"
+
+
+_RUN_USAGE = (
+    "%(prog)s [-h] [--invoke CALL] [--dir HOST[::GUEST]] [--env K[=V]] [--inherit-network] [--allow-http] "
+    "[--no-cache] [--argv0 NAME] FILE [ARGS ...]"
+)
+
+
+def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The top-level parser and its ``run`` subparser (whose options decide where FILE is)."""
     parser = argparse.ArgumentParser(
         prog="wasmcomponent", description="Run WebAssembly components (pure-Python runtime)."
     )
+    parser.add_argument("-V", "--version", action="version", version=version_text())
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run_cmd = commands.add_parser(
         "run",
         help="run a `wasi:cli/run` command, or call one export with --invoke",
-        description="Run a `wasi:cli/run` command, or call one export with --invoke.",
+        description="Run a `wasi:cli/run` command, or call one export with --invoke. As with `wasmtime run`, "
+        "options go before FILE; everything after FILE is passed to the guest (a `--` right after FILE is "
+        "dropped).",
         epilog="Compiled components are cached in $WASMCOMPONENT_CACHE_DIR (default "
         "$XDG_CACHE_HOME/wasmcomponent or ~/.cache/wasmcomponent); every entry carries an HMAC-SHA256 "
         "with the key in $WASMCOMPONENT_CACHE_KEY_FILE (default $XDG_CONFIG_HOME/wasmcomponent/cache.key "
@@ -345,14 +526,14 @@ def _parser() -> argparse.ArgumentParser:
         "A --dir whose host directory contains the key file is refused (exit status 2), and so is one that "
         "contains the cache directory unless --no-cache is given: a guest must not be able to write code "
         "that a later run executes.",
-        usage="%(prog)s [-h] [--invoke CALL] [--dir HOST[::GUEST]] [--env K[=V]] [--inherit-network] [--allow-http] "
-        "[--no-cache] file [-- args ...]",
+        usage=_RUN_USAGE,
+        allow_abbrev=False,  # the FILE scan in main() knows only the full option names, as clap does
     )
-    run_cmd.add_argument("file", help="component binary (.wasm) or text (.wat)")
     run_cmd.add_argument(
         "--invoke",
         metavar="CALL",
-        help="export to call with WAVE arguments, e.g. 'greet(\"world\")'",
+        help="export to call with WAVE arguments, e.g. 'greet(\"world\")'; a function of an exported "
+        "instance may be named `instance#function`, or `function` alone when that is unambiguous",
     )
     run_cmd.add_argument(
         "--dir",
@@ -373,25 +554,89 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd.add_argument(
         "--no-cache", action="store_true", help="compile without the on-disk compile cache (neither read nor written)"
     )
-    return parser
+    run_cmd.add_argument("--argv0", metavar="NAME", help="the guest's argv[0] (default: the base name of FILE)")
+    run_cmd.add_argument("file", metavar="FILE", help="component binary (.wasm) or text (.wat)")
+    run_cmd.add_argument("args", nargs="*", metavar="ARGS", help="arguments for the guest (everything after FILE)")
+    inspect_cmd = commands.add_parser(
+        "inspect",
+        help="print a component's imports and exports in WIT syntax",
+        description="Print a component's imports and exports with their types, in WIT syntax where possible.",
+    )
+    inspect_cmd.add_argument("--no-cache", action="store_true", help="compile without the on-disk compile cache")
+    inspect_cmd.add_argument("file", metavar="FILE", help="component binary (.wasm) or text (.wat)")
+    return parser, run_cmd
+
+
+def _file_position(args: Sequence[str], subparser: argparse.ArgumentParser) -> Optional[int]:
+    """Index of FILE among ``run``'s arguments: the first one that is neither an option nor its value."""
+    takes_value = {
+        option
+        for action in subparser._actions  # argparse's own list of the declared options
+        if action.option_strings and action.nargs != 0
+        for option in action.option_strings
+    }
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            return index + 1 if index + 1 < len(args) else None
+        if not arg.startswith("-") or arg == "-":
+            return index
+        index += 2 if arg in takes_value else 1
+    return None
+
+
+def _split_guest_args(argv: list[str], run_parser: argparse.ArgumentParser) -> tuple[list[str], list[str]]:
+    """``(argv up to and including FILE, the guest's arguments)`` for a ``run`` command line."""
+    if not argv or argv[0] != "run":
+        return argv, []
+    position = _file_position(argv[1:], run_parser)
+    if position is None:
+        return argv, []
+    end = position + 2  # "run" and FILE itself
+    head, guest = argv[:end], argv[end:]
+    if guest[:1] == ["--"]:  # `run FILE -- ARGS`, the form before positional guest arguments
+        guest = guest[1:]
+    return head, guest
+
+
+def _misplaced_options(guest_args: Sequence[str], run_parser: argparse.ArgumentParser) -> list[str]:
+    """wasmcomponent's own options among the guest's arguments (written after FILE by mistake?)."""
+    ours = {option for action in run_parser._actions for option in action.option_strings}
+    return [arg for arg in guest_args if arg.split("=", 1)[0] in ours and arg not in ("-h", "--help")]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``wasmcomponent`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    guest_args: list[str] = []
-    if "--" in argv:
-        split = argv.index("--")
-        argv, guest_args = argv[:split], argv[split + 1 :]
-    args = _parser().parse_args(argv)
+    parser, run_parser = _parser()
+    head, guest_args = _split_guest_args(argv, run_parser)
+    args = parser.parse_args(head)
     try:
-        options = WasiOptions(args.dir, args.env, guest_args, args.inherit_network, args.allow_http)
+        if args.command == "inspect":
+            return inspect(args.file, sys.stdout, use_cache=not args.no_cache)
+        guest_args = [*args.args, *guest_args]  # `run -- FILE ARGS`: argparse kept them
+        options = WasiOptions(args.dir, args.env, guest_args, args.inherit_network, args.allow_http, args.argv0)
         return run(args.file, args.invoke, sys.stdout, options, use_cache=not args.no_cache)
     except wasmtime.ExitTrap as exit_trap:
         return int(getattr(exit_trap, "code", 1))
+    except NoRunExport as error:
+        misplaced = _misplaced_options(guest_args, run_parser)
+        hint = ""
+        if misplaced:
+            fixed = shlex.join(["wasmcomponent", *head[:-1], *guest_args, args.file])
+            hint = (
+                f"; `{misplaced[0].split('=', 1)[0]}` after the component name is an argument for the guest, "
+                f"as with `wasmtime run`: put options before the component, e.g. {fixed}"
+            )
+        print(f"error: {error}{hint}", file=sys.stderr)
+        return 2
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except (wasmtime.WasmtimeError, wasmtime.Trap, WaveError, CliError, OSError) as error:
+    except CliError as error:  # may carry a listing of the exports on the following lines
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except (wasmtime.WasmtimeError, wasmtime.Trap, WaveError, OSError) as error:
         print(f"error: {_one_line(error)}", file=sys.stderr)
         return 1

@@ -19,8 +19,9 @@ the serialized form of an empty core module compiled by the engine, which
 carries wasmtime's own compatibility data (target, compiler flags,
 tunables), plus the gated features.  A file that fails to load (stale,
 truncated, other engine) is recompiled and replaced.  Writes are atomic
-(temporary file, then ``os.replace``).  Nothing here is module-global state:
-the fingerprint is recomputed per call (one tiny compile).
+(temporary file, then ``os.replace``); a directory that cannot be written is
+reported once per process.  Apart from that record, nothing here is
+module-global state: the fingerprint is recomputed per call (one tiny compile).
 
 Whoever can write into the cache directory (a guest given ``--dir ~``, say)
 must not be able to make a later run execute their code, so every entry is
@@ -81,6 +82,7 @@ __all__ = [
     "cache_key_path",
     "load_cache_key",
     "load_component",
+    "compile_with_progress",
     "CacheKeyError",
     "CACHE_DIR_ENV",
     "CACHE_KEY_ENV",
@@ -361,19 +363,14 @@ def load_component(
 
     Cache failures never fail the load: an entry whose MAC does not verify is
     deleted and recompiled, as is an unreadable or incompatible one; an
-    unwritable directory is skipped; an untrustworthy key file (see
+    unwritable directory is skipped with a warning (once per directory and
+    process, on ``progress`` or as a ``RuntimeWarning``); an untrustworthy key file (see
     :func:`load_cache_key`) disables the cache for this load, with a warning
     on ``progress`` (or a ``RuntimeWarning``).
     """
     from .component import Component
 
-    if isinstance(source, (bytes, bytearray)):
-        data = bytes(source)
-        label = "component"
-    else:
-        with open(source, "rb") as f:
-            data = f.read()
-        label = os.fspath(source) if isinstance(source, str) else str(Path(source))
+    data, label = _read_source(source)
     try:
         key = load_cache_key(key_file)
     except CacheKeyError as err:
@@ -394,9 +391,55 @@ def load_component(
         _discard(entry)
     component = _compile_with_progress(engine, data, label, progress)
     fresh = bytes(component.serialize())
-    _write_atomic(directory, entry, ENTRY_MAGIC, _entry_tag(key, name, fresh), fresh)
+    try:
+        _write_atomic(directory, entry, ENTRY_MAGIC, _entry_tag(key, name, fresh), fresh)
+    except OSError as err:
+        _warn_unwritable(progress, directory, err)
+        return component
     _trim(directory, keep=entry)
     return component
+
+
+# Directories already reported as unwritable: the warning is given once per process.
+_UNWRITABLE_REPORTED: set[str] = set()
+_UNWRITABLE_LOCK = threading.Lock()
+
+
+def _warn_unwritable(progress: Optional[IO[str]], directory: Path, err: OSError) -> None:
+    """Say (once per directory) that the cache cannot be written: every later load compiles again."""
+    where = os.path.abspath(directory)
+    with _UNWRITABLE_LOCK:
+        if where in _UNWRITABLE_REPORTED:
+            return
+        _UNWRITABLE_REPORTED.add(where)
+    reason = err.strerror or str(err)
+    _warn(
+        progress,
+        f"cannot write the compile cache in {where} ({reason}); components are compiled again on every load "
+        f"(set {CACHE_DIR_ENV} to a writable directory)",
+    )
+
+
+def compile_with_progress(
+    engine: wasmtime.Engine, source: Union[str, os.PathLike, bytes, bytearray], *, progress: Optional[IO[str]]
+) -> Component:
+    """Compile a component without the cache, with the same "compiling" status line as :func:`load_component`.
+
+    For a CLI run with the cache turned off: a compile of more than
+    :data:`PROGRESS_AFTER` seconds writes ``wasmcomponent: compiling ...`` on
+    ``progress`` (and how long it took once done).
+    """
+    data, label = _read_source(source)
+    return _compile_reporting(engine, data, label, progress, " (compile cache off)")
+
+
+def _read_source(source: Union[str, os.PathLike, bytes, bytearray]) -> tuple[bytes, str]:
+    """``(bytes, label for messages)`` of a component given as a path or as bytes."""
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source), "component"
+    with open(source, "rb") as f:
+        data = f.read()
+    return data, os.fspath(source) if isinstance(source, str) else str(Path(source))
 
 
 def cache_max_bytes() -> int:
@@ -431,6 +474,14 @@ def _trim(directory: Path, keep: Path) -> None:
 def _compile_with_progress(
     engine: wasmtime.Engine, data: bytes, label: str, progress: Optional[IO[str]]
 ) -> Component:
+    """Compile for the cache (the status line says it is cached afterwards)."""
+    return _compile_reporting(engine, data, label, progress, " (first load; cached afterwards)")
+
+
+def _compile_reporting(
+    engine: wasmtime.Engine, data: bytes, label: str, progress: Optional[IO[str]], note: str
+) -> Component:
+    """Compile; after PROGRESS_AFTER seconds, say so on ``progress`` (then how long it took)."""
     from .component import Component
 
     if progress is None:
@@ -440,7 +491,7 @@ def _compile_with_progress(
 
     def announce() -> None:
         shown.set()
-        progress.write(f"wasmcomponent: compiling {label} (first load; cached afterwards)...\n")
+        progress.write(f"wasmcomponent: compiling {label}{note}...\n")
         progress.flush()
 
     timer = threading.Timer(PROGRESS_AFTER, announce)
@@ -457,18 +508,20 @@ def _compile_with_progress(
 
 
 def _write_atomic(directory: Path, entry: Path, *chunks: bytes) -> None:
-    try:
-        if not directory.exists():
-            directory.parent.mkdir(parents=True, exist_ok=True)
-            os.mkdir(directory, 0o700)  # entries are private to the user
-        fd, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".wcc")
+    """Write ``entry`` atomically (temporary file, then rename); raises ``OSError`` when it cannot."""
+    if not directory.exists():
+        directory.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with os.fdopen(fd, "wb") as f:  # mkstemp's mode: 0600
-                for chunk in chunks:
-                    f.write(chunk)
-            os.replace(temporary, entry)
-        except BaseException:
+            os.mkdir(directory, 0o700)  # entries are private to the user
+        except FileExistsError:
+            pass  # created concurrently
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".wcc")
+    try:
+        with os.fdopen(fd, "wb") as f:  # mkstemp's mode: 0600
+            for chunk in chunks:
+                f.write(chunk)
+        os.replace(temporary, entry)
+    except BaseException:
+        if os.path.lexists(temporary):
             os.unlink(temporary)
-            raise
-    except OSError:
-        pass  # an unwritable cache only costs the next load a compile
+        raise
