@@ -566,6 +566,14 @@ def test_inspect_interfaces_records_variants_resources(backend: str, shapes_comp
     assert result.stdout == SHAPES_INSPECT
 
 
+def test_inspect_one_side(shapes_component: Path) -> None:
+    imports, exports = SHAPES_INSPECT.split("export greet", 1)
+    result = run_cli("wasmcomponent", "inspect", "--imports", str(shapes_component))
+    assert (result.returncode, result.stdout) == (0, imports)
+    result = run_cli("wasmcomponent", "inspect", "--exports", str(shapes_component))
+    assert (result.returncode, result.stdout) == (0, "export greet" + exports)  # `use` still names the export
+
+
 def test_inspect_componentize_py_command() -> None:
     from wasi_guests import build
 

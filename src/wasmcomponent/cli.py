@@ -440,12 +440,12 @@ def run(
     return 0
 
 
-def inspect(path: str, out: TextIO, use_cache: bool = True) -> int:
-    """Print the imports and exports of the component at ``path`` in WIT syntax."""
+def inspect(path: str, out: TextIO, use_cache: bool = True, imports: bool = True, exports: bool = True) -> int:
+    """Print the imports and exports (or one side) of the component at ``path`` in WIT syntax."""
     backend = _backend()
     engine = wasmtime.Engine()
     component = _load(engine, backend, path, use_cache)
-    text = wit_component(model_component_type(component.type, engine))
+    text = wit_component(model_component_type(component.type, engine), imports=imports, exports=exports)
     if text:
         out.write(text + "\n")
     return 0
@@ -556,13 +556,18 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     )
     run_cmd.add_argument("--argv0", metavar="NAME", help="the guest's argv[0] (default: the base name of FILE)")
     run_cmd.add_argument("file", metavar="FILE", help="component binary (.wasm) or text (.wat)")
-    run_cmd.add_argument("args", nargs="*", metavar="ARGS", help="arguments for the guest (everything after FILE)")
+    run_cmd.add_argument(
+        "args", nargs="*", default=[], metavar="ARGS", help="arguments for the guest (everything after FILE)"
+    )
     inspect_cmd = commands.add_parser(
         "inspect",
         help="print a component's imports and exports in WIT syntax",
         description="Print a component's imports and exports with their types, in WIT syntax where possible.",
     )
     inspect_cmd.add_argument("--no-cache", action="store_true", help="compile without the on-disk compile cache")
+    sides = inspect_cmd.add_mutually_exclusive_group()
+    sides.add_argument("--imports", action="store_true", help="print only the imports")
+    sides.add_argument("--exports", action="store_true", help="print only the exports")
     inspect_cmd.add_argument("file", metavar="FILE", help="component binary (.wasm) or text (.wat)")
     return parser, run_cmd
 
@@ -614,7 +619,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(head)
     try:
         if args.command == "inspect":
-            return inspect(args.file, sys.stdout, use_cache=not args.no_cache)
+            only = {"imports": not args.exports, "exports": not args.imports}
+            return inspect(args.file, sys.stdout, use_cache=not args.no_cache, **only)
         guest_args = [*args.args, *guest_args]  # `run -- FILE ARGS`: argparse kept them
         options = WasiOptions(args.dir, args.env, guest_args, args.inherit_network, args.allow_http, args.argv0)
         return run(args.file, args.invoke, sys.stdout, options, use_cache=not args.no_cache)

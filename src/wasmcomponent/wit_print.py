@@ -413,7 +413,9 @@ class _Printer:
             return ("type", scope.interner.key(ty.eq))
         return None
 
-    def component(self, ty: model.ComponentType, indent: str = "") -> list[str]:
+    def component(
+        self, ty: model.ComponentType, indent: str = "", directions: tuple[str, ...] = ("import", "export")
+    ) -> list[str]:
         scope = Scope.of({**ty.imports, **ty.exports}, self.root)
         world = not indent
         if world:
@@ -423,10 +425,14 @@ class _Printer:
         for direction, items in (("import", ty.imports), ("export", ty.exports)):
             for name, item in items.items():
                 item_lines = self.item(direction, name, item, scope, indent)
+                # Items of a direction not asked for are still visited: they define what later ones `use`.
+                shown = direction in directions
                 if world:  # the `use`s this item needed go just before it
-                    lines.extend(_use(source, names) for source, names in self.pending_uses.items())
+                    if shown:
+                        lines.extend(_use(source, names) for source, names in self.pending_uses.items())
                     self.pending_uses.clear()
-                lines.extend(item_lines)
+                if shown:
+                    lines.extend(item_lines)
         return lines
 
     def item(self, direction: str, name: str, ty: _Extern, scope: Scope, indent: str) -> list[str]:
@@ -534,10 +540,10 @@ def _core_module(ty: model.CoreModuleType, indent: str) -> list[str]:
     return lines
 
 
-def wit_component(ty: model.ComponentType) -> str:
-    """A component type's imports and exports, one WIT item (or interface block) each."""
-    printer = _Printer()
-    return "\n".join(printer.component(ty))
+def wit_component(ty: model.ComponentType, imports: bool = True, exports: bool = True) -> str:
+    """A component type's imports and exports (or only one side), one WIT item (or interface block) each."""
+    directions = tuple(d for d, wanted in (("import", imports), ("export", exports)) if wanted)
+    return "\n".join(_Printer().component(ty, directions=directions))
 
 
 def function_signatures(ty: model.ComponentType) -> Iterator[tuple[str, str]]:
