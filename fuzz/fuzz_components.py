@@ -1,7 +1,8 @@
 """Mutation fuzzer: hostile bytes through load, instantiate and call.
 
 Seeds are the valid components of the conformance suites (``.wast`` scripts
-converted with ``wasm-tools json-from-wast`` through ``tests/corpus.py``).
+converted with ``wasm-tools json-from-wast`` through ``tests/corpus.py``), plus
+the type-size and nesting bombs of ``tests/bombs.py``.
 Case ``i`` of a run is derived from ``(seed, i)`` alone: a few random
 mutations (byte flips, random bytes, LEB128-looking bytes, insertions,
 deletions, duplicated or spliced chunks, truncation) of one seed component.
@@ -68,7 +69,15 @@ def load_seeds(cache: Path, max_size: int) -> list[bytes]:
         for number, data in enumerate(component_binaries(work)):
             (seeds_dir / f"{number:05d}.wasm").write_bytes(data)
     seeds = [p.read_bytes() for p in sorted(seeds_dir.glob("*.wasm"))]
-    return [s for s in seeds if 9 <= len(s) <= max_size]
+    return [s for s in seeds if 9 <= len(s) <= max_size] + bomb_seeds()
+
+
+def bomb_seeds() -> list[bytes]:
+    """Type-size and nesting bombs (``tests/bombs.py``): tiny inputs that are
+    exponential when expanded or nest deeply; their mutations must stay cheap."""
+    import bombs
+
+    return bombs.seeds()
 
 
 INTERESTING = (0x00, 0x01, 0x7F, 0x80, 0xFF, 0x40, 0x3F, 0x10, 0x20)

@@ -202,7 +202,7 @@ def check_canon(s: State, canon: object) -> None:
                 f"lowered result types `{_fmt(expected.results)}` do not match result types "
                 f"`{_fmt(core.results)}` of core function {canon.core_func}", off,
             )
-        _check_call_size(func, "lifted", off)
+        _check_call_size(s, func, "lifted", off)
         s.funcs.append(func)
     elif isinstance(canon, ast.CanonLower):
         off = canon.offset
@@ -216,7 +216,7 @@ def check_canon(s: State, canon: object) -> None:
         if o.gc and o.core_type is None:
             raise ValidationError("cannot specify `gc` without also specifying a `core-type` for lowerings", off)
         sig = lowered_sig(lowered, o, False, off)
-        _check_call_size(lowered, "lowered", off)
+        _check_call_size(s, lowered, "lowered", off)
         s.core_funcs.append(sig)
     elif isinstance(canon, (ast.CanonResourceNew, ast.CanonResourceRep)):
         off = canon.offset
@@ -235,9 +235,17 @@ def check_canon(s: State, canon: object) -> None:
         s.core_funcs.append(None)
 
 
-def _check_call_size(func: Func, how: str, offset: int) -> None:
-    if func.tsize > MAX_CALL_TYPE_SIZE:
-        raise UnsupportedError(
+def _check_call_size(s: State, func: Func, how: str, offset: int) -> None:
+    """Note the first function beyond :data:`MAX_CALL_TYPE_SIZE` on the outermost state;
+    ``validate_component`` raises it once the whole component has validated, so an
+    invalid component still gets its validation error."""
+    if func.tsize <= MAX_CALL_TYPE_SIZE:
+        return
+    root = s
+    while root.parent is not None:
+        root = root.parent
+    if root.unsupported is None:
+        root.unsupported = UnsupportedError(
             f"the type of a {how} function is too large: effective type size {func.tsize} "
             f"exceeds this runtime's limit of {MAX_CALL_TYPE_SIZE} (at offset {offset:#x})"
         )

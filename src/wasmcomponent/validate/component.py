@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..binary import ast
-from ..errors import ValidationError
+from ..errors import UnsupportedError, ValidationError
 from ..types.model import PrimType
 from . import names as nm
 from .canon import check_canon
@@ -94,6 +94,10 @@ class State:
         self.export_resource_names: dict[int, str] = {}
         # Effective size of this component (type): 1 + its imports and exports.
         self.tsize = 1
+        # Where a component/instance type starts: wasmparser reports its limits there.
+        self.type_offset: Optional[int] = None
+        # Set on the outermost state: valid, but beyond this runtime (see canon).
+        self.unsupported: Optional[UnsupportedError] = None
 
     # ------------------------------------------------------------ lookups
 
@@ -143,12 +147,20 @@ class State:
 
 
 def validate_component(component: ast.ComponentAST) -> None:
-    """Raise ``ValidationError`` if ``component`` is invalid."""
-    validate_in(component, None)
+    """Raise ``ValidationError`` if ``component`` is invalid, else ``UnsupportedError``
+    if it is valid but exceeds this runtime's limits."""
+    state = State("component", None)
+    _validate_sections(state, component)
+    if state.unsupported is not None:
+        raise state.unsupported
 
 
 def validate_in(component: ast.ComponentAST, parent: Optional[State]) -> ComponentT:
     state = State("component", parent)
+    return _validate_sections(state, component)
+
+
+def _validate_sections(state: State, component: ast.ComponentAST) -> ComponentT:
     for section in component.sections:
         _section(state, section)
     return ComponentT(dict(state.imports), dict(state.exports),
@@ -442,6 +454,7 @@ def _prim_name(t: ValT) -> str:
 
 def _component_type(s: State, t: ast.ComponentTypeDef) -> ComponentT:
     inner = State("component-type", s)
+    inner.type_offset = t.offset
     for decl in t.decls:
         _decl(inner, decl)
     return ComponentT(dict(inner.imports), dict(inner.exports),
@@ -450,6 +463,7 @@ def _component_type(s: State, t: ast.ComponentTypeDef) -> ComponentT:
 
 def _instance_type(s: State, t: ast.InstanceTypeDef) -> InstanceT:
     inner = State("instance-type", s)
+    inner.type_offset = t.offset
     for decl in t.decls:
         _decl(inner, decl)
     return InstanceT(dict(inner.exports), list(inner.defined_resources))
@@ -558,7 +572,7 @@ def _add_extern(s: State, name: ast.ExternName, entity: Entity, kind: str, offse
             s.defined_resources.extend(fresh)
     parsed = _check_name(s, name, entity, kind, offset)
     s.tsize += entity_size(entity)
-    _check_size(s.tsize, offset)
+    _check_size(s.tsize, offset if s.type_offset is None else s.type_offset)
     _push_entity(s, entity)
     if entity[0] == "type" and isinstance(entity[1], ResourceEntry):
         created, referenced = entity[1], entity[2]
@@ -676,12 +690,17 @@ def _resource_name(contexts: dict[int, str], entry: ResourceEntry, expected: str
 # ------------------------------------------------------------- named types
 
 
-def _register_named(s: State, entity: Entity, kind: str) -> bool:
-    """wasmparser's ``validate_and_register_named_types``."""
+def _register_named(s: State, entity: Entity, kind: str, done: Optional[set[int]] = None) -> bool:
+    """wasmparser's ``validate_and_register_named_types``.
+
+    ``done`` holds the ids of the types and instances already found fine in
+    this registration, so an instance type reused many times is walked once.
+    """
     if s.kind == "instance-type":
         return True
     named = s.imported_types if kind == "import" else s.exported_types
-    done: set[int] = set()
+    if done is None:
+        done = set()
     tag = entity[0]
     if tag == "type":
         if not _entry_named(entity[2], named, done):
@@ -691,7 +710,13 @@ def _register_named(s: State, entity: Entity, kind: str) -> bool:
             s.imported_types.add(id(entity[1]))
         return True
     if tag == "instance":
-        return all(_register_named(s, e, kind) for e in entity[1].exports.values())
+        key = id(entity[1])
+        if key in done:
+            return True
+        ok = all(_register_named(s, e, kind, done) for e in entity[1].exports.values())
+        if ok:
+            done.add(key)
+        return ok
     if tag == "func":
         return _func_named(entity[1], named, done)
     if tag == "value":

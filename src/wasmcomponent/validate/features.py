@@ -33,13 +33,14 @@ def _walk(node: object, offset: int) -> Iterator[tuple[object, int]]:
     while stack:
         current, where = stack.pop()
         if isinstance(current, (tuple, list)):
-            stack.extend((item, where) for item in current)
+            # Reversed, so nodes come out in binary order and the first use is reported.
+            stack.extend((item, where) for item in reversed(current))
             continue
         if not dataclasses.is_dataclass(current) or isinstance(current, type):
             continue
         where = getattr(current, "offset", where) or where
         yield current, where
-        for field in dataclasses.fields(current):
+        for field in reversed(dataclasses.fields(current)):
             value = getattr(current, field.name)
             if isinstance(value, (tuple, list)) or dataclasses.is_dataclass(value):
                 stack.append((value, where))

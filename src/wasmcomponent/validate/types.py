@@ -427,6 +427,16 @@ class Checker:
         self.resources: dict[Resource, Resource] = resources if resources is not None else {}
         self.open: set[Resource] = open_resources if open_resources is not None else set()
         self.flipped = False
+        # Pairs already found to be subtypes, keyed by identity (the values keep
+        # both alive): a type reused many times is compared once per pair of
+        # definitions, not once per path through a doubling chain.
+        self.done: dict[tuple[int, int, bool], tuple[object, object]] = {}
+
+    def _seen(self, a: object, b: object) -> bool:
+        return (id(a), id(b), self.flipped) in self.done
+
+    def _passed(self, a: object, b: object) -> None:
+        self.done[(id(a), id(b), self.flipped)] = (a, b)
 
     def resource(self, actual: Resource, expected: Resource) -> None:
         if self.flipped:  # inside a parameter: the two sides are swapped
@@ -436,8 +446,12 @@ class Checker:
 
     def val(self, a: Optional[ValT], b: Optional[ValT]) -> None:
         """``a`` (actual) must be a subtype of ``b`` (expected)."""
-        if a is b or a is None or b is None:
+        if a is b or a is None or b is None or self._seen(a, b):
             return
+        self._val(a, b)
+        self._passed(a, b)
+
+    def _val(self, a: ValT, b: ValT) -> None:
         # As wasmparser: an inline primitive is named (`u32`), a defined
         # primitive type is described as `primitive`.
         a_prim = a if isinstance(a, PrimType) else a.items[0] if a.kind == "prim" else None
@@ -528,6 +542,12 @@ class Checker:
             self.val(a.items[0], b.items[0])
 
     def func(self, a: Func, b: Func) -> None:
+        if a is b or self._seen(a, b):
+            return
+        self._func(a, b)
+        self._passed(a, b)
+
+    def _func(self, a: Func, b: Func) -> None:
         if a.is_async != b.is_async:
             raise Mismatch("async type mismatch")
         if len(a.params) != len(b.params):
@@ -603,6 +623,12 @@ class Checker:
             self.val(a[1], b[1])
 
     def instance(self, a: InstanceT, b: InstanceT) -> None:
+        if self._seen(a, b):
+            return
+        self._instance(a, b)
+        self._passed(a, b)
+
+    def _instance(self, a: InstanceT, b: InstanceT) -> None:
         for name, expected in b.exports.items():
             actual = a.exports.get(name)
             if actual is None:
