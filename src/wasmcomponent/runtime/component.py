@@ -90,7 +90,7 @@ class Component(Managed):
         self._layouts: dict[int, Any] = {}  # import arrays of static steps (``instance.import_layout``)
         tree = decode_component(data)
         check_features(tree, engine_features(engine))
-        validate_component(tree)
+        validate_component(tree, engine_features(engine))
         self._plan = translate(tree, self._compile_module)
         self._bytes = data
         self._import_data, self._export_data = _extern_data(tree)

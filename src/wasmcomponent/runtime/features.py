@@ -19,6 +19,7 @@ import wasmtime.component
 _PROBES: dict[str, str] = {
     "cm-implements": '(component (import "a" (implements "a:b/c") (instance)))',
     "cm-map": "(component (type (map u32 u32)))",
+    "cm-nested-names": '(component (import "a:b:c/d" (instance)))',
 }
 
 _cache: weakref.WeakKeyDictionary[wasmtime.Engine, frozenset[str]] = weakref.WeakKeyDictionary()
@@ -26,7 +27,7 @@ _binaries: dict[str, bytes] = {}
 
 
 def engine_features(engine: wasmtime.Engine) -> frozenset[str]:
-    """The gated features (``cm-implements``, ``cm-map``) that ``engine`` accepts."""
+    """The gated features (``cm-implements``, ``cm-map``, ``cm-nested-names``) that ``engine`` accepts."""
     found = _cache.get(engine)
     if found is None:
         found = frozenset(name for name in _PROBES if _accepts(engine, name))

@@ -47,6 +47,8 @@ from .types import (
 )
 
 MAX_TYPE_DEPTH = 100
+NESTED_NAMES = "cm-nested-names"
+"""The gate of nested namespaces and projections in names (``a:b:c/d/e``)."""
 MAX_FLAGS = 32
 MAX_VALUE_SIZE = 1 << 28
 
@@ -98,6 +100,8 @@ class State:
         self.type_offset: Optional[int] = None
         # Set on the outermost state: valid, but beyond this runtime (see canon).
         self.unsupported: Optional[UnsupportedError] = None
+        # Gated features the engine has on (``validate.features.GATED``).
+        self.features: frozenset[str] = parent.features if parent is not None else frozenset()
 
     # ------------------------------------------------------------ lookups
 
@@ -146,10 +150,15 @@ class State:
 # ====================================================================== entry
 
 
-def validate_component(component: ast.ComponentAST) -> None:
+def validate_component(component: ast.ComponentAST, features: frozenset[str] = frozenset()) -> None:
     """Raise ``ValidationError`` if ``component`` is invalid, else ``UnsupportedError``
-    if it is valid but exceeds this runtime's limits."""
+    if it is valid but exceeds this runtime's limits.
+
+    ``features`` are the gated features switched on (``cm-nested-names`` is
+    the one validation itself consults; see ``runtime.features``).
+    """
     state = State("component", None)
+    state.features = features
     _validate_sections(state, component)
     if state.unsupported is not None:
         raise state.unsupported
@@ -610,7 +619,7 @@ def _push_entity(s: State, entity: Entity) -> None:
 def _check_name(s: State, name: ast.ExternName, entity: Entity, kind: str, offset: int,
                 contexts: Optional[dict[int, str]] = None) -> nm.Name:
     try:
-        parsed = nm.parse_name(name.name, offset)
+        parsed = nm.parse_name(name.name, offset, NESTED_NAMES in s.features)
     except ValidationError as err:
         raise err.with_context(f"{kind} name `{name.name}` is not a valid extern name") from None
     if kind == "export" and parsed.kind in ("hash", "url", "dependency"):
@@ -621,7 +630,7 @@ def _check_name(s: State, name: ast.ExternName, entity: Entity, kind: str, offse
         if entity[0] != "instance":
             raise ValidationError("only instances can have an `implements`", offset)
         try:
-            implements = nm.parse_name(name.implements, offset)
+            implements = nm.parse_name(name.implements, offset, NESTED_NAMES in s.features)
         except ValidationError as err:
             raise err.with_context(f"`{name.implements}` is not a valid name") from None
         if implements.kind != "interface":
@@ -872,7 +881,8 @@ def _instantiate(s: State, inst: ast.Instantiate) -> InstanceT:
     args: dict[str, Entity] = {}
     seen: dict[str, str] = {}
     for arg in inst.args:
-        key = nm.parse_name(arg.name, inst.offset).key()[1] if nm.is_kebab(arg.name) else arg.name
+        key = (nm.parse_name(arg.name, inst.offset, NESTED_NAMES in s.features).key()[1]
+               if nm.is_kebab(arg.name) else arg.name)
         if key in seen:
             raise ValidationError(
                 f"instantiation argument `{arg.name}` conflicts with previous argument `{seen[key]}`", inst.offset

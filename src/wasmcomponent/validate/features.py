@@ -13,12 +13,13 @@ from typing import Iterator
 from ..binary import ast
 from ..errors import ValidationError
 
-GATED = frozenset({"cm-implements", "cm-map"})
+GATED = frozenset({"cm-implements", "cm-map", "cm-nested-names"})
+"""Gated features; ``cm-nested-names`` is applied by name parsing during validation."""
 
 
 def check_features(tree: ast.ComponentAST, enabled: frozenset[str]) -> None:
     """Raise ``ValidationError`` for the first use of a gated feature not in ``enabled``."""
-    if GATED <= enabled:
+    if {"cm-implements", "cm-map"} <= enabled:
         return
     for node, offset in _walk(tree, tree.offset):
         if isinstance(node, ast.MapDef) and "cm-map" not in enabled:

@@ -15,8 +15,6 @@ enforces uniqueness (kebab names compare case-insensitively, and
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from typing import Optional
 
@@ -88,9 +86,10 @@ class Name:
 class _Parser:
     """A cursor over one name; every error carries the name's offset."""
 
-    def __init__(self, text: str, offset: int) -> None:
+    def __init__(self, text: str, offset: int, nested: bool = False) -> None:
         self.rest = text
         self.offset = offset
+        self.nested = nested
 
     def fail(self, message: str) -> ValidationError:
         return ValidationError(message, self.offset)
@@ -136,12 +135,20 @@ class _Parser:
         return word
 
     def pkg_path(self, require_projection: bool) -> None:
+        """``pkgpath ::= <namespace>+ <label> <projection>*``; more than one
+        namespace or projection only with nested names (the 🪺 gate)."""
         self.take_lower_kebab()
         self.expect(":")
         self.take_lower_kebab()
+        while self.nested and self.rest.startswith(":"):
+            self.expect(":")
+            self.take_lower_kebab()
         if self.rest.startswith("/"):
             self.expect("/")
             self.take_kebab()
+            while self.nested and self.rest.startswith("/"):
+                self.expect("/")
+                self.take_kebab()
         elif require_projection:
             raise self.fail("expected `/` after package name")
 
@@ -207,18 +214,28 @@ class _Parser:
 
 
 def _is_base64(s: str) -> bool:
+    """wasmparser's check: base64 characters, then at most two ``=`` (padding
+    is not required to be complete: ``abc`` passes, ``a=b`` does not)."""
     if not s:
         return False
-    try:
-        base64.b64decode(s, validate=True)
-    except (binascii.Error, ValueError):
+    equals = 0
+    for i, c in enumerate(s):
+        if equals == 0 and c.isascii() and (c.isalnum() or c in "+/"):
+            continue
+        if c == "=" and i > 0 and equals < 2:
+            equals += 1
+            continue
         return False
     return True
 
 
-def parse_name(text: str, offset: int) -> Name:
-    """Check the lexical structure of an extern name and classify it."""
-    p = _Parser(text, offset)
+def parse_name(text: str, offset: int, nested: bool = False) -> Name:
+    """Check the lexical structure of an extern name and classify it.
+
+    ``nested`` allows nested namespaces and projections in package and
+    interface names (``a:b:c/d/e``, wasm-tools' ``cm-nested-names``).
+    """
+    p = _Parser(text, offset, nested)
     name: Name
     if p.eat(CONSTRUCTOR):
         resource = check_kebab(p.take_rest(), offset)
@@ -269,10 +286,10 @@ def interface_version(name: str, suffix: Optional[str], offset: int) -> None:
     if at < 0:
         return
     version = name[at + 1:] + (suffix or "")
-    try:
-        check_semver(version, offset)
-    except ValidationError as err:
-        raise ValidationError(f"invalid interface version: {err.message.split(' (at offset')[0]}", offset) from None
+    message = semver_error(version)
+    if message is not None:
+        # wasmparser's wording: the semver crate's reason alone.
+        raise ValidationError(f"invalid interface version: {message}", offset)
 
 
 # ----------------------------------------------------------------------- semver
