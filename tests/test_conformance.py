@@ -9,6 +9,11 @@ directives never fail a test but are always reported as
 `ConformanceSkipWarning`s (see pytest's warnings summary); known failures
 that now pass are reported the same way so the list can be pruned.
 
+Error messages are checked as Wasmtime's wast runner checks them: the
+expected text of `assert_invalid`, `assert_malformed` and `assert_unlinkable`
+must be in the error chain (set `WASMCOMPONENT_CONFORMANCE_NO_MESSAGES=1` to
+only require an error).
+
 The module skips cleanly when the scripts (`../shared/conformance` next to
 the repository, or `$WASMCOMPONENT_CONFORMANCE_DIR`), `wasm-tools`, or the
 selected API are unavailable.
