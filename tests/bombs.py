@@ -14,7 +14,8 @@ Families (all a few hundred bytes to a few KB):
 * :func:`twin_chains` -- two equal but distinct chains compared by an
   instantiation (``(eq)`` type import): subtyping must not walk the expansion.
 * :func:`instance_doubling` -- instance types exporting two instances of the
-  previous instance type.
+  previous instance type; :func:`reexported_instance` passes such an import
+  through a nested component and re-exports it.
 * :func:`nested_components`, :func:`nested_instance_types`,
   :func:`nested_component_types`, :func:`nested_value_types`,
   :func:`many_modules`, :func:`outer_alias_chain` -- depth and count limits.
@@ -173,6 +174,15 @@ def twin_chains(kind: str, steps: int) -> bytes:
 
 def instance_doubling(steps: int) -> bytes:
     """``$i0 = (instance)``; ``$iN = (instance (export "a" (instance $iN-1)) (export "b" ...))``."""
+    types = _instance_chain(steps)
+    last = len(types) - 1
+    return component(
+        section(7, vec(types)),
+        section(10, vec([b"\x00" + name("i") + b"\x05" + leb(last)])),
+    )
+
+
+def _instance_chain(steps: int) -> list[bytes]:
     types = [b"\x42" + vec([])]
     for i in range(1, steps + 1):
         decls = [
@@ -181,10 +191,24 @@ def instance_doubling(steps: int) -> bytes:
             b"\x04\x00" + name("b") + b"\x05" + leb(0),
         ]
         types.append(b"\x42" + vec(decls))
-    last = len(types) - 1
+    return types
+
+
+def reexported_instance(steps: int) -> bytes:
+    """An imported doubling instance passed to a nested component that re-exports
+    it, re-exported again by the outer one: instantiation checks and re-export
+    listings must not expand it."""
+    inner = component(
+        section(7, vec(_instance_chain(steps))),
+        section(10, vec([b"\x00" + name("i") + b"\x05" + leb(steps)])),
+        section(11, vec([b"\x00" + name("e") + b"\x05" + leb(0) + b"\x00"])),
+    )
     return component(
-        section(7, vec(types)),
-        section(10, vec([b"\x00" + name("i") + b"\x05" + leb(last)])),
+        section(7, vec(_instance_chain(steps))),
+        section(10, vec([b"\x00" + name("i") + b"\x05" + leb(steps)])),
+        section(4, inner),
+        section(5, vec([b"\x00" + leb(0) + vec([name("i") + b"\x05" + leb(0)])])),
+        section(11, vec([b"\x00" + name("e") + b"\x05" + leb(1) + b"\x00"])),
     )
 
 
@@ -266,7 +290,7 @@ def seeds() -> list[bytes]:
         out.append(doubling_chain(kind, 12, "import"))
     out += [
         twin_chains("tuple", 18), twin_chains("record", 60),
-        instance_doubling(24), instance_doubling(64),
+        instance_doubling(24), instance_doubling(64), reexported_instance(14), reexported_instance(40),
         nested_components(99), nested_components(150, instantiate=False),
         nested_instance_types(99), nested_instance_types(300),
         nested_component_types(120), nested_value_types("list", 99),

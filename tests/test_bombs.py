@@ -12,7 +12,8 @@ oracle:
   ...);
 * if wasmtime accepts it, wasmcomponent accepts it, or raises
   ``UnsupportedError`` for its documented limits (components nested more than
-  100 deep, lifted/lowered function types of effective size above 10,000);
+  100 deep, lifted/lowered function types of effective size above 10,000,
+  re-exports of imported instances listing more than 10,000 items);
   an accepted component is instantiated and its functions' types reflected.
 
 The bound the issue sets is checked per input: under 1 s of CPU time
@@ -115,6 +116,7 @@ bomb_inputs = st.one_of(
     st.builds(bombs.twin_chains, st.sampled_from(("tuple", "record", "variant", "result")),
               st.integers(1, 40)),
     st.builds(bombs.instance_doubling, st.integers(1, 64)),
+    st.one_of(st.integers(1, 16), st.integers(19, 40)).map(bombs.reexported_instance),
     st.builds(bombs.nested_components, st.integers(1, 160), st.booleans()),
     st.builds(bombs.nested_instance_types, st.integers(1, 300)),
     st.builds(bombs.nested_component_types, st.integers(1, 300)),

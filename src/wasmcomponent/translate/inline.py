@@ -37,6 +37,9 @@ from . import plan as p
 from .imported import ImportedResources
 from .types import TypeSpace, bound_entry, lookup
 
+MAX_REEXPORTED_ITEMS = 10_000
+"""Cap on the items listed when imported instances are re-exported (see ``_imported_export``)."""
+
 ModuleImports = Callable[[int, bytes], tuple[tuple[str, str], ...]]
 """Given a static module's index and bytes, the (module, name) pairs of its imports in order."""
 
@@ -405,6 +408,7 @@ class Translator:
         self.static_modules: dict[int, p.StaticModule] = {}
         self.import_types: dict[p.ImportPath, model.ExternType] = {}
         self._imported_resources: Optional[ImportedResources] = None
+        self.reexported_items = 0  # bounded by MAX_REEXPORTED_ITEMS
 
     def imported_resources(self, root: TypeSpace) -> ImportedResources:
         """The abstract resources of the root's imports (see ``ImportedResources``)."""
@@ -488,6 +492,15 @@ class Translator:
         return p.ExportType(extern)
 
     def _imported_export(self, path: p.ImportPath, extern: model.ExternType) -> p.ExportItem:
+        # Re-exporting an imported instance lists every nested item by path: a
+        # type that nests instances in a doubling chain would expand
+        # exponentially (within wasmparser's size cap), so the total is bounded.
+        self.reexported_items += 1
+        if self.reexported_items > MAX_REEXPORTED_ITEMS:
+            raise UnsupportedError(
+                f"re-exporting imported instances with more than {MAX_REEXPORTED_ITEMS} "
+                "items in all is not supported"
+            )
         if isinstance(extern, model.FuncType):
             return p.ExportFunc(path, extern)
         if isinstance(extern, model.InstanceType):
