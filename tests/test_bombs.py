@@ -153,3 +153,19 @@ def test_limits_at_the_boundary() -> None:
     Component(ENGINE, bombs.nested_components(100))
     with pytest.raises(UnsupportedError, match="nested more than 100 deep"):
         Component(ENGINE, bombs.nested_components(101))
+
+
+def test_unknown_imports_as_traps_is_bounded() -> None:
+    """An imported doubling instance is stubbed item by item: small ones link, and
+    past ``MAX_TRAP_DEFINITIONS`` items the linker refuses instead of expanding."""
+    from wasmcomponent.runtime.linker import MAX_TRAP_DEFINITIONS
+
+    small = Component(ENGINE, bombs.instance_doubling(6))
+    linker = Linker(ENGINE)
+    linker.define_unknown_imports_as_traps(small)
+    linker.instantiate(wasmtime.Store(ENGINE), small)
+
+    big = Component(ENGINE, bombs.instance_doubling(18))  # 2**19 - 1 items
+    error, elapsed, peak = measured(lambda: Linker(ENGINE).define_unknown_imports_as_traps(big))
+    assert isinstance(error, UnsupportedError) and str(MAX_TRAP_DEFINITIONS) in str(error)
+    assert elapsed < 3 * MAX_SECONDS and peak < MAX_BYTES  # 10,000 definitions at most

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 import wasmtime
 
-from ..errors import LinkError
+from ..errors import LinkError, UnsupportedError
 from ..types.model import ResourceIdentity
 from .names import NameMap
 
@@ -229,8 +229,9 @@ class Linker:
             raise TypeError("expected a Component")
         self._generation += 1
         seen: set[ResourceIdentity] = set()  # resource types met in earlier imports
+        budget = [MAX_TRAP_DEFINITIONS]
         for name, expected in component._plan.imports:
-            _define_traps(self._root, name, expected, self._allow_shadowing, seen)
+            _define_traps(self._root, name, expected, self._allow_shadowing, seen, None, budget)
 
     def _resolve_imports(self, component: Component) -> list[Definition]:
         """Look up and type-check every import of ``component``; wasmtime's messages on failure."""
@@ -258,6 +259,12 @@ def _describe_type(expected: object) -> str:
     return describe_expected(expected)
 
 
+MAX_TRAP_DEFINITIONS = 10_000
+"""Cap on the items one ``define_unknown_imports_as_traps`` call defines: an
+import type nesting instances in a doubling chain is exponentially larger than
+the component, and every item becomes a definition."""
+
+
 def _define_traps(
     parent: InstanceDefinition,
     name: str,
@@ -265,6 +272,7 @@ def _define_traps(
     allow_shadowing: bool,
     seen: set[ResourceIdentity],
     parent_name: Optional[str] = None,
+    budget: Optional[list[int]] = None,
 ) -> None:
     """Stub one missing import as wasmtime does: funcs trap, resources get a host type.
 
@@ -275,6 +283,12 @@ def _define_traps(
     from .resources import ResourceType
     from .typecheck import describe_expected
 
+    if budget is not None:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise UnsupportedError(
+                f"defining more than {MAX_TRAP_DEFINITIONS} imported items as traps is not supported"
+            )
     existing = parent.items.get(name)
     if isinstance(expected, model.InstanceType):
         if existing is None:
@@ -282,7 +296,7 @@ def _define_traps(
             parent.items.insert(name, existing, allow_shadowing)
         if isinstance(existing, InstanceDefinition):
             for export_name, export_type in expected.exports.items():
-                _define_traps(existing, export_name, export_type, allow_shadowing, seen, name)
+                _define_traps(existing, export_name, export_type, allow_shadowing, seen, name, budget)
         return
     if isinstance(expected, (model.CoreModuleType, model.ComponentType)):
         if existing is None:
