@@ -175,6 +175,10 @@ def export_index_scenario(cm: ModuleType, engine: Engine) -> dict[str, str]:
         lambda: instance.get_export_index(store, "m", instance=nested))
     with comp.get_export_index("id") as live:
         out["get_func inside with"] = outcome(lambda: instance.get_func(store, live)(store, 1))
+    # An index outlives its component, and serves every instance of an equal one.
+    kept = comp.get_export_index("id")
+    comp.close()
+    out["get_func after the component is closed"] = outcome(lambda: instance.get_func(store, kept)(store, 2))
     return out
 
 
@@ -330,6 +334,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "export index": {
         "get_func": "closed", "Component.get_export_index inside": "closed",
         "Instance.get_export_index inside": "closed", "get_func inside with": "ok",
+        "get_func after the component is closed": "ok",
     },
     "resource type": {
         "eq inside with": "ok", "eq with closed (rhs)": "closed", "eq with closed (lhs)": "closed",
