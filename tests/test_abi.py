@@ -19,7 +19,7 @@ from wasmcomponent.abi.lower import lower_flat_values
 from wasmcomponent.abi.refs import StringRef
 from wasmcomponent.abi.strings import load_string_from_range, store_string_into_range
 from wasmcomponent.errors import ComponentTrap, UnsupportedError
-from wasmcomponent.runtime.values import Record, Variant, is_tagged
+from wasmcomponent.types.values import Record, Variant, is_tagged
 from wasmcomponent.types.abi import (
     alignment,
     discriminant_type,
@@ -772,7 +772,7 @@ def test_map_size_overflow_is_checked_before_realloc() -> None:
 
 
 def test_map_python_classes() -> None:
-    from wasmcomponent.runtime.values import describe_type, python_classes
+    from wasmcomponent.types.values import describe_type, python_classes
 
     assert python_classes(MapType(STRING, U8)) == {dict}
     assert describe_type(MapType(STRING, U8)) == "map"

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from test_abi import ENCODINGS, ToyHeap, same_value
 from wasmcomponent.abi.compile import compile_func
 from wasmcomponent.errors import ComponentTrap
-from wasmcomponent.runtime.values import Record, case_matcher
+from wasmcomponent.types.values import Record, case_matcher
 from wasmcomponent.types.model import (
     INTEGER_RANGES,
     PRIMITIVES,

@@ -32,7 +32,7 @@ import wasmtime
 import wasmcomponent
 from wasmcomponent.errors import ComponentTrap
 from wasmcomponent.runtime.resources import ResourceHost
-from wasmcomponent.runtime.values import Variant
+from wasmcomponent.types.values import Variant
 from wasmcomponent.wasi import WASI_VERSION, WasiConfig, io, set_wasi, wasi_ctx
 from wasmcomponent.wasi.ctx import all_interfaces
 from wasmcomponent.wasi.http import (
@@ -588,7 +588,7 @@ def test_wasmtime_side_by_side_instantiation(guest_component: Any) -> None:
 
 
 def test_add_wasi_http_is_wasmtime_py_compatible() -> None:
-    """``add_wasi_http()`` after ``add_wasip2()`` (wasmtime-py's order) changes nothing; alone it defines http only."""
+    """``add_wasi_http()`` after ``add_wasip2()`` (wasmtime-py's order) changes nothing; alone it defines http only, once."""
     engine = wasmtime.Engine()
     both = wasmcomponent.Linker(engine)
     both.add_wasip2()
@@ -597,7 +597,8 @@ def test_add_wasi_http_is_wasmtime_py_compatible() -> None:
     assert both._generation == before
     only_http = wasmcomponent.Linker(engine)
     only_http.add_wasi_http()
-    only_http.add_wasi_http()  # idempotent
+    with pytest.raises(wasmtime.WasmtimeError, match="defined twice"):  # as wasmtime's linker
+        only_http.add_wasi_http()
     items = only_http._root.items
     assert items.get_exact(f"wasi:http/types@{WASI_VERSION}") is not None
     assert items.get_exact(f"wasi:http/outgoing-handler@{WASI_VERSION}") is not None

@@ -41,7 +41,7 @@ import wasmtime
 
 import wasmcomponent
 from wasmcomponent.runtime.resources import ResourceHost
-from wasmcomponent.runtime.values import Variant
+from wasmcomponent.types.values import Variant
 from wasmcomponent.wasi import WasiConfig, io, set_wasi, wasi_ctx
 from wasmcomponent.wasi.http import (
     STREAM_WINDOW,

@@ -16,7 +16,7 @@ import pytest
 import wasmtime
 
 from wasmcomponent.runtime.resources import ResourceHost
-from wasmcomponent.runtime.values import Record, Variant
+from wasmcomponent.types.values import Record, Variant
 from wasmcomponent.wasi import WasiConfig, filesystem, set_wasi, wasi_ctx
 from wasmcomponent.wasi.filesystem import FsError, PathLimits, resolve
 

@@ -30,7 +30,7 @@ import pytest
 import wasmtime
 
 from wasmcomponent.errors import ComponentTrap
-from wasmcomponent.runtime.values import Record, Variant
+from wasmcomponent.types.values import Record, Variant
 from wasmcomponent.wasi import WasiConfig, io, set_wasi, wasi_ctx
 from wasmcomponent.wasi.sockets import lookup, network, tcp, udp
 

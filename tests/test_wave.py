@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wasmcomponent.runtime.values import Record, Variant, is_tagged, python_classes
+from wasmcomponent.types.values import Record, Variant, is_tagged, python_classes
 from wasmcomponent.types import model as m
 from wasmcomponent.wave import (
     MAX_DEPTH,

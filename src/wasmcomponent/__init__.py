@@ -64,7 +64,7 @@ from .runtime.types import (
     ValType,
     VariantType,
 )
-from .runtime.values import Record, Variant
+from .types.values import Record, Variant
 from .wasi import recorder as _wasi_recorder
 
 __version__ = "0.1.0"

@@ -50,7 +50,7 @@ import re
 import struct
 from typing import Any, NamedTuple, Union
 
-from .runtime.values import Record, Variant, is_tagged, python_classes
+from .types.values import Record, Variant, is_tagged, python_classes
 from .types import model
 
 _Cased = Union[model.VariantType, model.OptionType, model.ResultType]

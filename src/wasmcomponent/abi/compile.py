@@ -41,7 +41,7 @@ import struct
 from functools import cache, cached_property
 from typing import Any, Callable, Sequence
 
-from ..runtime.values import (
+from ..types.values import (
     prefix_error,
 )
 from ..types.abi import (

@@ -21,7 +21,7 @@ from __future__ import annotations
 import struct
 from typing import Any, Callable, Sequence
 
-from ..runtime.values import prefix_error
+from ..types.values import prefix_error
 from .context import LiftLowerContext
 from .formats import define
 from .strings import (

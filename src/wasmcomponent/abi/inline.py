@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..runtime.values import prefix_error
+from ..types.values import prefix_error
 from ..types.abi import flatten_type
 from ..types.model import INTEGER_RANGES, PrimType, ValType
 from .formats import FLOAT_CODE, INT_SIZE, M32

@@ -6,7 +6,7 @@ dispatching on the type at every step.  It is the reference that the
 specialised code of :mod:`.compile` must agree with, and the fallback when
 ``WASMCOMPONENT_FORCE_INTERPRETER=1``.
 
-Python values follow :mod:`wasmcomponent.runtime.values`.  Core values from
+Python values follow :mod:`wasmcomponent.types.values`.  Core values from
 wasm may be signed Python ints; they are masked to their unsigned width
 first.  Small integers are truncated from their ``i32`` (as the spec and
 wasmtime do); ``bool`` is "non-zero"; floats are not canonicalised (as in
@@ -15,7 +15,7 @@ wasmtime); extra flag bits are ignored.
 ``map<k, v>`` is lifted as the spec's ``list<tuple<k, v>>`` (range checked
 with wasmtime's "map" messages at a host boundary, the list ones in a fused
 adapter).  For the host the pairs become a ``dict`` (last duplicate wins,
-see :mod:`wasmcomponent.runtime.values`); in a fused adapter they stay a
+see :mod:`wasmcomponent.types.values`); in a fused adapter they stay a
 ``list`` of tuples so that duplicates and order cross exactly, and variants
 are lifted as :class:`~.refs.FusedCase` (see :mod:`.refs`).
 
@@ -30,7 +30,7 @@ import struct
 from typing import Any, NoReturn, Sequence
 
 from ..errors import UnsupportedError
-from ..runtime.values import Record, case_matcher, int_to_flags
+from ..types.values import Record, case_matcher, int_to_flags
 from ..types.abi import (
     alignment,
     case_types,

@@ -20,7 +20,7 @@ import struct
 from functools import cache
 from typing import Any, Callable, Sequence
 
-from ..runtime.values import (
+from ..types.values import (
     Record,
     case_matcher,
     int_to_flags,

@@ -3,7 +3,7 @@
 Shaped after the spec (``design/mvp/canonical-abi/definitions.py``):
 :func:`lower_flat`, :func:`store`, :func:`lower_flat_values`, one case per
 type.  Values are checked while they are lowered (wrong Python values raise
-``TypeError``/``ValueError``, see :mod:`wasmcomponent.runtime.values`), so
+``TypeError``/``ValueError``, see :mod:`wasmcomponent.types.values`), so
 an error can surface after ``realloc`` has already been called.
 
 Core values produced are unsigned Python ints for ``i32``/``i64`` and
@@ -30,7 +30,7 @@ import struct
 from typing import Any, NoReturn, Sequence
 
 from ..errors import MissingFieldError, UnsupportedError
-from ..runtime.values import (
+from ..types.values import (
     case_matcher,
     check_bool,
     check_char,

@@ -30,7 +30,7 @@ Other values lifted in a fused adapter
 --------------------------------------
 Because strings and lists arrive as references, the Python classes that
 pick the case of an *untagged* ``variant``/``option``/``result`` on lowering
-(:mod:`wasmcomponent.runtime.values`) no longer apply.  So a fused lift
+(:mod:`wasmcomponent.types.values`) no longer apply.  So a fused lift
 returns every non-enum variant-like value as a :class:`FusedCase` holding the
 case index, and lowering takes the index from it.  Likewise a ``map`` is
 lifted as a ``list`` of ``(key, value)`` tuples, in order and with duplicate

@@ -17,7 +17,7 @@ from array import array
 from functools import cache
 from typing import Any, Callable
 
-from ..runtime.values import (
+from ..types.values import (
     case_matcher,
     check_bool,
     check_char,

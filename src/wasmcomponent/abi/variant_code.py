@@ -17,7 +17,7 @@ The closure versions stay the reference and the fallback, so values,
 traps, messages and ``realloc`` calls are the same; the property tests of
 the compiled functions run through this code for every variant type they
 generate.  The case a ``None`` or ``str`` selects is found by asking the
-type's :class:`~wasmcomponent.runtime.values.CaseMatcher` once, at build
+type's :class:`~wasmcomponent.types.values.CaseMatcher` once, at build
 time, so it is the one the closure path would select.
 """
 
@@ -26,7 +26,7 @@ from __future__ import annotations
 import struct
 from typing import Any, Callable
 
-from ..runtime.values import Variant, case_matcher, prefix_error
+from ..types.values import Variant, case_matcher, prefix_error
 from ..types.abi import case_types, discriminant_size, payload_offset
 from ..types.model import STRING, PrimType, ValType
 from .context import LiftLowerContext

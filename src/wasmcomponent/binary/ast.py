@@ -34,7 +34,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Union
 
-from ..types.model import PrimType
+from .primitives import PrimType
 
 # --------------------------------------------------------------------------- sorts
 

@@ -38,8 +38,8 @@ from __future__ import annotations
 from typing import Callable, Union
 
 from ..errors import DecodeError, UnsupportedError
-from ..types.model import PRIMITIVES, PrimType
 from . import ast
+from .primitives import PRIMITIVES, PrimType
 from .reader import Reader
 
 __all__ = ["decode_component", "MAGIC", "COMPONENT_PREAMBLE", "MAX_NESTING"]

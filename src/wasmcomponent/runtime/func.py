@@ -61,7 +61,7 @@ from .handles import (
 from .linker import FuncDefinition, TrapDefinition
 from .resources import ResourceHost
 from .typed import check_signature
-from .values import prefix_error
+from ..types.values import prefix_error
 
 
 class Func:

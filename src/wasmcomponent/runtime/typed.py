@@ -67,7 +67,7 @@ from ..types.model import (
     ValType,
     VariantType,
 )
-from .values import Record, Variant, describe_type, is_tagged
+from ..types.values import Record, Variant, describe_type, is_tagged
 
 __all__ = ["check_signature", "NO_RESULT"]
 

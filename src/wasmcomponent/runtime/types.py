@@ -4,7 +4,7 @@ Every public type here is a thin, immutable *view* over a node of the frozen
 type model (:mod:`wasmcomponent.types.model`).  The view is cheap to create and
 never copies anything: properties such as ``ListType.element`` build child views
 on demand.  Reflection only — converting Python values lives in
-:mod:`wasmcomponent.runtime.values`.
+:mod:`wasmcomponent.types.values`.
 
 Compatibility with wasmtime-py 50:
 
@@ -20,7 +20,7 @@ Compatibility with wasmtime-py 50:
   :mod:`.managed`); a closed view raises ``ValueError("already closed")`` when
   used.  Closing a view never affects the component it came from.
 * ``ValType.add_classes(s)`` adds the Python classes of the type's values to
-  ``s``, as wasmtime-py's (``runtime.values.python_classes``).
+  ``s``, as wasmtime-py's (``types.values.python_classes``).
 * Divergences: views are hashable (wasmtime-py's are not); a ``MapType`` view
   exists for the gated ``map`` type; ``StreamType.payload`` / ``FutureType.payload``
   return ``None`` for payload-less streams and futures; ``ModuleType`` returns

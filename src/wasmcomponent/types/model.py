@@ -24,36 +24,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional, Union
 
+# The primitive types are named by the binary format itself, so they live in ``binary``
+# (the lowest layer) and are re-exported here with the rest of the type model.
+from ..binary import primitives as _primitives
 
-@dataclass(frozen=True, slots=True)
-class PrimType:
-    """A primitive value type, named as in WIT: ``bool``, ``u32``, ``string``, ..."""
-
-    name: str
-
-    def __repr__(self) -> str:
-        return f"PrimType(name={self.name!r})"
-
-
-BOOL = PrimType("bool")
-S8 = PrimType("s8")
-U8 = PrimType("u8")
-S16 = PrimType("s16")
-U16 = PrimType("u16")
-S32 = PrimType("s32")
-U32 = PrimType("u32")
-S64 = PrimType("s64")
-U64 = PrimType("u64")
-F32 = PrimType("f32")
-F64 = PrimType("f64")
-CHAR = PrimType("char")
-STRING = PrimType("string")
-ERROR_CONTEXT = PrimType("error-context")
-
-PRIMITIVES: dict[str, PrimType] = {
-    p.name: p
-    for p in (BOOL, S8, U8, S16, U16, S32, U32, S64, U64, F32, F64, CHAR, STRING, ERROR_CONTEXT)
-}
+PrimType = _primitives.PrimType
+BOOL = _primitives.BOOL
+CHAR = _primitives.CHAR
+ERROR_CONTEXT = _primitives.ERROR_CONTEXT
+F32 = _primitives.F32
+F64 = _primitives.F64
+PRIMITIVES = _primitives.PRIMITIVES
+S8 = _primitives.S8
+S16 = _primitives.S16
+S32 = _primitives.S32
+S64 = _primitives.S64
+STRING = _primitives.STRING
+U8 = _primitives.U8
+U16 = _primitives.U16
+U32 = _primitives.U32
+U64 = _primitives.U64
 
 
 class ResourceIdentity:

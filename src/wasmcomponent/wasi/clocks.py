@@ -19,7 +19,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..runtime.resources import ResourceHost
-from ..runtime.values import Record
+from ..types.values import Record
 from .ctx import Interface, Res
 from .io import MAX_SLEEP_SECONDS, NeverReady, Pollable, YieldOnce
 

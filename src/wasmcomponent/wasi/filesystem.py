@@ -61,7 +61,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ..runtime.resources import ResourceHost
-from ..runtime.values import Record, Variant
+from ..types.values import Record, Variant
 from .ctx import DescriptorBudget, HostObject, Interface, Res
 from .io import FileInput, FileOutput, IoError
 

@@ -50,7 +50,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ..runtime.resources import ResourceHost
-from ..runtime.values import Variant
+from ..types.values import Variant
 from .ctx import HostObject, Interface, Res, trap
 
 if TYPE_CHECKING:

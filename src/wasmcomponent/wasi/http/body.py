@@ -34,7 +34,7 @@ import collections
 import threading
 from typing import Callable, Optional, Union
 
-from ...runtime.values import Variant
+from ...types.values import Variant
 from ..ctx import HostObject
 from ..io import WRITE_PERMIT, IoError, OutputStream, SharedInput, StreamClosed, StreamFailed
 from .codes import error_from_exception

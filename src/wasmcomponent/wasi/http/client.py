@@ -45,7 +45,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
-from ...runtime.values import Record, Variant
+from ...types.values import Record, Variant
 from ..ctx import Interface, Res
 from .body import BodyAborted, BodySink, BodySource, IncomingBody, PullSource
 from .codes import (

@@ -2,7 +2,7 @@
 
 Values follow the runtime's value model: ``method``, ``scheme``,
 ``error-code`` and ``header-error`` are tagged, so they are
-:class:`~wasmcomponent.runtime.values.Variant`\\ s whose tag is the WIT case
+:class:`~wasmcomponent.types.values.Variant`\\ s whose tag is the WIT case
 name as written (``Variant("HTTP-request-denied")``,
 ``Variant("other", "PURGE")``).
 """
@@ -14,7 +14,7 @@ import socket
 import ssl
 from typing import Any, Optional
 
-from ...runtime.values import Record, Variant
+from ...types.values import Record, Variant
 
 METHODS = ("get", "head", "post", "put", "delete", "connect", "options", "trace", "patch")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")

@@ -57,7 +57,7 @@ from urllib.parse import urlsplit
 import wasmtime
 
 from ...errors import ComponentError
-from ...runtime.values import Variant
+from ...types.values import Variant
 from ..ctx import Res, set_wasi, wasi_ctx
 from .body import WAIT_SLICE, BodyAborted, BodySink, BodySource, IncomingBody, PullSource
 from .client import HttpResponse

@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ...runtime.resources import ResourceHost
-from ...runtime.values import Variant
+from ...types.values import Variant
 from ..ctx import HostObject, Interface, Res
 from ..io import IoError, Pollable
 from .body import (

@@ -30,7 +30,7 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
-from ...runtime.values import Record, Variant
+from ...types.values import Record, Variant
 from ..ctx import DescriptorBudget, HostObject, Interface, Res, trap
 from ..io import IoError
 

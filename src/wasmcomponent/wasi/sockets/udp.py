@@ -16,7 +16,7 @@ import errno
 import socket
 from typing import TYPE_CHECKING, Any, Optional
 
-from ...runtime.values import Record
+from ...types.values import Record
 from ..ctx import DescriptorBudget, HostObject, Interface, Res, trap
 from ..io import Pollable
 from .network import (
