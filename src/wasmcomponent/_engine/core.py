@@ -85,7 +85,6 @@ import threading
 import warnings
 import weakref
 from functools import cache
-from importlib import metadata
 from itertools import starmap
 from typing import Any, Callable, Iterable, NamedTuple, Sequence, TypeVar, Union
 
@@ -125,10 +124,31 @@ WASMTIME_MAJOR = 50
 """The wasmtime-py major version this module was written against."""
 
 
-def _check_version() -> None:
+def _installed_wasmtime_major() -> int | None:
+    """wasmtime-py's major version from its ``dist-info`` folder name.
+
+    Read from the folder beside the package rather than with ``importlib.metadata``,
+    whose import costs more than the rest of ``import wasmcomponent``.
+    """
+    import os
+
+    site = os.path.dirname(os.path.dirname(wasmtime.__file__))
     try:
-        major = int(metadata.version("wasmtime").split(".")[0])
-    except (metadata.PackageNotFoundError, ValueError):
+        names = os.listdir(site)
+    except OSError:
+        return None
+    for name in names:
+        if name.startswith("wasmtime-") and name.endswith(".dist-info"):
+            try:
+                return int(name[len("wasmtime-") :].split(".")[0])
+            except ValueError:
+                return None
+    return None
+
+
+def _check_version() -> None:
+    major = _installed_wasmtime_major()
+    if major is None:
         return
     if major != WASMTIME_MAJOR:
         warnings.warn(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import weakref
 
 import wasmtime
-import wasmtime.component
 
 # Feature name (as wasm-tools spells it) -> a component that needs only it.
 _PROBES: dict[str, str] = {
@@ -39,6 +38,9 @@ def _accepts(engine: wasmtime.Engine, name: str) -> bool:
     binary = _binaries.get(name)
     if binary is None:
         binary = _binaries[name] = bytes(wasmtime.wat2wasm(_PROBES[name]))
+    # Imported on first use: it is the whole of wasmtime-py's component layer.
+    import wasmtime.component
+
     try:
         wasmtime.component.Component(engine, binary)
     except wasmtime.WasmtimeError:
