@@ -39,10 +39,10 @@ def _accepts(engine: wasmtime.Engine, name: str) -> bool:
     if binary is None:
         binary = _binaries[name] = bytes(wasmtime.wat2wasm(_PROBES[name]))
     # Imported on first use: it is the whole of wasmtime-py's component layer.
-    import wasmtime.component
+    from wasmtime import component as wasmtime_component
 
     try:
-        wasmtime.component.Component(engine, binary)
+        wasmtime_component.Component(engine, binary)
     except wasmtime.WasmtimeError:
         return False
     return True
