@@ -21,7 +21,7 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Callable, Mapping, Optional, Union
 
 # The primitive types are named by the binary format itself, so they live in ``binary``
@@ -254,6 +254,18 @@ class MapType:
 
     def __eq__(self, other: object) -> bool:
         return _equal(self, other)
+
+
+def _state_without_hash(self: object) -> list[object]:
+    """Pickle/copy state with the cached hash cleared: string hashes differ
+    between interpreters, so a hash cached in one must not travel to another."""
+    return [0 if f.name == "_hash" else getattr(self, f.name) for f in fields(self)]  # type: ignore[arg-type]
+
+
+for _cls in (ListType, RecordType, TupleType, VariantType, OptionType, ResultType,
+             StreamType, FutureType, MapType):
+    setattr(_cls, "__getstate__", _state_without_hash)  # noqa: B010 - replaces the dataclass one
+del _cls
 
 
 ValType = Union[
