@@ -12,6 +12,15 @@ from ``validate.canon``.
 
 Messages follow wasm-tools' validator.  Core module *bodies* are left to the
 core engine.
+
+Limits, so that validation stays linear in the input: every type carries
+wasmparser's effective size (``types.TypeInfo.tsize``; a type used twice
+counts twice), capped at 1,000,000 per type, function, instance and component
+("effective type size exceeds the limit of 1000000"), and every walk over
+types (subtyping, substitution, named-type checks, flattening) visits each
+definition once, however often it is reused.  A valid component whose lifted
+or lowered functions are larger than this runtime handles (``canon``) gets an
+``UnsupportedError`` once validation has finished.
 """
 
 from __future__ import annotations
