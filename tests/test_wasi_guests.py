@@ -201,7 +201,7 @@ def test_cli_runs_a_command(backend: str, mode: str, status: int) -> None:
     env = dict(os.environ, WASMCOMPONENT_CLI_BACKEND=backend)
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parent.parent / "src"), env.get("PYTHONPATH", "")])
     proc = subprocess.run(
-        [sys.executable, "-m", "wasmcomponent", "run", str(path), "--env", "A=1", "--", mode],
+        [sys.executable, "-m", "wasmcomponent", "run", "--env", "A=1", str(path), "--", mode],
         capture_output=True,
         text=True,
         timeout=300,

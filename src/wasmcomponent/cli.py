@@ -283,7 +283,9 @@ def _get_func(store: wasmtime.Store, instance: Any, path: Sequence[str]) -> Any:
     parent = None
     for part in path[:-1]:
         parent = instance.get_export_index(store, part, parent)
-    index = instance.get_export_index(store, path[-1], parent)
+        if parent is None:
+            break
+    index = None if parent is None and len(path) > 1 else instance.get_export_index(store, path[-1], parent)
     func = None if index is None else instance.get_func(store, index)
     if func is None:  # the type said it exists: a backend inconsistency, reported plainly
         raise CliError(f"no exported function named `{'#'.join(path)}`")
