@@ -459,6 +459,9 @@ def test_positional_guest_arguments_reach_a_command(capfd: pytest.CaptureFixture
         assert "error" not in err
     assert cli.main(["run", str(command), "err"]) == 1  # wasi:cli/run returned err
     assert capfd.readouterr().out == "command running: err\n"
+    # `run` alone finds `wasi:cli/run@0.2.0#run`; guest arguments still follow FILE.
+    assert cli.main(["run", "--invoke", "run()", str(command), "q"]) == 0
+    assert capfd.readouterr().out == "command running: q\nok\n"
 
 
 def test_guest_argv_is_base_name_then_arguments(capfd: pytest.CaptureFixture[str]) -> None:
