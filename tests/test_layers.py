@@ -83,3 +83,16 @@ def test_the_check_sees_an_upward_import(tmp_path: Path) -> None:
     names = [name for _, name in _imports(fake, tmp_path / "wasmcomponent")]
     assert names == ["wasmcomponent.runtime.values", "wasmcomponent.wasi"]
     assert [_layer(n) for n in names] == ["runtime", "wasi"]  # both above `abi`: reported
+
+
+def test_resource_values_are_known_to_the_value_model_without_an_upward_import() -> None:
+    """The runtime registers its resource classes, so untagged variants recognise them."""
+    import wasmcomponent
+    from wasmcomponent.types.model import OptionType, OwnType, ResourceIdentity, ResultType
+    from wasmcomponent.types.values import case_matcher, python_classes
+
+    own = OwnType(ResourceIdentity("r"))
+    assert python_classes(own) == {wasmcomponent.ResourceAny, wasmcomponent.ResourceHost}
+    handle = wasmcomponent.ResourceHost._new(1, 7, True)
+    assert case_matcher(OptionType(own)).match(handle) == (1, handle)
+    assert case_matcher(ResultType(own, None)).match(handle) == (0, handle)

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import wasmtime
 
 from ..types.model import ResourceIdentity
+from ..types.values import register_resource_classes
 from .managed import Managed, already_closed, guarded
 
 if TYPE_CHECKING:
@@ -237,3 +238,7 @@ class ResourceAny(Managed):
     def __repr__(self) -> str:
         kind = "own" if self._owned else "borrow"
         return f"<ResourceAny {kind} {self._type!r}>"
+
+
+# Resource values are matched by class in untagged variants (types.values.python_classes).
+register_resource_classes(ResourceAny, ResourceHost)

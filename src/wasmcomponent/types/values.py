@@ -132,22 +132,24 @@ class Variant:
     payload: Any | None = None
 
 
-def resource_classes() -> tuple[type, ...]:
-    """Python classes of resource values (``ResourceAny``, ``ResourceHost``).
-
-    Looked up lazily so this module does not depend on the resources module.
-    """
-    try:
-        from . import resources  # type: ignore[attr-defined]
-    except ImportError:
-        return (_ResourceValue,)
-    return tuple(
-        cls for cls in (getattr(resources, "ResourceAny", None), getattr(resources, "ResourceHost", None)) if cls
-    ) or (_ResourceValue,)
-
-
 class _ResourceValue:
-    """Stand-in class for resource values until the resources module exists."""
+    """Stand-in class for resource values until the runtime registers its own."""
+
+
+# Filled by ``runtime.resources`` when it loads (this layer cannot import the runtime).
+_RESOURCE_CLASSES: list[type] = []
+
+
+def register_resource_classes(*classes: type) -> None:
+    """Declare the Python classes of resource values (``ResourceAny``, ``ResourceHost``)."""
+    for cls in classes:
+        if cls not in _RESOURCE_CLASSES:
+            _RESOURCE_CLASSES.append(cls)
+
+
+def resource_classes() -> tuple[type, ...]:
+    """Python classes of resource values, as registered by the runtime."""
+    return tuple(_RESOURCE_CLASSES) or (_ResourceValue,)
 
 
 def python_classes(t: ValType) -> frozenset[type]:
