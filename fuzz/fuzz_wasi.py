@@ -996,6 +996,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--plant-escape", type=int, metavar="I", help=argparse.SUPPRESS)
     parser.add_argument("--plant-hang", type=int, metavar="I", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    # a terminated run (timeout(1), kill) still kills its workers and removes its fixtures
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
     guest = guest_path()
     if args.reproduce is not None:
         return reproduce(args, guest)
