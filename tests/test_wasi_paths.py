@@ -298,3 +298,38 @@ def test_opening_a_fifo_never_blocks_the_host(tree: Path) -> None:
     ctx.drop(reader.rep)
     # No reader left: a non-blocking open for writing fails at once (ENXIO) instead of waiting.
     assert filesystem.open_at(ctx, root, set(), "fifo", set(), {"write"}) == "no-such-device"
+
+
+def test_a_descriptor_dropped_before_its_streams_stays_open_until_they_go(tree: Path) -> None:
+    """As in wasmtime: the handle may go first; the fd closes with the last stream."""
+    ctx, root = _ctx(tree, max_host_descriptors=4)
+    f = filesystem.open_at(ctx, root, set(), "file.txt", set(), {"read", "write"})
+    reader = filesystem.read_via_stream(ctx, f, 0)
+    writer = filesystem.write_via_stream(ctx, f, 4)
+    desc = ctx.get(f, filesystem.Descriptor)
+    ctx.drop(f.rep)  # no "resource has children" trap
+    assert desc.fd >= 0 and ctx.descriptors.used == 1
+    ctx.drop(reader.rep)
+    assert desc.fd >= 0  # the writer still uses it
+    ctx.drop(writer.rep)
+    assert desc.fd == -1 and ctx.descriptors.used == 0
+    # An input stream's pollable still keeps its stream's handle alive, as in wasmtime.
+    f = filesystem.open_at(ctx, root, set(), "file.txt", set(), {"read"})
+    reader = filesystem.read_via_stream(ctx, f, 0)
+    from wasmcomponent.wasi import io
+
+    io.input_subscribe(ctx, reader)
+    with pytest.raises(Exception, match="resource has children"):
+        ctx.drop(reader.rep)
+
+
+def test_a_dropped_context_closes_orphaned_descriptors(tree: Path) -> None:
+    ctx, root = _ctx(tree)
+    f = filesystem.open_at(ctx, root, set(), "file.txt", set(), {"read"})
+    filesystem.read_via_stream(ctx, f, 0)
+    desc = ctx.get(f, filesystem.Descriptor)
+    ctx.drop(f.rep)
+    assert desc.fd >= 0  # its stream is still open
+    del ctx, root, f
+    gc.collect()
+    assert desc.fd == -1  # closed with the context

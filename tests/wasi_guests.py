@@ -26,7 +26,7 @@ import pytest
 import wasmtime
 
 GUESTS = Path(__file__).resolve().parent / "guests"
-WORLDS = {"probe": "probe", "command": "command", "bench": "bench", "sockets": "sockets", "http": "http"}
+WORLDS = {"probe": "probe", "command": "command", "bench": "bench", "sockets": "sockets", "http": "http", "wasi_fuzz": "wasi-fuzz"}
 
 
 def cache_dir() -> Path:

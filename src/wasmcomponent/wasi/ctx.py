@@ -88,11 +88,16 @@ class HostObject:
     a stream, for instance); dropping a parent with children traps.
     """
 
-    __slots__ = ("children", "parent")
+    __slots__ = ("children", "parent", "orphaned")
+
+    # A type whose guest handle may be dropped while children still use it (a descriptor
+    # with open streams, as in wasmtime): it is closed when its last child goes.
+    outlives_handle = False
 
     def __init__(self) -> None:
         self.children = 0
         self.parent: Optional[HostObject] = None
+        self.orphaned = False
 
     def adopt(self, child: HostObject) -> HostObject:
         """Make ``child`` depend on this object; returns ``child``."""
@@ -142,14 +147,15 @@ class DescriptorBudget:
                 self.used -= 1
 
 
-def _close_table(table: dict[int, HostObject]) -> None:
+def _close_table(table: dict[int, HostObject], orphans: set[HostObject]) -> None:
     """Close every host object a dropped context still holds (their descriptors are not GC'd)."""
-    for obj in list(table.values()):
+    for obj in [*table.values(), *orphans]:
         try:
             obj.close()
         except Exception:  # noqa: BLE001 - best effort at teardown
             pass
     table.clear()
+    orphans.clear()
 
 
 class WasiCtx:
@@ -165,7 +171,9 @@ class WasiCtx:
         self.config = config
         self.table: dict[int, HostObject] = {}
         self.descriptors = DescriptorBudget(config.max_host_descriptors)
-        weakref.finalize(self, _close_table, self.table)
+        # Dropped by the guest but still used by children (see HostObject.outlives_handle).
+        self.orphans: set[HostObject] = set()
+        weakref.finalize(self, _close_table, self.table, self.orphans)
         self._free: list[int] = []
         self._next = 1
         self.clocks = ClockState(config)
@@ -205,14 +213,21 @@ class WasiCtx:
         obj = self.table.get(rep)
         if obj is None:
             raise trap(f"unknown handle index {rep}")
-        if obj.children:
+        if obj.children and not obj.outlives_handle:
             raise trap("resource has children")
         del self.table[rep]
         self._free.append(rep)
         parent = obj.parent
         if parent is not None:
             parent.children -= 1
-        obj.close()
+            if parent.orphaned and parent.children == 0:
+                self.orphans.discard(parent)
+                parent.close()
+        if obj.children:
+            obj.orphaned = True
+            self.orphans.add(obj)
+        else:
+            obj.close()
 
 
 def rep_of(handle: Any) -> int:

@@ -131,6 +131,7 @@ class Descriptor(HostObject):
     """An open host file or directory, with the permissions of the preopen it came from."""
 
     __slots__ = ("fd", "is_dir", "mutable", "read", "write", "budget")
+    outlives_handle = True  # streams read and write its fd after the guest drops it
 
     def __init__(
         self,
