@@ -49,6 +49,7 @@ from ..errors import ComponentTrap
 from ..translate import plan as p
 from ..types import model
 from ..types.abi import MAX_FLAT_PARAMS, flatten_types
+from ..types.values import prefix_error
 from .call import CallPieces, LiftedCall
 from .handles import (
     CallScope,
@@ -61,7 +62,6 @@ from .handles import (
 from .linker import FuncDefinition, TrapDefinition
 from .resources import ResourceHost
 from .typed import check_signature
-from ..types.values import prefix_error
 
 
 class Func:
