@@ -15,6 +15,8 @@ decoding, linking, instantiation and the Canonical ABI are Python.
     'Hello, world!'
 """
 
+from typing import TYPE_CHECKING
+
 from .errors import (
     ComponentError,
     ComponentTrap,
@@ -29,43 +31,68 @@ from .runtime.func import Func
 from .runtime.instance import Instance
 from .runtime.linker import Linker, LinkerInstance
 from .runtime.resources import ResourceAny, ResourceHost, ResourceType
-from .runtime.types import (
-    F32,
-    F64,
-    S8,
-    S16,
-    S32,
-    S64,
-    U8,
-    U16,
-    U32,
-    U64,
-    Bool,
-    BorrowType,
-    Char,
-    ComponentExtern,
-    ComponentInstanceType,
-    ComponentItem,
-    ComponentType,
-    EnumType,
-    ErrorContext,
-    FlagsType,
-    FuncType,
-    FutureType,
-    ListType,
-    ModuleType,
-    OptionType,
-    OwnType,
-    RecordType,
-    ResultType,
-    StreamType,
-    String,
-    TupleType,
-    ValType,
-    VariantType,
-)
 from .types.values import Record, Variant
 from .wasi import recorder as _wasi_recorder
+
+if TYPE_CHECKING:  # static checkers see the lazily loaded names
+    from .runtime.types import (
+        F32,
+        F64,
+        S8,
+        S16,
+        S32,
+        S64,
+        U8,
+        U16,
+        U32,
+        U64,
+        Bool,
+        BorrowType,
+        Char,
+        ComponentExtern,
+        ComponentInstanceType,
+        ComponentItem,
+        ComponentType,
+        EnumType,
+        ErrorContext,
+        FlagsType,
+        FuncType,
+        FutureType,
+        ListType,
+        ModuleType,
+        OptionType,
+        OwnType,
+        RecordType,
+        ResultType,
+        StreamType,
+        String,
+        TupleType,
+        ValType,
+        VariantType,
+    )
+
+# The reflection types (``FuncType``, ``U32``, ...) load on first use (PEP 562): most programs
+# never touch them, and they are a good part of the import time.
+_REFLECTION_TYPES = frozenset(
+    {
+        "F32", "F64", "S8", "S16", "S32", "S64", "U8", "U16", "U32", "U64", "Bool", "BorrowType",
+        "Char", "ComponentExtern", "ComponentInstanceType", "ComponentItem", "ComponentType",
+        "EnumType", "ErrorContext", "FlagsType", "FuncType", "FutureType", "ListType",
+        "ModuleType", "OptionType", "OwnType", "RecordType", "ResultType", "StreamType", "String",
+        "TupleType", "ValType", "VariantType",
+    }
+)
+
+
+def __getattr__(name: str) -> object:
+    if name in _REFLECTION_TYPES:
+        from .runtime import types
+
+        value = getattr(types, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 

@@ -19,17 +19,13 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 import wasmtime
 
 from .._engine.core import wat_to_wasm
-from ..binary import ast
-from ..binary.decoder import decode_component
 from ..errors import ComponentError, DecodeError, ValidationError
 from ..translate import plan as p
-from ..translate.inline import translate
-from ..validate import validate_component
-from ..validate.features import check_features
 from .features import engine_features
 from .managed import Managed, guarded
 
 if TYPE_CHECKING:
+    from ..binary import ast
     from .types import ExternData
 
 
@@ -88,6 +84,13 @@ class Component(Managed):
         self._engine = engine
         self._modules: list[wasmtime.Module] = []
         self._layouts: dict[int, Any] = {}  # import arrays of static steps (``instance.import_layout``)
+        # The front end (decoder, validator, translator) loads with the first component, not
+        # with `import wasmcomponent`: its AST classes alone cost more than wasmtime.component.
+        from ..binary.decoder import decode_component
+        from ..translate.inline import translate
+        from ..validate import validate_component
+        from ..validate.features import check_features
+
         tree = decode_component(data)
         check_features(tree, engine_features(engine))
         validate_component(tree, engine_features(engine))
@@ -205,6 +208,7 @@ class Component(Managed):
 
 def _extern_data(tree: ast.ComponentAST) -> tuple[dict[str, ExternData], dict[str, ExternData]]:
     """The ``implements`` / ``external-id`` annotations of the top-level imports and exports, by name."""
+    from ..binary import ast
     from .types import ExternData
 
     imports: dict[str, ExternData] = {}
