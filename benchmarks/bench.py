@@ -552,6 +552,14 @@ def update_readme(path: Path, table: str) -> bool:
     return replace_between(path, MARK_START, MARK_END, table)
 
 
+def update_marked(path: Path, start: str, end: str, text: str) -> None:
+    """Write ``text`` between the markers of ``path`` and say on stderr whether it was done."""
+    if replace_between(path, start, end, text):
+        print(f"updated {path}", file=sys.stderr)
+    else:
+        print(f"no {start} / {end} markers in {path}; unchanged", file=sys.stderr)
+
+
 def replace_between(path: Path, start: str, end: str, text: str) -> bool:
     """Replace the lines between marker lines `start` and `end` of `path` with `text`.
 

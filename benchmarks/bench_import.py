@@ -70,10 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     text = table(measure(args.runs), args.runs)
     print(text)
     if args.update_readme:
-        if B.replace_between(args.update_readme, MARK_START, MARK_END, text):
-            print(f"updated {args.update_readme}", file=sys.stderr)
-        else:
-            print(f"no {MARK_START} / {MARK_END} markers in {args.update_readme}; unchanged", file=sys.stderr)
+        B.update_marked(args.update_readme, MARK_START, MARK_END, text)
     return 0
 
 

@@ -212,10 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         args.markdown.write_text(table, encoding="utf-8")
     if args.update_readme:
-        if B.replace_between(args.update_readme, MARK_START, MARK_END, table):
-            print(f"updated {args.update_readme}", file=sys.stderr)
-        else:
-            print(f"no {MARK_START} / {MARK_END} markers in {args.update_readme}; unchanged", file=sys.stderr)
+        B.update_marked(args.update_readme, MARK_START, MARK_END, table)
     return 0
 
 
