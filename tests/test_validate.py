@@ -273,3 +273,29 @@ def test_large_core_module_is_fast() -> None:
     start = time.perf_counter()
     validate_component(tree)
     assert time.perf_counter() - start < 0.5
+
+
+INSTANCE_EXPORTING_A_VARIANT_AND_ITS_RECORD = """(component
+  (core module $m (func (export "area") (param i32 i64 i32) (result f64) f64.const 1))
+  (core instance $c (instantiate $m))
+  (type $point (record (field "x" s32) (field "y" s32)))
+  (type $shape (variant (case "circle" f64) (case "rect" $point)))
+  (func $area (param "s" $shape) (result f64) (canon lift (core func $c "area")))
+  (instance $i (export "point" (type $point)) (export "shape" (type $shape)) (export "area" (func $area)))
+  (export "my:pkg/shapes" (instance $i)))"""
+
+
+def test_an_instance_of_inline_exports_may_export_a_type_beside_one_that_uses_it() -> None:
+    """wasmtime accepts it (a variant carrying a record, both exported by one instance)."""
+    import wasmtime.component
+
+    import wasmcomponent
+
+    engine = wasmtime.Engine()
+    wasmtime.component.Component(engine, INSTANCE_EXPORTING_A_VARIANT_AND_ITS_RECORD)
+    component = wasmcomponent.Component(engine, INSTANCE_EXPORTING_A_VARIANT_AND_ITS_RECORD)
+    store = wasmtime.Store(engine)
+    instance = wasmcomponent.Linker(engine).instantiate(store, component)
+    shapes = component.get_export_index("my:pkg/shapes")
+    area = instance.get_func(store, component.get_export_index("area", shapes))
+    assert area(store, 2.5) == 1.0

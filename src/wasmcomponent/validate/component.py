@@ -872,8 +872,11 @@ def _instance(s: State, inst: object) -> InstanceT:
     contexts: dict[int, str] = {}
     for exp in inst.exports:
         entity = _sort_entity(s, exp.sort, exp.index, inst.offset)
-        if entity[0] == "type":
+        if entity[0] == "type" and isinstance(entity[2], ResourceEntry):
+            # A resource gets a new identity, named in this instance only.
             entity = ("type", _unique(entity[2]), entity[2])
+        # Other types keep theirs, so the instance's other exports may use them (a variant
+        # exported beside the record it carries, as wasmtime accepts).
         parsed = _check_name(s, exp.name, entity, "export", inst.offset, contexts)
         if entity[0] == "type" and isinstance(entity[1], ResourceEntry):
             contexts[id(entity[1])] = exp.name.name
