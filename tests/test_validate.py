@@ -299,3 +299,21 @@ def test_an_instance_of_inline_exports_may_export_a_type_beside_one_that_uses_it
     shapes = component.get_export_index("my:pkg/shapes")
     area = instance.get_func(store, component.get_export_index("area", shapes))
     assert area(store, 2.5) == 1.0
+
+
+def test_an_import_cannot_equal_a_resource_the_component_defines() -> None:
+    """wasmtime: "local resource type found in imports" (its offset points elsewhere in the import)."""
+    import wasmtime.component
+
+    import wasmcomponent
+
+    text = '(component (type $r (resource (rep i32))) (import "x" (type (eq $r))))'
+    engine = wasmtime.Engine()
+    with pytest.raises(wasmtime.WasmtimeError) as theirs:
+        wasmtime.component.Component(engine, text)
+    with pytest.raises(ValidationError) as ours:
+        wasmcomponent.Component(engine, text)
+    assert "local resource type found in imports (at offset" in str(theirs.value)
+    assert str(ours.value).startswith("local resource type found in imports (at offset")
+    # An imported resource may still be named again with `eq`.
+    wasmcomponent.Component(engine, '(component (import "a" (type $r (sub resource))) (import "b" (type (eq $r))))')

@@ -545,6 +545,9 @@ def _extern_entity(s: State, desc: ast.ExternDesc, offset: int, importing: bool)
             entry = ResourceEntry(Resource())
             return ("type", entry, entry)
         referenced = s.type_at(bound.type_index, offset)
+        if importing and isinstance(referenced, ResourceEntry) and referenced.resource in s.defined_resources:
+            # An import cannot be satisfied by a resource this component defines itself.
+            raise ValidationError("local resource type found in imports", offset)
         return ("type", _unique(referenced), referenced)
     assert isinstance(desc, ast.ExternValue)
     bound_v = desc.bound
