@@ -88,7 +88,7 @@ class HostObject:
     a stream, for instance); dropping a parent with children traps.
     """
 
-    __slots__ = ("children", "parent", "orphaned")
+    __slots__ = ("children", "parent")
 
     # A type whose guest handle may be dropped while children still use it (a descriptor
     # with open streams, as in wasmtime): it is closed when its last child goes.
@@ -97,7 +97,6 @@ class HostObject:
     def __init__(self) -> None:
         self.children = 0
         self.parent: Optional[HostObject] = None
-        self.orphaned = False
 
     def adopt(self, child: HostObject) -> HostObject:
         """Make ``child`` depend on this object; returns ``child``."""
@@ -220,11 +219,10 @@ class WasiCtx:
         parent = obj.parent
         if parent is not None:
             parent.children -= 1
-            if parent.orphaned and parent.children == 0:
+            if parent.children == 0 and parent in self.orphans:
                 self.orphans.discard(parent)
                 parent.close()
         if obj.children:
-            obj.orphaned = True
             self.orphans.add(obj)
         else:
             obj.close()

@@ -196,6 +196,7 @@ class FilesystemState:
             fd = os.open(preopen.host_path, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
             self.preopens.append((fd, preopen.guest_path, preopen.mutable))
         self.hash_key = os.urandom(16)
+        self.limits = PathLimits(config.max_path_bytes, config.max_path_components)
 
     def __del__(self) -> None:
         for fd, _, _ in getattr(self, "preopens", ()):
@@ -412,10 +413,11 @@ def _timestamp(value: Any, current_ns: int) -> int:
     if tag == "timestamp":
         dt = value.payload
         # Nanoseconds past a second carry into the seconds, as Rust's ``Duration::new`` does.
-        seconds = int(dt.seconds) + int(getattr(dt, "nanoseconds", 0)) // 10**9
+        carry, nanos = divmod(int(getattr(dt, "nanoseconds", 0)), 10**9)
+        seconds = int(dt.seconds) + carry
         if seconds > _MAX_SECONDS:
             raise FsError("overflow")
-        return seconds * 10**9 + int(getattr(dt, "nanoseconds", 0)) % 10**9
+        return seconds * 10**9 + nanos
     return current_ns
 
 
@@ -468,11 +470,6 @@ def _fs_tagged(action: Callable[[], Any]) -> Variant:
 
 def _desc(ctx: WasiCtx, handle: Any) -> Descriptor:
     return ctx.get(handle, Descriptor)
-
-
-def _limits(ctx: WasiCtx) -> PathLimits:
-    config = ctx.config
-    return PathLimits(config.max_path_bytes, config.max_path_components)
 
 
 @PREOPENS.func("get-directories")
@@ -668,7 +665,7 @@ def _at(ctx: WasiCtx, self: Any, path: str, follow: bool, op: Callable[[Resolved
         base = desc.dir_fd()
         if mutate:
             desc.check_mutable()
-        with resolve(base, path, follow, _limits(ctx)) as where:
+        with resolve(base, path, follow, ctx.fs.limits) as where:
             return op(where, desc)
 
     return run
@@ -737,7 +734,7 @@ def link_at(ctx: WasiCtx, self: Any, old_flags: Any, old_path: str, new_desc: An
         if old.must_be_dir:
             old.require_dir()
             raise FsError("not-permitted")
-        with resolve(other.dir_fd(), new_path, False, _limits(ctx)) as new:
+        with resolve(other.dir_fd(), new_path, False, ctx.fs.limits) as new:
             if new.must_be_dir:
                 raise FsError("no-entry")
             os.link(old.name, new.name, src_dir_fd=old.dir_fd, dst_dir_fd=new.dir_fd, follow_symlinks=False)
@@ -774,7 +771,7 @@ def open_at(ctx: WasiCtx, self: Any, path_flags: Any, path: str, open_flags: Any
         if directory:
             os_flags |= _O_DIRECTORY
         os_flags |= (os.O_RDWR if read else os.O_WRONLY) if write else os.O_RDONLY
-        with resolve(base, path, _follow(path_flags), _limits(ctx)) as where:
+        with resolve(base, path, _follow(path_flags), ctx.fs.limits) as where:
             if where.must_be_dir:
                 if create:
                     raise FsError("is-directory")
@@ -788,19 +785,13 @@ def open_at(ctx: WasiCtx, self: Any, path_flags: Any, path: str, open_flags: Any
             except BaseException:
                 ctx.descriptors.release()
                 raise
+        # From here the descriptor owns the fd and its unit: closing it gives both back.
+        opened = Descriptor(fd, False, desc.mutable, read, write, ctx.descriptors)
         try:
-            is_dir = st.S_ISDIR(os.fstat(fd).st_mode)
+            opened.is_dir = st.S_ISDIR(os.fstat(fd).st_mode)
             os.set_blocking(fd, True)
-        except OSError:
-            os.close(fd)
-            ctx.descriptors.release()
-            raise
-        if directory and not is_dir:
-            os.close(fd)
-            ctx.descriptors.release()
-            raise FsError("not-directory")
-        opened = Descriptor(fd, is_dir, desc.mutable, read, write, ctx.descriptors)
-        try:
+            if directory and not opened.is_dir:
+                raise FsError("not-directory")
             return ctx.own(opened, Res.DESCRIPTOR)
         except BaseException:
             opened.close()
@@ -835,7 +826,7 @@ def rename_at(ctx: WasiCtx, self: Any, old_path: str, new_desc: Any, new_path: s
 
     def op(old: Resolved, desc: Descriptor) -> None:
         other.check_mutable()
-        with resolve(other.dir_fd(), new_path, False, _limits(ctx)) as new:
+        with resolve(other.dir_fd(), new_path, False, ctx.fs.limits) as new:
             # With a slash on either side, POSIX renames directories only.
             if old.must_be_dir or new.must_be_dir:
                 if not st.S_ISDIR(old.lstat().st_mode):
@@ -852,7 +843,7 @@ def symlink_at(ctx: WasiCtx, self: Any, old_path: str, new_path: str) -> Any:
             raise FsError("not-permitted")
         if "\0" in old_path:
             raise FsError("invalid")
-        _check_length(old_path, _limits(ctx))
+        _check_length(old_path, ctx.fs.limits)
         if where.must_be_dir:
             where.lstat()  # an existing entry is `exist` below; a missing one cannot be a directory
             raise FsError("exist")
