@@ -19,7 +19,6 @@ from wasmcomponent.abi.lower import lower_flat_values
 from wasmcomponent.abi.refs import StringRef
 from wasmcomponent.abi.strings import load_string_from_range, store_string_into_range
 from wasmcomponent.errors import ComponentTrap, UnsupportedError
-from wasmcomponent.types.values import Record, Variant, is_tagged
 from wasmcomponent.types.abi import (
     alignment,
     discriminant_type,
@@ -57,6 +56,7 @@ from wasmcomponent.types.model import (
     ValType,
     VariantType,
 )
+from wasmcomponent.types.values import Record, Variant, is_tagged
 
 ENCODINGS = ("utf8", "utf16", "latin1+utf16")
 TAG = 1 << 31

@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 from test_abi import ENCODINGS, ToyHeap, same_value
 from wasmcomponent.abi.compile import compile_func
 from wasmcomponent.errors import ComponentTrap
-from wasmcomponent.types.values import Record, case_matcher
 from wasmcomponent.types.model import (
     INTEGER_RANGES,
     PRIMITIVES,
@@ -37,6 +36,7 @@ from wasmcomponent.types.model import (
     ValType,
     VariantType,
 )
+from wasmcomponent.types.values import Record, case_matcher
 
 SCALARS = [p for name, p in PRIMITIVES.items() if name != "error-context"]
 KEY_TYPES = [p for name, p in PRIMITIVES.items() if name not in ("error-context", "f32", "f64")]

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wasmcomponent.types.values import Record, Variant, is_tagged, python_classes
 from wasmcomponent.types import model as m
+from wasmcomponent.types.values import Record, Variant, is_tagged, python_classes
 from wasmcomponent.wave import (
     MAX_DEPTH,
     WaveError,

@@ -50,8 +50,8 @@ import re
 import struct
 from typing import Any, NamedTuple, Union
 
-from .types.values import Record, Variant, is_tagged, python_classes
 from .types import model
+from .types.values import Record, Variant, is_tagged, python_classes
 
 _Cased = Union[model.VariantType, model.OptionType, model.ResultType]
 

@@ -41,9 +41,6 @@ import struct
 from functools import cache, cached_property
 from typing import Any, Callable, Sequence
 
-from ..types.values import (
-    prefix_error,
-)
 from ..types.abi import (
     MAX_FLAT_PARAMS,
     MAX_FLAT_RESULTS,
@@ -71,6 +68,9 @@ from ..types.model import (
     TupleType,
     ValType,
     VariantType,
+)
+from ..types.values import (
+    prefix_error,
 )
 from . import lift as interp_lift
 from . import lower as interp_lower

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..types.values import prefix_error
 from ..types.abi import flatten_type
 from ..types.model import INTEGER_RANGES, PrimType, ValType
+from ..types.values import prefix_error
 from .formats import FLOAT_CODE, INT_SIZE, M32
 from .store import flat_lowerer
 

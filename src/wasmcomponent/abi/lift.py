@@ -30,7 +30,6 @@ import struct
 from typing import Any, NoReturn, Sequence
 
 from ..errors import UnsupportedError
-from ..types.values import Record, case_matcher, int_to_flags
 from ..types.abi import (
     alignment,
     case_types,
@@ -62,6 +61,7 @@ from ..types.model import (
     ValType,
     VariantType,
 )
+from ..types.values import Record, case_matcher, int_to_flags
 from .context import LIST_ELEMENT_FUEL, LiftLowerContext
 from .refs import LIST_REF_ELEMENTS, FusedCase, list_ref
 from .strings import load_string_from_range

@@ -20,11 +20,6 @@ import struct
 from functools import cache
 from typing import Any, Callable, Sequence
 
-from ..types.values import (
-    Record,
-    case_matcher,
-    int_to_flags,
-)
 from ..types.abi import (
     alignment,
     case_types,
@@ -51,6 +46,11 @@ from ..types.model import (
     TupleType,
     ValType,
     VariantType,
+)
+from ..types.values import (
+    Record,
+    case_matcher,
+    int_to_flags,
 )
 from .context import LiftLowerContext
 from .fast_strings import (

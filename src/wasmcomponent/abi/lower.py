@@ -30,17 +30,6 @@ import struct
 from typing import Any, NoReturn, Sequence
 
 from ..errors import MissingFieldError, UnsupportedError
-from ..types.values import (
-    case_matcher,
-    check_bool,
-    check_char,
-    check_float,
-    check_int,
-    flags_to_int,
-    map_pairs,
-    prefix_error,
-    type_mismatch,
-)
 from ..types.abi import (
     alignment,
     case_types,
@@ -72,6 +61,17 @@ from ..types.model import (
     TupleType,
     ValType,
     VariantType,
+)
+from ..types.values import (
+    case_matcher,
+    check_bool,
+    check_char,
+    check_float,
+    check_int,
+    flags_to_int,
+    map_pairs,
+    prefix_error,
+    type_mismatch,
 )
 from .context import LiftLowerContext
 from .refs import FusedCase, ListRef

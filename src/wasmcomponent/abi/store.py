@@ -17,17 +17,6 @@ from array import array
 from functools import cache
 from typing import Any, Callable
 
-from ..types.values import (
-    case_matcher,
-    check_bool,
-    check_char,
-    check_float,
-    check_int,
-    flags_to_int,
-    map_pairs,
-    prefix_error,
-    type_mismatch,
-)
 from ..types.abi import (
     alignment,
     discriminant_size,
@@ -54,6 +43,17 @@ from ..types.model import (
     TupleType,
     ValType,
     VariantType,
+)
+from ..types.values import (
+    case_matcher,
+    check_bool,
+    check_char,
+    check_float,
+    check_int,
+    flags_to_int,
+    map_pairs,
+    prefix_error,
+    type_mismatch,
 )
 from .context import LiftLowerContext
 from .fast_strings import (

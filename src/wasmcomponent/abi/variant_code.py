@@ -26,9 +26,9 @@ from __future__ import annotations
 import struct
 from typing import Any, Callable
 
-from ..types.values import Variant, case_matcher, prefix_error
 from ..types.abi import case_types, discriminant_size, payload_offset
 from ..types.model import STRING, PrimType, ValType
+from ..types.values import Variant, case_matcher, prefix_error
 from .context import LiftLowerContext
 from .fast_strings import load_string_env, load_string_lines, store_string_lines, string_env
 from .formats import define
