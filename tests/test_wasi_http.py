@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Optional
 
@@ -48,7 +48,7 @@ from wasmcomponent.wasi.http import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from wasi_guests import build, engine
+from wasi_guests import build, engine, loopback_http_server
 
 TIMEOUT = 10.0
 OK = Variant("ok")
@@ -385,16 +385,8 @@ def upstream() -> Iterator[tuple[int, list[dict[str, Any]]]]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1], log
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(TIMEOUT)
+    with loopback_http_server(Handler, TIMEOUT) as port:
+        yield port, log
 
 
 def allowed_ctx() -> Any:

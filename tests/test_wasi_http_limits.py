@@ -59,7 +59,7 @@ from wasmcomponent.wasi.http import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from wasi_guests import build, engine
+from wasi_guests import build, engine, loopback_http_server
 
 TIMEOUT = 20.0
 MIB = 1 << 20
@@ -324,16 +324,8 @@ def sink_server() -> Iterator[tuple[int, list[int]]]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1], sizes
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(TIMEOUT)
+    with loopback_http_server(Handler, TIMEOUT) as port:
+        yield port, sizes
 
 
 def test_network_request_bodies_stream_past_the_limit(guest: Any, sink_server: tuple[int, list[int]]) -> None:

@@ -18,7 +18,11 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -217,3 +221,18 @@ def tree(root: Path) -> dict[str, Any]:
         else:
             out[rel] = path.read_bytes()
     return out
+
+
+@contextmanager
+def loopback_http_server(handler: type, timeout: float = 10.0) -> Iterator[int]:
+    """Serve ``handler`` (a ``BaseHTTPRequestHandler``) on 127.0.0.1 in a thread; yields its port."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout)
