@@ -307,15 +307,3 @@ class WasiConfig(_NATIVE):  # type: ignore[misc]
     def allow_outgoing_http(self, allow: bool = True) -> None:
         """Let the guest send HTTP requests (``wasi:http/outgoing-handler``) with ``http.client``."""
         self.http_outgoing_allowed = bool(allow)
-
-    def _consume(self) -> Any:
-        # ``wasmtime.Store.set_wasi(cfg)`` calls this on its argument: attach
-        # the recorded settings to that store too, so the unchanged wasmtime-py
-        # call works with wasmcomponent's linker.
-        frame = sys._getframe(1)
-        store = frame.f_locals.get("self")
-        if isinstance(store, wasmtime.Store):
-            from .ctx import set_wasi
-
-            set_wasi(store, self)
-        return super()._consume()

@@ -5,14 +5,15 @@ native object that Python cannot read back.  So that unchanged wasmtime-py
 code (``cfg = wasmtime.WasiConfig(); cfg.argv = [...]; store.set_wasi(cfg)``)
 configures wasmcomponent's WASI host too, :func:`install` wraps each option
 of ``wasmtime.WasiConfig`` to *record* the call (name and arguments) before
-running the original.  When ``store.set_wasi`` consumes the object, the
-recorded calls are replayed on a :class:`~.config.WasiConfig`, which has the
-same options, and that is attached to the store.
+running the original.  It also wraps ``wasmtime.Store.set_wasi``: after
+wasmtime-py's own call, the recorded calls are replayed on a
+:class:`~.config.WasiConfig`, which has the same options, and that is attached
+to the store.
 
 ``import wasmcomponent`` installs it (this module imports only ``wasmtime``,
 so the WASI host itself still loads on first use).  A native configuration
 created *before* that import has no record: attaching it works, but the first
-WASI call raises :class:`~wasmcomponent.errors.UnsupportedError` naming the
+WASI call raises :class:`~.ctx.WasiNotConfiguredError` naming the
 problem rather than running with settings silently dropped.
 
     >>> import wasmtime
@@ -27,7 +28,6 @@ problem rather than running with settings silently dropped.
 from __future__ import annotations
 
 import functools
-import sys
 from typing import Any, Callable, Optional
 
 import wasmtime
@@ -90,22 +90,18 @@ def install() -> None:
         setattr(_NATIVE, name, _recording_setter(name, _NATIVE.__dict__[name]))
     for name in METHODS:
         setattr(_NATIVE, name, _recording_method(name, _NATIVE.__dict__[name]))
-    original_consume = _NATIVE._consume
+    original_set_wasi = wasmtime.Store.set_wasi
 
-    @functools.wraps(original_consume)
-    def consume(self: Any) -> Any:
-        # ``wasmtime.Store.set_wasi(cfg)`` calls this on its argument: attach a
-        # replayed configuration to that store.  wasmcomponent's own subclass
-        # attaches itself (see ``config.WasiConfig._consume``).
-        if type(self) is _NATIVE:
-            store = sys._getframe(1).f_locals.get("self")
-            if isinstance(store, wasmtime.Store):
-                from .ctx import set_native_wasi
+    @functools.wraps(original_set_wasi)
+    def set_wasi(self: Any, wasi: Any) -> None:
+        # wasmtime-py's own call first (it consumes the native object; a value it refuses is
+        # never attached), then the same configuration for wasmcomponent's WASI host.
+        original_set_wasi(self, wasi)
+        from .ctx import set_wasi as attach
 
-                set_native_wasi(store, recorded(self))
-        return original_consume(self)
+        attach(self, wasi)
 
-    _NATIVE._consume = consume
+    wasmtime.Store.set_wasi = set_wasi  # type: ignore[method-assign]
 
 
 def replay(calls: list[tuple[str, tuple[Any, ...]]]) -> Any:
