@@ -56,6 +56,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Literal, NoReturn, Protocol
 
 from ..errors import ComponentTrap, UnsupportedError
+from ..types.abi import ptr_type
 from ..types.model import ResourceIdentity
 
 __all__ = [
@@ -192,6 +193,7 @@ class LiftLowerContext:
         "fuel_source",
         "memory64",
         "ptr_mask",
+        "ptr_type",
     )
 
     def __init__(
@@ -221,6 +223,7 @@ class LiftLowerContext:
         self.fuel_source: Any = None
         self.memory64 = options.memory64
         self.ptr_mask = MASK64 if options.memory64 else MASK32
+        self.ptr_type = ptr_type(options.memory64)  # the core type of pointers and lengths
 
     # ------------------------------------------------------------- fuel
 

@@ -233,7 +233,7 @@ def lift_flat(cx: LiftLowerContext, vi: Any, t: ValType) -> Any:
         case PrimType(name="char"):
             return convert_i32_to_char(cx, vi.next("i32"))
         case PrimType(name="string"):
-            ptr_t = "i64" if cx.memory64 else "i32"
+            ptr_t = cx.ptr_type
             ptr = vi.next(ptr_t)
             units = vi.next(ptr_t)
             return load_string_from_range(cx, cx.view(), ptr, units)
@@ -241,7 +241,7 @@ def lift_flat(cx: LiftLowerContext, vi: Any, t: ValType) -> Any:
             core, bits, signed = _INT_FLAT[name]
             return _lift_int(vi.next(core), bits, signed)
         case ListType(element=elem, length=None):
-            ptr_t = "i64" if cx.memory64 else "i32"
+            ptr_t = cx.ptr_type
             ptr = vi.next(ptr_t)
             length = vi.next(ptr_t)
             return _load_list_from_range(cx, ptr, length, elem)
@@ -261,7 +261,7 @@ def lift_flat(cx: LiftLowerContext, vi: Any, t: ValType) -> Any:
                 bits |= vi.next("i32") << (32 * k)
             return int_to_flags(bits, names)
         case MapType():
-            ptr_t = "i64" if cx.memory64 else "i32"
+            ptr_t = cx.ptr_type
             ptr = vi.next(ptr_t)
             length = vi.next(ptr_t)
             return _load_map_from_range(cx, ptr, length, t)

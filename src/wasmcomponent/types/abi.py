@@ -107,10 +107,10 @@ _PRIM_SIZE: dict[str, int] = {
     "f32": 4,
     "f64": 8,
     "char": 4,
-    "string": 8,
     "error-context": 4,
 }
-_PRIM_ALIGN: dict[str, int] = {**_PRIM_SIZE, "string": 4}
+# `string` is absent from these tables: its layout depends on the memory's width (see ptr_size).
+_PRIM_ALIGN: dict[str, int] = _PRIM_SIZE
 _PRIM_FLAT: dict[str, tuple[str, ...]] = {
     "bool": ("i32",),
     "s8": ("i32",),
@@ -124,7 +124,6 @@ _PRIM_FLAT: dict[str, tuple[str, ...]] = {
     "f32": ("f32",),
     "f64": ("f64",),
     "char": ("i32",),
-    "string": ("i32", "i32"),
     "error-context": ("i32",),
 }
 

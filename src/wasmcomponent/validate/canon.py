@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Optional
 
 from ..binary import ast
 from ..errors import UnsupportedError, ValidationError
+from ..types.abi import ptr_type
 from .core_module import CoreSig
 from .types import Func, ResourceEntry, flatten, info_of
 
@@ -98,7 +99,7 @@ def check_options(s: State, opts: ast.CanonOptions, offset: int) -> Options:
     if o.realloc is not None:
         if o.memory is None:
             raise ValidationError("canonical option `realloc` requires `memory` to also be specified", offset)
-        ptr = "i64" if o.memory64 else "i32"
+        ptr = ptr_type(bool(o.memory64))
         sig = s.core_sig_at(o.realloc, offset)
         if sig is not None and o.memory64 is not None and sig != CoreSig((ptr,) * 4, (ptr,)):
             raise ValidationError("canonical option `realloc` uses a core function with an incorrect signature",
@@ -113,7 +114,7 @@ def lowered_sig(func: Func, o: Options, lift: bool, offset: int) -> Optional[Cor
     """The core signature of lifting/lowering ``func`` with ``o``, enforcing memory/realloc needs."""
     if o.gc:
         return None
-    ptr = "i64" if o.memory64 else "i32"
+    ptr = ptr_type(bool(o.memory64))
     params: list[str] = []
     limit = MAX_FLAT_ASYNC_PARAMS if (not lift and o.is_async) else MAX_FLAT_PARAMS
     overflow = False
