@@ -627,3 +627,22 @@ def test_hostile_plan_encodings(body: bytes) -> None:
 
     with pytest.raises(DecodeError, match="corrupt serialized plan"):
         serial.loads_plan(serial._PREFIX + body)
+
+
+def test_a_component_the_codec_cannot_encode_still_loads_uncached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """load_component's promise: cache failures never fail the load."""
+    import wasmtime
+
+    from wasmcomponent.runtime import cache
+    from wasmcomponent.runtime.component import Component
+
+    def refuse(self: object) -> bytes:
+        raise wasmtime.WasmtimeError("cannot serialize this component: planted")
+
+    monkeypatch.setattr(Component, "serialize", refuse)
+    wat = tmp_path / "hello.wat"
+    wat.write_text((Path(__file__).resolve().parents[1] / "examples" / "hello.wat").read_text())
+    engine = wasmtime.Engine()
+    component = cache.load_component(engine, wat, cache_dir=tmp_path / "cache", key_file=tmp_path / "key")
+    assert component.get_export_index("greet") is not None
+    assert list((tmp_path / "cache").glob("*.wcc")) == []  # nothing was cached

@@ -390,7 +390,10 @@ def load_component(
                 pass  # authentic but stale (another version): replaced below
         _discard(entry)
     component = _compile_with_progress(engine, data, label, progress)
-    fresh = bytes(component.serialize())
+    try:
+        fresh = bytes(component.serialize())
+    except wasmtime.WasmtimeError:
+        return component  # a plan the codec does not cover is used uncached, never refused
     try:
         _write_atomic(directory, entry, ENTRY_MAGIC, _entry_tag(key, name, fresh), fresh)
     except OSError as err:
