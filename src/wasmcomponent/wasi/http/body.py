@@ -197,10 +197,15 @@ class PullSource(BodySource):
         super().discard()
         while not self.done and not self.cancelled:
             try:
-                if self.pull(READ_DISCARD) is None:
-                    self._end()
+                data = self.pull(READ_DISCARD)
             except Exception as err:
                 self._end(error_from_exception(err, "read"))
+                continue
+            if data is None:
+                self._end()
+            elif not data:
+                with self.cond:  # "nothing yet": wait a slice instead of spinning
+                    self.cond.wait(WAIT_SLICE)
 
     def cancel(self) -> None:
         super().cancel()
