@@ -85,11 +85,18 @@ class OptionsDef:
     post_return: Optional[CoreDef]
     component_instance: int
     is_async: bool = False
+    # The ``(callback f)`` of an async lift: the core function the
+    # scheduler calls with each event (the callback ABI).
+    callback: Optional[CoreDef] = None
 
 
 @dataclass(frozen=True, slots=True)
 class LiftedFunc:
-    """A component function made by ``canon lift`` of ``core`` with ``Plan.options[options]``."""
+    """A component function made by ``canon lift`` of ``core`` with ``Plan.options[options]``.
+
+    With the ``async`` option (``Plan.options[options].is_async``) it is an
+    async lift: stackful without a callback, callback-driven with one.
+    """
 
     core: CoreDef
     type: model.FuncType
@@ -129,7 +136,40 @@ class ResourceIntrinsic:
     component_instance: int
 
 
-Trampoline = Union[LowerImport, LowerLifted, ResourceIntrinsic]
+@dataclass(frozen=True, slots=True)
+class Builtin:
+    """Any other ``canon`` built-in: the async, stream/future, error-context and thread ones.
+
+    ``name`` is the spec's spelling (``'task.return'``, ``'stream.read'``,
+    ``'waitable-set.wait'``, ...).  The fields below are set only for the
+    built-ins that carry the matching immediate:
+
+    * ``options``: ``Plan.options`` index of the ``opts`` of ``task.return``,
+      ``stream.read``/``write``, ``future.read``/``write`` and
+      ``error-context.new``/``debug-message``; for ``waitable-set.wait``/``poll``
+      an options entry holding just their ``memory``;
+    * ``type``: the ``stream<T>``/``future<T>`` type of the ``stream.*``/``future.*`` ones;
+    * ``result``: ``task.return``'s result type (None for no result);
+    * ``is_async``: the ``async`` flag of ``subtask.cancel`` and the cancel-read/write ones;
+    * ``cancellable``: the ``cancellable`` flag of ``waitable-set.wait``/``poll`` and ``thread.*``;
+    * ``slot``: ``context.get``/``context.set``'s slot index;
+    * ``core_type``: ``thread.new-indirect``'s core function type, as ``(params, results)``;
+    * ``table``: ``thread.new-indirect``'s core table.
+    """
+
+    name: str
+    component_instance: int
+    options: Optional[int] = None
+    type: Optional[model.ValType] = None
+    result: Optional[model.ValType] = None
+    is_async: bool = False
+    cancellable: bool = False
+    slot: int = 0
+    core_type: Optional[tuple[tuple[str, ...], tuple[str, ...]]] = None
+    table: Optional[CoreDef] = None
+
+
+Trampoline = Union[LowerImport, LowerLifted, ResourceIntrinsic, Builtin]
 
 
 # ------------------------------------------------------------------ steps
@@ -230,6 +270,17 @@ class Plan:
     num_component_instances: int = 0
     # The runtime component instance that instantiated each one (None for the root).
     component_instance_parents: list[Optional[int]] = field(default_factory=list)
+
+    @property
+    def uses_async(self) -> bool:
+        """Whether any part of the component needs the async runtime.
+
+        True when a lift or lower has the ``async`` option or any ``canon``
+        built-in beyond ``resource.*`` appears.  Such components run every
+        core call on a wasmtime fiber (see ``concurrent``); the others keep
+        the synchronous fast path untouched.
+        """
+        return any(o.is_async for o in self.options) or any(isinstance(t, Builtin) for t in self.trampolines)
 
     def ancestors(self, component_instance: int) -> set[int]:
         """The runtime component instances enclosing ``component_instance``."""
