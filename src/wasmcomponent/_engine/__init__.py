@@ -26,6 +26,7 @@ from .core import (
     take_pending,
     wat_to_wasm,
 )
+from .fibers import FiberCall, Suspension, SuspensionError, blocking_func, can_suspend, on_fiber
 from .memory import OUT_OF_BOUNDS, GuestMemory
 
 __all__ = [
@@ -33,18 +34,24 @@ __all__ = [
     "WASMTIME_MAJOR",
     "CoreExport",
     "CoreImport",
+    "FiberCall",
     "GuestMemory",
     "HostCallback",
     "HostSnippets",
     "OUT_OF_BOUNDS",
     "RawFunc",
+    "Suspension",
+    "SuspensionError",
     "Storelike",
+    "blocking_func",
+    "can_suspend",
     "exports_by_name",
     "instantiate",
     "is_text",
     "make_host_func",
     "module_exports",
     "module_imports",
+    "on_fiber",
     "store_key",
     "store_state",
     "take_pending",

@@ -1,0 +1,776 @@
+"""Suspendable core calls: wasmtime fibers driven from Python (issue #12 point 4).
+
+The async runtime needs to stop a guest in the middle of a core call (a
+stackful ``waitable-set.wait``, a sync-lowered call to a blocking callee, a
+sync ``stream.read`` with no writer, ``thread.*``) and resume it later from a
+Python scheduler.  This module gives it that primitive on wasmtime's own
+fibers (``wasmtime_func_call_async`` + ``wasmtime_call_future_poll``), as the
+spike ``benchmarks/spike_suspend.py`` chose:
+
+* :class:`FiberCall` -- one call of a core function on a fiber of its own.
+  ``poll()`` runs it until it finishes or suspends (True once finished);
+  ``result()`` gives the raw core results as a tuple, or raises exactly what
+  :class:`~._engine.core.RawFunc` raises for the same failure;
+  ``close()`` deletes the call (also when collected; an unfinished one too).
+* :func:`blocking_func` -- a core function whose Python ``begin(*args)`` either
+  returns its results at once or returns a :class:`Suspension`; the calling
+  fiber then stays suspended (``poll()`` returns False) until, on some later
+  poll, ``suspension.ready()`` is true; ``suspension.finish()`` then gives the
+  results (or raises: a trap for the guest, re-raised by ``result()``).
+* :func:`can_suspend` -- whether the ``begin`` running now may return a
+  :class:`Suspension`.
+* :func:`on_fiber` -- run a Python function so that the core calls it makes
+  (through :class:`RawFunc` or anything else) happen on a fiber, which is what
+  a blocking function needs even when it completes at once.
+
+Example::
+
+    WAT = '''(module
+      (import "" "wait" (func $wait (param i32) (result i32)))
+      (func (export "run") (param i32) (result i32)
+        (i32.add (call $wait (local.get 0)) (i32.const 1))))'''
+
+    class Later:                       # a Suspension
+        def __init__(self, x): self.x, self.go = x, False
+        def ready(self): return self.go
+        def finish(self): return (self.x * 10,)
+
+    pending = []
+    def begin(x):
+        if not can_suspend(store):     # below a Python host frame: answer now
+            return (x,)
+        pending.append(Later(x))
+        return pending[-1]
+
+    wait = blocking_func(store, ("i32",), ("i32",), begin)
+    run = wasmtime.Instance(store, wasmtime.Module(store.engine, WAT), [wait]).exports(store)["run"]
+    call = FiberCall(store, run, (4,))
+    assert call.poll() is False        # suspended inside `wait`
+    pending[0].go = True
+    assert call.poll() is True and call.result() == (41,)
+    call.close()
+
+The rules that keep the process alive
+-------------------------------------
+1. **A blocking function must only run on a fiber of its store.**  Wasmtime
+   aborts the whole process (a Rust panic, before any callback of ours runs)
+   when an async host function is reached outside a fiber.  So *a blocking
+   function may only be imported by core instances whose every entry is made
+   through* :class:`FiberCall` *or inside* :func:`on_fiber`.  Enforced by
+   construction: what :func:`blocking_func` returns is not the async host
+   function itself but a tiny wasm wrapper that first reads a per-store i32
+   global, set while a :class:`FiberCall` of the store is being polled, and
+   when it is clear calls a sync host function that raises
+   :class:`SuspensionError` (a trap, re-raised by the entry point: the
+   instance's start function, a ``RawFunc`` call, ...) instead of reaching the
+   async function.  The cost is one ``wasmtime_global_set`` when the outermost
+   poll of a store begins and one when it ends (about 0.25 us each), paid only
+   by stores that have blocking functions, and nothing on the sync paths.
+2. **No Python frame may be live on a fiber's stack when it suspends.**
+   CPython's frame stack belongs to the thread, not to the C stack, so a fiber
+   that suspends below a Python host callback (which made a nested sync core
+   call that reached a blocking function) would corrupt it.  A ``begin`` may
+   therefore return a :class:`Suspension` only when :func:`can_suspend` is
+   true; otherwise the call traps with :class:`SuspensionError` (our bug: the
+   scheduler must ask first and fall back to a nested loop).
+
+How "directly below a poll" is detected
+---------------------------------------
+Not with a counter (every Python host callback would have to maintain it,
+which costs the sync fast paths of ``core``), but from the frames themselves,
+which costs nothing until it is asked: a ctypes callback's frame has as
+``f_back`` the Python frame that made the native call under it.  The native
+callback of every blocking function is one Python function; when wasm polled
+by :meth:`FiberCall.poll` calls it with only wasm (and wasmtime) frames in
+between, its ``f_back`` is that ``poll`` frame; when a Python host callback
+sits in between, ``f_back`` is that callback's nested call (``RawFunc``'s
+``raw_call`` and so on).  So the callback checks one code object when
+``begin`` returns a :class:`Suspension`, and :func:`can_suspend` walks up from
+its caller to the nearest frame where native code entered Python: it must be
+that callback (of this store), directly below a ``poll``.  The entries it
+recognises are the blocking callback, the continuation, the host
+trampolines of ``core`` and of wasmtime-py (both functions named
+``trampoline``) and :meth:`FiberCall.poll`.
+
+Lifetimes and other rules
+-------------------------
+* A :class:`FiberCall` keeps its store-like and every ctypes buffer the native
+  future points to until the future is deleted: at completion (at once, so
+  the fiber stack is freed early), on :meth:`FiberCall.close` or on
+  collection.  A future deleted while a poll of its store is running is
+  deleted when the outermost poll returns.  One still open when its store is
+  freed is leaked, never deleted (deleting it would touch the freed store):
+  close calls before closing their store.
+* The outcome of a finished call is collected the moment ``poll`` returns
+  True, because the pending-exception slot of the store record is shared by
+  every fiber of the store.
+* Blocking functions, their linker (one ``wasmtime.Linker`` per store, names
+  made unique by a counter), the guard and the on-fiber thunk live as long as
+  the store; their entries are released with it, as ``core``'s host functions.
+* Creating the first blocking function of a store needs its engine: it is
+  known when the store was first seen by ``_engine`` as a ``wasmtime.Store``;
+  otherwise pass a ``wasmtime.Store`` or ``engine=``.
+* Not thread-safe, like stores.  One native async callback, one continuation
+  and one finalizer serve every blocking function (the ``env`` wasmtime
+  passes back is a small integer key).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import struct
+import sys
+import weakref
+from typing import Any, Callable, Protocol, Sequence, TypeVar, Union
+
+import wasmtime
+from wasmtime import _ffi as ffi
+
+from ..types.model import CoreFuncType
+from .core import (
+    _ENGINE_FUNCTYPES,
+    _HOST_ENTRIES,
+    Storelike,
+    _check_numeric,
+    _core_functype,
+    _raise_failure,
+    _record,
+    _store_closed,
+    _StoreRecord,
+    _trap_new,
+    make_host_func,
+)
+
+__all__ = [
+    "FiberCall",
+    "Suspension",
+    "SuspensionError",
+    "blocking_func",
+    "can_suspend",
+    "on_fiber",
+]
+
+T = TypeVar("T")
+Number = Union[int, float]
+
+_vp = ctypes.c_void_p
+_dll = ffi.dll
+
+
+def _proto(name: str, restype: Any, *argtypes: Any) -> Any:
+    fn = _dll[name]
+    fn.restype = restype
+    fn.argtypes = argtypes
+    return fn
+
+
+_call_async = _proto(
+    "wasmtime_func_call_async", _vp, _vp, _vp, _vp, ctypes.c_size_t, _vp, ctypes.c_size_t, _vp, _vp
+)
+_future_poll = _proto("wasmtime_call_future_poll", ctypes.c_bool, _vp)
+_future_delete = _proto("wasmtime_call_future_delete", None, _vp)
+_FINALIZER = ctypes.CFUNCTYPE(None, _vp)
+_define_async = _proto(
+    "wasmtime_linker_define_async_func",
+    _vp, _vp, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t, _vp, _vp, _vp, _vp,
+)
+_linker_get = _proto(
+    "wasmtime_linker_get", ctypes.c_bool, _vp, _vp, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p,
+    ctypes.c_size_t, _vp,
+)
+_global_set = _proto("wasmtime_global_set", _vp, _vp, _vp, _vp)
+
+# wasmtime_val_t: a kind byte, then the value at offset 8; 32 bytes each.
+_VAL = ctypes.sizeof(ffi.wasmtime_val_t)
+_KINDS = {"i32": 0, "i64": 1, "f32": 2, "f64": 3}
+_READ_CODES = {"i32": "i", "i64": "q", "f32": "f", "f64": "d"}
+_WRITE_CODES = {"i32": "I", "i64": "Q", "f32": "f", "f64": "d"}
+_MASKS = {"i32": 0xFFFFFFFF, "i64": 0xFFFFFFFFFFFFFFFF, "f32": 0, "f64": 0}
+_TRAP_MESSAGE = b"python exception in host function"
+
+
+class SuspensionError(AssertionError):
+    """A fiber rule was broken (a bug of the caller, never of the guest).
+
+    Raised (as the trapping call's exception) when a blocking function is
+    reached outside a fiber of its store, or when ``begin`` returns a
+    :class:`Suspension` where :func:`can_suspend` is false.
+    """
+
+
+class Suspension(Protocol):
+    """What ``begin`` returns to suspend the calling fiber.
+
+    ``ready()`` is called once right after ``begin`` returns the suspension
+    (wasmtime polls the continuation at once: a suspension already ready
+    costs no fiber switch) and then each time the suspended fiber is polled;
+    while it is false the fiber stays suspended.  Once it is true, ``finish()`` is called
+    once and returns the core results (a sequence, ``None`` for none); any
+    exception it (or ``ready``) raises becomes a trap in the guest and is
+    re-raised unchanged by :meth:`FiberCall.result`.  Neither may call into
+    wasm of the store that could suspend (they run on the fiber, below no
+    ``poll`` of their own).
+    """
+
+    def ready(self) -> bool: ...
+
+    def finish(self) -> Sequence[Number] | None: ...
+
+
+# ---------------------------------------------------------------------------
+# wasmtime_val_t arrays of one signature
+
+
+class _ValCodec:
+    """Read and write ``wasmtime_val_t`` arrays of one list of core types."""
+
+    __slots__ = ("types", "count", "array", "_read", "_write", "_kinds", "_masks")
+
+    def __init__(self, types: tuple[str, ...]) -> None:
+        self.types = types
+        self.count = len(types)
+        self.array = ctypes.c_ubyte * max(_VAL * len(types), 1)
+        read = "<" + "".join(f"8x{_READ_CODES[t]}{_VAL - 8 - struct.calcsize(_READ_CODES[t])}x" for t in types)
+        write = "<" + "".join(f"B7x{_WRITE_CODES[t]}{_VAL - 8 - struct.calcsize(_WRITE_CODES[t])}x" for t in types)
+        self._read = struct.Struct(read).unpack_from
+        self._write = struct.Struct(write).pack_into
+        self._kinds = tuple(_KINDS[t] for t in types)
+        self._masks = tuple(_MASKS[t] for t in types)
+
+    def read(self, address: int) -> tuple[Number, ...]:
+        """The values at ``address`` (integers signed)."""
+        if not self.count:
+            return ()
+        return self._read(self.array.from_address(address))
+
+    def write(self, target: Any, offset: int, values: Sequence[Number] | None) -> None:
+        """Store ``values`` (kind and value) into ``target`` (a ctypes buffer) at ``offset``."""
+        if values is None:
+            values = ()
+        if len(values) != self.count:
+            raise TypeError(f"expected {self.count} core values {self.types}, got {len(values)}")
+        flat: list[Number] = []
+        for kind, mask, value, ty in zip(self._kinds, self._masks, values, self.types, strict=True):
+            if mask:
+                if not isinstance(value, int):
+                    raise TypeError(f"expected an integer for {ty}, got {type(value).__name__}")
+                value &= mask
+            elif not isinstance(value, (int, float)):
+                raise TypeError(f"expected a number for {ty}, got {type(value).__name__}")
+            elif ty == "f32":
+                value = ctypes.c_float(value).value  # C rounding: overflow gives infinity
+            flat += (kind, value)
+        self._write(target, offset, *flat)
+
+
+_CODECS: dict[tuple[str, ...], _ValCodec] = {}
+
+
+def _codec(types: tuple[str, ...]) -> _ValCodec:
+    codec = _CODECS.get(types)
+    if codec is None:
+        codec = _CODECS[types] = _ValCodec(types)
+    return codec
+
+
+# ---------------------------------------------------------------------------
+# Per-store state
+
+
+class _FiberState:
+    """What this module attaches to a store (through the store record's ``states``)."""
+
+    __slots__ = (
+        "polls", "deferred", "engine", "linker", "flag", "flag_values", "flag_on", "flag_off", "fail", "thunk",
+        "thunk_fns", "signatures", "__weakref__",
+    )
+
+    def __init__(self) -> None:
+        # The FiberCalls being polled, innermost last: non-empty means "on a fiber".
+        self.polls: list[FiberCall] = []
+        # Futures whose deletion waits for the outermost poll to return.
+        self.deferred: list[tuple[int, Any]] = []
+        self.engine: wasmtime.Engine | None = None
+        self.linker: wasmtime.Linker | None = None
+        # The guard's "on a fiber" global and the native arguments that set it.
+        self.flag: wasmtime.Global | None = None
+        self.flag_on: tuple[Any, ...] | None = None
+        self.flag_off: tuple[Any, ...] = ()
+        self.flag_values: list[Any] = []
+        self.fail: wasmtime.Func | None = None
+        self.thunk: wasmtime.Func | None = None
+        self.thunk_fns: list[Callable[[], None]] = []
+        # Core signature of each function called through FiberCall, by its raw bytes.
+        self.signatures: dict[bytes, tuple[_ValCodec, _ValCodec]] = {}
+
+
+def _state(record: _StoreRecord) -> _FiberState:
+    states = record.states
+    state: _FiberState | None = states.get(_FiberState)
+    if state is None:
+        if record.closed:
+            _store_closed()
+        state = states[_FiberState] = _FiberState()
+    return state
+
+
+def _engine_of(
+    state: _FiberState, record: _StoreRecord, store: Storelike, engine: wasmtime.Engine | None
+) -> wasmtime.Engine:
+    if engine is None:
+        engine = state.engine or getattr(store, "engine", None)
+    if engine is None and record.shared_functypes is not None:
+        # A record made from a ``Store`` shares its engine's function types: find that engine.
+        for known, functypes in list(_ENGINE_FUNCTYPES.items()):
+            if functypes is record.shared_functypes:
+                engine = known
+                break
+    if not isinstance(engine, wasmtime.Engine):
+        raise TypeError("the store's engine is needed here: pass a wasmtime.Store or engine=")
+    state.engine = engine
+    return engine
+
+
+# ---------------------------------------------------------------------------
+# FiberCall
+
+_OUTCOME_PENDING = object()
+
+
+class FiberCall:
+    """One call of a core ``wasmtime.Func`` on a wasmtime fiber (see the module docstring).
+
+    ``FiberCall(store, func, args)`` prepares the call (nothing runs yet);
+    arguments are raw core values, integers masked to their width.
+    """
+
+    __slots__ = (
+        "_store", "_record", "_state", "_buffer", "_future", "_codec", "_offsets",
+        "_running", "_outcome", "__weakref__",
+    )
+
+    def __init__(self, store: Storelike, func: wasmtime.Func, args: Sequence[Number] = ()) -> None:
+        if not isinstance(func, wasmtime.Func):
+            raise TypeError(f"expected a wasmtime.Func, got {type(func).__name__}")
+        record = _record(store)
+        if record.closed:
+            _store_closed()
+        raw = func._func
+        if raw.store_id != record.store_id:
+            raise ValueError("the function belongs to a different store")
+        state = _state(record)
+        if state.engine is None and isinstance(getattr(store, "engine", None), wasmtime.Engine):
+            state.engine = store.engine  # type: ignore[union-attr]
+        key = bytes(raw)
+        signature = state.signatures.get(key)
+        if signature is None:
+            functype = _core_functype(func.type(store))
+            _check_numeric(functype)
+            signature = state.signatures[key] = (_codec(functype.params), _codec(functype.results))
+        params, results = signature
+        if len(args) != params.count:
+            raise TypeError(f"expected {params.count} arguments, got {len(args)}")
+        # One buffer: args | results | trap pointer | error pointer | function.
+        rbase = params.count * _VAL
+        tbase = rbase + results.count * _VAL
+        fsize = ctypes.sizeof(raw)
+        buffer = (ctypes.c_ubyte * (tbase + 16 + fsize))()
+        params.write(buffer, 0, args)
+        ctypes.memmove(ctypes.addressof(buffer) + tbase + 16, ctypes.addressof(raw), fsize)
+        base = ctypes.addressof(buffer)
+        self._store = store  # the future borrows the store: keep a Store alive
+        self._record = record
+        self._state = state
+        self._buffer: Any = buffer
+        self._codec = results
+        self._offsets = (rbase, tbase)
+        self._running = False
+        self._outcome: Any = _OUTCOME_PENDING
+        self._future: int = _call_async(
+            record.key, base + tbase + 16, base, params.count, base + rbase, results.count,
+            base + tbase, base + tbase + 8,
+        )
+
+    def poll(self) -> bool:
+        """Run the call until it finishes or suspends; True once it has finished.
+
+        Polling a finished call returns True again; polling a call from its own
+        fiber raises ``RuntimeError``.
+        """
+        if self._outcome is not _OUTCOME_PENDING:
+            return True
+        if self._running:
+            raise RuntimeError("this call is already running (polled from its own fiber)")
+        if self._record.closed:
+            _store_closed()
+        if not self._future:
+            raise RuntimeError("this call was closed before it finished")
+        state = self._state
+        polls = state.polls
+        polls.append(self)
+        if state.flag_on is not None and len(polls) == 1:
+            _global_set(*state.flag_on)
+        self._running = True
+        try:
+            # Blocking callbacks compare their f_back with this frame's code:
+            # the native poll must be called from this very function.
+            done = _future_poll(self._future)
+        finally:
+            self._running = False
+            polls.pop()
+            if not polls:
+                if state.flag_on is not None:
+                    _global_set(*state.flag_off)
+                if state.deferred:
+                    _delete_deferred(state)
+        if done:
+            self._finish()
+        return bool(done)
+
+    def _finish(self) -> None:
+        """Collect the outcome now (the store's pending slot is shared) and free the fiber."""
+        buffer = self._buffer
+        rbase, tbase = self._offsets
+        trap = _vp.from_buffer(buffer, tbase).value
+        error = _vp.from_buffer(buffer, tbase + 8).value
+        future, self._future = self._future, 0
+        _future_delete(future)
+        if trap or error:
+            try:
+                _raise_failure(self._record, error, trap)
+            except BaseException as failure:  # noqa: BLE001 - stored and re-raised by result()
+                self._outcome = failure
+        else:
+            self._outcome = self._codec.read(ctypes.addressof(buffer) + rbase)
+        self._buffer = None
+
+    @property
+    def done(self) -> bool:
+        """Whether the call has finished (its outcome is known)."""
+        return self._outcome is not _OUTCOME_PENDING
+
+    def result(self) -> tuple[Number, ...]:
+        """The raw core results (integers signed), or the call's failure raised.
+
+        A trap raises :class:`~wasmcomponent.errors.ComponentTrap`, an exception
+        raised by a host callback during the call is re-raised unchanged, other
+        failures raise ``wasmtime.WasmtimeError``: as :class:`RawFunc` would.
+        Raises ``RuntimeError`` before the call has finished.
+        """
+        outcome = self._outcome
+        if outcome is _OUTCOME_PENDING:
+            raise RuntimeError("the call has not finished: poll() it until it returns True")
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """Delete the native call (idempotent); an unfinished one is abandoned.
+
+        Raises ``RuntimeError`` when called from the call's own fiber.
+        """
+        future = self._future
+        if not future:
+            return
+        if self._running:
+            raise RuntimeError("a call cannot be closed while it is running")
+        self._future = 0
+        buffer, self._buffer = self._buffer, None
+        if self._record.closed:
+            return  # leaked on purpose: deleting it would touch the freed store
+        state = self._state
+        if state.polls:
+            # A fiber of this store is running (we are on it): delete later, from the bottom.
+            state.deferred.append((future, buffer))
+            return
+        _future_delete(future)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - nothing can be reported from a finalizer
+            pass
+
+    def __repr__(self) -> str:
+        status = "running" if self._running else "finished" if self.done else "suspended"
+        return f"<FiberCall {status}>"
+
+
+def _delete_deferred(state: _FiberState) -> None:
+    deferred, state.deferred = state.deferred, []
+    for future, _buffer in deferred:
+        _future_delete(future)
+
+
+_POLL_CODE = FiberCall.poll.__code__
+
+
+# ---------------------------------------------------------------------------
+# Blocking functions
+
+
+class _Continuation(ctypes.Structure):
+    _fields_ = [("callback", _vp), ("env", _vp), ("finalizer", _vp)]
+
+
+# Suspended blocking calls by the key carried in the continuation's env:
+# (suspension, record, result codec, results address, trap_ret address).
+_SUSPENDED: dict[int, tuple[Any, _StoreRecord, _ValCodec, int, int]] = {}
+_KEYS = itertools.count(1)
+
+
+def _write_trap(record: _StoreRecord | None, trap_ret: int, exc: BaseException) -> None:
+    if record is not None:
+        record.pending = exc
+    _vp.from_address(trap_ret).value = _trap_new(_TRAP_MESSAGE, len(_TRAP_MESSAGE))
+
+
+def _block_callback(
+    env: int | None, caller: int, args: int, nargs: int, results: int, nresults: int, trap_ret: int, cont: int
+) -> None:
+    """The native callback of every blocking function: calls ``begin`` (never raises)."""
+    continuation = _Continuation.from_address(cont)
+    continuation.callback = _RESUME_ADDRESS  # wasmtime panics if it is left unset
+    record = None
+    try:
+        begin, record, params, results_codec = _HOST_ENTRIES.slots[env or 0]  # type: ignore[misc]
+        outcome = begin(*params.read(args)) if nargs else begin()
+        if outcome is None or isinstance(outcome, (tuple, list)):
+            results_codec.write(_results_array(results_codec, results), 0, outcome)
+            return
+        if sys._getframe(1).f_code is not _POLL_CODE:
+            raise SuspensionError(
+                "a blocking function tried to suspend below a Python host frame (check can_suspend first)"
+            )
+        key = next(_KEYS)
+        _SUSPENDED[key] = (outcome, record, results_codec, results, trap_ret)
+        continuation.env = key
+        continuation.finalizer = _DROPPED_ADDRESS
+    except BaseException as exc:  # noqa: BLE001 - becomes the guest's trap
+        _write_trap(record, trap_ret, exc)
+
+
+def _results_array(codec: _ValCodec, address: int) -> Any:
+    return codec.array.from_address(address) if codec.count else codec.array()
+
+
+def _resume(env: int | None) -> bool:
+    """The continuation of every blocking call: True once its results are written."""
+    if not env:
+        return True  # completed at once
+    entry = _SUSPENDED.get(env)
+    if entry is None:
+        return True
+    suspension, record, codec, results, trap_ret = entry
+    try:
+        if not suspension.ready():
+            return False
+        del _SUSPENDED[env]
+        codec.write(_results_array(codec, results), 0, suspension.finish())
+    except BaseException as exc:  # noqa: BLE001 - becomes the guest's trap
+        _SUSPENDED.pop(env, None)
+        _write_trap(record, trap_ret, exc)
+    return True
+
+
+def _dropped(env: int | None) -> None:
+    """Finalizer of a suspended call's continuation (also when its future is deleted early)."""
+    if env:
+        _SUSPENDED.pop(env, None)
+
+
+_BLOCK_NATIVE = ctypes.CFUNCTYPE(None, _vp, _vp, _vp, ctypes.c_size_t, _vp, ctypes.c_size_t, _vp, _vp)(
+    _block_callback
+)
+_BLOCK_ADDRESS = ctypes.cast(_BLOCK_NATIVE, _vp).value
+_RESUME_NATIVE = ctypes.CFUNCTYPE(ctypes.c_bool, _vp)(_resume)
+_RESUME_ADDRESS = ctypes.cast(_RESUME_NATIVE, _vp).value
+_DROPPED_NATIVE = _FINALIZER(_dropped)
+_DROPPED_ADDRESS = ctypes.cast(_DROPPED_NATIVE, _vp).value
+_BLOCK_CODE = _block_callback.__code__
+_RESUME_CODE = _resume.__code__
+_NAMES = itertools.count()
+
+# Guard modules by engine and signature (see rule 1 of the module docstring).
+_GUARDS: weakref.WeakKeyDictionary[wasmtime.Engine, dict[CoreFuncType, wasmtime.Module]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _guard_module(engine: wasmtime.Engine, functype: CoreFuncType) -> wasmtime.Module:
+    modules = _GUARDS.get(engine)
+    if modules is None:
+        modules = _GUARDS[engine] = {}
+    module = modules.get(functype)
+    if module is None:
+        params = "".join(f" {t}" for t in functype.params)
+        results = "".join(f" {t}" for t in functype.results)
+        sig = (f"(param{params}) " if params else "") + (f"(result{results})" if results else "")
+        gets = " ".join(f"local.get {i}" for i in range(len(functype.params)))
+        module = modules[functype] = wasmtime.Module(engine, f"""(module
+  (import "" "on" (global $on (mut i32)))
+  (import "" "fail" (func $fail))
+  (import "" "block" (func $block {sig}))
+  (func (export "f") {sig}
+    global.get $on
+    i32.eqz
+    if
+      call $fail
+      unreachable
+    end
+    {gets}
+    call $block))""")
+    return module
+
+
+def _outside_fiber() -> None:
+    raise SuspensionError(
+        "a blocking function was called outside a fiber of its store "
+        "(enter its instance only through FiberCall or on_fiber)"
+    )
+
+
+def _guard_parts(store: Storelike, record: _StoreRecord, state: _FiberState) -> tuple[wasmtime.Global, wasmtime.Func]:
+    if state.flag is None or state.fail is None:
+        flag = wasmtime.Global(
+            store, wasmtime.GlobalType(wasmtime.ValType.i32(), True), wasmtime.Val.i32(1 if state.polls else 0)
+        )
+        values = []
+        for bit in (1, 0):
+            value = ffi.wasmtime_val_t()
+            value.kind = _KINDS["i32"]  # type: ignore[assignment]
+            value.of.i32 = bit
+            values.append(value)
+        # The values and the global are kept by ``state``, the addresses point into them.
+        address = ctypes.addressof(flag._global)
+        state.fail = make_host_func(store, (), (), _outside_fiber)
+        state.flag = flag
+        state.flag_values = values
+        state.flag_off = (record.key, address, ctypes.addressof(values[1]))
+        state.flag_on = (record.key, address, ctypes.addressof(values[0]))
+    return state.flag, state.fail
+
+
+def blocking_func(
+    store: Storelike,
+    params: Sequence[str],
+    results: Sequence[str],
+    begin: Callable[..., Any],
+    *,
+    engine: wasmtime.Engine | None = None,
+) -> wasmtime.Func:
+    """A core function ``params -> results`` that may suspend the fiber calling it.
+
+    ``begin(*args)`` runs when wasm calls it, with the raw arguments
+    (integers signed).  It returns the results (a tuple or list; ``None`` for
+    none) to complete at once, or a :class:`Suspension` to suspend the calling
+    fiber -- allowed only where :func:`can_suspend` is true, else the call
+    traps with :class:`SuspensionError`.  An exception from ``begin`` traps
+    at once and is re-raised unchanged by the entry point (as with
+    :func:`~._engine.core.make_host_func`).
+
+    The function may be imported by core instances (``wasmtime.Instance`` or
+    ``CoreImports``) whose every entry is made through :class:`FiberCall` or
+    :func:`on_fiber`; reached any other way it traps with
+    :class:`SuspensionError` (rule 1 of the module docstring).  ``begin`` is
+    kept until the store is freed.
+    """
+    params, results = tuple(params), tuple(results)
+    functype = CoreFuncType(params, results)
+    _check_numeric(functype)
+    record = _record(store)
+    if record.closed:
+        _store_closed()
+    state = _state(record)
+    engine = _engine_of(state, record, store, engine)
+    linker = state.linker
+    if linker is None:
+        linker = state.linker = wasmtime.Linker(engine)
+    key = _HOST_ENTRIES.add((begin, record, _codec(params), _codec(results)))
+    record.host_keys.append(key)
+    name = f"b{next(_NAMES)}".encode()
+    linker_ptr = ctypes.addressof(linker.ptr().contents)
+    error = _define_async(
+        linker_ptr, b"", 0, name, len(name), record.functype(params, results), _BLOCK_ADDRESS, key, None
+    )
+    if error:
+        raise wasmtime.WasmtimeError._from_ptr(ctypes.cast(error, ctypes.POINTER(ffi.wasmtime_error_t)))
+    extern = ffi.wasmtime_extern_t()
+    if not _linker_get(linker_ptr, record.key, b"", 0, name, len(name), ctypes.addressof(extern)):
+        raise AssertionError("a function just defined in the linker is missing")
+    raw = wasmtime.Func._from_raw(extern.of.func)
+    flag, fail = _guard_parts(store, record, state)
+    guard = wasmtime.Instance(store, _guard_module(engine, functype), [flag, fail, raw])
+    func = guard.exports(store)["f"]
+    assert isinstance(func, wasmtime.Func)
+    return func
+
+
+# ---------------------------------------------------------------------------
+# can_suspend and on_fiber
+
+# Frames where native code entered Python other than the blocking callback.
+_ENTRY_NAMES = frozenset({"trampoline"})
+
+
+def can_suspend(store: Storelike) -> bool:
+    """Whether the running ``begin`` of a blocking function of ``store`` may return a :class:`Suspension`.
+
+    True only when called (at any depth of plain Python calls) from a
+    ``begin`` that wasm called directly on a fiber polled by
+    :meth:`FiberCall.poll`, with no Python host callback between that poll and
+    the wasm call; False everywhere else (outside any ``begin``, below a
+    Python host function that made a nested core call, inside :func:`on_fiber`,
+    inside ``ready``/``finish``).  See the module docstring for how.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if code is _BLOCK_CODE:
+            below = frame.f_back
+            if below is None or below.f_code is not _POLL_CODE:
+                return False
+            record = frame.f_locals.get("record")
+            return record is not None and record is _record(store)
+        if code is _POLL_CODE or code is _RESUME_CODE or code.co_name in _ENTRY_NAMES:
+            return False
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
+def on_fiber(store: Storelike, fn: Callable[[], T]) -> T:
+    """Run ``fn()`` so that every core call it makes synchronously happens on a fiber of ``store``.
+
+    Returns what ``fn`` returns, or re-raises its exception unchanged.  Blocking
+    functions reached from it may complete at once but not suspend
+    (:func:`can_suspend` is false in there).  Already on a fiber of the store,
+    it just calls ``fn()``.
+    """
+    record = _record(store)
+    if record.closed:
+        _store_closed()
+    state = _state(record)
+    if state.polls:
+        return fn()
+    thunk = state.thunk
+    if thunk is None:
+        fns = state.thunk_fns
+        thunk = state.thunk = make_host_func(store, (), (), lambda: fns[-1]())
+    box: list[T] = []
+
+    def run() -> None:
+        box.append(fn())
+
+    state.thunk_fns.append(run)
+    try:
+        call = FiberCall(store, thunk, ())
+        try:
+            if not call.poll():
+                raise SuspensionError("a call made by on_fiber suspended")
+            call.result()
+        finally:
+            call.close()
+    finally:
+        state.thunk_fns.pop()
+    return box[0]
