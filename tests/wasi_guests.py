@@ -30,7 +30,7 @@ import pytest
 import wasmtime
 
 GUESTS = Path(__file__).resolve().parent / "guests"
-WORLDS = {"probe": "probe", "command": "command", "bench": "bench", "sockets": "sockets", "http": "http", "wasi_fuzz": "wasi-fuzz"}
+WORLDS = {"probe": "probe", "command": "command", "bench": "bench", "sockets": "sockets", "http": "http", "wasi_fuzz": "wasi-fuzz", "async_app": "async-app", "async_caller": "async-caller"}
 
 
 def cache_dir() -> Path:
