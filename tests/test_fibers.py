@@ -6,6 +6,7 @@ import gc
 import random
 import sys
 import types
+import weakref
 from typing import Any, Callable, Sequence
 
 import pytest
@@ -493,6 +494,11 @@ def test_on_fiber() -> None:
     # A trap from a core call inside it.
     with pytest.raises(ComponentTrap, match="unreachable"):
         on_fiber(store, lambda: guest.raw("boom")(0))
+    # wasmtime refuses checked calls on a fiber; RawFunc is the way in.
+    add = guest.exports["add"]
+    assert isinstance(add, wasmtime.Func)
+    with pytest.raises(wasmtime.WasmtimeError, match="from an async context"):
+        on_fiber(store, lambda: add(store, 1, 2))
     # Suspending in there is refused.
     gates: dict[int, Gate] = {}
     gated(guest, gates)
@@ -530,6 +536,80 @@ def test_close_unfinished_call_then_store_works() -> None:
     assert finish(finished) == (3,)
     finished.close()
     assert finished.result() == (3,)  # the outcome survives close()
+
+
+def test_close_releases_the_suspension() -> None:
+    guest = Guest()
+    gates: dict[int, Gate] = {}
+    gated(guest, gates)
+    call = guest.call("run", 1, 1)
+    assert not call.poll()
+    gate = weakref.ref(gates.pop(1))
+    assert gate() is not None  # held by the suspended call
+    call.close()
+    gc.collect()
+    assert gate() is None
+
+
+def test_store_closed_under_a_suspended_call() -> None:
+    guest = Guest()
+    gates: dict[int, Gate] = {}
+    gated(guest, gates)
+    call = guest.call("run", 1, 1)
+    assert not call.poll()
+    guest.store.close()
+    with pytest.raises(ValueError, match="freed"):
+        call.poll()
+    call.close()  # the future is leaked, never deleted against the freed store
+    with pytest.raises(RuntimeError, match="has not finished"):
+        call.result()
+
+
+def test_a_suspension_ready_at_once_does_not_suspend() -> None:
+    guest = Guest()
+    gate = Gate((5,))
+    gate.open = True
+    guest.begin = lambda x: gate
+    call = guest.call("run", 0, 2)
+    assert call.poll() is True
+    assert call.result() == (10,)
+    assert gate.readies == 2
+
+
+def test_blocking_func_made_on_a_fiber() -> None:
+    store = wasmtime.Store()
+    made: list[wasmtime.Func] = []
+    later = Gate((7,))
+
+    def host() -> None:
+        made.append(blocking_func(store, (), ("i32",), lambda: later))
+
+    outer = make_host_func(store, (), (), host)
+    call = FiberCall(store, outer, ())
+    assert finish(call) == ()
+    module = wasmtime.Module(store.engine, """(module (import "" "b" (func $b (result i32)))
+      (func (export "go") (result i32) call $b))""")
+    go = wasmtime.Instance(store, module, made).exports(store)["go"]
+    assert isinstance(go, wasmtime.Func)
+    call = FiberCall(store, go, ())
+    assert not call.poll()
+    later.open = True
+    assert finish(call) == (7,)
+    with pytest.raises(SuspensionError):
+        RawFunc(store, go)()
+
+
+def test_fuel_exhaustion_on_a_fiber() -> None:
+    config = wasmtime.Config()
+    config.consume_fuel = True
+    store = wasmtime.Store(wasmtime.Engine(config))
+    store.set_fuel(10_000)
+    module = wasmtime.Module(store.engine, '(module (func (export "spin") (loop $l br $l)))')
+    spin = wasmtime.Instance(store, module, []).exports(store)["spin"]
+    assert isinstance(spin, wasmtime.Func)
+    with pytest.raises(ComponentTrap) as info:
+        finish(FiberCall(store, spin, ()))
+    assert info.value.trap_code == TrapCode.OUT_OF_FUEL
 
 
 def test_close_from_inside_a_fiber_is_deferred_or_refused() -> None:

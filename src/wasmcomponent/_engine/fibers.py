@@ -110,6 +110,14 @@ Lifetimes and other rules
 * Creating the first blocking function of a store needs its engine: it is
   known when the store was first seen by ``_engine`` as a ``wasmtime.Store``;
   otherwise pass a ``wasmtime.Store`` or ``engine=``.
+* **On a fiber, wasmtime refuses every checked entry into wasm**:
+  ``wasmtime.Func.__call__``, ``wasmtime.Instance(...)``, ``Linker.instantiate``
+  and ``_engine.core.instantiate`` fail with "cannot do blocking `call` from
+  an async context".  Unchecked calls (:class:`RawFunc`) work.  So code that
+  may run on a fiber (any host function of an async-using store,
+  :func:`on_fiber`'s ``fn``) must call wasm through :class:`RawFunc` and must
+  not instantiate (:func:`blocking_func` itself instantiates its guard through
+  wasmtime's async instantiation when on a fiber).
 * Not thread-safe, like stores.  One native async callback, one continuation
   and one finalizer serve every blocking function (the ``env`` wasmtime
   passes back is a small integer key).
@@ -180,6 +188,7 @@ _linker_get = _proto(
     ctypes.c_size_t, _vp,
 )
 _global_set = _proto("wasmtime_global_set", _vp, _vp, _vp, _vp)
+_instantiate_async = _proto("wasmtime_linker_instantiate_async", _vp, _vp, _vp, _vp, _vp, _vp, _vp)
 
 # wasmtime_val_t: a kind byte, then the value at offset 8; 32 bytes each.
 _VAL = ctypes.sizeof(ffi.wasmtime_val_t)
@@ -225,7 +234,7 @@ class Suspension(Protocol):
 class _ValCodec:
     """Read and write ``wasmtime_val_t`` arrays of one list of core types."""
 
-    __slots__ = ("types", "count", "array", "_read", "_write", "_kinds", "_masks")
+    __slots__ = ("types", "count", "array", "write", "_read", "_pack", "_kinds", "_masks")
 
     def __init__(self, types: tuple[str, ...]) -> None:
         self.types = types
@@ -234,9 +243,10 @@ class _ValCodec:
         read = "<" + "".join(f"8x{_READ_CODES[t]}{_VAL - 8 - struct.calcsize(_READ_CODES[t])}x" for t in types)
         write = "<" + "".join(f"B7x{_WRITE_CODES[t]}{_VAL - 8 - struct.calcsize(_WRITE_CODES[t])}x" for t in types)
         self._read = struct.Struct(read).unpack_from
-        self._write = struct.Struct(write).pack_into
+        self._pack = struct.Struct(write).pack_into
         self._kinds = tuple(_KINDS[t] for t in types)
         self._masks = tuple(_MASKS[t] for t in types)
+        self.write: Callable[[Any, int, Sequence[Number] | None], None] = self._fast_writer()
 
     def read(self, address: int) -> tuple[Number, ...]:
         """The values at ``address`` (integers signed)."""
@@ -244,7 +254,37 @@ class _ValCodec:
             return ()
         return self._read(self.array.from_address(address))
 
-    def write(self, target: Any, offset: int, values: Sequence[Number] | None) -> None:
+    def _fast_writer(self) -> Callable[[Any, int, Sequence[Number] | None], None]:
+        """``write(target, offset, values)``: straight-line code for this signature.
+
+        Anything unusual (a wrong count or type, ``None``, an f32 out of range)
+        falls back to :meth:`_checked_write`, which raises the clear error or
+        converts as C does.
+        """
+        names = [f"v{i}" for i in range(self.count)]
+        packed = "".join(
+            f", {kind}, {name}" + (f" & {mask:#x}" if mask else "")
+            for kind, mask, name in zip(self._kinds, self._masks, names, strict=True)
+        )
+        if self.count:
+            body = [f"            {''.join(n + ', ' for n in names)}= values", f"            pack(target, offset{packed})"]
+        else:
+            body = ["            if values:", "                slow(target, offset, values)"]
+        lines = [
+            "def make(pack, slow, errors):",
+            "    def write(target, offset, values):",
+            "        try:",
+            *body,
+            "        except errors:",
+            "            slow(target, offset, values)",
+            "    return write",
+        ]
+        namespace: dict[str, Any] = {}
+        exec(compile("\n".join(lines), f"<fiber values {self.types}>", "exec"), namespace)
+        maker: Callable[..., Callable[[Any, int, Sequence[Number] | None], None]] = namespace["make"]
+        return maker(self._pack, self._checked_write, (TypeError, ValueError, OverflowError, struct.error))
+
+    def _checked_write(self, target: Any, offset: int, values: Sequence[Number] | None) -> None:
         """Store ``values`` (kind and value) into ``target`` (a ctypes buffer) at ``offset``."""
         if values is None:
             values = ()
@@ -261,7 +301,7 @@ class _ValCodec:
             elif ty == "f32":
                 value = ctypes.c_float(value).value  # C rounding: overflow gives infinity
             flat += (kind, value)
-        self._write(target, offset, *flat)
+        self._pack(target, offset, *flat)
 
 
 _CODECS: dict[tuple[str, ...], _ValCodec] = {}
@@ -283,7 +323,7 @@ class _FiberState:
 
     __slots__ = (
         "polls", "deferred", "engine", "linker", "flag", "flag_values", "flag_on", "flag_off", "fail", "thunk",
-        "thunk_fns", "signatures", "__weakref__",
+        "thunk_fns", "shapes", "__weakref__",
     )
 
     def __init__(self) -> None:
@@ -301,8 +341,8 @@ class _FiberState:
         self.fail: wasmtime.Func | None = None
         self.thunk: wasmtime.Func | None = None
         self.thunk_fns: list[Callable[[], None]] = []
-        # Core signature of each function called through FiberCall, by its raw bytes.
-        self.signatures: dict[bytes, tuple[_ValCodec, _ValCodec]] = {}
+        # Call layout of each function called through FiberCall, by its raw bytes.
+        self.shapes: dict[bytes, _CallShape] = {}
 
 
 def _state(record: _StoreRecord) -> _FiberState:
@@ -335,6 +375,23 @@ def _engine_of(
 # ---------------------------------------------------------------------------
 # FiberCall
 
+_FUNC_SIZE = ctypes.sizeof(ffi.wasmtime_func_t)
+
+
+class _CallShape:
+    """The buffer layout of calls of one core signature: args | results | trap | error | function."""
+
+    __slots__ = ("params", "results", "rbase", "tbase", "buffer", "failure")
+
+    def __init__(self, params: _ValCodec, results: _ValCodec) -> None:
+        self.params = params
+        self.results = results
+        self.rbase = params.count * _VAL
+        self.tbase = self.rbase + results.count * _VAL
+        self.buffer = ctypes.c_ubyte * (self.tbase + 16 + _FUNC_SIZE)
+        # The trap and error pointers written by wasmtime when the call fails.
+        self.failure = struct.Struct(f"<{self.tbase}xQQ").unpack_from
+
 _OUTCOME_PENDING = object()
 
 
@@ -346,7 +403,7 @@ class FiberCall:
     """
 
     __slots__ = (
-        "_store", "_record", "_state", "_buffer", "_future", "_codec", "_offsets",
+        "_store", "_record", "_state", "_buffer", "_future", "_shape",
         "_running", "_outcome", "__weakref__",
     )
 
@@ -360,35 +417,31 @@ class FiberCall:
         if raw.store_id != record.store_id:
             raise ValueError("the function belongs to a different store")
         state = _state(record)
-        if state.engine is None and isinstance(getattr(store, "engine", None), wasmtime.Engine):
-            state.engine = store.engine  # type: ignore[union-attr]
         key = bytes(raw)
-        signature = state.signatures.get(key)
-        if signature is None:
+        shape = state.shapes.get(key)
+        if shape is None:
             functype = _core_functype(func.type(store))
             _check_numeric(functype)
-            signature = state.signatures[key] = (_codec(functype.params), _codec(functype.results))
-        params, results = signature
+            shape = state.shapes[key] = _CallShape(_codec(functype.params), _codec(functype.results))
+            if state.engine is None and isinstance(getattr(store, "engine", None), wasmtime.Engine):
+                state.engine = store.engine  # type: ignore[union-attr]
+        params = shape.params
         if len(args) != params.count:
             raise TypeError(f"expected {params.count} arguments, got {len(args)}")
-        # One buffer: args | results | trap pointer | error pointer | function.
-        rbase = params.count * _VAL
-        tbase = rbase + results.count * _VAL
-        fsize = ctypes.sizeof(raw)
-        buffer = (ctypes.c_ubyte * (tbase + 16 + fsize))()
-        params.write(buffer, 0, args)
-        ctypes.memmove(ctypes.addressof(buffer) + tbase + 16, ctypes.addressof(raw), fsize)
+        buffer = shape.buffer()
         base = ctypes.addressof(buffer)
+        tbase = shape.tbase
+        params.write(buffer, 0, args)
+        ctypes.memmove(base + tbase + 16, ctypes.addressof(raw), _FUNC_SIZE)
         self._store = store  # the future borrows the store: keep a Store alive
         self._record = record
         self._state = state
         self._buffer: Any = buffer
-        self._codec = results
-        self._offsets = (rbase, tbase)
+        self._shape = shape
         self._running = False
         self._outcome: Any = _OUTCOME_PENDING
         self._future: int = _call_async(
-            record.key, base + tbase + 16, base, params.count, base + rbase, results.count,
+            record.key, base + tbase + 16, base, params.count, base + shape.rbase, shape.results.count,
             base + tbase, base + tbase + 8,
         )
 
@@ -431,9 +484,8 @@ class FiberCall:
     def _finish(self) -> None:
         """Collect the outcome now (the store's pending slot is shared) and free the fiber."""
         buffer = self._buffer
-        rbase, tbase = self._offsets
-        trap = _vp.from_buffer(buffer, tbase).value
-        error = _vp.from_buffer(buffer, tbase + 8).value
+        shape = self._shape
+        trap, error = shape.failure(buffer)
         future, self._future = self._future, 0
         _future_delete(future)
         if trap or error:
@@ -442,7 +494,7 @@ class FiberCall:
             except BaseException as failure:  # noqa: BLE001 - stored and re-raised by result()
                 self._outcome = failure
         else:
-            self._outcome = self._codec.read(ctypes.addressof(buffer) + rbase)
+            self._outcome = shape.results.read(ctypes.addressof(buffer) + shape.rbase)
         self._buffer = None
 
     @property
@@ -510,8 +562,10 @@ _POLL_CODE = FiberCall.poll.__code__
 # Blocking functions
 
 
-class _Continuation(ctypes.Structure):
-    _fields_ = [("callback", _vp), ("env", _vp), ("finalizer", _vp)]
+# wasmtime_async_continuation_t: callback, env, finalizer (three pointers).
+_CONT_ARRAY = ctypes.c_ubyte * 24
+_CONT_PACK = struct.Struct("<QQQ").pack_into
+_SLOTS = _HOST_ENTRIES.slots  # core's host entries (never replaced, only mutated)
 
 
 # Suspended blocking calls by the key carried in the continuation's env:
@@ -530,29 +584,24 @@ def _block_callback(
     env: int | None, caller: int, args: int, nargs: int, results: int, nresults: int, trap_ret: int, cont: int
 ) -> None:
     """The native callback of every blocking function: calls ``begin`` (never raises)."""
-    continuation = _Continuation.from_address(cont)
-    continuation.callback = _RESUME_ADDRESS  # wasmtime panics if it is left unset
+    # First of all: wasmtime panics if the continuation is left unset.
+    _CONT_PACK(_CONT_ARRAY.from_address(cont), 0, _RESUME_ADDRESS, 0, 0)
     record = None
     try:
-        begin, record, params, results_codec = _HOST_ENTRIES.slots[env or 0]  # type: ignore[misc]
+        begin, record, params, codec = _SLOTS[env or 0]  # type: ignore[misc]
         outcome = begin(*params.read(args)) if nargs else begin()
-        if outcome is None or isinstance(outcome, (tuple, list)):
-            results_codec.write(_results_array(results_codec, results), 0, outcome)
+        if outcome is None or outcome.__class__ is tuple or isinstance(outcome, (tuple, list)):
+            codec.write(codec.array.from_address(results) if nresults else None, 0, outcome)
             return
         if sys._getframe(1).f_code is not _POLL_CODE:
             raise SuspensionError(
                 "a blocking function tried to suspend below a Python host frame (check can_suspend first)"
             )
         key = next(_KEYS)
-        _SUSPENDED[key] = (outcome, record, results_codec, results, trap_ret)
-        continuation.env = key
-        continuation.finalizer = _DROPPED_ADDRESS
+        _SUSPENDED[key] = (outcome, record, codec, results, trap_ret)
+        _CONT_PACK(_CONT_ARRAY.from_address(cont), 0, _RESUME_ADDRESS, key, _DROPPED_ADDRESS)
     except BaseException as exc:  # noqa: BLE001 - becomes the guest's trap
         _write_trap(record, trap_ret, exc)
-
-
-def _results_array(codec: _ValCodec, address: int) -> Any:
-    return codec.array.from_address(address) if codec.count else codec.array()
 
 
 def _resume(env: int | None) -> bool:
@@ -567,7 +616,7 @@ def _resume(env: int | None) -> bool:
         if not suspension.ready():
             return False
         del _SUSPENDED[env]
-        codec.write(_results_array(codec, results), 0, suspension.finish())
+        codec.write(codec.array.from_address(results) if codec.count else None, 0, suspension.finish())
     except BaseException as exc:  # noqa: BLE001 - becomes the guest's trap
         _SUSPENDED.pop(env, None)
         _write_trap(record, trap_ret, exc)
@@ -652,6 +701,41 @@ def _guard_parts(store: Storelike, record: _StoreRecord, state: _FiberState) -> 
     return state.flag, state.fail
 
 
+def _instantiate_guard(
+    store: Storelike,
+    record: _StoreRecord,
+    state: _FiberState,
+    engine: wasmtime.Engine,
+    module: wasmtime.Module,
+    imports: list[Any],
+) -> wasmtime.Instance:
+    """Instantiate a guard module; on a fiber through wasmtime's async instantiation.
+
+    On a fiber wasmtime refuses every synchronous instantiation ("cannot do
+    blocking `call` from an async context"), so there a throwaway linker
+    instantiates it as a nested future (the module has no start function: one
+    poll finishes it).
+    """
+    if not state.polls:
+        return wasmtime.Instance(store, module, imports)
+    linker = wasmtime.Linker(engine)
+    for name, item in zip(("on", "fail", "block"), imports, strict=True):
+        linker.define(store, "", name, item)
+    instance = ffi.wasmtime_instance_t()
+    out = (_vp * 2)()  # trap, error
+    future = _instantiate_async(
+        ctypes.addressof(linker.ptr().contents), record.key, ctypes.addressof(module.ptr().contents),
+        ctypes.addressof(instance), ctypes.addressof(out), ctypes.addressof(out) + 8,
+    )
+    done = _future_poll(future)
+    _future_delete(future)
+    if out[0] or out[1]:
+        _raise_failure(record, out[1], out[0])
+    if not done:
+        raise AssertionError("instantiating a guard module suspended")
+    return wasmtime.Instance._from_raw(instance)
+
+
 def blocking_func(
     store: Storelike,
     params: Sequence[str],
@@ -701,7 +785,7 @@ def blocking_func(
         raise AssertionError("a function just defined in the linker is missing")
     raw = wasmtime.Func._from_raw(extern.of.func)
     flag, fail = _guard_parts(store, record, state)
-    guard = wasmtime.Instance(store, _guard_module(engine, functype), [flag, fail, raw])
+    guard = _instantiate_guard(store, record, state, engine, _guard_module(engine, functype), [flag, fail, raw])
     func = guard.exports(store)["f"]
     assert isinstance(func, wasmtime.Func)
     return func
