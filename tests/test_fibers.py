@@ -21,7 +21,7 @@ except ImportError:  # pragma: no cover - another layer is mid-change: load only
     _pkg.__path__ = [str(__import__("pathlib").Path(__file__).parents[1] / "src" / "wasmcomponent")]
     sys.modules["wasmcomponent"] = _pkg
 
-from wasmcomponent._engine import RawFunc, instantiate, make_host_func, take_pending
+from wasmcomponent._engine import RawFunc, fibers, instantiate, make_host_func, take_pending
 from wasmcomponent._engine.fibers import (
     FiberCall,
     SuspensionError,
@@ -465,6 +465,27 @@ def test_blocking_func_outside_a_fiber_traps_instead_of_aborting() -> None:
         instantiate(store, module, [block])
     # Still fine afterwards, and on a fiber.
     assert finish(guest.call("run", 2, 2)) == (4,)
+
+
+def test_unguarded_blocking_func() -> None:
+    store = wasmtime.Store()
+    gate = Gate((3,))
+
+    def begin() -> Any:
+        return gate if can_suspend(store) else (1,)
+
+    block = blocking_func(store, (), ("i32",), begin, guard=False)
+    module = wasmtime.Module(store.engine, """(module (import "" "b" (func $b (result i32)))
+      (func (export "go") (result i32) call $b))""")
+    go = wasmtime.Instance(store, module, [block]).exports(store)["go"]
+    assert isinstance(go, wasmtime.Func)
+    call = FiberCall(store, go, ())
+    assert not call.poll()
+    gate.open = True
+    assert finish(call) == (3,)
+    assert on_fiber(store, lambda: RawFunc(store, go)()) == 1
+    # No guard flag was made for this store: polls write nothing.
+    assert fibers._state(fibers._record(store)).flag_on is None
 
 
 def test_on_fiber() -> None:
