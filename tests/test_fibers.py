@@ -27,6 +27,7 @@ from wasmcomponent._engine.fibers import (
     SuspensionError,
     blocking_func,
     can_suspend,
+    in_fiber,
     on_fiber,
 )
 from wasmcomponent.errors import ComponentTrap, TrapCode
@@ -258,6 +259,9 @@ def test_trap_from_begin() -> None:
     # A wrong result type from begin traps with a TypeError.
     guest.begin = lambda x: ("nope",)
     with pytest.raises(TypeError, match="expected an integer"):
+        finish(guest.call("run", 0, 1))
+    guest.begin = lambda x: x  # a bare value instead of a tuple
+    with pytest.raises(TypeError, match="begin returned int"):
         finish(guest.call("run", 0, 1))
 
 
@@ -500,6 +504,9 @@ def test_on_fiber() -> None:
     guest.begin = begin
     assert on_fiber(store, lambda: run(2, 2)) == 12
     assert verdicts == [False, False]
+    assert not in_fiber(store)
+    assert on_fiber(store, lambda: in_fiber(store))
+    assert not on_fiber(store, lambda: in_fiber(wasmtime.Store()))
     # Its exception is re-raised unchanged, its value returned.
     error = OSError("fn failed")
 

@@ -26,7 +26,15 @@ from .core import (
     take_pending,
     wat_to_wasm,
 )
-from .fibers import FiberCall, Suspension, SuspensionError, blocking_func, can_suspend, on_fiber
+from .fibers import (
+    FiberCall,
+    Suspension,
+    SuspensionError,
+    blocking_func,
+    can_suspend,
+    in_fiber,
+    on_fiber,
+)
 from .memory import OUT_OF_BOUNDS, GuestMemory
 
 __all__ = [
@@ -46,6 +54,7 @@ __all__ = [
     "blocking_func",
     "can_suspend",
     "exports_by_name",
+    "in_fiber",
     "instantiate",
     "is_text",
     "make_host_func",

@@ -19,6 +19,8 @@ spike ``benchmarks/spike_suspend.py`` chose:
   results (or raises: a trap for the guest, re-raised by ``result()``).
 * :func:`can_suspend` -- whether the ``begin`` running now may return a
   :class:`Suspension`.
+* :func:`in_fiber` -- whether a poll of the store is running (so wasm
+  entered now runs on a fiber).
 * :func:`on_fiber` -- run a Python function so that the core calls it makes
   (through :class:`RawFunc` or anything else) happen on a fiber, which is what
   a blocking function needs even when it completes at once.
@@ -160,6 +162,7 @@ __all__ = [
     "SuspensionError",
     "blocking_func",
     "can_suspend",
+    "in_fiber",
     "on_fiber",
 ]
 
@@ -598,6 +601,11 @@ def _block_callback(
         if outcome is None or outcome.__class__ is tuple or isinstance(outcome, (tuple, list)):
             codec.write(codec.array.from_address(results) if nresults else None, 0, outcome)
             return
+        if not hasattr(outcome, "ready"):
+            raise TypeError(
+                f"a blocking function's begin returned {type(outcome).__name__}: "
+                "expected a tuple or list of results, None or a Suspension"
+            )
         if sys._getframe(1).f_code is not _POLL_CODE:
             raise SuspensionError(
                 "a blocking function tried to suspend below a Python host frame (check can_suspend first)"
@@ -838,6 +846,12 @@ def can_suspend(store: Storelike) -> bool:
             return False
         frame = frame.f_back  # type: ignore[assignment]
     return False
+
+
+def in_fiber(store: Storelike) -> bool:
+    """Whether a :class:`FiberCall` of ``store`` is being polled (so wasm entered now runs on its fiber)."""
+    state: _FiberState | None = _record(store).states.get(_FiberState)
+    return state is not None and bool(state.polls)
 
 
 def on_fiber(store: Storelike, fn: Callable[[], T]) -> T:
