@@ -640,6 +640,44 @@ def test_fuel_exhaustion_on_a_fiber() -> None:
     assert info.value.trap_code == TrapCode.OUT_OF_FUEL
 
 
+def test_fuel_yield_interval_suspends_without_a_suspension() -> None:
+    # An embedder's fuel (or epoch) async yield makes poll() return False with
+    # no blocking function involved: polling again simply continues.
+    from wasmtime import _bindings
+
+    config = wasmtime.Config()
+    config.consume_fuel = True
+    store = wasmtime.Store(wasmtime.Engine(config))
+    store.set_fuel(1_000_000)
+    module = wasmtime.Module(store.engine, """(module (func (export "count") (param i32) (result i32) (local i32)
+      (block $d (loop $l (br_if $d (i32.ge_u (local.get 1) (local.get 0)))
+        (local.set 1 (i32.add (local.get 1) (i32.const 1))) (br $l)))
+      local.get 1))""")
+    count = wasmtime.Instance(store, module, []).exports(store)["count"]
+    assert isinstance(count, wasmtime.Func)
+    assert not _bindings.wasmtime_context_fuel_async_yield_interval(store._context(), 1000)
+    call = FiberCall(store, count, (5000,))
+    yields = 0
+    while not call.poll():
+        yields += 1
+    assert yields > 10
+    assert call.result() == (5000,)
+    assert RawFunc(store, count)(7) == 7  # sync calls do not yield
+
+
+def test_python_recursion_through_c_on_a_fiber() -> None:
+    # Python code on a fiber runs on its 2 MiB stack (wasmtime's default
+    # async_stack_size): Python -> C -> Python recursion of a few hundred
+    # levels fits; about 900 levels overflow it and wasmtime aborts the
+    # process, which is why the depth here stays well below that.
+    store = wasmtime.Store()
+
+    def nested(n: int) -> int:
+        return 0 if n == 0 else sorted([0], key=lambda _: nested(n - 1))[0] + 1
+
+    assert on_fiber(store, lambda: nested(200)) == 1
+
+
 def test_close_from_inside_a_fiber_is_deferred_or_refused() -> None:
     guest = Guest()
     gates: dict[int, Gate] = {}

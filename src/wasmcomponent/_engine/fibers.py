@@ -124,6 +124,16 @@ Lifetimes and other rules
   :func:`on_fiber`'s ``fn``) must call wasm through :class:`RawFunc` and must
   not instantiate (:func:`blocking_func` itself instantiates its guard through
   wasmtime's async instantiation when on a fiber).
+* **Python code on a fiber runs on the fiber's C stack** (wasmtime's
+  ``async_stack_size``, 2 MiB by default, shared with the wasm frames).
+  Python -> C -> Python recursion (``sorted(key=...)``, dunder methods,
+  ``__init__`` through ``type.__call__``) costs about 2.3 KiB per level here:
+  a few hundred levels fit, about 900 overflow it and wasmtime aborts the
+  process ("execution on async fiber has overflowed its stack"), well before
+  Python's recursion limit.  Engines made by wasmcomponent itself should set
+  a larger ``async_stack_size`` (virtual memory only).
+* An embedder's fuel or epoch *async yield* makes ``poll`` return False with
+  no blocking function involved: polling again continues the call.
 * Not thread-safe, like stores.  One native async callback, one continuation
   and one finalizer serve every blocking function (the ``env`` wasmtime
   passes back is a small integer key).
