@@ -271,3 +271,52 @@ def test_componentize_py_guests_roundtrip(guest: str, tmp_path: Path) -> None:
         after = run_guest("wasmcomponent", eng, copy, tmp_path / f"b{index}", setup, call)
         assert after == before
         assert before.stdout and before.result != ("trap", "ComponentTrap")
+
+
+# ------------------------------------------------------------------ async plans
+
+
+def test_builtins_and_callbacks_roundtrip() -> None:
+    """A hand-built plan with every Builtin field set comes back equal."""
+    from wasmcomponent.types import model
+
+    plan = p.Plan(
+        trampolines=[
+            p.Builtin("stream.read", 1, options=0, type=model.StreamType(model.U8)),
+            p.Builtin("task.return", 0, result=model.ListType(model.STRING)),
+            p.Builtin("waitable-set.wait", 0, options=0, cancellable=True),
+            p.Builtin("subtask.cancel", 0, is_async=True),
+            p.Builtin("context.set", 0, slot=1),
+            p.Builtin("thread.new-indirect", 0, core_type=(("i32",), ()), table=p.CoreExport(0, "tbl")),
+        ],
+        options=[p.OptionsDef("utf8", p.CoreExport(0, "mem"), None, None, 0, True, p.TrampolineRef(0))],
+    )
+    back = serial.loads_plan(serial.dumps_plan(plan))
+    assert back == plan
+    assert back.trampolines[0].type.payload is model.U8  # type: ignore[union-attr]
+
+
+def test_plans_of_the_previous_format_are_refused() -> None:
+    """A plan encoded before Builtin existed is refused (the cache then recompiles it)."""
+    from wasmcomponent.errors import DecodeError
+
+    encoded = serial.dumps_plan(_stripped(Component(wasmtime.Engine(), _built().wat)))
+    assert encoded[6] == serial.VERSION >= 2
+    with pytest.raises(DecodeError, match="not a serialized plan of this version"):
+        serial.loads_plan(encoded[:6] + bytes([serial.VERSION - 1]) + encoded[7:])
+
+
+@pytest.mark.parametrize(
+    "builtin",
+    [
+        p.Builtin("stream.read", 0, core_type=(("i32",),)),  # type: ignore[arg-type]
+        p.Builtin("stream.read", 0, type=p.CoreExport(0, "x")),  # type: ignore[arg-type]
+        p.Builtin("context.get", 0, slot=-1),
+        p.Builtin("task.return", 0, options="0"),  # type: ignore[arg-type]
+    ],
+)
+def test_builtin_fields_are_checked(builtin: p.Builtin) -> None:
+    plan = p.Plan(trampolines=[builtin])
+    with pytest.raises(Exception, match="corrupt serialized plan") as info:
+        serial.loads_plan(serial.dumps_plan(plan))
+    assert isinstance(info.value, wasmtime.WasmtimeError)

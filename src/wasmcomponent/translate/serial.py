@@ -48,7 +48,7 @@ from . import plan as p
 
 __all__ = ["dumps", "loads", "dumps_plan", "loads_plan", "PLAN_SPEC"]
 
-VERSION = 1
+VERSION = 2  # 2: Builtin trampolines, OptionsDef.callback
 _PREFIX = b"wcplan" + bytes([VERSION])
 
 NONE, FALSE, TRUE, INT, NEG, STR, BYTES, TUPLE, LIST, DICT, OBJ, RESOURCE, REF = range(13)
@@ -138,6 +138,7 @@ _REGISTRY: tuple[tuple[type, tuple[tuple[str, Spec], ...]], ...] = (
             ("post_return", ("opt", CORE_DEF)),
             ("component_instance", "int"),
             ("is_async", "bool"),
+            ("callback", ("opt", CORE_DEF)),
         ),
     ),
     (p.LiftedFunc, (("core", CORE_DEF), ("type", _cls(model.FuncType)), ("options", "int"))),
@@ -171,13 +172,32 @@ _REGISTRY += (
             ("imports", ("list", ("fixed", "str", EXTERN))),
             ("modules", ("list", "bytes")),
             ("steps", ("list", _cls(p.InstantiateModule, p.DefineResource))),
-            ("trampolines", ("list", _cls(p.LowerImport, p.LowerLifted, p.ResourceIntrinsic))),
+            ("trampolines", ("list", _cls(p.LowerImport, p.LowerLifted, p.ResourceIntrinsic, p.Builtin))),
             ("options", ("list", _cls(p.OptionsDef))),
             ("exports", ("dict", ("any", EXPORT_ITEM, _cls(p.ExportInstance)))),
             ("export_types", ("dict", EXTERN)),
             ("num_core_instances", "int"),
             ("num_component_instances", "int"),
             ("component_instance_parents", ("list", ("opt", "int"))),
+        ),
+    ),
+)
+
+# Added with format version 2 (appended: tags of the classes above are unchanged).
+_REGISTRY += (
+    (
+        p.Builtin,
+        (
+            ("name", "str"),
+            ("component_instance", "int"),
+            ("options", ("opt", "int")),
+            ("type", ("opt", VAL)),
+            ("result", ("opt", VAL)),
+            ("is_async", "bool"),
+            ("cancellable", "bool"),
+            ("slot", "int"),
+            ("core_type", ("opt", ("fixed", ("tuple", "str"), ("tuple", "str")))),
+            ("table", ("opt", CORE_DEF)),
         ),
     ),
 )

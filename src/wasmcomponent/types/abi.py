@@ -39,7 +39,6 @@ from __future__ import annotations
 from functools import cache
 from typing import Literal, Sequence
 
-from ..errors import UnsupportedError
 from .model import (
     U8,
     U16,
@@ -65,6 +64,7 @@ from .model import (
 
 __all__ = [
     "MAX_FLAT_PARAMS",
+    "MAX_FLAT_ASYNC_PARAMS",
     "MAX_FLAT_RESULTS",
     "PTR_SIZE",
     "ptr_size",
@@ -90,6 +90,7 @@ __all__ = [
 ]
 
 MAX_FLAT_PARAMS = 16
+MAX_FLAT_ASYNC_PARAMS = 4
 MAX_FLAT_RESULTS = 1
 PTR_SIZE = 4
 UTF16_TAG = 1 << 31
@@ -336,30 +337,69 @@ def flatten_types(ts: Sequence[ValType], memory64: bool = False) -> tuple[str, .
 
 
 @cache
-def flatten_functype(ft: FuncType, context: Literal["lift", "lower"], memory64: bool = False) -> CoreFuncType:
+def flatten_functype(
+    ft: FuncType,
+    context: Literal["lift", "lower"],
+    memory64: bool = False,
+    *,
+    is_async: bool = False,
+    callback: bool = False,
+) -> CoreFuncType:
     """The core signature of a lifted (``'lift'``) or lowered (``'lower'``) function.
 
-    More than 16 flat params spill to one pointer; more than one flat result
-    becomes a returned pointer (``lift``) or a trailing out-pointer parameter
-    (``lower``); pointers are ``i64`` with ``memory64``.  Only the synchronous
-    ABI is supported.
+    ``is_async`` is the canonical ``async`` option (not ``ft.is_async``: an
+    async function type may be lifted or lowered synchronously) and
+    ``callback`` whether an async lift has a ``(callback ...)``.  Pointers
+    are ``i64`` with ``memory64``.
 
-    >>> from wasmcomponent.types.model import STRING
+    Synchronously, more than 16 flat params spill to one pointer; more than
+    one flat result becomes a returned pointer (``lift``) or a trailing
+    out-pointer parameter (``lower``):
+
+    >>> from wasmcomponent.types.model import STRING, U32
     >>> flatten_functype(FuncType((("s", STRING),), STRING), "lower")
     CoreFuncType(params=('i32', 'i32', 'i32'), results=())
+
+    An async lift spills params the same way; its results go through
+    ``task.return``, so it returns nothing, or an ``i32`` status code to the
+    callback loop:
+
+    >>> get = FuncType((("s", STRING),), U32, True)
+    >>> flatten_functype(get, "lift", is_async=True)
+    CoreFuncType(params=('i32', 'i32'), results=())
+    >>> flatten_functype(get, "lift", is_async=True, callback=True)
+    CoreFuncType(params=('i32', 'i32'), results=('i32',))
+
+    An async lower spills more than 4 flat params, passes any result through
+    a trailing out-pointer and returns the subtask's status code:
+
+    >>> flatten_functype(get, "lower", is_async=True)
+    CoreFuncType(params=('i32', 'i32', 'i32'), results=('i32',))
+    >>> five = FuncType(tuple((n, U32) for n in "abcde"), None, True)
+    >>> flatten_functype(five, "lower", True, is_async=True)
+    CoreFuncType(params=('i64',), results=('i32',))
     """
-    if ft.is_async:
-        raise UnsupportedError("the async canonical ABI is not supported yet")
     ptr = ptr_type(memory64)
     params = flatten_types([t for _, t in ft.params], memory64)
     results = flatten_types([ft.result] if ft.result is not None else [], memory64)
-    if len(params) > MAX_FLAT_PARAMS:
+    if not is_async:
+        if len(params) > MAX_FLAT_PARAMS:
+            params = (ptr,)
+        if len(results) > MAX_FLAT_RESULTS:
+            if context == "lift":
+                results = (ptr,)
+            else:
+                assert context == "lower"
+                params = params + (ptr,)
+                results = ()
+        return CoreFuncType(params, results)
+    if context == "lift":
+        if len(params) > MAX_FLAT_PARAMS:
+            params = (ptr,)
+        return CoreFuncType(params, ("i32",) if callback else ())
+    assert context == "lower"
+    if len(params) > MAX_FLAT_ASYNC_PARAMS:
         params = (ptr,)
-    if len(results) > MAX_FLAT_RESULTS:
-        if context == "lift":
-            results = (ptr,)
-        else:
-            assert context == "lower"
-            params = params + (ptr,)
-            results = ()
-    return CoreFuncType(params, results)
+    if results:
+        params = params + (ptr,)
+    return CoreFuncType(params, ("i32",))

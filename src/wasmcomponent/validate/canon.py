@@ -216,6 +216,8 @@ def check_canon(s: State, canon: object) -> None:
             raise ValidationError("canonical option `callback` cannot be specified for lowerings", off)
         if o.gc and o.core_type is None:
             raise ValidationError("cannot specify `gc` without also specifying a `core-type` for lowerings", off)
+        if o.is_async and not lowered.is_async:
+            raise ValidationError("the `async` canonical option requires an async function type", off)
         sig = lowered_sig(lowered, o, False, off)
         _check_call_size(s, lowered, "lowered", off)
         s.core_funcs.append(sig)
@@ -233,7 +235,18 @@ def check_canon(s: State, canon: object) -> None:
     elif isinstance(canon, ast.CanonBuiltin):
         if canon.options is not None:
             check_options(s, canon.options, canon.offset)
+        _check_builtin(canon)
         s.core_funcs.append(None)
+
+
+def _check_builtin(canon: ast.CanonBuiltin) -> None:
+    """wasmparser's rules on the immediates of ``context.get``/``context.set``."""
+    if canon.name in ("context.get", "context.set"):
+        if canon.get("valtype") not in ("i32", "i64"):
+            raise ValidationError(f"`{canon.name}` only supports `i32` or `i64`", canon.offset)
+        slot = canon.get("slot")
+        if isinstance(slot, int) and slot > 1:
+            raise ValidationError(f"`{canon.name}` immediate must be zero or one: {slot}", canon.offset)
 
 
 def _check_call_size(s: State, func: Func, how: str, offset: int) -> None:
