@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import random
+import subprocess
 import sys
 import types
 import weakref
@@ -29,6 +30,7 @@ from wasmcomponent._engine.fibers import (
     can_suspend,
     in_fiber,
     on_fiber,
+    set_async_stack_size,
 )
 from wasmcomponent.errors import ComponentTrap, TrapCode
 
@@ -668,14 +670,37 @@ def test_fuel_yield_interval_suspends_without_a_suspension() -> None:
 def test_python_recursion_through_c_on_a_fiber() -> None:
     # Python code on a fiber runs on its 2 MiB stack (wasmtime's default
     # async_stack_size): Python -> C -> Python recursion of a few hundred
-    # levels fits; about 900 levels overflow it and wasmtime aborts the
-    # process, which is why the depth here stays well below that.
+    # levels fits; about 900 levels (with a raised recursion limit) overflow
+    # it and wasmtime aborts the process, so the depth here stays well below.
     store = wasmtime.Store()
 
     def nested(n: int) -> int:
         return 0 if n == 0 else sorted([0], key=lambda _: nested(n - 1))[0] + 1
 
     assert on_fiber(store, lambda: nested(200)) == 1
+
+
+def test_larger_fiber_stacks_hold_deeper_recursion() -> None:
+    # In a child process: with the default stack this depth aborts the process.
+    script = """
+import sys
+import wasmtime
+sys.setrecursionlimit(10_000)
+from wasmcomponent._engine.fibers import on_fiber, set_async_stack_size
+config = wasmtime.Config()
+set_async_stack_size(config, 16 << 20)
+store = wasmtime.Store(wasmtime.Engine(config))
+def nested(n):
+    return 0 if n == 0 else sorted([0], key=lambda _: nested(n - 1))[0] + 1
+print(on_fiber(store, lambda: nested(950)))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "1"
+    with pytest.raises(TypeError):
+        set_async_stack_size("config", 1 << 20)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        set_async_stack_size(wasmtime.Config(), 0)
 
 
 def test_close_from_inside_a_fiber_is_deferred_or_refused() -> None:

@@ -34,6 +34,7 @@ from .fibers import (
     can_suspend,
     in_fiber,
     on_fiber,
+    set_async_stack_size,
 )
 from .memory import OUT_OF_BOUNDS, GuestMemory
 
@@ -61,6 +62,7 @@ __all__ = [
     "module_exports",
     "module_imports",
     "on_fiber",
+    "set_async_stack_size",
     "store_key",
     "store_state",
     "take_pending",

@@ -129,9 +129,11 @@ Lifetimes and other rules
   Python -> C -> Python recursion (``sorted(key=...)``, dunder methods,
   ``__init__`` through ``type.__call__``) costs about 2.3 KiB per level here:
   a few hundred levels fit, about 900 overflow it and wasmtime aborts the
-  process ("execution on async fiber has overflowed its stack"), well before
-  Python's recursion limit.  Engines made by wasmcomponent itself should set
-  a larger ``async_stack_size`` (virtual memory only).
+  process ("execution on async fiber has overflowed its stack").  Python's
+  default recursion limit (1000 frames) stops that pattern first (two frames
+  a level), but not code whose levels use more C stack, nor a program that
+  raised the limit.  Engines made by wasmcomponent itself should set
+  a larger one with :func:`set_async_stack_size` (address space only).
 * An embedder's fuel or epoch *async yield* makes ``poll`` return False with
   no blocking function involved: polling again continues the call.
 * Not thread-safe, like stores.  One native async callback, one continuation
@@ -174,6 +176,7 @@ __all__ = [
     "can_suspend",
     "in_fiber",
     "on_fiber",
+    "set_async_stack_size",
 ]
 
 T = TypeVar("T")
@@ -205,6 +208,7 @@ _linker_get = _proto(
     ctypes.c_size_t, _vp,
 )
 _global_set = _proto("wasmtime_global_set", _vp, _vp, _vp, _vp)
+_stack_size_set = _proto("wasmtime_config_async_stack_size_set", None, _vp, ctypes.c_size_t)
 _instantiate_async = _proto("wasmtime_linker_instantiate_async", _vp, _vp, _vp, _vp, _vp, _vp, _vp)
 
 # wasmtime_val_t: a kind byte, then the value at offset 8; 32 bytes each.
@@ -856,6 +860,20 @@ def can_suspend(store: Storelike) -> bool:
             return False
         frame = frame.f_back  # type: ignore[assignment]
     return False
+
+
+def set_async_stack_size(config: wasmtime.Config, size: int) -> None:
+    """Set the size of every fiber stack of engines made from ``config`` (wasmtime-py has no setter).
+
+    Only address space is reserved; a suspended fiber keeps resident only the
+    pages it touched.  Wasmtime requires it to exceed ``max_wasm_stack``
+    (512 KiB by default) and reports a violation when the engine is made.
+    """
+    if not isinstance(config, wasmtime.Config):
+        raise TypeError(f"expected a wasmtime.Config, got {type(config).__name__}")
+    if not 0 < size < 2**40:
+        raise ValueError(f"stack size out of range: {size}")
+    _stack_size_set(ctypes.addressof(config.ptr().contents), size)
 
 
 def in_fiber(store: Storelike) -> bool:
