@@ -267,6 +267,31 @@ def test_trap_from_begin() -> None:
         finish(guest.call("run", 0, 1))
 
 
+def test_exception_from_an_ordinary_host_function_on_a_fiber() -> None:
+    guest = Guest()
+    error = LookupError("host")
+
+    def host(x: int) -> int:
+        raise error
+
+    guest.host = host
+    with pytest.raises(LookupError) as info:
+        finish(guest.call("via_host", 1))
+    assert info.value is error
+    # A host function made by wasmtime-py parks its exception elsewhere: same outcome.
+    store = guest.store
+    parked = RuntimeError("parked")
+
+    def raising() -> None:
+        raise parked
+
+    func = wasmtime.Func(store, wasmtime.FuncType([], []), raising)
+    with pytest.raises(RuntimeError) as info2:
+        finish(FiberCall(store, func, ()))
+    assert info2.value is parked
+    assert take_pending(store) is None
+
+
 def test_thousands_of_interleaved_suspended_calls() -> None:
     guest = Guest()
     gates: dict[int, Gate] = {}
