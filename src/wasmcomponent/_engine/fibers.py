@@ -22,35 +22,41 @@ spike ``benchmarks/spike_suspend.py`` chose:
 * :func:`in_fiber` -- whether a poll of the store is running (so wasm
   entered now runs on a fiber).
 * :func:`on_fiber` -- run a Python function so that the core calls it makes
-  (through :class:`RawFunc` or anything else) happen on a fiber, which is what
-  a blocking function needs even when it completes at once.
+  (through :class:`RawFunc`: checked calls are refused on a fiber) happen on
+  a fiber, which is what a blocking function needs even when it completes at
+  once.
+* :func:`set_async_stack_size` -- the fiber stack size of an engine config.
 
-Example::
+Example (``wait`` suspends its caller until the host opens the gate):
 
-    WAT = '''(module
-      (import "" "wait" (func $wait (param i32) (result i32)))
-      (func (export "run") (param i32) (result i32)
-        (i32.add (call $wait (local.get 0)) (i32.const 1))))'''
-
-    class Later:                       # a Suspension
-        def __init__(self, x): self.x, self.go = x, False
-        def ready(self): return self.go
-        def finish(self): return (self.x * 10,)
-
-    pending = []
-    def begin(x):
-        if not can_suspend(store):     # below a Python host frame: answer now
-            return (x,)
-        pending.append(Later(x))
-        return pending[-1]
-
-    wait = blocking_func(store, ("i32",), ("i32",), begin)
-    run = wasmtime.Instance(store, wasmtime.Module(store.engine, WAT), [wait]).exports(store)["run"]
-    call = FiberCall(store, run, (4,))
-    assert call.poll() is False        # suspended inside `wait`
-    pending[0].go = True
-    assert call.poll() is True and call.result() == (41,)
-    call.close()
+>>> store = wasmtime.Store()
+>>> WAT = '''(module
+...   (import "" "wait" (func $wait (param i32) (result i32)))
+...   (func (export "run") (param i32) (result i32)
+...     (i32.add (call $wait (local.get 0)) (i32.const 1))))'''
+>>> class Later:  # a Suspension
+...     def __init__(self, x): self.x, self.go = x, False
+...     def ready(self): return self.go
+...     def finish(self): return (self.x * 10,)
+>>> pending = []
+>>> def begin(x):
+...     if not can_suspend(store):  # below a Python host frame: answer now
+...         return (x,)
+...     pending.append(Later(x))
+...     return pending[-1]
+>>> wait = blocking_func(store, ("i32",), ("i32",), begin)
+>>> module = wasmtime.Module(store.engine, WAT)
+>>> run = wasmtime.Instance(store, module, [wait]).exports(store)["run"]
+>>> call = FiberCall(store, run, (4,))
+>>> call.poll()  # suspended inside `wait`
+False
+>>> pending[0].go = True
+>>> call.poll(), call.result()
+(True, (41,))
+>>> call.close()
+>>> from wasmcomponent._engine import RawFunc
+>>> on_fiber(store, lambda: RawFunc(store, run)(4))  # on a fiber, but cannot suspend
+5
 
 The rules that keep the process alive
 -------------------------------------
