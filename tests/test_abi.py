@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import struct
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -31,6 +32,7 @@ from wasmcomponent.types.model import (
     CHAR,
     F32,
     F64,
+    PRIMITIVES,
     S8,
     S16,
     S32,
@@ -62,6 +64,55 @@ ENCODINGS = ("utf8", "utf16", "latin1+utf16")
 TAG = 1 << 31
 
 
+@dataclass(frozen=True)
+class Handle:
+    """A stream, future or error-context value as :class:`HandleContext` lifts it."""
+
+    kind: str  # "stream", "future" or "error-context"
+    type: Any  # the StreamType/FutureType (None for an error context)
+    index: int
+
+
+class HandleContext(LiftLowerContext):
+    """A context whose stream/future/error-context hooks make :class:`Handle` values.
+
+    Every hook call is appended to ``log`` as ``(hook name, type, index)``.
+    Lowering takes the index back out of a ``Handle`` of the right kind.
+    """
+
+    def __init__(self, *args: Any, log: list | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.log = [] if log is None else log
+
+    def _lift(self, kind: str, t: Any, index: int) -> Handle:
+        self.log.append(("lift_" + kind.replace("-", "_"), t, index))
+        return Handle(kind, t, index)
+
+    def _lower(self, kind: str, t: Any, value: Any) -> int:
+        if not isinstance(value, Handle) or value.kind != kind:
+            raise TypeError(f"expected a `{kind}` handle, found `{type(value).__name__}`")
+        self.log.append(("lower_" + kind.replace("-", "_"), t, value.index))
+        return value.index
+
+    def lift_stream(self, t: StreamType, index: int) -> Any:
+        return self._lift("stream", t, index)
+
+    def lower_stream(self, t: StreamType, value: Any) -> int:
+        return self._lower("stream", t, value)
+
+    def lift_future(self, t: FutureType, index: int) -> Any:
+        return self._lift("future", t, index)
+
+    def lower_future(self, t: FutureType, value: Any) -> int:
+        return self._lower("future", t, value)
+
+    def lift_error_context(self, index: int) -> Any:
+        return self._lift("error-context", None, index)
+
+    def lower_error_context(self, value: Any) -> int:
+        return self._lower("error-context", None, value)
+
+
 class ToyHeap:
     """A bytearray memory plus a realloc that records its calls.
 
@@ -76,6 +127,7 @@ class ToyHeap:
         self.next = start
         self.trace: list[tuple[int, int, int, int]] = []
         self.override = override
+        self.handle_log: list[tuple[str, Any, int]] = []  # hook calls of every context made by cx()
 
     def realloc(self, old_ptr: int, old_size: int, align: int, new_size: int) -> int:
         self.trace.append((old_ptr, old_size, align, new_size))
@@ -89,9 +141,10 @@ class ToyHeap:
             self.memory.data[ptr : ptr + keep] = self.memory.data[old_ptr : old_ptr + keep]
         return ptr
 
-    def cx(self, encoding: str = "utf8", fused: bool = False) -> LiftLowerContext:
+    def cx(self, encoding: str = "utf8", fused: bool = False) -> HandleContext:
+        """A context on this heap; streams, futures and error contexts are :class:`Handle` values."""
         options = CanonicalOptions(encoding, has_memory=True, has_realloc=True)  # type: ignore[arg-type]
-        return LiftLowerContext(options, self.memory, self.realloc, fused=fused)
+        return HandleContext(options, self.memory, self.realloc, fused=fused, log=self.handle_log)
 
     def write(self, ptr: int, data: bytes) -> None:
         self.memory.data[ptr : ptr + len(data)] = data
@@ -648,18 +701,25 @@ def test_record_equality_and_repr() -> None:
 
 
 UNSUPPORTED = [
-    (StreamType(U8), "lifting `stream` values is not supported yet"),
-    (FutureType(None), "lifting `future` values is not supported yet"),
-    (MapType(STRING, FutureType(U8)), "lifting `future` values is not supported yet"),
-    (ListType(StreamType(None)), "`stream`"),
+    (StreamType(U8), [7], "`stream` values is not supported yet"),
+    (FutureType(None), [7], "`future` values is not supported yet"),
+    (OptionType(PRIMITIVES["error-context"]), [1, 7], "`error-context` values is not supported yet"),
 ]
 
 
-@pytest.mark.parametrize(("t", "message"), UNSUPPORTED)
-def test_unsupported_types(t: ValType, message: str) -> None:
+@pytest.mark.parametrize(("t", "flat", "message"), UNSUPPORTED)
+def test_handle_types_need_the_runtimes_hooks(t: ValType, flat: list[int], message: str) -> None:
+    """Without the concurrent runtime's context, streams, futures and error contexts fail when they cross."""
     for interpret in (False, True):
-        with pytest.raises(UnsupportedError, match=message):
-            compile_func(FuncType((("p", t),), None), interpret=interpret)
+        cf = compile_func(FuncType((("p", t),), None), interpret=interpret)  # compiling is fine
+        heap = ToyHeap()
+        cx = LiftLowerContext(CanonicalOptions(has_memory=True, has_realloc=True), heap.memory, heap.realloc)
+        with pytest.raises(UnsupportedError, match="lifting " + message):
+            cf.lift_params(cx, flat)
+        # option<error-context> is tagged: the payload's Python class is `object`, as for `none`
+        value = object() if isinstance(t, (StreamType, FutureType)) else Variant("some", object())
+        with pytest.raises(UnsupportedError, match="lowering " + message):
+            cf.lower_params(cx, [value])
 
 
 def test_resources_go_through_hooks() -> None:

@@ -25,6 +25,25 @@ hostcall fuel refilled for every host-side lift, and one-function fast paths
 for the most common signatures (one ``string`` or variant parameter, a
 ``string`` result, spilled integer parameters).
 
+Async signatures (``canon lift``/``canon lower`` with the ``async`` option)
+-------------------------------------------------------------------------
+``compile_func(ft, lower_async=True)`` (spec ``canon_lower``, async branch):
+``lift_params`` reads at most ``MAX_FLAT_ASYNC_PARAMS`` (4) flat params,
+else one pointer to them, and ``lower_results`` always stores the result
+through the out-pointer (the last flat param, alignment- and bounds-checked
+with the ``param`` messages, as wasmtime's host.rs), returning no flat
+values.  ``compile_func(ft, lift_async=True)``: ``lower_params`` is the
+synchronous one and there is no ``lift_results`` (reading it raises
+``AttributeError``): the result arrives through ``task.return``, whose
+lifter :func:`compile_task_return` builds (also ``CompiledFunc.task_return``):
+its core params are the flattened result, spilled to one pointer past
+``MAX_FLAT_PARAMS`` (spec ``canon_task_return``), checked with the
+``result`` messages (wasmtime lifts it with ``Func::lift_results``).  The
+synchronous cache entries and closures are unchanged by these options.
+
+Streams, futures and error contexts cross as one ``i32`` handle through the
+context's hooks (see :mod:`.context`); their buffers are :mod:`.buffers`.
+
 ``WASMCOMPONENT_FORCE_INTERPRETER=1`` (or ``interpret=True``) makes
 :func:`compile_func` return wrappers around the interpreters instead.  So
 does ``memory64=True``: the generated code assumes 4-byte pointers, while the
@@ -38,8 +57,8 @@ from __future__ import annotations
 
 import os
 import struct
-from functools import cache, cached_property
-from typing import Any, Callable, Sequence
+from functools import cache, cached_property, lru_cache
+from typing import Any, Callable, Optional, Sequence
 
 from ..types.abi import (
     MAX_FLAT_PARAMS,
@@ -54,14 +73,10 @@ from ..types.abi import (
 from ..types.model import (
     INTEGER_RANGES,
     STRING,
-    BorrowType,
-    EnumType,
-    FlagsType,
     FuncType,
     ListType,
     MapType,
     OptionType,
-    OwnType,
     PrimType,
     RecordType,
     ResultType,
@@ -81,9 +96,6 @@ from .fast_strings import (
 )
 from .formats import INT_CODE, INT_SIZE, M32, define
 from .inline import flat_scalar_lowerer, inline_lift, inline_lower, is_inline_scalar
-from .lift import (
-    unsupported_lift,
-)
 from .load import flat_lifter, loader
 from .refs import detaching
 from .store import flat_lowerer, storer
@@ -93,6 +105,8 @@ from .variant_code import variant_param_lowerer
 __all__ = [
     "CompiledFunc",
     "compile_func",
+    "compile_task_return",
+    "MAX_FLAT_ASYNC_PARAMS",
     "FORCE_INTERPRETER_ENV",
     "flat_scalar_lowerer",
     "inline_lift",
@@ -101,6 +115,8 @@ __all__ = [
 ]
 
 FORCE_INTERPRETER_ENV = "WASMCOMPONENT_FORCE_INTERPRETER"
+# Flat params of a `canon lower ... async` function before they spill (spec definitions.py).
+MAX_FLAT_ASYNC_PARAMS = 4
 
 LiftFn = Callable[[LiftLowerContext, Sequence[Any]], Any]
 
@@ -112,24 +128,33 @@ class CompiledFunc:
     only ever needs the host-side half of each (``lift_params``,
     ``lower_results``), most of them are never called, and building every
     closure up front made the first instantiation of such a component slow.
-    Unsupported types are still reported at once, by the constructor.
+
+    ``lower_async``/``lift_async`` select the async canonical ABI of the
+    import side (``lift_params``, ``lower_results``) and of the export side
+    (``lower_params``, no ``lift_results``); see the module docstring.
+    ``params_spill`` and ``results_spill`` are the synchronous choices;
+    ``lift_params_spill`` is the one ``lift_params`` makes.
     """
 
-    def __init__(self, ft: FuncType, interpret: bool) -> None:
+    def __init__(self, ft: FuncType, interpret: bool, lower_async: bool = False, lift_async: bool = False) -> None:
         self.param_types = tuple(t for _, t in ft.params)
         self.names = tuple(n for n, _ in ft.params)
-        self.results = (ft.result,) if ft.result is not None else ()
-        for t in self.param_types + self.results:
-            _check_supported(t)
-        self.params_spill = len(flatten_types(self.param_types)) > MAX_FLAT_PARAMS
+        self.results: tuple[ValType, ...] = (ft.result,) if ft.result is not None else ()
+        flat_params = len(flatten_types(self.param_types))
+        self.params_spill = flat_params > MAX_FLAT_PARAMS
         self.results_spill = len(flatten_types(self.results)) > MAX_FLAT_RESULTS
+        self.lower_async = lower_async
+        self.lift_async = lift_async
+        self.lift_params_spill = flat_params > MAX_FLAT_ASYNC_PARAMS if lower_async else self.params_spill
         self.interpreted = interpret
         # Lifts that copy out of memory start with a full tank of hostcall fuel.
         self._fuelled = any(_uses_memory(t) for t in self.param_types + self.results)
 
     @cached_property
     def _interpreters(self) -> tuple[Any, Any, Any, Any]:
-        return _interpreted(self.param_types, self.names, self.results, self.params_spill, self.results_spill)
+        return _interpreted(
+            self.param_types, self.names, self.results, self.params_spill, self._results_out_pointer, self.lower_async
+        )
 
     @cached_property
     def lower_params(self) -> Callable[[LiftLowerContext, Sequence[Any]], list]:
@@ -144,14 +169,16 @@ class CompiledFunc:
 
     @cached_property
     def lift_results(self) -> LiftFn:
-        """Guest export results to a Python value."""
+        """Guest export results to a Python value (none for an async lift: see :attr:`task_return`)."""
+        if self.lift_async:
+            raise AttributeError("an async-lifted function returns its result through `task.return`: use task_return")
         lift = self._interpreters[1] if self.interpreted else self._results_lifter
         return _refuelling(lift) if self._fuelled else lift
 
     @cached_property
     def lift_params(self) -> Callable[[LiftLowerContext, Sequence[Any]], list]:
         """Guest -> host import: core arguments to Python values."""
-        lift = self._interpreters[2] if self.interpreted else _make_lift_params(self.param_types, self.params_spill)
+        lift = self._interpreters[2] if self.interpreted else _make_lift_params(self.param_types, self.lift_params_spill)
         return _refuelling(lift) if self._fuelled else lift
 
     @cached_property
@@ -159,7 +186,31 @@ class CompiledFunc:
         """Host import result to core results (through the out-pointer, the last of ``flat``, when spilled)."""
         if self.interpreted:
             return self._interpreters[3]  # type: ignore[no-any-return]
-        return _make_lower_results(self.results, self.results_spill)
+        # An async lower stores any result with flat values through the out-pointer.
+        return _make_lower_results(self.results, self._results_out_pointer)
+
+    @property
+    def _results_out_pointer(self) -> bool:
+        """Whether the import's result goes through an out-pointer (the last flat param)."""
+        return self.results_spill or (self.lower_async and bool(flatten_types(self.results)))
+
+    def out_pointer(self, cx: LiftLowerContext, flat: Sequence[Any]) -> int | None:
+        """Check the import's out-pointer (the last of ``flat``) now; ``None`` when it has none.
+
+        Wasmtime validates an async lower's out-pointer when the call starts
+        (``func/host.rs``), the spec only when the result is stored; the
+        runtime may call this to trap as early as wasmtime.
+        """
+        if not self._results_out_pointer:
+            return None
+        t = self.results[0]
+        m64 = cx.memory64
+        return cx.check_pointer(flat[-1], elem_size(t, m64), alignment(t, m64), "param")
+
+    @cached_property
+    def task_return(self) -> LiftFn:
+        """``task.return``'s core params to the result value (:func:`compile_task_return`)."""
+        return _compile_task_return(self.results[0] if self.results else None, self.interpreted)
 
     def host_lift_results(self) -> LiftFn:
         """The results lifter to use with a context whose ``fused`` is false.
@@ -173,14 +224,21 @@ class CompiledFunc:
 
 
 def compile_func(
-    ft: FuncType, string_encoding: str = "utf8", *, interpret: bool | None = None, memory64: bool = False
+    ft: FuncType,
+    string_encoding: str = "utf8",
+    *,
+    interpret: bool | None = None,
+    memory64: bool = False,
+    lower_async: bool = False,
+    lift_async: bool = False,
 ) -> CompiledFunc:
     """Build (or fetch from the cache) the lift/lower functions of ``ft``.
 
     The closures do not depend on ``string_encoding`` (it is read from the
     context at call time); it is accepted so callers can key on it.
     ``memory64`` (a 64-bit ``memory`` option) selects the interpreters.
-    Raises :class:`UnsupportedError` for types that cannot cross yet.
+    ``lower_async``/``lift_async`` are the ``async`` option of the ``canon
+    lower``/``canon lift`` the functions serve (module docstring).
     """
     if memory64:
         interpret = True
@@ -189,24 +247,63 @@ def compile_func(
     # Hashing a big nested FuncType costs more than the lookup saves: types
     # are shared objects, so look them up by identity first.  The entry holds
     # ``ft``, so its id cannot be reused while the entry exists.
-    key = (id(ft), interpret)
+    key: tuple[Any, ...] = (
+        (id(ft), interpret) if not (lower_async or lift_async) else (id(ft), interpret, lower_async, lift_async)
+    )
     found = _BY_IDENTITY.get(key)
     if found is not None and found[0] is ft:
         return found[1]
-    compiled = _compile_func(ft, interpret)
+    compiled = _compile_func(ft, interpret, lower_async, lift_async)
     if len(_BY_IDENTITY) >= _BY_IDENTITY_LIMIT:
         _BY_IDENTITY.clear()  # bounded: types of components long gone must not pile up
     _BY_IDENTITY[key] = (ft, compiled)
     return compiled
 
 
-_BY_IDENTITY: dict[tuple[int, bool], tuple[FuncType, CompiledFunc]] = {}
+_BY_IDENTITY: dict[tuple[Any, ...], tuple[FuncType, CompiledFunc]] = {}
 _BY_IDENTITY_LIMIT = 4096
 
 
 @cache
-def _compile_func(ft: FuncType, interpret: bool) -> CompiledFunc:
-    return CompiledFunc(ft, interpret)
+def _compile_func(ft: FuncType, interpret: bool, lower_async: bool, lift_async: bool) -> CompiledFunc:
+    return CompiledFunc(ft, interpret, lower_async, lift_async)
+
+
+def compile_task_return(
+    result: Optional[ValType], string_encoding: str = "utf8", memory64: bool = False, *, interpret: bool | None = None
+) -> LiftFn:
+    """``lift(cx, flat) -> value`` for ``canon task.return`` of ``result`` (spec ``canon_task_return``).
+
+    ``flat`` are task.return's core arguments: the flattened result, or one
+    pointer to it when it has more than ``MAX_FLAT_PARAMS`` flat values.  A
+    bad pointer traps with the ``result`` messages; the lift starts with a
+    full tank of hostcall fuel.  ``None`` (no result) lifts to ``None``.
+    ``string_encoding`` is read from the context at call time, as in
+    :func:`compile_func`; ``memory64`` selects the interpreters.
+    """
+    if memory64:
+        interpret = True
+    elif interpret is None:
+        interpret = os.environ.get(FORCE_INTERPRETER_ENV, "") not in ("", "0")
+    return _compile_task_return(result, interpret)
+
+
+@lru_cache(maxsize=1024)  # bounded: results of components long gone must not pile up
+def _compile_task_return(result: Optional[ValType], interpret: bool) -> LiftFn:
+    results = (result,) if result is not None else ()
+    spill = len(flatten_types(results)) > MAX_FLAT_PARAMS
+    if interpret:
+
+        @detaching
+        def lift_task_return(cx: LiftLowerContext, flat: Sequence[Any]) -> Any:
+            values = interp_lift.lift_flat_values(cx, MAX_FLAT_PARAMS, interp_lift.CoreValueIter(flat), results)
+            return values[0] if values else None
+
+        lift: LiftFn = lift_task_return
+    else:
+        lift = _make_lift_results(results, spill)
+    fuelled = result is not None and _uses_memory(result)
+    return _refuelling(lift) if fuelled else lift
 
 
 def _refuelling(lift: Callable[[LiftLowerContext, Sequence[Any]], Any]) -> Callable[[LiftLowerContext, Sequence[Any]], Any]:
@@ -224,39 +321,18 @@ def _refuelling(lift: Callable[[LiftLowerContext, Sequence[Any]], Any]) -> Calla
     return lift_with_fuel
 
 
-@cache  # types are DAGs: one visit per distinct node, not per path
-def _check_supported(t: ValType) -> None:
-    match t:
-        case PrimType(name="error-context"):
-            unsupported_lift(t)
-        case PrimType() | OwnType() | BorrowType() | EnumType() | FlagsType():
-            return
-        case ListType(element=elem):
-            _check_supported(elem)
-        case MapType(key=key, value=value):
-            _check_supported(key)
-            _check_supported(value)
-        case RecordType(fields=fields):
-            for _, ft in fields:
-                _check_supported(ft)
-        case TupleType(elements=elements):
-            for et in elements:
-                _check_supported(et)
-        case VariantType() | OptionType() | ResultType():
-            for c in case_types(t):
-                if c is not None:
-                    _check_supported(c)
-        case _:
-            unsupported_lift(t)
-
-
 def _interpreted(
     param_types: tuple[ValType, ...],
     names: tuple[str, ...],
     results: tuple[ValType, ...],
     params_spill: bool,
-    results_spill: bool,
+    results_out_pointer: bool,
+    lower_async: bool = False,
 ) -> tuple[Any, Any, Any, Any]:
+    max_lifted_params = MAX_FLAT_ASYNC_PARAMS if lower_async else MAX_FLAT_PARAMS
+    # an async lower stores any result through the out-pointer (spec max_flat_results = 0)
+    max_lowered_results = 0 if lower_async else MAX_FLAT_RESULTS
+
     def lower_params(cx: LiftLowerContext, args: Sequence[Any]) -> list:
         return interp_lower.lower_flat_values(cx, MAX_FLAT_PARAMS, list(args), param_types, names=names)
 
@@ -267,13 +343,13 @@ def _interpreted(
 
     def lift_params(cx: LiftLowerContext, flat: Sequence[Any]) -> list:
         vi = interp_lift.CoreValueIter(flat)
-        return interp_lift.lift_flat_values(cx, MAX_FLAT_PARAMS, vi, param_types, "param")
+        return interp_lift.lift_flat_values(cx, max_lifted_params, vi, param_types, "param")
 
     def lower_results(cx: LiftLowerContext, value: Any, flat_args: Sequence[Any]) -> list:
         if not results:
             return []
-        out_param = flat_args[-1] if results_spill else None
-        return interp_lower.lower_flat_values(cx, MAX_FLAT_RESULTS, [value], results, out_param)
+        out_param = flat_args[-1] if results_out_pointer else None
+        return interp_lower.lower_flat_values(cx, max_lowered_results, [value], results, out_param)
 
     return lower_params, lift_results, lift_params, lower_results
 

@@ -41,13 +41,25 @@ are lowered, after the destination's ``realloc``.  ``lazy_results`` and
 ``detach_refs`` control when such references must be detached (copied) at
 lift time; see :mod:`.refs`.
 
-Resources
----------
-``own``/``borrow`` values go through the hook methods :meth:`lift_own`,
-:meth:`lift_borrow`, :meth:`lower_own`, :meth:`lower_borrow`; by default they
-raise :class:`UnsupportedError`.  The runtime subclasses the context (or
-passes callables) to implement them.  Lift hooks must not call into wasm
-(a lift holds one memory view for its whole duration).
+Resources, streams, futures and error contexts
+----------------------------------------------
+Handle values go through hook methods: ``own``/``borrow`` through
+:meth:`lift_own`, :meth:`lift_borrow`, :meth:`lower_own`,
+:meth:`lower_borrow`; ``stream<T>``/``future<T>`` through
+:meth:`lift_stream`, :meth:`lower_stream`, :meth:`lift_future`,
+:meth:`lower_future` (spec ``lift_stream``/``lower_stream``, ...), and
+``error-context`` through :meth:`lift_error_context` and
+:meth:`lower_error_context`.  Each is one ``i32`` table index in core form
+(flat or in memory); by default the hooks raise :class:`UnsupportedError`.
+The runtime subclasses the context (or passes callables) to implement
+them.  The code of a signature calls them only where its types hold such
+values, so other signatures pay nothing for them.  Lift hooks must not call
+into wasm (a lift holds one memory view for its whole duration); what a
+lower hook returns is masked to 32 bits.
+
+Stream and future buffers (:mod:`.buffers`) use the ``read-*``/``write-*``
+messages: a *write* buffer is the one a writer's elements are lifted from,
+a *read* buffer the one a reader's elements are stored into.
 """
 
 from __future__ import annotations
@@ -57,7 +69,7 @@ from typing import Any, Callable, Literal, NoReturn, Protocol
 
 from ..errors import ComponentTrap, UnsupportedError
 from ..types.abi import ptr_type
-from ..types.model import ResourceIdentity
+from ..types.model import FutureType, ResourceIdentity, StreamType
 
 __all__ = [
     "StringEncoding",
@@ -130,6 +142,11 @@ HOST_MESSAGES: dict[str, str] = {
     "utf8-invalid": "invalid utf-8 sequence of {length} bytes from index {index}",
     "utf8-incomplete": "incomplete utf-8 byte sequence from index {index}",
     "utf16": "unpaired surrogate found: {code:x}",
+    # stream/future buffers (wasmtime futures_and_streams.rs, host side)
+    "write-align": "write pointer not aligned",
+    "write-bounds": "write pointer out of bounds of memory",
+    "read-align": "read pointer not aligned",
+    "read-bounds": "read pointer out of bounds of memory",
 }
 
 FUSED_MESSAGES: dict[str, str] = {
@@ -154,6 +171,9 @@ FUSED_MESSAGES: dict[str, str] = {
     "utf8-invalid": "invalid utf8 encoding",
     "utf8-incomplete": "invalid utf8 encoding",
     "utf16": "invalid utf16 encoding",
+    # a guest-to-guest stream/future copy (wasmtime futures_and_streams.rs)
+    "write-bounds": "write pointer out of bounds",
+    "read-bounds": "read pointer out of bounds",
 }
 
 
@@ -312,6 +332,32 @@ class LiftLowerContext:
     def lower_borrow(self, resource: ResourceIdentity, value: Any) -> int:
         """Lend ``value`` to the guest for this call; return its index (or rep)."""
         raise UnsupportedError("resources are not supported yet")
+
+    # ------------------------------------------ streams, futures, error contexts
+
+    def lift_stream(self, t: StreamType, index: int) -> Any:
+        """Take the readable end ``index`` of a ``stream`` out of the guest's table (spec ``lift_stream``)."""
+        raise UnsupportedError("lifting `stream` values is not supported yet")
+
+    def lower_stream(self, t: StreamType, value: Any) -> int:
+        """Move the readable stream end ``value`` into the guest's table; return its index (spec ``lower_stream``)."""
+        raise UnsupportedError("lowering `stream` values is not supported yet")
+
+    def lift_future(self, t: FutureType, index: int) -> Any:
+        """Take the readable end ``index`` of a ``future`` out of the guest's table (spec ``lift_future``)."""
+        raise UnsupportedError("lifting `future` values is not supported yet")
+
+    def lower_future(self, t: FutureType, value: Any) -> int:
+        """Move the readable future end ``value`` into the guest's table; return its index (spec ``lower_future``)."""
+        raise UnsupportedError("lowering `future` values is not supported yet")
+
+    def lift_error_context(self, index: int) -> Any:
+        """The error context at ``index`` in the guest's table (spec ``lift_error_context``; it stays there)."""
+        raise UnsupportedError("lifting `error-context` values is not supported yet")
+
+    def lower_error_context(self, value: Any) -> int:
+        """Add the error context ``value`` to the guest's table; return its index (spec ``lower_error_context``)."""
+        raise UnsupportedError("lowering `error-context` values is not supported yet")
 
 
 class BytearrayMemory:

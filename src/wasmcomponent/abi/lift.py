@@ -29,7 +29,6 @@ from __future__ import annotations
 import struct
 from typing import Any, NoReturn, Sequence
 
-from ..errors import UnsupportedError
 from ..types.abi import (
     alignment,
     case_types,
@@ -75,7 +74,7 @@ __all__ = [
     "convert_i32_to_char",
     "decode_i32_as_float",
     "decode_i64_as_float",
-    "unsupported_lift",
+    "unknown_type",
 ]
 
 MASK32 = 0xFFFFFFFF
@@ -167,10 +166,9 @@ def convert_i32_to_char(cx: LiftLowerContext, i: int) -> str:
     return chr(i)
 
 
-def unsupported_lift(t: ValType) -> NoReturn:
-    """Raise the UnsupportedError for a type that cannot be lifted yet."""
-    kind = {StreamType: "stream", FutureType: "future"}.get(type(t), "error-context")
-    raise UnsupportedError(f"lifting `{kind}` values is not supported yet")
+def unknown_type(t: Any) -> NoReturn:
+    """Fail on a value type this module does not know (a bug, never a guest's doing)."""
+    raise AssertionError(f"unknown value type {t!r}")
 
 
 def check_list_range(
@@ -269,7 +267,13 @@ def lift_flat(cx: LiftLowerContext, vi: Any, t: ValType) -> Any:
             return cx.lift_own(resource, vi.next("i32"))
         case BorrowType(resource=resource):
             return cx.lift_borrow(resource, vi.next("i32"))
-    unsupported_lift(t)
+        case StreamType():
+            return cx.lift_stream(t, vi.next("i32"))
+        case FutureType():
+            return cx.lift_future(t, vi.next("i32"))
+        case PrimType(name="error-context"):
+            return cx.lift_error_context(vi.next("i32"))
+    unknown_type(t)
 
 
 def _lift_flat_variant(cx: LiftLowerContext, vi: Any, t: ValType) -> Any:
@@ -343,7 +347,13 @@ def load(cx: LiftLowerContext, ptr: int, t: ValType) -> Any:
             return cx.lift_own(resource, _load_int(cx, ptr, "u32"))
         case BorrowType(resource=resource):
             return cx.lift_borrow(resource, _load_int(cx, ptr, "u32"))
-    unsupported_lift(t)
+        case StreamType():
+            return cx.lift_stream(t, _load_int(cx, ptr, "u32"))
+        case FutureType():
+            return cx.lift_future(t, _load_int(cx, ptr, "u32"))
+        case PrimType(name="error-context"):
+            return cx.lift_error_context(_load_int(cx, ptr, "u32"))
+    unknown_type(t)
 
 
 def _load_int(cx: LiftLowerContext, ptr: int, name: str) -> Any:

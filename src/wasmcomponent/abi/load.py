@@ -36,6 +36,7 @@ from ..types.model import (
     BorrowType,
     EnumType,
     FlagsType,
+    FutureType,
     ListType,
     MapType,
     OptionType,
@@ -43,6 +44,7 @@ from ..types.model import (
     PrimType,
     RecordType,
     ResultType,
+    StreamType,
     TupleType,
     ValType,
     VariantType,
@@ -75,7 +77,7 @@ from .lift import (
     convert_i32_to_char,
     decode_i32_as_float,
     decode_i64_as_float,
-    unsupported_lift,
+    unknown_type,
 )
 from .refs import LIST_REF_ELEMENTS, FusedCase, list_ref
 from .strings import decode_failure
@@ -162,7 +164,13 @@ def flat_lifter(t: ValType, o: int, haves: tuple[str, ...]) -> FlatLifter:
             return lambda cx, mv, flat: cx.lift_own(resource, flat[o] & M32)
         case BorrowType(resource=resource):
             return lambda cx, mv, flat: cx.lift_borrow(resource, flat[o] & M32)
-    unsupported_lift(t)
+        case StreamType():
+            return lambda cx, mv, flat: cx.lift_stream(t, flat[o] & M32)
+        case FutureType():
+            return lambda cx, mv, flat: cx.lift_future(t, flat[o] & M32)
+        case PrimType(name="error-context"):
+            return lambda cx, mv, flat: cx.lift_error_context(flat[o] & M32)
+    unknown_type(t)
 
 
 
@@ -249,7 +257,16 @@ def loader(t: ValType) -> Loader:
         case BorrowType(resource=resource):
             unpack_borrow = struct.Struct("<I").unpack_from
             return lambda cx, mv, ptr: cx.lift_borrow(resource, unpack_borrow(mv, ptr)[0])
-    unsupported_lift(t)
+        case StreamType():
+            unpack_stream = struct.Struct("<I").unpack_from
+            return lambda cx, mv, ptr: cx.lift_stream(t, unpack_stream(mv, ptr)[0])
+        case FutureType():
+            unpack_future = struct.Struct("<I").unpack_from
+            return lambda cx, mv, ptr: cx.lift_future(t, unpack_future(mv, ptr)[0])
+        case PrimType(name="error-context"):
+            unpack_error = struct.Struct("<I").unpack_from
+            return lambda cx, mv, ptr: cx.lift_error_context(unpack_error(mv, ptr)[0])
+    unknown_type(t)
 
 
 def _at_pair(load_range: Callable[[LiftLowerContext, memoryview, int, int], Any]) -> Loader:

@@ -29,7 +29,7 @@ import math
 import struct
 from typing import Any, NoReturn, Sequence
 
-from ..errors import MissingFieldError, UnsupportedError
+from ..errors import MissingFieldError
 from ..types.abi import (
     alignment,
     case_types,
@@ -74,6 +74,7 @@ from ..types.values import (
     type_mismatch,
 )
 from .context import LiftLowerContext
+from .lift import unknown_type
 from .refs import FusedCase, ListRef
 from .strings import store_string_into_range
 from .transcode import store_list_ref
@@ -87,7 +88,6 @@ __all__ = [
     "encode_float_as_i64",
     "get_field",
     "check_list_value",
-    "unsupported_lower",
     "MAX_LIST_BYTE_LENGTH",
     "match_case",
     "fused_case",
@@ -134,10 +134,6 @@ def encode_float_as_i64(v: float) -> int:
     return struct.unpack("<Q", struct.pack("<d", v))[0]  # type: ignore[no-any-return]
 
 
-def unsupported_lower(t: ValType) -> NoReturn:
-    """Raise the UnsupportedError for a type that cannot be lowered yet."""
-    kind = {StreamType: "stream", FutureType: "future"}.get(type(t), "error-context")
-    raise UnsupportedError(f"lowering `{kind}` values is not supported yet")
 
 
 def get_field(value: Any, name: str) -> Any:
@@ -186,7 +182,7 @@ def lower_flat(cx: LiftLowerContext, v: Any, t: ValType) -> list[Any]:
         case PrimType(name="string"):
             return list(store_string_into_range(cx, v))
         case PrimType(name="error-context"):
-            unsupported_lower(t)
+            return [cx.lower_error_context(v) & MASK32]
         case PrimType(name=name):
             return [_lower_scalar(v, name)]
         case ListType(element=elem, length=None):
@@ -229,7 +225,11 @@ def lower_flat(cx: LiftLowerContext, v: Any, t: ValType) -> list[Any]:
             return [cx.lower_own(resource, v) & MASK32]
         case BorrowType(resource=resource):
             return [cx.lower_borrow(resource, v) & MASK32]
-    unsupported_lower(t)
+        case StreamType():
+            return [cx.lower_stream(t, v) & MASK32]
+        case FutureType():
+            return [cx.lower_future(t, v) & MASK32]
+    unknown_type(t)
 
 
 def case_index(names: tuple[str, ...]) -> dict[str, int]:
@@ -339,8 +339,14 @@ def store(cx: LiftLowerContext, v: Any, t: ValType, ptr: int) -> None:
             struct.pack_into("<I", cx.view(), ptr, cx.lower_own(resource, v) & MASK32)
         case BorrowType(resource=resource):
             struct.pack_into("<I", cx.view(), ptr, cx.lower_borrow(resource, v) & MASK32)
+        case StreamType():
+            struct.pack_into("<I", cx.view(), ptr, cx.lower_stream(t, v) & MASK32)
+        case FutureType():
+            struct.pack_into("<I", cx.view(), ptr, cx.lower_future(t, v) & MASK32)
+        case PrimType(name="error-context"):
+            struct.pack_into("<I", cx.view(), ptr, cx.lower_error_context(v) & MASK32)
         case _:
-            unsupported_lower(t)
+            unknown_type(t)
 
 
 def _store_variant(cx: LiftLowerContext, v: Any, t: ValType, ptr: int) -> None:

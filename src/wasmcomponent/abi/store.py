@@ -33,6 +33,7 @@ from ..types.model import (
     BorrowType,
     EnumType,
     FlagsType,
+    FutureType,
     ListType,
     MapType,
     OptionType,
@@ -40,6 +41,7 @@ from ..types.model import (
     PrimType,
     RecordType,
     ResultType,
+    StreamType,
     TupleType,
     ValType,
     VariantType,
@@ -63,6 +65,7 @@ from .fast_strings import (
     string_env,
 )
 from .formats import FLOAT_CODE, INT_CODE, M32, M64, NATIVE_CODES, PAIR, FlatLowerer, Storer, define
+from .lift import unknown_type
 from .lower import (
     MAX_LIST_BYTE_LENGTH,
     check_list_value,
@@ -71,7 +74,6 @@ from .lower import (
     f32_round,
     fused_case,
     get_field,
-    unsupported_lower,
 )
 from .refs import FusedCase, ListRef
 from .transcode import store_list_ref
@@ -173,7 +175,13 @@ def flat_lowerer(t: ValType, wants: tuple[str, ...]) -> FlatLowerer:
             return lambda cx, v, out: out.append(cx.lower_own(resource, v))
         case BorrowType(resource=resource):
             return lambda cx, v, out: out.append(cx.lower_borrow(resource, v))
-    unsupported_lower(t)
+        case StreamType():
+            return lambda cx, v, out: out.append(cx.lower_stream(t, v) & M32)
+        case FutureType():
+            return lambda cx, v, out: out.append(cx.lower_future(t, v) & M32)
+        case PrimType(name="error-context"):
+            return lambda cx, v, out: out.append(cx.lower_error_context(v) & M32)
+    unknown_type(t)
 
 
 def _check_tuple(v: Any, count: int) -> None:
@@ -314,7 +322,7 @@ def storer(t: ValType) -> Storer:
             return store_map_at
         case ListType(element=elem, length=length):
             assert length is not None
-            store_elements = _elements_storer(elem)
+            store_elements = elements_storer(elem)
 
             def store_fixed(cx: LiftLowerContext, mv: memoryview, v: Any, ptr: int) -> memoryview:
                 return store_elements(cx, mv, check_list_value(v, elem, length), ptr)
@@ -363,7 +371,39 @@ def storer(t: ValType) -> Storer:
                 return mv
 
             return store_borrow
-    unsupported_lower(t)
+        case StreamType() | FutureType() | PrimType(name="error-context"):
+            return _handle_storer(t)
+    unknown_type(t)
+
+
+def _handle_storer(t: ValType) -> Storer:
+    """Spec ``store`` of a stream, future or error-context: its table index from the context's hook.
+
+    Like the resource hooks, these do not call into wasm, so the view stays valid.
+    """
+    pack_handle = struct.Struct("<I").pack_into
+    if isinstance(t, StreamType):
+        stream_t = t
+
+        def store_stream(cx: LiftLowerContext, mv: memoryview, v: Any, ptr: int) -> memoryview:
+            pack_handle(mv, ptr, cx.lower_stream(stream_t, v) & M32)
+            return mv
+
+        return store_stream
+    if isinstance(t, FutureType):
+        future_t = t
+
+        def store_future(cx: LiftLowerContext, mv: memoryview, v: Any, ptr: int) -> memoryview:
+            pack_handle(mv, ptr, cx.lower_future(future_t, v) & M32)
+            return mv
+
+        return store_future
+
+    def store_error_context(cx: LiftLowerContext, mv: memoryview, v: Any, ptr: int) -> memoryview:
+        pack_handle(mv, ptr, cx.lower_error_context(v) & M32)
+        return mv
+
+    return store_error_context
 
 
 def _record_storer(fields: tuple[tuple[str, ValType], ...]) -> Storer:
@@ -449,8 +489,14 @@ def _variant_storer(t: ValType) -> Storer:
     return store_variant
 
 
-def _elements_storer(elem: ValType) -> Callable[[LiftLowerContext, memoryview, Any, int], memoryview]:
-    """Store a checked sequence of elements at a validated pointer (spec ``store_list_into_valid_range``)."""
+def elements_storer(
+    elem: ValType, label: str = "list element"
+) -> Callable[[LiftLowerContext, memoryview, Any, int], memoryview]:
+    """Store a checked sequence of elements at a validated pointer (spec ``store_list_into_valid_range``).
+
+    An element's error is prefixed with ``label`` and its index.  ``u8``
+    items must be bytes-like.
+    """
     size = elem_size(elem)
     st = storer(elem)
 
@@ -459,7 +505,7 @@ def _elements_storer(elem: ValType) -> Callable[[LiftLowerContext, memoryview, A
             try:
                 mv = st(cx, mv, e, ptr + i * size)
             except (TypeError, ValueError) as err:
-                raise prefix_error(err, f"list element {i}") from None
+                raise prefix_error(err, f"{label} {i}") from None
         return mv
 
     if elem == PrimType("string"):
@@ -470,10 +516,15 @@ def _elements_storer(elem: ValType) -> Callable[[LiftLowerContext, memoryview, A
             *("            " + line for line in store_string_lines("item")),
             "            pack_pair(mv, ptr + 8 * i, b, n)",
             "        except (TypeError, ValueError) as err:",
-            "            raise prefix_error(err, f'list element {i}') from None",
+            "            raise prefix_error(err, f'{label} {i}') from None",
             "    return mv",
         ]
-        env: dict[str, Any] = {**string_env(), "pack_pair": PAIR.pack_into, "prefix_error": prefix_error}
+        env: dict[str, Any] = {
+            **string_env(),
+            "pack_pair": PAIR.pack_into,
+            "prefix_error": prefix_error,
+            "label": label,
+        }
         store_strings: Callable[[LiftLowerContext, memoryview, Any, int], memoryview] = define(
             lines, "store_strings", env
         )
@@ -539,7 +590,7 @@ def _list_storer_view(elem: ValType) -> Callable[[LiftLowerContext, Any], tuple[
     """:func:`_list_storer` that also returns the view left by the element storers."""
     size = elem_size(elem)
     align = alignment(elem)
-    store_elements = _elements_storer(elem)
+    store_elements = elements_storer(elem)
 
     def store_list(cx: LiftLowerContext, v: Any) -> tuple[int, int, memoryview]:
         if type(v) is ListRef:
