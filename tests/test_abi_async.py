@@ -378,6 +378,7 @@ CODEC_TYPES: list[ValType] = [
     TupleType((U8, U64)),
     EnumType(("x", "y")),
     FlagsType(("f0", "f1", "f2")),
+    FlagsType(()),  # no bytes (not a valid type, but the layout functions accept it)
     ListType(U8, 3),
     StreamType(U8),
     ERROR_CONTEXT,
@@ -534,6 +535,16 @@ def test_no_payload_elements(interpret: bool) -> None:
     codec.store_many(cx, [None] * 5, 2**32 - 1)
     with pytest.raises(TypeError, match="element 1: expected `None`"):
         codec.store_many(cx, [None, 1], 0)
+
+
+@BOTH
+def test_zero_size_elements_of_a_type(interpret: bool) -> None:
+    """A type with no bytes is still range-checked (spec: only ``t is None`` skips it)."""
+    codec = element_codec(FlagsType(()), interpret=interpret)
+    cx = ToyHeap(size=64).cx()
+    assert codec.size == 0 and codec.load_many(cx, 64, 3) == [set(), set(), set()]
+    with pytest.raises(ComponentTrap, match="write pointer out of bounds"):
+        codec.load_many(cx, 65, 1)
 
 
 @BOTH

@@ -259,6 +259,8 @@ def _load_many(t: ValType, size: int, align: int) -> LoadMany:
         mv = cx.view()
         ptr = _check_range(cx, len(mv), ptr, n, size, align, "write")
         _charge(cx, n)
+        if not size:  # only types validation refuses (`flags` without labels) have no bytes
+            return [load(cx, mv, ptr) for _ in range(n)]
         return [load(cx, mv, p) for p in range(ptr, ptr + n * size, size)]
 
     return load_each
