@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "wasmcomponent"
-LAYERS = ["binary", "types", "validate", "translate", "abi", "runtime", "wasi", "cli"]
+LAYERS = ["binary", "types", "validate", "translate", "abi", "concurrent", "runtime", "wasi", "cli"]
 # Modules at the package root, placed in a layer (None: a foundation anyone may import).
 ROOT_MODULES = {"errors": None, "_engine": None, "cli": "cli", "wave": "cli", "wit_print": "cli"}
 

@@ -275,6 +275,54 @@ def test_componentize_py_guests_roundtrip(guest: str, tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ async plans
 
+ASYNC_WAT = """
+(component
+  (type $s (stream u8))
+  (import "host" (func $host async (param "a" u32) (result u32)))
+  (core module $libc
+    (memory (export "mem") 1)
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32) unreachable)
+    (table (export "tbl") 1 funcref))
+  (core instance $libc (instantiate $libc))
+  (core func $host-async (canon lower (func $host) async (memory (core memory $libc "mem"))))
+  (core func $read (canon stream.read $s async
+    (memory (core memory $libc "mem")) (realloc (core func $libc "realloc"))))
+  (core func $ret (canon task.return (result u32)))
+  (core func $wait (canon waitable-set.wait (memory (core memory $libc "mem"))))
+  (core func $cget (canon context.get i32 1))
+  (core type $start (func (param i32)))
+  (core func $spawn (canon thread.new-indirect $start (core table $libc "tbl")))
+  (core module $m
+    (import "" "host" (func (param i32 i32) (result i32)))
+    (import "" "ret" (func (param i32)))
+    (func (export "run") (param i32) (result i32) unreachable)
+    (func (export "cb") (param i32 i32 i32) (result i32) unreachable))
+  (core instance $i (instantiate $m (with "" (instance
+    (export "host" (func $host-async)) (export "ret" (func $ret))))))
+  (func (export "run") async (param "x" u32) (result u32)
+    (canon lift (core func $i "run") async (callback (core func $i "cb"))))
+)
+"""
+
+
+def test_async_plan_roundtrips() -> None:
+    """Builtin trampolines and the callback option come back equal, and re-encode identically."""
+    engine = wasmtime.Engine()
+    original = Component(engine, ASYNC_WAT)
+    copy = Component.deserialize(engine, original.serialize())
+    assert copy._plan.uses_async
+    assert copy._plan.trampolines == original._plan.trampolines
+    assert copy._plan.options == original._plan.options
+    builtins = {t.name: t for t in copy._plan.trampolines if isinstance(t, p.Builtin)}
+    assert set(builtins) == {"stream.read", "task.return", "waitable-set.wait", "context.get", "thread.new-indirect"}
+    assert builtins["thread.new-indirect"].core_type == (("i32",), ())
+    assert builtins["context.get"].slot == 1
+    callbacks = [o.callback for o in copy._plan.options if o.callback is not None]
+    assert len(callbacks) == 1 and isinstance(callbacks[0], p.CoreExport) and callbacks[0].name == "cb"
+    encoded = serial.dumps_plan(_stripped(original))
+    assert serial.dumps_plan(serial.loads_plan(encoded)) == encoded
+    assert serial.dumps_plan(_stripped(copy)) == encoded
+
 
 def test_builtins_and_callbacks_roundtrip() -> None:
     """A hand-built plan with every Builtin field set comes back equal."""

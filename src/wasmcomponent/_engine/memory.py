@@ -75,6 +75,10 @@ class GuestMemory:
         self._array_type: Any = None
         self._view: Any = None
 
+    def identity(self) -> bytes:
+        """A key equal for two ``GuestMemory`` objects of the same memory."""
+        return bytes(self._memory)
+
     def _live_args(self) -> tuple[Any, Any]:
         if self._record.closed:
             raise ValueError("the store of this memory has been freed")

@@ -120,6 +120,10 @@ class RuntimeOptions:
         self.realloc: Optional[Callable[[int, int, int, int], int]] = None
         if options.realloc is not None:
             self.realloc = RawFunc(store, state.core_def(options.realloc)).call
+            if state.plan.uses_async:
+                from .async_calls import in_fresh_context
+
+                self.realloc = in_fresh_context(state, self.realloc)
         self.post_return: Optional[Callable[..., Any]] = None
         if options.post_return is not None:
             self.post_return = RawFunc(store, state.core_def(options.post_return)).call

@@ -194,6 +194,10 @@ def _typed_class(base: type[Func]) -> type[TypedFunc]:
 def make_func(state: Any, item: p.ExportFunc) -> Func:
     """The ``Func`` for an exported function of the instance ``state``."""
     target = item.func
+    if isinstance(target, p.LiftedFunc) and state.plan.uses_async:
+        from .async_calls import async_export
+
+        return Func._new(async_export(state, item), item.type, state)
     if isinstance(target, p.LiftedFunc):
         call = LiftedCall(state, target)
         return _lifted_func(call, item.type, state)

@@ -38,6 +38,8 @@ import wasmtime
 
 from .._engine import RawFunc, make_host_func, store_state
 from ..abi.context import CanonicalOptions, GuestMemoryLike, LiftLowerContext, Realloc
+from ..concurrent.builtins import ErrorContext
+from ..concurrent.streams import lift_end, lower_end
 from ..errors import ComponentError, ComponentTrap, LinkError, UnsupportedError
 from ..translate import plan as p
 from ..types import model
@@ -259,13 +261,15 @@ class HandleTable:
     def typed(self, index: int, resource: RuntimeResource) -> ResourceHandle:
         """The handle at ``index``, which must be of type ``resource`` (``resource.rep``)."""
         handle = self.get(index)
-        if handle.resource.key != resource.key:
+        if handle.__class__ is not ResourceHandle or handle.resource.key != resource.key:
             raise wrong_type(index)
         return handle
 
     def remove_typed(self, index: int, resource: RuntimeResource) -> ResourceHandle:
         """Remove the handle at ``index`` (``resource.drop``); an ``own`` must not be lent."""
         handle = self.get(index)
+        if handle.__class__ is not ResourceHandle:
+            raise wrong_type(index)
         if handle.own and handle.lends:
             raise still_borrowed()
         if handle.resource.key != resource.key:
@@ -276,6 +280,8 @@ class HandleTable:
     def lift_own(self, index: int, resource: RuntimeResource) -> int:
         """Take ownership out of the table (spec ``lift_own``); return the rep."""
         handle = self.get(index)
+        if handle.__class__ is not ResourceHandle:
+            raise wrong_type(index)
         if not handle.own:
             if handle.resource.key != resource.key:
                 raise wrong_type(index)
@@ -613,6 +619,31 @@ class HandleContext(LiftLowerContext):
         else:
             raise _not_a_resource(value)
         return self.table.lower_own(rt, rep)
+
+    # -------------------------------------------------------- streams, futures, error contexts
+
+    def lift_stream(self, t: model.StreamType, index: int) -> Any:
+        return lift_end(self.table, index & M32, t.payload, True)
+
+    def lower_stream(self, t: model.StreamType, value: Any) -> int:
+        return lower_end(self.table, value, True)
+
+    def lift_future(self, t: model.FutureType, index: int) -> Any:
+        return lift_end(self.table, index & M32, t.payload, False)
+
+    def lower_future(self, t: model.FutureType, value: Any) -> int:
+        return lower_end(self.table, value, False)
+
+    def lift_error_context(self, index: int) -> Any:
+        entry = self.table.get(index & M32)
+        if not isinstance(entry, ErrorContext):
+            raise _trap("handle is not an error-context")
+        return entry
+
+    def lower_error_context(self, value: Any) -> int:
+        if not isinstance(value, ErrorContext):
+            raise TypeError(f"expected an error context, got {type(value).__name__}")
+        return self.table.add(value)  # type: ignore[arg-type]
 
     def lower_borrow(self, resource: model.ResourceIdentity, value: Any) -> int:
         # The hot path of every borrow parameter: lookups and the table's

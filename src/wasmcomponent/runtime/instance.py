@@ -190,8 +190,6 @@ def import_layout(
 
 def instantiate(store: wasmtime.Storelike, component: Component, prepared: PreparedLink) -> Instance:
     """Run ``component``'s plan in ``store`` with the linker's prepared imports."""
-    if component._plan.uses_async:
-        raise UnsupportedError("components using the Component Model async ABI are not supported yet")
     state = InstanceState(store, component, prepared)
     state.run()
     return Instance._new(state)

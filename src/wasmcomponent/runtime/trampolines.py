@@ -50,6 +50,10 @@ def unknown_import_trap(name: str) -> ComponentTrap:
 def create_trampoline(state: Any, index: int) -> wasmtime.Func:
     """Create the core function for ``Plan.trampolines[index]`` in ``state``'s store."""
     trampoline = state.plan.trampolines[index]
+    if state.plan.uses_async:
+        found = _async_trampoline(state, trampoline)
+        if found is not None:
+            return found
     if isinstance(trampoline, p.LowerImport):
         recipes = state.prepared.recipes
         recipe = recipes[index]
@@ -59,6 +63,21 @@ def create_trampoline(state: Any, index: int) -> wasmtime.Func:
     if isinstance(trampoline, p.LowerLifted):
         return _lower_lifted(state, trampoline)
     return resource_intrinsic(state, trampoline)
+
+
+def _async_trampoline(state: Any, trampoline: Any) -> Optional[wasmtime.Func]:
+    """The trampolines that differ in a component using async (see ``async_calls``)."""
+    from .async_calls import async_adapter, async_lower_import, builtin_trampoline
+
+    if isinstance(trampoline, p.Builtin):
+        return builtin_trampoline(state, trampoline)
+    if isinstance(trampoline, p.LowerLifted):
+        return async_adapter(state, trampoline)
+    if isinstance(trampoline, p.LowerImport) and state.plan.options[trampoline.options].is_async:
+        definition = state.host_item(trampoline.func)
+        if isinstance(definition, FuncDefinition):
+            return async_lower_import(state, trampoline, definition.func)
+    return None
 
 
 class ImportRecipe(NamedTuple):

@@ -15,6 +15,12 @@ where the component was *defined* (not where it is instantiated), because
 instance number, which owns the may_enter/may_leave flags of the lifts and
 lowers made inside it.
 
+Async lifts and lowers are translated like the others: their ``async``
+option and ``(callback ...)`` function land in ``OptionsDef``.  Every other
+``canon`` built-in (``task.return``, ``stream.read``, ``waitable-set.wait``,
+...) becomes a ``Builtin`` trampoline with its immediates resolved (types,
+options, core type, table); the runtime decides which ones it can run.
+
 Example::
 
     >>> from wasmcomponent.binary.decoder import decode_component
@@ -78,6 +84,9 @@ CORE_ITEM_SORTS = frozenset(
 )
 
 SORT_FROM_EXTERN = ast.EXTERN_DESC_SORT
+
+UNSUPPORTED_BUILTINS = frozenset({"thread.spawn-ref", "thread.spawn-indirect", "thread.available-parallelism"})
+"""``canon`` built-ins refused at translation (the shared-everything threads proposal)."""
 
 
 class Scope(TypeSpace):
@@ -262,6 +271,7 @@ class Scope(TypeSpace):
         memory = None if options.memory is None else self.item(ast.Sort.CORE_MEMORY, options.memory, offset)
         realloc = None if options.realloc is None else self._core_func(options.realloc, offset)
         post_return = None if options.post_return is None else self._core_func(options.post_return, offset)
+        callback = None if options.callback is None else self._core_func(options.callback, offset)
         plan = self.translator.plan
         plan.options.append(
             p.OptionsDef(
@@ -271,6 +281,7 @@ class Scope(TypeSpace):
                 post_return=post_return,
                 component_instance=self.component_instance,
                 is_async=options.is_async,
+                callback=callback,
             )
         )
         return len(plan.options) - 1
@@ -283,14 +294,12 @@ class Scope(TypeSpace):
     def _canon(self, canon: ast.Canon) -> None:
         off = canon.offset
         if isinstance(canon, ast.CanonLift):
+            # An async function type may be lifted synchronously; the `async`
+            # option (with or without a callback) selects the async ABI.
             functype = self.functype_at(canon.type_index, off)
-            if canon.options.is_async or functype.is_async:
-                raise UnsupportedError("async lift is not supported yet")
             core = self._core_func(canon.core_func, off)
             self.funcs.append(p.LiftedFunc(core, functype, self._options(canon.options, off)))
         elif isinstance(canon, ast.CanonLower):
-            if canon.options.is_async:
-                raise UnsupportedError("async lower is not supported yet")
             func = self.item(ast.Sort.FUNC, canon.func, off)
             options = self._options(canon.options, off)
             if isinstance(func, p.LiftedFunc):
@@ -303,7 +312,69 @@ class Scope(TypeSpace):
             resource = self.resource_at(canon.type_index, off)
             self._trampoline(p.ResourceIntrinsic(kind, resource, self.component_instance))
         else:
-            raise UnsupportedError(f"`canon {canon.name}` is not supported yet")
+            self._trampoline(self._builtin(canon))
+
+    def _builtin(self, canon: ast.CanonBuiltin) -> p.Builtin:
+        """The ``Builtin`` trampoline of a ``canon`` built-in, its immediates resolved."""
+        name, off = canon.name, canon.offset
+        if name in UNSUPPORTED_BUILTINS:
+            # Shared-everything threads: wasmtime refuses them too ("unsupported intrinsic").
+            raise UnsupportedError(f"`canon {name}` is not supported")
+        options: Optional[int] = None
+        if canon.options is not None:
+            options = self._options(canon.options, off)
+        memory = canon.get("memory")
+        if memory is not None:
+            # waitable-set.wait/poll write their event record through this memory.
+            assert isinstance(memory, int)
+            options = self._options(ast.CanonOptions((ast.CanonOpt("memory", memory, off),)), off)
+        type_: Optional[model.ValType] = None
+        type_index = canon.get("type")
+        if type_index is not None:
+            assert isinstance(type_index, int)
+            type_ = self._stream_or_future(name, type_index, off)
+        result: Optional[model.ValType] = None
+        result_ref = canon.get("result")
+        if result_ref is not None:
+            result = self.valtype(result_ref, off)  # type: ignore[arg-type]  # a ValTypeRef
+        valtype = canon.get("valtype")
+        if valtype is not None and valtype != "i32":
+            # wasmparser allows i64 slots with the 64-bit feature; wasmtime does not implement them.
+            raise UnsupportedError(f"unsupported {name} type: {valtype}")
+        core_type: Optional[tuple[tuple[str, ...], tuple[str, ...]]] = None
+        core_type_index = canon.get("func-type")
+        if core_type_index is not None:
+            assert isinstance(core_type_index, int)
+            entry = lookup(self.core_types, core_type_index, "core type", off)
+            if not isinstance(entry, model.CoreFuncType):
+                raise ValidationError("expected a core function type", off)
+            core_type = (entry.params, entry.results)
+        table: Optional[p.CoreDef] = None
+        table_index = canon.get("table")
+        if table_index is not None:
+            assert isinstance(table_index, int)
+            table = self.item(ast.Sort.CORE_TABLE, table_index, off)  # type: ignore[assignment]
+        slot = canon.get("slot")
+        return p.Builtin(
+            name=name,
+            component_instance=self.component_instance,
+            options=options,
+            type=type_,
+            result=result,
+            is_async=bool(canon.get("async")),
+            cancellable=bool(canon.get("cancellable")),
+            slot=slot if isinstance(slot, int) else 0,
+            core_type=core_type,
+            table=table,
+        )
+
+    def _stream_or_future(self, name: str, index: int, offset: int) -> model.ValType:
+        """The ``stream<T>``/``future<T>`` type a ``stream.*``/``future.*`` built-in names."""
+        entry = self.type_at(index, offset)
+        expected, word = (model.StreamType, "stream") if name.startswith("stream.") else (model.FutureType, "future")
+        if not isinstance(entry, expected):
+            raise ValidationError(f"`{name}` requires a {word} type", offset)
+        return entry
 
     def _import(self, imp: ast.Import) -> object:
         name = imp.name.name

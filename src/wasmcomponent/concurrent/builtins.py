@@ -1,0 +1,679 @@
+"""The canonical built-ins of async, streams, futures, error contexts and threads.
+
+:func:`build` turns one planned ``Builtin`` into a Python implementation and
+says whether it may block.  A non-blocking one is a plain function of the
+core arguments returning the core results; a blocking one is a generator
+function (it yields where the spec's thread blocks, see ``scheduler``), which
+the runtime wraps in a suspendable core function.
+
+Each implementation follows its ``canon_*`` function in ``definitions.py``
+line by line, with wasmtime's trap messages.  ``env`` is what the runtime
+resolved for the built-in (:class:`BuiltinEnv`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from .scheduler import Blocking, Scheduler, Thread
+from .streams import (
+    EVENT_CODES,
+    MAX_BUFFER_LENGTH,
+    CopyEnd,
+    CopyResult,
+    CopyState,
+    GuestBuffer,
+    ReadableFutureEnd,
+    ReadableStreamEnd,
+    SharedFuture,
+    SharedStream,
+    WritableFutureEnd,
+    WritableStreamEnd,
+)
+from .tasks import BLOCKED, AsyncInstance, Subtask, Task
+from .traps import trap
+from .waitables import Event, EventCode, Waitable, WaitableSet, describe
+
+__all__ = ["BuiltinEnv", "ErrorContext", "build", "UNSUPPORTED"]
+
+M32 = 0xFFFFFFFF
+MAX_BACKPRESSURE = 2**16 - 1
+def _no_context() -> Any:
+    raise trap("built-in needs canonical options")
+
+
+def _no_message(cx: Any, ptr: int, units: int) -> str:
+    raise AssertionError("no message lifter")
+
+
+def _no_store(cx: Any, message: str, ptr: int) -> None:
+    raise AssertionError("no message storer")
+
+
+UNSUPPORTED = ("thread.spawn-ref", "thread.spawn-indirect", "thread.available-parallelism")
+
+
+class ErrorContext:
+    """An ``error-context`` value: a debug message."""
+
+    __slots__ = ("debug_message",)
+    kind = "error context"
+
+    def __init__(self, debug_message: str) -> None:
+        self.debug_message = debug_message
+
+
+@dataclass(slots=True)
+class BuiltinEnv:
+    """What one built-in needs at run time, resolved by the runtime.
+
+    ``make_cx()`` gives a lift/lower context for the built-in's options;
+    ``codec`` is the element codec of a stream/future payload;
+    ``lift_return(cx, flat)`` lifts ``task.return``'s arguments;
+    ``return_key`` identifies task.return's result type, encoding and memory;
+    ``table_get(i)`` reads ``thread.new-indirect``'s core table.
+    """
+
+    scheduler: Scheduler
+    inst: AsyncInstance
+    builtin: Any  # translate.plan.Builtin
+    memory: Any = None
+    make_cx: Callable[[], Any] = _no_context
+    codec: Any = None
+    is_async: bool = False
+    lift_return: Optional[Callable[[Any, tuple], Any]] = None
+    return_key: tuple = ()
+    table_get: Optional[Callable[[int], tuple[Any, Any]]] = None
+    debug_message_lift: Callable[[Any, int, int], str] = _no_message
+    debug_message_store: Callable[[Any, str, int], None] = _no_store
+
+
+def _current(scheduler: Scheduler) -> Thread:
+    thread = scheduler.current
+    if thread is None:
+        raise trap("cannot block a synchronous task before returning")
+    return thread
+
+
+def _may_block(scheduler: Scheduler) -> Thread:
+    """The current thread, which is about to block: wasmtime's may-block rule first."""
+    thread = _current(scheduler)
+    if not thread.may_block():
+        raise trap("cannot block a synchronous task before returning")
+    return thread
+
+
+def _entry(inst: AsyncInstance, index: int, cls: Any, expected: str) -> Any:
+    entry = inst.handles.get(index & M32)
+    if not isinstance(entry, cls):
+        raise trap(f"handle index {index & M32} used with the wrong type, expected {expected} but found {describe(entry)}")
+    return entry
+
+
+def _store_event(env: BuiltinEnv, ptr: int, event: Event) -> int:
+    code, p1, p2 = event
+    memory = env.memory
+    ptr &= M32
+    memory.check(ptr, 8, 4)
+    memory.write(ptr, (p1 & M32).to_bytes(4, "little") + (p2 & M32).to_bytes(4, "little"))
+    return int(code)
+
+
+def build(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
+    """The implementation of ``env.builtin`` and whether it may block."""
+    name = env.builtin.name
+    maker = _MAKERS.get(name)
+    if maker is None:
+        from ..errors import UnsupportedError
+
+        raise UnsupportedError(f"`canon {name}` is not supported yet")
+    return maker(env)  # type: ignore[no-any-return]
+
+
+def _leave_check(inst: AsyncInstance) -> None:
+    if not inst.flags.may_leave:
+        raise trap("cannot leave component instance")
+
+
+# ------------------------------------------------------------------ context, backpressure, task
+
+
+def _context_get(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
+    slot = env.builtin.slot
+
+    def context_get() -> int:
+        return _current(env.scheduler).storage[slot]
+
+    return context_get, False
+
+
+def _context_set(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
+    slot = env.builtin.slot
+
+    def context_set(value: int) -> None:
+        _current(env.scheduler).storage[slot] = value
+
+    return context_set, False
+
+
+def _backpressure(delta: int) -> Callable[[BuiltinEnv], tuple[Callable[..., Any], bool]]:
+    def make(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
+        inst = env.inst
+
+        def backpressure() -> None:
+            value = inst.backpressure + delta
+            if value > MAX_BACKPRESSURE:
+                raise trap("backpressure counter overflow")
+            if value < 0:
+                raise trap("backpressure counter overflow")  # wasmtime's text for both
+            inst.backpressure = value
+
+        return backpressure, False
+
+    return make
+
+
+def _backpressure_set(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
+    inst = env.inst
+
+    def backpressure_set(enabled: int) -> None:
+        inst.backpressure = 1 if enabled else 0
+
+    return backpressure_set, False
+
+
+def _task_return(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
+    inst = env.inst
+
+    def task_return(*flat: Any) -> None:
+        _leave_check(inst)
+        thread = _current(env.scheduler)
+        task: Task = thread.task
+        callee = task.callee
+        key, memory = callee.return_key, env.return_key
+        # The memory is compared only when task.return names one (wasmtime).
+        if (
+            not callee.is_async
+            or key[:2] != memory[:2]
+            or (memory[2] is not None and key[2] != memory[2])
+            or task.inst is not inst
+        ):
+            raise trap("invalid `task.return` signature and/or options for current task")
+        if task.state == Task.RESOLVED:
+            raise trap("`task.return` or `task.cancel` called more than once for current task")
+        cx = env.make_cx()
+        assert env.lift_return is not None
+        task.return_((env.lift_return(cx, flat),))
+
+    return task_return, False
+
+
+def _task_cancel(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
+    inst = env.inst
+
+    def task_cancel() -> None:
+        _leave_check(inst)
+        task: Task = _current(env.scheduler).task
+        if not task.callee.is_async:
+            raise trap("`task.cancel` called by non-async task")
+        task.cancel()
+
+    return task_cancel, False
+
+
+# ------------------------------------------------------------------ waitables
+
+
+def _waitable_set_new(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
+    inst = env.inst
+
+    def waitable_set_new() -> int:
+        _leave_check(inst)
+        return inst.handles.add(WaitableSet())  # type: ignore[no-any-return]
+
+    return waitable_set_new, False
+
+
+def _waitable_set_wait(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
+    inst = env.inst
+    cancellable = env.builtin.cancellable
+
+    def waitable_set_wait(si: int, ptr: int) -> Blocking:
+        _leave_check(inst)
+        thread = _may_block(env.scheduler)
+        wset = _entry(inst, si, WaitableSet, "waitable set")
+        event = yield from wset.wait_for_event(thread, cancellable)
+        return _store_event(env, ptr, event)
+
+    return waitable_set_wait, True
+
+
+def _waitable_set_poll(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
+    inst = env.inst
+    cancellable = env.builtin.cancellable
+
+    def waitable_set_poll(si: int, ptr: int) -> int:
+        _leave_check(inst)
+        thread = _current(env.scheduler)
+        wset = _entry(inst, si, WaitableSet, "waitable set")
+        return _store_event(env, ptr, wset.poll(thread, cancellable))
+
+    return waitable_set_poll, False
+
+
+def _waitable_set_drop(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
+    inst = env.inst
+
+    def waitable_set_drop(si: int) -> None:
+        _leave_check(inst)
+        wset = _entry(inst, si, WaitableSet, "waitable set")
+        wset.drop()
+        inst.handles.remove(si & M32)
+
+    return waitable_set_drop, False
+
+
+def _waitable_join(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
+    inst = env.inst
+
+    def waitable_join(wi: int, si: int) -> None:
+        _leave_check(inst)
+        w = _entry(inst, wi, Waitable, "waitable")
+        if w.has_sync_waiter and si & M32:
+            raise trap("waitable cannot be used synchronously while added to a waitable set")
+        if si & M32 == 0:
+            w.join(None)
+        else:
+            w.join(_entry(inst, si, WaitableSet, "waitable set"))
+
+    return waitable_join, False
+
+
+# ------------------------------------------------------------------ subtasks
+
+
+def _subtask_cancel(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
+    inst = env.inst
+    is_async = env.builtin.is_async
+
+    def subtask_cancel(i: int) -> Blocking:
+        _leave_check(inst)
+        thread = _current(env.scheduler) if is_async else _may_block(env.scheduler)
+        subtask = _entry(inst, i, Subtask, "subtask")
+        if subtask.resolve_delivered():
+            raise trap("`subtask.cancel` called after terminal status delivered")
+        if subtask.cancellation_requested:
+            raise trap("`subtask.cancel` called after terminal status delivered")
+        if subtask.in_waitable_set() and not is_async:
+            raise trap("waitable cannot be used synchronously while added to a waitable set")
+        if not subtask.resolved():
+            subtask.cancellation_requested = True
+            assert subtask.on_cancel is not None
+            subtask.on_cancel(inst)
+            if not subtask.resolved():
+                if not is_async:
+                    yield from subtask.wait_for_pending_event(thread)
+                else:
+                    return BLOCKED
+        if not subtask.has_pending_event():
+            # Resolved without the caller having asked for progress events.
+            subtask.deliver_resolve()
+            return subtask.state
+        subtask.get_pending_event()
+        return subtask.state
+
+    return subtask_cancel, True
+
+
+def _subtask_drop(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
+    inst = env.inst
+
+    def subtask_drop(i: int) -> None:
+        _leave_check(inst)
+        subtask = _entry(inst, i, Subtask, "subtask")
+        subtask.drop()
+        inst.handles.remove(i & M32)
+
+    return subtask_drop, False
+
+
+# ------------------------------------------------------------------ streams and futures
+
+
+def _new(shared_cls: Any, readable: Any, writable: Any) -> Callable[[BuiltinEnv], tuple[Callable[..., Any], bool]]:
+    def make(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
+        inst = env.inst
+        payload = getattr(env.builtin.type, "payload", None)
+
+        def new() -> int:
+            _leave_check(inst)
+            shared = shared_cls(payload)
+            ri = inst.handles.add(readable(shared))
+            wi = inst.handles.add(writable(shared))
+            return ri | (wi << 32)  # type: ignore[no-any-return]
+
+        return new, False
+
+    return make
+
+
+def _end(inst: AsyncInstance, index: int, cls: Any, t: Any) -> CopyEnd:
+    end = _entry(inst, index, cls, cls.kind)
+    if end.shared.t != getattr(t, "payload", None):
+        raise trap(f"handle index {index & M32} used with the wrong type, expected {cls.kind} of another payload type")
+    return end  # type: ignore[no-any-return]
+
+
+def _done_message(end: CopyEnd) -> str:
+    if end.is_stream:
+        if end.readable:
+            return "cannot read from stream after being notified that the writable end dropped"
+        return "cannot write to stream after being notified that the readable end dropped"
+    if end.readable:
+        return "cannot read from future after previous read succeeded"
+    return "cannot write to future after previous write succeeded or readable end dropped"
+
+
+def _copy(end_cls: Any, is_stream: bool) -> Callable[[BuiltinEnv], tuple[Callable[..., Any], bool]]:
+    def make(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
+        inst = env.inst
+        t = env.builtin.type
+        is_async = bool(env.is_async)
+        codec = env.codec
+        event_code = EVENT_CODES[(is_stream, end_cls.readable)]
+
+        def copy(i: int, ptr: int, n: int = 1) -> Blocking:
+            _leave_check(inst)
+            if is_stream and n & M32 > MAX_BUFFER_LENGTH:
+                raise trap("stream read/write count too large")
+            thread = _current(env.scheduler) if is_async else _may_block(env.scheduler)
+            index = i & M32
+            e = _end(inst, index, end_cls, t)
+            if e.state == CopyState.DONE:
+                raise trap(_done_message(e))
+            if e.state != CopyState.IDLE:
+                raise trap("cannot have concurrent operations active on a future/stream")
+            if e.in_waitable_set() and not is_async:
+                raise trap("waitable cannot be used synchronously while added to a waitable set")
+            buffer = GuestBuffer(codec, env.make_cx(), ptr & M32, n & M32 if is_stream else 1)
+
+            def event(result: int, reclaim: Callable[[], None]) -> Event:
+                reclaim()
+                if result == CopyResult.DROPPED or (not is_stream and result == CopyResult.COMPLETED):
+                    e.state = CopyState.DONE
+                else:
+                    e.state = CopyState.IDLE
+                if is_stream:
+                    return (event_code, index, result | (buffer.progress << 4))
+                return (event_code, index, result)
+
+            def on_copy(reclaim: Callable[[], None]) -> None:
+                # A partial copy: the other side may still copy more into this
+                # buffer until the event is taken; a cancel now reports CANCELLED.
+                e.partial = True
+                e.set_pending_event(lambda: event(CopyResult.COMPLETED, reclaim))
+
+            def on_copy_done(result: int) -> None:
+                e.partial = False
+                e.set_pending_event(lambda: event(result, _nothing))
+
+            e.state = CopyState.COPYING
+            if is_stream:
+                e.copy(inst, buffer, on_copy, on_copy_done)  # type: ignore[attr-defined]
+            else:
+                e.copy(inst, buffer, on_copy_done)  # type: ignore[attr-defined]
+            if not e.has_pending_event():
+                if not is_async:
+                    yield from e.wait_for_pending_event(thread)
+                else:
+                    return BLOCKED
+            _, _, payload = e.get_pending_event()
+            return payload
+
+        if is_stream:
+            return copy, True
+
+        def future_copy(i: int, ptr: int) -> Blocking:
+            return (yield from copy(i, ptr))
+
+        return future_copy, True
+
+    return make
+
+
+def _nothing() -> None:
+    return None
+
+
+def _cancel(end_cls: Any) -> Callable[[BuiltinEnv], tuple[Callable[..., Any], bool]]:
+    def make(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
+        inst = env.inst
+        t = env.builtin.type
+        is_async = env.builtin.is_async
+
+        def cancel(i: int) -> Blocking:
+            _leave_check(inst)
+            thread = _current(env.scheduler) if is_async else _may_block(env.scheduler)
+            e = _end(inst, i, end_cls, t)
+            if e.state != CopyState.COPYING or e.has_sync_waiter:
+                raise trap("`cancel` called without a pending copy")
+            if e.in_waitable_set() and not is_async:
+                raise trap("waitable cannot be used synchronously while added to a waitable set")
+            e.state = CopyState.CANCELLING_COPY
+            if e.has_pending_event() and e.partial:
+                e.partial = False
+                _, _, payload = e.get_pending_event()
+                if e.is_stream:
+                    e.state = CopyState.IDLE
+                return (payload & ~0xF) | CopyResult.CANCELLED
+            if not e.has_pending_event():
+                e.shared.cancel()
+                if not e.has_pending_event():
+                    if not is_async:
+                        yield from e.wait_for_pending_event(thread)
+                    else:
+                        return BLOCKED
+            _, _, payload = e.get_pending_event()
+            return payload
+
+        return cancel, True
+
+    return make
+
+
+def _drop(end_cls: Any) -> Callable[[BuiltinEnv], tuple[Callable[..., Any], bool]]:
+    def make(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
+        inst = env.inst
+        t = env.builtin.type
+
+        def drop(i: int) -> None:
+            _leave_check(inst)
+            e = _end(inst, i, end_cls, t)
+            e.drop()
+            inst.handles.remove(i & M32)
+
+        return drop, False
+
+    return make
+
+
+# ------------------------------------------------------------------ error contexts
+
+
+def _error_context_new(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
+    inst = env.inst
+
+    def error_context_new(ptr: int, units: int) -> int:
+        _leave_check(inst)
+        message = env.debug_message_lift(env.make_cx(), ptr, units)
+        return inst.handles.add(ErrorContext(message))  # type: ignore[no-any-return]
+
+    return error_context_new, False
+
+
+def _error_context_debug_message(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
+    inst = env.inst
+
+    def error_context_debug_message(i: int, ptr: int) -> None:
+        _leave_check(inst)
+        errctx = _entry(inst, i, ErrorContext, "error context")
+        env.debug_message_store(env.make_cx(), errctx.debug_message, ptr)
+
+    return error_context_debug_message, False
+
+
+def _error_context_drop(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
+    inst = env.inst
+
+    def error_context_drop(i: int) -> None:
+        _leave_check(inst)
+        _entry(inst, i, ErrorContext, "error context")
+        inst.handles.remove(i & M32)
+
+    return error_context_drop, False
+
+
+# ------------------------------------------------------------------ threads
+
+
+def _thread_index(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
+    def thread_index() -> int:
+        _leave_check(env.inst)
+        index = _current(env.scheduler).index
+        return 0 if index is None else index
+
+    return thread_index, False
+
+
+def _other_thread(inst: AsyncInstance, i: int) -> Thread:
+    thread = inst.threads.get(i & M32)
+    return thread  # type: ignore[no-any-return]
+
+
+def _thread_new_indirect(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
+    inst = env.inst
+    scheduler = env.scheduler
+
+    def thread_new_indirect(fi: int, c: int) -> int:
+        _leave_check(inst)
+        task: Task = _current(scheduler).task
+        assert env.table_get is not None
+        func, direct = env.table_get(fi & M32)
+        new_thread = Thread(scheduler, task, None, uses_fiber=True)
+
+        def body() -> Blocking:
+            yield from new_thread.call(func, (c,), direct)
+            task.unregister_thread(new_thread)
+
+        new_thread.body = body()
+        task.register_thread(new_thread)
+        return new_thread.index  # type: ignore[return-value]
+
+    return thread_new_indirect, False
+
+
+def _thread_resume_later(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
+    inst = env.inst
+
+    def thread_resume_later(i: int) -> None:
+        _leave_check(inst)
+        other = _other_thread(inst, i)
+        if not other.suspended():
+            raise trap("cannot resume thread which is not suspended")
+        other.resume_later()
+
+    return thread_resume_later, False
+
+
+def _thread_suspend(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
+    cancellable = env.builtin.cancellable
+
+    def thread_suspend() -> Blocking:
+        _leave_check(env.inst)
+        cancelled = yield from _may_block(env.scheduler).suspend(cancellable)
+        return int(cancelled)
+
+    return thread_suspend, True
+
+
+def _thread_yield(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
+    cancellable = env.builtin.cancellable
+
+    def thread_yield() -> Blocking:
+        _leave_check(env.inst)
+        cancelled = yield from _current(env.scheduler).yield_(cancellable)
+        return int(cancelled)
+
+    return thread_yield, True
+
+
+def _thread_switch(then_wait: bool, promote: bool) -> Callable[[BuiltinEnv], tuple[Callable[..., Any], bool]]:
+    def make(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
+        inst = env.inst
+        cancellable = env.builtin.cancellable
+
+        def switch(i: int) -> Blocking:
+            _leave_check(inst)
+            thread = _current(env.scheduler)
+            other = _other_thread(inst, i)
+            if promote:
+                if other.ready():
+                    other.stop_waiting()
+                else:
+                    if then_wait:
+                        return int((yield from thread.yield_(cancellable)))
+                    return int((yield from thread.suspend(cancellable)))
+            elif not other.suspended():
+                raise trap("cannot resume thread which is not suspended")
+            return int((yield from thread.switch(other, cancellable, then_wait)))
+
+        return switch, True
+
+    return make
+
+
+_MAKERS: dict[str, Callable[[BuiltinEnv], tuple[Callable[..., Any], bool]]] = {
+    "context.get": _context_get,
+    "context.set": _context_set,
+    "backpressure.inc": _backpressure(1),
+    "backpressure.dec": _backpressure(-1),
+    "backpressure.set": _backpressure_set,
+    "task.return": _task_return,
+    "task.cancel": _task_cancel,
+    "waitable-set.new": _waitable_set_new,
+    "waitable-set.wait": _waitable_set_wait,
+    "waitable-set.poll": _waitable_set_poll,
+    "waitable-set.drop": _waitable_set_drop,
+    "waitable.join": _waitable_join,
+    "subtask.cancel": _subtask_cancel,
+    "subtask.drop": _subtask_drop,
+    "stream.new": _new(SharedStream, ReadableStreamEnd, WritableStreamEnd),
+    "stream.read": _copy(ReadableStreamEnd, True),
+    "stream.write": _copy(WritableStreamEnd, True),
+    "stream.cancel-read": _cancel(ReadableStreamEnd),
+    "stream.cancel-write": _cancel(WritableStreamEnd),
+    "stream.drop-readable": _drop(ReadableStreamEnd),
+    "stream.drop-writable": _drop(WritableStreamEnd),
+    "future.new": _new(SharedFuture, ReadableFutureEnd, WritableFutureEnd),
+    "future.read": _copy(ReadableFutureEnd, False),
+    "future.write": _copy(WritableFutureEnd, False),
+    "future.cancel-read": _cancel(ReadableFutureEnd),
+    "future.cancel-write": _cancel(WritableFutureEnd),
+    "future.drop-readable": _drop(ReadableFutureEnd),
+    "future.drop-writable": _drop(WritableFutureEnd),
+    "error-context.new": _error_context_new,
+    "error-context.debug-message": _error_context_debug_message,
+    "error-context.drop": _error_context_drop,
+    "thread.index": _thread_index,
+    "thread.new-indirect": _thread_new_indirect,
+    "thread.resume-later": _thread_resume_later,
+    "thread.suspend": _thread_suspend,
+    "thread.yield": _thread_yield,
+    "thread.suspend-then-resume": _thread_switch(False, False),
+    "thread.yield-then-resume": _thread_switch(True, False),
+    "thread.suspend-then-promote": _thread_switch(False, True),
+    "thread.yield-then-promote": _thread_switch(True, True),
+}
+
+_ = (EventCode, Optional)

@@ -1,0 +1,377 @@
+"""Streams and futures (``definitions.py``: buffers, ``SharedStreamImpl``, ``SharedFutureImpl``, ends).
+
+A stream or future is one shared object with a readable and a writable end;
+each end lives in some instance's handle table (and moves between tables
+when passed in a call).  A copy is a rendezvous: the first side to arrive
+leaves its buffer pending, the second copies as much as both buffers allow,
+and each side hears about it through an event on its end.
+
+Buffers are guest memory ranges checked once, when the read or write starts
+(alignment, bounds, ``Buffer.MAX_LENGTH``).  Elements move through the ABI's
+element codec: types whose values are plain bytes (``stream<u8>``, numbers)
+are copied as bytes in one slice, never one Python object per element.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any, Callable, Optional
+
+from .traps import trap
+from .waitables import Event, EventCode, Waitable
+
+__all__ = [
+    "MAX_BUFFER_LENGTH",
+    "CopyResult",
+    "CopyState",
+    "GuestBuffer",
+    "SharedStream",
+    "SharedFuture",
+    "CopyEnd",
+    "ReadableStreamEnd",
+    "WritableStreamEnd",
+    "ReadableFutureEnd",
+    "WritableFutureEnd",
+]
+
+MAX_BUFFER_LENGTH = 2**28 - 1
+
+
+class CopyResult(IntEnum):
+    COMPLETED = 0
+    DROPPED = 1
+    CANCELLED = 2
+
+
+class CopyState(IntEnum):
+    IDLE = 1
+    COPYING = 2
+    CANCELLING_COPY = 3
+    DONE = 4
+
+
+class GuestBuffer:
+    """A range of guest memory being read from or written to (spec ``BufferGuestImpl``)."""
+
+    __slots__ = ("codec", "cx", "ptr", "progress", "length")
+
+    def __init__(self, codec: Any, cx: Any, ptr: int, length: int) -> None:
+        if length > MAX_BUFFER_LENGTH:
+            raise trap("stream read/write count too large")
+        if codec.size and length > 0:
+            if ptr % codec.alignment:
+                raise trap("unaligned pointer")
+            memory = cx.memory
+            if memory is None or ptr + length * codec.size > memory.size():
+                raise trap("pointer out of bounds of memory")
+        self.codec = codec
+        self.cx = cx
+        self.ptr = ptr
+        self.progress = 0
+        self.length = length
+
+    def remain(self) -> int:
+        return self.length - self.progress
+
+    def is_zero_length(self) -> bool:
+        return self.length == 0
+
+    def read(self, n: int) -> list:
+        """Lift the next ``n`` elements (spec ``ReadableBufferGuestImpl.read``)."""
+        values = self.codec.load_many(self.cx, self.ptr, n)
+        self.ptr += n * self.codec.size
+        self.progress += n
+        return values  # type: ignore[no-any-return]
+
+    def write(self, values: list) -> None:
+        """Lower ``values`` after the elements already written."""
+        self.codec.store_many(self.cx, values, self.ptr)
+        self.ptr += len(values) * self.codec.size
+        self.progress += len(values)
+
+    def read_bytes(self, n: int) -> bytes:
+        data = self.codec.load_bytes(self.cx, self.ptr, n)
+        self.ptr += n * self.codec.size
+        self.progress += n
+        return data  # type: ignore[no-any-return]
+
+    def write_bytes(self, data: bytes, n: int) -> None:
+        self.codec.store_bytes(self.cx, data, self.ptr)
+        self.ptr += n * self.codec.size
+        self.progress += n
+
+
+def move(src: Any, dst: Any, n: int) -> None:
+    """Copy ``n`` elements from buffer ``src`` to buffer ``dst``; plain types in one slice."""
+    if n == 0:
+        return
+    codec = getattr(src, "codec", None)
+    if codec is not None and codec.plain and getattr(dst, "codec", None) is not None:
+        dst.write_bytes(src.read_bytes(n), n)
+    else:
+        dst.write(src.read(n))
+
+
+def _numeric_or_none(codec: Any) -> bool:
+    return codec is None or codec.plain or codec.size == 0
+
+
+OnCopy = Callable[[Callable[[], None]], None]
+OnCopyDone = Callable[[int], None]
+
+
+class SharedStream:
+    """The state both ends of a stream share (spec ``SharedStreamImpl``)."""
+
+    __slots__ = ("t", "dropped", "pending_inst", "pending_buffer", "pending_on_copy", "pending_on_copy_done")
+
+    def __init__(self, t: Any) -> None:
+        self.t = t
+        self.dropped = False
+        self.reset_pending()
+
+    def reset_pending(self) -> None:
+        self.set_pending(None, None, None, None)
+
+    def set_pending(self, inst: Any, buffer: Any, on_copy: Optional[OnCopy], on_copy_done: Optional[OnCopyDone]) -> None:
+        self.pending_inst = inst
+        self.pending_buffer = buffer
+        self.pending_on_copy = on_copy
+        self.pending_on_copy_done = on_copy_done
+
+    def reset_and_notify_pending(self, result: int) -> None:
+        on_copy_done = self.pending_on_copy_done
+        self.reset_pending()
+        assert on_copy_done is not None
+        on_copy_done(result)
+
+    def cancel(self) -> None:
+        self.reset_and_notify_pending(CopyResult.CANCELLED)
+
+    def drop(self) -> None:
+        if not self.dropped:
+            self.dropped = True
+            if self.pending_buffer is not None:
+                self.reset_and_notify_pending(CopyResult.DROPPED)
+
+    def _same_instance_check(self, inst: Any, buffer: Any) -> None:
+        if inst is self.pending_inst and not _numeric_or_none(getattr(buffer, "codec", None)):
+            raise trap("cannot read from and write to intra-component future/stream with non-numeric payload")
+
+    def read(self, inst: Any, dst: Any, on_copy: OnCopy, on_copy_done: OnCopyDone) -> None:
+        if self.dropped:
+            on_copy_done(CopyResult.DROPPED)
+        elif self.pending_buffer is None:
+            self.set_pending(inst, dst, on_copy, on_copy_done)
+        else:
+            self._same_instance_check(inst, dst)
+            src = self.pending_buffer
+            if src.remain() > 0:
+                if dst.remain() > 0:
+                    move(src, dst, min(dst.remain(), src.remain()))
+                    assert self.pending_on_copy is not None
+                    self.pending_on_copy(self.reset_pending)
+                on_copy_done(CopyResult.COMPLETED)
+            else:
+                self.reset_and_notify_pending(CopyResult.COMPLETED)
+                self.set_pending(inst, dst, on_copy, on_copy_done)
+
+    def write(self, inst: Any, src: Any, on_copy: OnCopy, on_copy_done: OnCopyDone) -> None:
+        if self.dropped:
+            on_copy_done(CopyResult.DROPPED)
+        elif self.pending_buffer is None:
+            self.set_pending(inst, src, on_copy, on_copy_done)
+        else:
+            self._same_instance_check(inst, src)
+            dst = self.pending_buffer
+            if dst.remain() > 0:
+                if src.remain() > 0:
+                    move(src, dst, min(src.remain(), dst.remain()))
+                    assert self.pending_on_copy is not None
+                    self.pending_on_copy(self.reset_pending)
+                on_copy_done(CopyResult.COMPLETED)
+            elif src.is_zero_length() and dst.is_zero_length():
+                on_copy_done(CopyResult.COMPLETED)
+            else:
+                self.reset_and_notify_pending(CopyResult.COMPLETED)
+                self.set_pending(inst, src, on_copy, on_copy_done)
+
+
+class SharedFuture:
+    """The state both ends of a future share (spec ``SharedFutureImpl``)."""
+
+    __slots__ = ("t", "dropped", "pending_inst", "pending_buffer", "pending_on_copy_done")
+
+    def __init__(self, t: Any) -> None:
+        self.t = t
+        self.dropped = False
+        self.reset_pending()
+
+    def reset_pending(self) -> None:
+        self.set_pending(None, None, None)
+
+    def set_pending(self, inst: Any, buffer: Any, on_copy_done: Optional[OnCopyDone]) -> None:
+        self.pending_inst = inst
+        self.pending_buffer = buffer
+        self.pending_on_copy_done = on_copy_done
+
+    def reset_and_notify_pending(self, result: int) -> None:
+        on_copy_done = self.pending_on_copy_done
+        self.reset_pending()
+        assert on_copy_done is not None
+        on_copy_done(result)
+
+    def cancel(self) -> None:
+        self.reset_and_notify_pending(CopyResult.CANCELLED)
+
+    def drop(self) -> None:
+        if not self.dropped:
+            self.dropped = True
+            if self.pending_buffer is not None:
+                self.reset_and_notify_pending(CopyResult.DROPPED)
+
+    def _same_instance_check(self, inst: Any, buffer: Any) -> None:
+        if inst is self.pending_inst and not _numeric_or_none(getattr(buffer, "codec", None)):
+            raise trap("cannot read from and write to intra-component future/stream with non-numeric payload")
+
+    def read(self, inst: Any, dst: Any, on_copy_done: OnCopyDone) -> None:
+        if self.pending_buffer is None:
+            self.set_pending(inst, dst, on_copy_done)
+        else:
+            self._same_instance_check(inst, dst)
+            move(self.pending_buffer, dst, 1)
+            self.reset_and_notify_pending(CopyResult.COMPLETED)
+            on_copy_done(CopyResult.COMPLETED)
+
+    def write(self, inst: Any, src: Any, on_copy_done: OnCopyDone) -> None:
+        if self.dropped:
+            on_copy_done(CopyResult.DROPPED)
+        elif self.pending_buffer is None:
+            self.set_pending(inst, src, on_copy_done)
+        else:
+            self._same_instance_check(inst, src)
+            move(src, self.pending_buffer, 1)
+            self.reset_and_notify_pending(CopyResult.COMPLETED)
+            on_copy_done(CopyResult.COMPLETED)
+
+
+class CopyEnd(Waitable):
+    """One end of a stream or future in a handle table (spec ``CopyEnd``)."""
+
+    __slots__ = ("state", "shared", "partial")
+
+    kind = "stream end"
+    readable = True
+    is_stream = True
+
+    def __init__(self, shared: Any) -> None:
+        super().__init__()
+        self.state = CopyState.IDLE
+        self.shared = shared
+        self.partial = False
+
+    def copying(self) -> bool:
+        return self.state in (CopyState.COPYING, CopyState.CANCELLING_COPY)
+
+    def drop(self) -> None:
+        if self.copying():
+            verb = "remove" if self.readable else "drop"
+            raise trap(f"cannot {verb} busy {'stream' if self.is_stream else 'future'}")
+        self.shared.drop()
+        super().drop()
+
+
+class ReadableStreamEnd(CopyEnd):
+    __slots__ = ()
+    kind = "stream readable end"
+
+    def copy(self, inst: Any, buffer: Any, on_copy: OnCopy, on_copy_done: OnCopyDone) -> None:
+        self.shared.read(inst, buffer, on_copy, on_copy_done)
+
+
+class WritableStreamEnd(CopyEnd):
+    __slots__ = ()
+    kind = "stream writable end"
+    readable = False
+
+    def copy(self, inst: Any, buffer: Any, on_copy: OnCopy, on_copy_done: OnCopyDone) -> None:
+        self.shared.write(inst, buffer, on_copy, on_copy_done)
+
+
+class ReadableFutureEnd(CopyEnd):
+    __slots__ = ()
+    kind = "future readable end"
+    is_stream = False
+
+    def copy(self, inst: Any, buffer: Any, on_copy_done: OnCopyDone) -> None:
+        self.shared.read(inst, buffer, on_copy_done)
+
+
+class WritableFutureEnd(CopyEnd):
+    __slots__ = ()
+    kind = "future writable end"
+    readable = False
+    is_stream = False
+
+    def copy(self, inst: Any, buffer: Any, on_copy_done: OnCopyDone) -> None:
+        self.shared.write(inst, buffer, on_copy_done)
+
+    def drop(self) -> None:
+        if self.state != CopyState.DONE:
+            raise trap("cannot drop future write end without first writing a value")
+        super().drop()
+
+
+def copy_event(code: int, index: int, payload: int) -> Event:
+    return (code, index, payload)
+
+
+EVENT_CODES = {
+    (True, True): EventCode.STREAM_READ,
+    (True, False): EventCode.STREAM_WRITE,
+    (False, True): EventCode.FUTURE_READ,
+    (False, False): EventCode.FUTURE_WRITE,
+}
+
+
+# ------------------------------------------------------------------ passing ends in calls
+
+
+def _kind_name(is_stream: bool) -> str:
+    return "stream" if is_stream else "future"
+
+
+def lift_end(table: Any, index: int, payload: Any, is_stream: bool) -> Any:
+    """Take the readable end ``index`` out of ``table`` for a call (spec ``lift_async_value``).
+
+    Returns the shared stream or future, which the receiving side lowers as
+    a new readable end of its own table.
+    """
+    desc = _kind_name(is_stream)
+    end = table.get(index)
+    cls = ReadableStreamEnd if is_stream else ReadableFutureEnd
+    if not isinstance(end, CopyEnd) or end.is_stream != is_stream:
+        raise trap(f"handle is not a {desc}")
+    if not isinstance(end, cls):
+        raise trap(f"handle is not a readable end of a {desc}")
+    if end.shared.t != payload:
+        raise trap(f"handle is a {desc} of a different type")
+    if end.copying():
+        raise trap(f"cannot remove busy {desc}")
+    if end.state == CopyState.DONE:
+        if is_stream or end.shared.dropped:
+            raise trap(f"cannot lift {desc} after being notified that the writable end dropped")
+        raise trap(f"cannot lift {desc} after previous read succeeded")
+    if end.in_waitable_set():
+        raise trap(f"cannot lift {desc} while it's in a waitable set")
+    table.remove(index)
+    return end.shared
+
+
+def lower_end(table: Any, shared: Any, is_stream: bool) -> int:
+    """Add a readable end of ``shared`` to ``table`` (spec ``lower_stream``/``lower_future``)."""
+    expected = SharedStream if is_stream else SharedFuture
+    if not isinstance(shared, expected):
+        raise TypeError(f"expected a {_kind_name(is_stream)}, got {type(shared).__name__}")
+    end = ReadableStreamEnd(shared) if is_stream else ReadableFutureEnd(shared)
+    return table.add(end)  # type: ignore[no-any-return]

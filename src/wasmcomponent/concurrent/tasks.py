@@ -1,0 +1,405 @@
+"""Tasks, subtasks, ``canon lift`` and ``canon lower`` (``definitions.py``).
+
+* :class:`AsyncInstance` is the async half of a runtime component instance:
+  its handle table (shared with resources, as in the spec), its thread
+  table, backpressure and the exclusive lock that sync-lifted and
+  callback-lifted tasks take.
+* :class:`Task` is one call of a lifted function; :func:`canon_lift` starts
+  it on a new implicit thread whose body follows the spec's ``thread_func``
+  (including the callback loop of the callback ABI).
+* :class:`Subtask` is the caller's view of a call made through an async (or
+  blocked sync) ``canon lower``; :func:`canon_lower` is that call.
+
+The callee of a lowered call is a :data:`StartCall`: a function taking the
+spec's ``on_start``/``on_resolve`` and the calling instance, that returns the
+``on_cancel`` callback.  A lifted guest function, a Python host function or
+the conformance host's "returns later" functions all have this shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, Callable, Optional, Sequence
+
+from ..errors import ComponentTrap
+from .scheduler import Blocking, Scheduler, Table, Thread
+from .traps import trap
+from .waitables import Event, EventCode, Waitable
+
+__all__ = [
+    "AsyncInstance",
+    "Task",
+    "Subtask",
+    "LiftedCallee",
+    "canon_lift",
+    "canon_lower",
+    "CallbackCode",
+    "StartCall",
+]
+
+OnStart = Callable[[], Sequence[Any]]
+# ``on_resolve((value,))`` when the callee returned, ``on_resolve(None)`` when cancelled.
+OnResolve = Callable[[Optional[tuple]], None]
+OnCancel = Callable[[Optional["AsyncInstance"]], None]
+StartCall = Callable[[OnStart, OnResolve, Optional["AsyncInstance"]], OnCancel]
+
+MAX_BACKPRESSURE = 2**16
+
+
+class AsyncInstance:
+    """The async state of one runtime component instance."""
+
+    __slots__ = ("flags", "handles", "threads", "backpressure", "num_waiting_to_enter", "exclusive_thread", "scheduler")
+
+    def __init__(self, scheduler: Scheduler, flags: Any, handles: Any) -> None:
+        self.scheduler = scheduler
+        self.flags = flags  # may_enter / may_leave, shared with the synchronous paths
+        self.handles = handles  # the instance's handle table (resources, waitables, sets, ...)
+        self.threads = Table()
+        self.backpressure = 0
+        self.num_waiting_to_enter = 0
+        self.exclusive_thread: Optional[Thread] = None
+
+
+@dataclass(slots=True)
+class LiftedCallee:
+    """A lifted function of one instance, as ``canon_lift`` needs it (built by the runtime).
+
+    ``core_direct``/``callback_direct`` are the plain synchronous calls of
+    ``core``/``callback`` (used when the task cannot block); ``lift_results``
+    is None for an async lift (the value comes through ``task.return``).
+    """
+
+    ft_async: bool
+    inst: AsyncInstance
+    is_async: bool
+    core: Any
+    core_direct: Callable[..., Any]
+    callback: Any
+    callback_direct: Optional[Callable[..., Any]]
+    post_return: Optional[Callable[..., Any]]
+    lower_params: Callable[[Any, Sequence[Any]], Sequence[Any]]
+    lift_results: Optional[Callable[[Any, Sequence[Any]], Any]]
+    cx: Any
+    result_count: int
+    return_key: tuple
+
+
+class Task:
+    """One call of a lifted function (spec ``Task``)."""
+
+    INITIAL, STARTED, PENDING_CANCEL, CANCEL_DELIVERED, RESOLVED = range(5)
+
+    __slots__ = ("callee", "inst", "on_start", "on_resolve", "state", "num_borrows", "implicit_thread", "threads", "scope")
+
+    def __init__(self, callee: LiftedCallee, on_start: OnStart, on_resolve: OnResolve, scope: Any = None) -> None:
+        # The borrow scope of the call (``runtime.handles.CallScope``) when its type has handles.
+        self.scope = scope
+        self.callee = callee
+        self.inst: AsyncInstance = callee.inst
+        self.on_start = on_start
+        self.on_resolve = on_resolve
+        self.state = Task.INITIAL
+        self.num_borrows = 0
+        self.implicit_thread: Optional[Thread] = None
+        self.threads: list[Thread] = []
+
+    def may_block(self) -> bool:
+        """wasmtime: a task of a synchronous function type may not block before it returns."""
+        return bool(self.callee.ft_async) or self.state == Task.RESOLVED
+
+    def needs_exclusive(self) -> bool:
+        return not self.callee.is_async or self.callee.callback is not None
+
+    def enter_implicit_thread(self, thread: Thread) -> Blocking:
+        inst = self.inst
+        self.implicit_thread = thread
+        if self.callee.ft_async:
+
+            def has_backpressure() -> bool:
+                return inst.backpressure > 0 or (self.needs_exclusive() and inst.exclusive_thread is not None)
+
+            if has_backpressure() or inst.num_waiting_to_enter > 0:
+                inst.num_waiting_to_enter += 1
+                try:
+                    cancelled = yield from thread.wait_until(lambda: not has_backpressure(), cancellable=True)
+                finally:
+                    inst.num_waiting_to_enter -= 1
+                if cancelled:
+                    self.cancel()
+                    return False
+            if self.needs_exclusive():
+                inst.exclusive_thread = thread
+        self.register_thread(thread)
+        return True
+
+    def register_thread(self, thread: Thread) -> None:
+        self.threads.append(thread)
+        thread.index = self.inst.threads.add(thread)
+
+    def exit_implicit_thread(self, thread: Thread) -> None:
+        self.unregister_thread(thread)
+        if self.callee.ft_async and self.needs_exclusive() and self.inst.exclusive_thread is thread:
+            self.inst.exclusive_thread = None
+
+    def unregister_thread(self, thread: Thread) -> None:
+        self.threads.remove(thread)
+        if not self.threads and self.state != Task.RESOLVED:
+            raise trap("async-lifted export failed to produce a result")
+        if thread.index is not None:
+            self.inst.threads.remove(thread.index)
+            thread.index = None
+
+    def thread_finished(self, thread: Thread) -> None:
+        """Called by the scheduler when a thread's body ends."""
+
+    def request_cancellation(self, caller: Optional[AsyncInstance]) -> None:
+        if self.state == Task.INITIAL:
+            self.state = Task.CANCEL_DELIVERED
+            thread = self.implicit_thread
+            if thread is not None and not thread.running:
+                self.inst.scheduler.resume(thread, True)
+            return
+        if self.state != Task.STARTED:
+            return
+        candidates = [t for t in self.threads if t.cancellable and not t.running and not t.done]
+        if self.needs_exclusive() and self.inst.exclusive_thread not in (None, self.implicit_thread):
+            candidates = [t for t in candidates if t is not self.implicit_thread]
+        if candidates and self.inst.flags.may_enter:
+            self.state = Task.CANCEL_DELIVERED
+            self.inst.scheduler.resume(candidates[0], True)
+        else:
+            self.state = Task.PENDING_CANCEL
+
+    def deliver_pending_cancel(self, cancellable: bool) -> bool:
+        if cancellable and self.state == Task.PENDING_CANCEL:
+            self.state = Task.CANCEL_DELIVERED
+            return True
+        return False
+
+    def start(self) -> Sequence[Any]:
+        self.state = Task.STARTED
+        return self.on_start()
+
+    def return_(self, result: tuple) -> None:
+        """Resolve with ``result``, a 1-tuple holding the value (``None`` for no result)."""
+        if self.state == Task.RESOLVED:
+            raise trap("`task.return` or `task.cancel` called more than once for current task")
+        if self.scope is not None:
+            self.scope.exit_guest_call()
+        self.on_resolve(result)
+        self.state = Task.RESOLVED
+
+    def cancel(self) -> None:
+        if self.state == Task.RESOLVED:
+            raise trap("`task.return` or `task.cancel` called more than once for current task")
+        if self.state != Task.CANCEL_DELIVERED:
+            raise trap("`task.cancel` called by task which has not been cancelled")
+        if self.scope is not None:
+            self.scope.exit_guest_call()
+        self.on_resolve(None)
+        self.state = Task.RESOLVED
+
+
+class CallbackCode(IntEnum):
+    EXIT = 0
+    YIELD = 1
+    WAIT = 2
+
+
+def _as_tuple(raw: Any, count: int) -> tuple:
+    if count == 0:
+        return ()
+    if count == 1 and not isinstance(raw, tuple):
+        return (raw,)
+    return tuple(raw)
+
+
+def canon_lift(
+    scheduler: Scheduler, callee: LiftedCallee, on_start: OnStart, on_resolve: OnResolve, scope: Any = None
+) -> Task:
+    """Start a call of ``callee`` (spec ``canon_lift``); returns its task.
+
+    The implicit thread runs at once until it blocks or ends.  A function of
+    synchronous type completes before this returns: its thread may not
+    block (wasmtime's rule, stricter than the spec, which would run the
+    instance's other threads until it resolves).
+    """
+    task = Task(callee, on_start, on_resolve, scope)
+    thread = Thread(scheduler, task, None, uses_fiber=bool(callee.ft_async))
+    thread.body = _lift_body(task, thread, callee)
+    scheduler.resume(thread)
+    # A task of synchronous type cannot block (wasmtime), so it has resolved
+    # by now unless it trapped; nothing is left to run for it.
+    return task
+
+
+def _unpack_callback_result(packed: int) -> tuple[int, int]:
+    packed &= 0xFFFFFFFF
+    code = packed & 0xF
+    if code > CallbackCode.WAIT:
+        raise trap("unsupported callback code")
+    return code, packed >> 4
+
+
+def _lift_body(task: Task, thread: Thread, c: LiftedCallee) -> Blocking:
+    inst = task.inst
+    if not (yield from task.enter_implicit_thread(thread)):
+        return
+    cx = c.cx
+    args = task.start()
+    flags = inst.flags
+    flags.may_leave = False
+    previous = cx.scope
+    cx.scope = task.scope
+    try:
+        flat_args = tuple(c.lower_params(cx, args))
+    finally:
+        flags.may_leave = True
+        cx.scope = previous
+    if not c.is_async:
+        raw = yield from thread.call(c.core, flat_args, c.core_direct)
+        flat = _as_tuple(raw, c.result_count)
+        assert c.lift_results is not None
+        task.return_((c.lift_results(cx, flat),))
+        if c.post_return is not None:
+            flags.may_leave = False
+            try:
+                c.post_return(*flat)
+            finally:
+                flags.may_leave = True
+        task.exit_implicit_thread(thread)
+        return
+    if c.callback is None:
+        yield from thread.call(c.core, flat_args, c.core_direct)
+        task.exit_implicit_thread(thread)
+        return
+    raw = yield from thread.call(c.core, flat_args, c.core_direct)
+    code, si = _unpack_callback_result(_as_tuple(raw, 1)[0])
+    while code != CallbackCode.EXIT:
+        inst.exclusive_thread = None
+        event: Event
+        if code == CallbackCode.YIELD:
+            cancelled = yield from thread.wait_until(
+                lambda: inst.exclusive_thread is None, cancellable=True, yielding=True
+            )
+            event = (EventCode.TASK_CANCELLED, 0, 0) if cancelled else (EventCode.NONE, 0, 0)
+        else:
+            from .waitables import WaitableSet
+
+            wset = inst.handles.get(si)
+            if not isinstance(wset, WaitableSet):
+                raise trap(f"handle index {si} used with the wrong type, expected waitable set")
+            event = yield from wset.wait_for_event_and(thread, lambda: inst.exclusive_thread is None, True)
+        inst.exclusive_thread = thread
+        assert c.callback_direct is not None
+        raw = yield from thread.call(c.callback, tuple(int(v) for v in event), c.callback_direct)
+        code, si = _unpack_callback_result(_as_tuple(raw, 1)[0])
+    task.exit_implicit_thread(thread)
+
+
+# ------------------------------------------------------------------ canon lower
+
+
+class Subtask(Waitable):
+    """The caller's handle on a lowered call (spec ``Subtask``)."""
+
+    STARTING, STARTED, RETURNED, CANCELLED_BEFORE_STARTED, CANCELLED_BEFORE_RETURNED = range(5)
+
+    __slots__ = ("state", "on_cancel", "delivered", "cancellation_requested", "flat_results", "index")
+
+    kind = "subtask"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.state = Subtask.STARTING
+        self.on_cancel: Optional[OnCancel] = None
+        self.delivered = False
+        self.cancellation_requested = False
+        self.flat_results: Sequence[Any] = ()
+        self.index = 0
+
+    def resolved(self) -> bool:
+        return self.state >= Subtask.RETURNED
+
+    def resolve(self, state: int, flat_results: Sequence[Any]) -> None:
+        self.state = state
+        self.flat_results = flat_results
+
+    def deliver_resolve(self) -> None:
+        self.delivered = True
+
+    def resolve_delivered(self) -> bool:
+        return self.delivered
+
+    def drop(self) -> None:
+        if not self.delivered:
+            raise trap("cannot drop a subtask which has not yet resolved")
+        super().drop()
+
+
+BLOCKED = 0xFFFFFFFF
+
+
+def canon_lower(
+    thread: Thread,
+    start: StartCall,
+    is_async: bool,
+    lift_params: Callable[[], Sequence[Any]],
+    lower_results: Callable[[Any], Sequence[Any]],
+    caller: AsyncInstance,
+) -> Blocking:
+    """A lowered call from ``thread`` (spec ``canon_lower``); returns the flat results.
+
+    ``lift_params()`` lifts the caller's arguments (when the callee starts);
+    ``lower_results(value)`` lowers the callee's result into the caller.
+    A sync lower blocks ``thread`` until the callee resolves; an async lower
+    returns the packed status (and subtask index when it has not resolved).
+    """
+    subtask = Subtask()
+    progress: list[Callable[[], None]] = []
+
+    def on_start() -> Sequence[Any]:
+        for f in progress:
+            f()
+        subtask.state = Subtask.STARTED
+        return lift_params()
+
+    def on_resolve(result: Optional[Any]) -> None:
+        for f in progress:
+            f()
+        if result is None:
+            if subtask.state == Subtask.STARTING:
+                subtask.resolve(Subtask.CANCELLED_BEFORE_STARTED, ())
+            else:
+                subtask.resolve(Subtask.CANCELLED_BEFORE_RETURNED, ())
+        else:
+            subtask.resolve(Subtask.RETURNED, tuple(lower_results(result[0])))
+
+    subtask.on_cancel = start(on_start, on_resolve, caller)
+    if not is_async:
+        if not subtask.resolved():
+            yield from thread.wait_until(subtask.resolved)
+        subtask.deliver_resolve()
+        return subtask.flat_results
+    if subtask.resolved():
+        subtask.deliver_resolve()
+        return (Subtask.RETURNED,)
+    index = caller.handles.add(subtask)
+    subtask.index = index
+
+    def on_progress() -> None:
+        def subtask_event() -> Event:
+            if subtask.resolved():
+                subtask.deliver_resolve()
+            return (EventCode.SUBTASK, index, subtask.state)
+
+        subtask.set_pending_event(subtask_event)
+
+    progress.append(on_progress)
+    return (subtask.state | (index << 4),)
+
+
+def check_trap(error: BaseException) -> bool:
+    return isinstance(error, ComponentTrap)
