@@ -25,6 +25,7 @@ from .errors import (
     UnsupportedError,
     ValidationError,
 )
+from .concurrent.host import FutureReader, StreamReader
 from .runtime.call import hostcall_fuel, set_hostcall_fuel
 from .runtime.component import Component, ExportIndex
 from .runtime.func import Func
@@ -153,4 +154,6 @@ __all__ = [
     "ValidationError",
     "hostcall_fuel",
     "set_hostcall_fuel",
+    "StreamReader",
+    "FutureReader",
 ]

@@ -70,6 +70,11 @@ class GuestBuffer:
         self.progress = 0
         self.length = length
 
+    @property
+    def plain_bytes(self) -> bool:
+        """Whether elements are plain bytes in memory (copied as one slice)."""
+        return bool(self.codec.plain)
+
     def remain(self) -> int:
         return self.length - self.progress
 
@@ -105,8 +110,7 @@ def move(src: Any, dst: Any, n: int) -> None:
     """Copy ``n`` elements from buffer ``src`` to buffer ``dst``; plain types in one slice."""
     if n == 0:
         return
-    codec = getattr(src, "codec", None)
-    if codec is not None and codec.plain and getattr(dst, "codec", None) is not None:
+    if src.plain_bytes and dst.plain_bytes:
         dst.write_bytes(src.read_bytes(n), n)
     else:
         dst.write(src.read(n))

@@ -39,7 +39,9 @@ import wasmtime
 from .._engine import RawFunc, make_host_func, store_state
 from ..abi.context import CanonicalOptions, GuestMemoryLike, LiftLowerContext, Realloc
 from ..concurrent.builtins import ErrorContext
-from ..concurrent.streams import lift_end, lower_end
+from ..concurrent.host import FutureReader, StreamReader, host_future, host_stream, is_iterable
+from ..concurrent.scheduler import scheduler_of
+from ..concurrent.streams import SharedFuture, SharedStream, lift_end, lower_end
 from ..errors import ComponentError, ComponentTrap, LinkError, UnsupportedError
 from ..translate import plan as p
 from ..types import model
@@ -404,9 +406,10 @@ class ResourceTransfer(ResourceAny):
 class InstanceHandles:
     """The handle tables of one instantiation, one per runtime component instance."""
 
-    __slots__ = ("tables", "host", "resources")
+    __slots__ = ("tables", "host", "resources", "store")
 
     def __init__(self, state: InstanceState) -> None:
+        self.store = state.store
         self.tables = [HandleTable() for _ in range(state.plan.num_component_instances)]
         self.host = host_table(state.store)
         self.resources: dict[object, object] = state.resources
@@ -623,15 +626,31 @@ class HandleContext(LiftLowerContext):
     # -------------------------------------------------------- streams, futures, error contexts
 
     def lift_stream(self, t: model.StreamType, index: int) -> Any:
-        return lift_end(self.table, index & M32, t.payload, True)
+        shared = lift_end(self.table, index & M32, t.payload, True)
+        if self.fused:
+            return shared
+        return StreamReader(shared, scheduler_of(self.handles.store))
 
     def lower_stream(self, t: model.StreamType, value: Any) -> int:
+        if isinstance(value, StreamReader):
+            value = value._take()
+        elif not isinstance(value, SharedStream):
+            if not is_iterable(value):
+                raise TypeError(f"expected a stream (an iterable or a StreamReader), got {type(value).__name__}")
+            value = host_stream(t.payload, value)
         return lower_end(self.table, value, True)
 
     def lift_future(self, t: model.FutureType, index: int) -> Any:
-        return lift_end(self.table, index & M32, t.payload, False)
+        shared = lift_end(self.table, index & M32, t.payload, False)
+        if self.fused:
+            return shared
+        return FutureReader(shared, scheduler_of(self.handles.store))
 
     def lower_future(self, t: model.FutureType, value: Any) -> int:
+        if isinstance(value, FutureReader):
+            value = value._take()
+        elif not isinstance(value, SharedFuture):
+            value = host_future(t.payload, value)
         return lower_end(self.table, value, False)
 
     def lift_error_context(self, index: int) -> Any:
