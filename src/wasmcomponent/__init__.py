@@ -26,7 +26,7 @@ from .errors import (
     ValidationError,
 )
 from .concurrent.host import FutureReader, StreamReader
-from .runtime.call import hostcall_fuel, set_hostcall_fuel
+from .runtime.call import concurrency_limit, hostcall_fuel, set_concurrency_limit, set_hostcall_fuel
 from .runtime.component import Component, ExportIndex
 from .runtime.func import Func
 from .runtime.instance import Instance
@@ -156,4 +156,6 @@ __all__ = [
     "set_hostcall_fuel",
     "StreamReader",
     "FutureReader",
+    "concurrency_limit",
+    "set_concurrency_limit",
 ]

@@ -230,7 +230,7 @@ def _waitable_set_new(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
 
     def waitable_set_new() -> int:
         _leave_check(inst)
-        return inst.handles.add(WaitableSet())  # type: ignore[no-any-return]
+        return inst.add_handle(WaitableSet())  # type: ignore[no-any-return]
 
     return waitable_set_new, False
 
@@ -349,8 +349,8 @@ def _new(shared_cls: Any, readable: Any, writable: Any) -> Callable[[BuiltinEnv]
         def new() -> int:
             _leave_check(inst)
             shared = shared_cls(payload)
-            ri = inst.handles.add(readable(shared))
-            wi = inst.handles.add(writable(shared))
+            ri = inst.add_handle(readable(shared))
+            wi = inst.add_handle(writable(shared))
             return ri | (wi << 32)  # type: ignore[no-any-return]
 
         return new, False
@@ -507,7 +507,7 @@ def _error_context_new(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
     def error_context_new(ptr: int, units: int) -> int:
         _leave_check(inst)
         message = env.debug_message_lift(env.make_cx(), ptr, units)
-        return inst.handles.add(ErrorContext(message))  # type: ignore[no-any-return]
+        return inst.add_handle(ErrorContext(message))  # type: ignore[no-any-return]
 
     return error_context_new, False
 

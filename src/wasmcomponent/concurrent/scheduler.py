@@ -52,6 +52,7 @@ from .traps import deadlock, trap
 __all__ = ["Thread", "Scheduler", "Table", "scheduler_of", "Blocking", "MAX_TABLE_LENGTH"]
 
 MAX_TABLE_LENGTH = 2**28 - 1
+DEFAULT_MAX_HANDLES = 100_000
 
 # A generator that yields where the thread blocks and is sent the cancellation flag.
 Blocking = Generator[None, bool, Any]
@@ -259,10 +260,10 @@ class Scheduler:
         self.store: Any = None  # a store handle that does not keep the store alive
         self.waiting: list[Thread] = []
         self.current: Optional[Thread] = None
-        self.live_tasks = 0
-        self.live_threads = 0
-        self.max_tasks = 100_000
-        self.max_threads = 100_000
+        # The most async objects (waitables, sets, error contexts) one instance's
+        # handle table, and threads its thread table, may hold: a guest that
+        # spawns without bound traps instead of exhausting host memory.
+        self.max_handles = DEFAULT_MAX_HANDLES
 
     # ------------------------------------------------------------ running threads
 

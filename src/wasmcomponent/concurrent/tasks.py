@@ -61,6 +61,18 @@ class AsyncInstance:
         self.num_waiting_to_enter = 0
         self.exclusive_thread: Optional[Thread] = None
 
+    def add_handle(self, entry: Any) -> int:
+        """Add an async object to the handle table, within the store's limit."""
+        if len(self.handles) >= self.scheduler.max_handles:
+            raise trap("resource table has no free keys")
+        return self.handles.add(entry)  # type: ignore[no-any-return]
+
+    def add_thread(self, thread: Thread) -> int:
+        """Give ``thread`` an index in this instance's thread table, within the store's limit."""
+        if len(self.threads) >= self.scheduler.max_handles:
+            raise trap("resource table has no free keys")
+        return self.threads.add(thread)
+
 
 @dataclass(slots=True)
 class LiftedCallee:
@@ -136,7 +148,7 @@ class Task:
 
     def register_thread(self, thread: Thread) -> None:
         self.threads.append(thread)
-        thread.index = self.inst.threads.add(thread)
+        thread.index = self.inst.add_thread(thread)
 
     def exit_implicit_thread(self, thread: Thread) -> None:
         self.unregister_thread(thread)
@@ -386,7 +398,7 @@ def canon_lower(
     if subtask.resolved():
         subtask.deliver_resolve()
         return (Subtask.RETURNED,)
-    index = caller.handles.add(subtask)
+    index = caller.add_handle(subtask)
     subtask.index = index
 
     def on_progress() -> None:

@@ -34,6 +34,7 @@ from typing import Any, Callable, NamedTuple, Optional, Sequence
 from .._engine import GuestMemory, RawFunc, store_state
 from ..abi.compile import CompiledFunc, compile_func
 from ..abi.context import DEFAULT_HOSTCALL_FUEL, CanonicalOptions
+from ..concurrent.scheduler import scheduler_of
 from ..errors import ComponentTrap
 from ..translate import plan as p
 from ..types import model
@@ -94,6 +95,29 @@ def set_hostcall_fuel(store: Any, fuel: int) -> None:
     if not isinstance(fuel, int) or isinstance(fuel, bool) or fuel < 0:
         raise ValueError("hostcall fuel must be a non-negative int")
     get_store_state(store).hostcall_fuel = fuel
+
+
+def concurrency_limit(store: Any) -> int:
+    """How many async objects one component instance may hold in a store.
+
+    Waitables (subtasks, stream and future ends), waitable sets and error
+    contexts in an instance's handle table, and threads in its thread table,
+    each count against it; one more traps with wasmtime's "resource table
+    has no free keys".  A guest that spawns subtasks or threads without
+    bound then traps instead of exhausting host memory.
+
+    >>> import wasmtime
+    >>> concurrency_limit(wasmtime.Store())
+    100000
+    """
+    return int(scheduler_of(store).max_handles)
+
+
+def set_concurrency_limit(store: Any, limit: int) -> None:
+    """Set the limit of :func:`concurrency_limit` for ``store``."""
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise ValueError("the concurrency limit must be a positive int")
+    scheduler_of(store).max_handles = limit
 
 
 class RuntimeOptions:
