@@ -17,6 +17,7 @@ decoding, linking, instantiation and the Canonical ABI are Python.
 
 from typing import TYPE_CHECKING
 
+from .concurrent.host import FutureReader, StreamReader
 from .errors import (
     ComponentError,
     ComponentTrap,
@@ -25,7 +26,6 @@ from .errors import (
     UnsupportedError,
     ValidationError,
 )
-from .concurrent.host import FutureReader, StreamReader
 from .runtime.call import concurrency_limit, hostcall_fuel, set_concurrency_limit, set_hostcall_fuel
 from .runtime.component import Component, ExportIndex
 from .runtime.func import Func
