@@ -539,7 +539,16 @@ def _run_commands(
     except Exception as exc:  # the API could not even set up a linker
         _mark_all(conversion, result, FAIL, f"harness setup failed: {_short(error_text(exc))}")
         return
+    # A module wasm-tools could not convert leaves the directives after it
+    # without their instance: they are skipped for that reason, not failed.
+    unconverted = sorted(
+        (form.line, form.reason) for form in conversion.skipped_forms if form.kind in ("module", "component")
+    )
     for command in conversion.commands:
+        line = command.get("line", 0)
+        while unconverted and unconverted[0][0] < line:
+            form_line, reason = unconverted.pop(0)
+            runner.current = _Failed(SKIP, f"module at line {form_line} could not be converted ({reason})")
         result.results.append(runner.run(command))
 
 

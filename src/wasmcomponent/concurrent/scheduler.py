@@ -172,9 +172,21 @@ class Thread:
         return bool(self.task.may_block())
 
     def block(self, cancellable: bool) -> Blocking:
-        """Give up the processor until resumed; returns whether the resume cancelled."""
+        """Give up the processor until resumed; returns whether the resume cancelled.
+
+        A callback-lifted task blocked inside its core function (a sync
+        stream op, a sync-lowered call) lets other tasks enter its instance
+        meanwhile, as wasmtime does: the exclusive lock is held only while
+        the code runs.
+        """
         self.cancellable = cancellable
+        inst = self.task.inst
+        release = inst is not None and inst.exclusive_thread is self and self.task.holds_lock_only_running()
+        if release:
+            inst.exclusive_thread = None
         cancelled = yield
+        if release:
+            inst.exclusive_thread = self
         return bool(cancelled)
 
     def wait_until(
@@ -213,9 +225,11 @@ class Thread:
         return (yield from self.block(cancellable))
 
     def switch(self, other: Thread, cancellable: bool, then_wait: bool) -> Blocking:
-        """``suspend-then-resume`` / ``yield-then-resume``: run ``other`` now."""
-        if not self.may_block():
-            raise trap("cannot block a synchronous task before returning")
+        """``suspend-then-resume`` / ``yield-then-resume``: run ``other`` now.
+
+        Allowed in a task of synchronous type too (wasmtime): the switch is
+        explicit, so the other thread is there to switch back.
+        """
         if self.task.deliver_pending_cancel(cancellable):
             return True
         if then_wait:
@@ -354,6 +368,9 @@ class _DetachedTask:
         self.inst = inst
 
     def may_block(self) -> bool:
+        return False
+
+    def holds_lock_only_running(self) -> bool:
         return False
 
     def deliver_pending_cancel(self, cancellable: bool) -> bool:

@@ -96,6 +96,9 @@ class LiftedCallee:
     cx: Any
     result_count: int
     return_key: tuple
+    # Core calls on a fiber even for a synchronous type: the component uses
+    # ``thread.*``, whose switches suspend the calling thread.
+    always_fiber: bool = False
 
 
 class Task:
@@ -120,6 +123,10 @@ class Task:
     def may_block(self) -> bool:
         """wasmtime: a task of a synchronous function type may not block before it returns."""
         return bool(self.callee.ft_async) or self.state == Task.RESOLVED
+
+    def holds_lock_only_running(self) -> bool:
+        """Whether the task's exclusive lock is released while its thread is blocked (callback ABI)."""
+        return self.callee.callback is not None
 
     def needs_exclusive(self) -> bool:
         return not self.callee.is_async or self.callee.callback is not None
@@ -239,7 +246,7 @@ def canon_lift(
     instance's other threads until it resolves).
     """
     task = Task(callee, on_start, on_resolve, scope)
-    thread = Thread(scheduler, task, None, uses_fiber=bool(callee.ft_async))
+    thread = Thread(scheduler, task, None, uses_fiber=bool(callee.ft_async or callee.always_fiber))
     thread.body = _lift_body(task, thread, callee)
     scheduler.resume(thread)
     # A task of synchronous type cannot block (wasmtime), so it has resolved

@@ -303,7 +303,9 @@ def lifted_callee(state: Any, lifted: p.LiftedFunc, fused: bool = False) -> Lift
         cx=cx,
         result_count=len(raw.type.results),
         return_key=(lifted.type.result, odef.string_encoding, _memory_key(options)),
+        always_fiber=state.plan.uses_threads,
     )
+
 
 
 def _start_call(scheduler: Scheduler, callee: LiftedCallee, scope: Any) -> Callable[..., Any]:
@@ -364,6 +366,15 @@ def async_adapter(state: Any, trampoline: p.LowerLifted) -> wasmtime.Func:
     caller_options = state.runtime_options(trampoline.options)
     memory64 = caller_options.canonical.memory64
     core_type = flatten_functype(trampoline.type, "lower", memory64, is_async=is_async)
+    caller = caller_def.component_instance
+    callee_instance = plan.options[trampoline.callee.options].component_instance
+    if caller == callee_instance or callee_instance in plan.ancestors(caller) or caller in plan.ancestors(callee_instance):
+        # As wasmtime's adapters: a call between an instance and itself or an
+        # ancestor could re-enter it, so the adapter traps unconditionally.
+        def reenter(*flat: Any) -> Any:
+            raise cannot_enter()
+
+        return make_host_func(state.store, tuple(core_type.params), tuple(core_type.results), reenter)
     callee = lifted_callee(state, trampoline.callee, fused=True)
     scheduler = scheduler_of(state.store)
     caller_inst = async_instance(state, caller_def.component_instance)

@@ -282,6 +282,18 @@ class Plan:
         """
         return any(o.is_async for o in self.options) or any(isinstance(t, Builtin) for t in self.trampolines)
 
+    @property
+    def uses_threads(self) -> bool:
+        """Whether the component switches threads (``thread.*`` beyond ``yield`` and ``index``).
+
+        Then even tasks of synchronous type run on a fiber, since a switch
+        suspends the calling thread.
+        """
+        return any(
+            isinstance(t, Builtin) and t.name.startswith("thread.") and t.name not in ("thread.yield", "thread.index")
+            for t in self.trampolines
+        )
+
     def ancestors(self, component_instance: int) -> set[int]:
         """The runtime component instances enclosing ``component_instance``."""
         found: set[int] = set()
