@@ -66,6 +66,15 @@ BUILTINS: dict[str, tuple[str, str]] = {
     "subtask-drop": ("(canon subtask.drop)", "(param i32)"),
     "thread-new": ("(canon thread.new-indirect $start (core table $tbl))", "(param i32 i32) (result i32)"),
     "thread-resume-later": ("(canon thread.resume-later)", "(param i32)"),
+    "thread-index": ("(canon thread.index)", "(result i32)"),
+    "task-cancel": ("(canon task.cancel)", ""),
+    "bp-inc": ("(canon backpressure.inc)", ""),
+    "bp-dec": ("(canon backpressure.dec)", ""),
+    "s-cancel-read": ("(canon stream.cancel-read $s async)", "(param i32) (result i32)"),
+    "s-cancel-write": ("(canon stream.cancel-write $s async)", "(param i32) (result i32)"),
+    "ec-new": ("(canon error-context.new (memory $mem))", "(param i32 i32) (result i32)"),
+    "ec-debug": ("(canon error-context.debug-message (memory $mem) (realloc $realloc))", "(param i32 i32)"),
+    "ws-drop": ("(canon waitable-set.drop)", "(param i32)"),
 }
 """Every built-in a case may call: core func name -> (canon definition, core signature)."""
 
@@ -140,19 +149,24 @@ def guest(body: str, *, lift: str = "callback", export_type: str = "async", core
         callee_import = f'(import "c" {CALLEE_TYPE.replace("(instance", "(instance $c", 1)})'
         callee_lowers = "\n  ".join(f'(core func $c-{n} (canon lower (func $c "{n}") async (memory $mem)))'
                                     for n in CALLEE_LOWERS)
+        callee_lowers += '\n  (core func $c-slow-sync (canon lower (func $c "slow")))'
         callee_core = "\n    ".join(f'(import "c" "{n}" (func $c-{n} {s}))' for n, s in CALLEE_LOWERS.items())
+        callee_core += '\n    (import "c" "slow-sync" (func $c-slow-sync))'
         callee_with = ('(with "c" (instance '
-                       + " ".join(f'(export "{n}" (func $c-{n}))' for n in CALLEE_LOWERS) + "))")
+                       + " ".join(f'(export "{n}" (func $c-{n}))' for n in CALLEE_LOWERS)
+                       + ' (export "slow-sync" (func $c-slow-sync))))')
     options = {"callback": 'async (callback (core func $main "cb"))', "stackful": "async", "sync": ""}[lift]
     caller = f"""(component $caller
   {callee_import}
   (type $s (stream u32))
   (type $s8 (stream u8))
   (type $f (future u32))
-  (core module $libc (memory (export "mem") 1) (table (export "tbl") 4 funcref))
+  (core module $libc (memory (export "mem") 1) (table (export "tbl") 4 funcref)
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32) (i32.const 1024)))
   (core instance $libc (instantiate $libc))
   (alias core export $libc "mem" (core memory $mem))
   (alias core export $libc "tbl" (core table $tbl))
+  (alias core export $libc "realloc" (core func $realloc))
   (core type $start (func (param i32)))
   {decls}
   {callee_lowers}
@@ -235,6 +249,7 @@ RESOLVED = ("(local.set $ws (call $ws-new)) (call $join (local.get $x) (local.ge
             " (if (i32.ne (i32.load (i32.const 132)) (i32.const 2)) (then unreachable))"
             " (call $join (local.get $x) (i32.const 0))")
 
+THREAD_START = "(func $start (param i32)) (elem (table $tbl) (i32.const 0) func $start)"
 COUNT_TOO_LARGE = "stream read/write count too large"
 CANNOT_BLOCK = "cannot block a synchronous task before returning"
 
@@ -251,11 +266,13 @@ class Hostile:
     wat: str
     message: str
     wasmtime: str = ""
+    ours: str = ""
 
     def reason(self) -> str:
         """A pattern that today's trap must match when ``message`` is empty: wasmtime's
-        text, or wasmcomponent's current wording for the same reason."""
-        ours = ("unaligned pointer" if "aligned" in self.wasmtime
+        text, or wasmcomponent's current wording for the same reason (``ours``, or by kind)."""
+        ours = (self.ours if self.ours
+                else "unaligned pointer" if "aligned" in self.wasmtime
                 else "out of bounds" if "out of bounds" in self.wasmtime
                 else r"handle index \d+ used with the wrong type")
         return f"{re.escape(self.wasmtime)}|{ours}"
@@ -326,6 +343,8 @@ CASES: tuple[Hostile, ...] = (
     Hostile("sync-stream-read-in-sync-task",
             guest(LOCALS + NEW_STREAM + read(R, 16, 1, op="s-read"), lift="sync", export_type="", core_sig=""),
             CANNOT_BLOCK),
+    Hostile("sync-call-of-async-callee-in-sync-task",
+            guest("(call $c-slow-sync)", lift="sync", export_type="", core_sig="", callee=True), CANNOT_BLOCK),
     # -- deadlock: waiting on an empty set, nothing else to run
     Hostile("callback-waits-on-empty-set", guest("(i32.or (i32.shl (call $ws-new) (i32.const 4)) (i32.const 2))"),
             "deadlock detected"),
@@ -363,6 +382,53 @@ CASES: tuple[Hostile, ...] = (
             wasmtime="handle is not a subtask"),
     Hostile("subtask-drop-on-stream", with_stream("(call $subtask-drop (local.get $r))"), "",
             wasmtime="handle is not a subtask"),
+    Hostile("cancel-read-on-writable-end", with_stream("(drop (call $s-cancel-read (local.get $w)))"), "",
+            wasmtime="passed write end to `{stream|future}.cancel-read`"),
+    # -- copies and cancels in the wrong state
+    Hostile("write-after-readable-end-dropped",
+            with_stream("(call $s-drop-r (local.get $r))" + write(W, 16, 1) + write(W, 16, 1)),
+            # wasmtime: "cannot write after being notified ..."; the spec and wasmcomponent:
+            # "cannot write to stream after being notified ..."
+            "after being notified that the readable end dropped"),
+    Hostile("cancel-read-without-pending-read", with_stream("(drop (call $s-cancel-read (local.get $r)))"), "",
+            wasmtime="stream or future read cancelled when no read is pending",
+            ours="`cancel` called without a pending copy"),
+    Hostile("cancel-write-without-pending-write", with_stream("(drop (call $s-cancel-write (local.get $w)))"), "",
+            wasmtime="stream or future write cancelled when no write is pending",
+            ours="`cancel` called without a pending copy"),
+    # -- task.cancel, backpressure, error contexts
+    Hostile("task-cancel-when-not-cancelled", guest("(call $task-cancel) (i32.const 0)"),
+            "`task.cancel` called by task which has not been cancelled"),
+    Hostile("backpressure-below-zero", guest("(call $bp-dec)" + DONE), "backpressure counter overflow"),
+    Hostile("backpressure-overflow",
+            guest(LOCALS + "(loop $l (call $bp-inc) (local.set $i (i32.add (local.get $i) (i32.const 1)))"
+                  " (br_if $l (i32.le_u (local.get $i) (i32.const 0x10000))))" + DONE),
+            "backpressure counter overflow"),
+    Hostile("error-context-message-out-of-bounds", guest("(drop (call $ec-new (i32.const 65530) (i32.const 10)))" + DONE),
+            "string pointer/length out of bounds of memory"),
+    Hostile("error-context-debug-message-pointer-out-of-bounds",
+            guest("(call $ec-debug (call $ec-new (i32.const 0) (i32.const 1)) (i32.const 65532))" + DONE),
+            "invalid debug message pointer: out of bounds"),
+    # -- threads
+    Hostile("thread-start-index-out-of-table", guest("(drop (call $thread-new (i32.const 9) (i32.const 0)))" + DONE,
+                                                     funcs=THREAD_START), "",
+            wasmtime="undefined element: out of bounds table access", ours="table index out of bounds"),
+    Hostile("thread-start-uninitialized", guest("(drop (call $thread-new (i32.const 1) (i32.const 0)))" + DONE,
+                                                funcs=THREAD_START), "",
+            wasmtime="the start function index points to an uninitialized function",
+            ours="uninitialized table element"),
+    Hostile("thread-start-wrong-type",
+            guest("(drop (call $thread-new (i32.const 0) (i32.const 0)))" + DONE,
+                  funcs="(func $start (param i64)) (elem (table $tbl) (i32.const 0) func $start)"), "",
+            wasmtime="start function does not match expected type", ours="indirect call type mismatch"),
+    Hostile("resume-running-thread", guest("(call $thread-resume-later (call $thread-index))" + DONE),
+            "cannot resume thread which is not suspended"),
+    Hostile("resume-thread-twice",
+            guest(LOCALS + "(local.set $x (call $thread-new (i32.const 0) (i32.const 0)))"
+                  "(call $thread-resume-later (local.get $x)) (call $thread-resume-later (local.get $x))" + DONE,
+                  funcs=THREAD_START), "cannot resume thread which is not suspended"),
+    Hostile("resume-unknown-thread", guest("(call $thread-resume-later (i32.const 55))" + DONE),
+            "unknown handle index 55"),
     # -- subtasks in the wrong state
     Hostile("drop-unresolved-subtask", guest(LOCALS + SUBTASK + "(call $subtask-drop (local.get $x))" + DONE,
                                              callee=True), "cannot drop a subtask which has not yet resolved"),
@@ -436,13 +502,15 @@ def test_hostile_async_guest_traps(engine: wasmtime.Engine, good: Component, cas
     assert str(again) == str(trap)
 
 
-THREAD_START = "(func $start (param i32)) (elem (table $tbl) (i32.const 0) func $start)"
 SPAWNERS = {
     # an async-lowered call of `slow` per iteration, never waited for: subtasks pile up
     "subtasks": guest("(loop $l (drop (call $c-slow)) (br $l)) (i32.const 0)", callee=True),
     # a new thread per iteration, scheduled but never run (the loop never yields)
     "threads": guest("(loop $l (call $thread-resume-later (call $thread-new (i32.const 0) (i32.const 0))) (br $l))"
                      " (i32.const 0)", funcs=THREAD_START),
+    # handles without a task or thread behind them
+    "waitable-sets": guest("(loop $l (drop (call $ws-new)) (br $l)) (i32.const 0)"),
+    "streams": guest("(loop $l (drop (call $s-new)) (br $l)) (i32.const 0)"),
 }
 
 
