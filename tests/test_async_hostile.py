@@ -61,6 +61,9 @@ BUILTINS: dict[str, tuple[str, str]] = {
     "s-drop-r": ("(canon stream.drop-readable $s)", "(param i32)"),
     "s-drop-w": ("(canon stream.drop-writable $s)", "(param i32)"),
     "s8-new": ("(canon stream.new $s8)", "(result i64)"),
+    "f-new": ("(canon future.new $f)", "(result i64)"),
+    "f-write-async": ("(canon future.write $f async (memory $mem))", "(param i32 i32) (result i32)"),
+    "f-drop-w": ("(canon future.drop-writable $f)", "(param i32)"),
     "f-read-async": ("(canon future.read $f async (memory $mem))", "(param i32 i32) (result i32)"),
     "subtask-cancel": ("(canon subtask.cancel async)", "(param i32) (result i32)"),
     "subtask-drop": ("(canon subtask.drop)", "(param i32)"),
@@ -212,6 +215,7 @@ GOOD = """(component
 LOCALS = "(local $rw i64) (local $r i32) (local $w i32) (local $x i32) (local $ws i32) (local $i i32)"
 NEW_STREAM = ("(local.set $rw (call $s-new)) (local.set $r (i32.wrap_i64 (local.get $rw)))"
               " (local.set $w (i32.wrap_i64 (i64.shr_u (local.get $rw) (i64.const 32))))")
+NEW_FUTURE = NEW_STREAM.replace("$s-new", "$f-new")
 DONE = "(call $task-return) (i32.const 0)"  # return, then EXIT
 
 
@@ -396,6 +400,18 @@ CASES: tuple[Hostile, ...] = (
     Hostile("cancel-write-without-pending-write", with_stream("(drop (call $s-cancel-write (local.get $w)))"), "",
             wasmtime="stream or future write cancelled when no write is pending",
             ours="`cancel` called without a pending copy"),
+    Hostile("future-read-after-read-succeeded",
+            guest(LOCALS + NEW_FUTURE + "(drop (call $f-write-async (local.get $w) (i32.const 16)))"
+                  "(drop (call $f-read-async (local.get $r) (i32.const 32)))"
+                  "(drop (call $f-read-async (local.get $r) (i32.const 32)))" + DONE),
+            "cannot read from future after previous read succeeded"),
+    Hostile("future-write-after-write-succeeded",
+            guest(LOCALS + NEW_FUTURE + "(drop (call $f-read-async (local.get $r) (i32.const 32)))"
+                  "(drop (call $f-write-async (local.get $w) (i32.const 16)))"
+                  "(drop (call $f-write-async (local.get $w) (i32.const 16)))" + DONE),
+            "cannot write to future after previous write succeeded"),
+    Hostile("future-drop-writable-without-write", guest(LOCALS + NEW_FUTURE + "(call $f-drop-w (local.get $w))" + DONE),
+            "cannot drop future write end without first writing a value"),
     # -- task.cancel, backpressure, error contexts
     Hostile("task-cancel-when-not-cancelled", guest("(call $task-cancel) (i32.const 0)"),
             "`task.cancel` called by task which has not been cancelled"),
