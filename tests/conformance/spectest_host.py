@@ -143,6 +143,60 @@ def _define_resources(api: ComponentApi, host: Any, state: HostState) -> None:
     host.add_func("[method]resource1.take-own", take_own)
 
 
+def _concurrent_definer(api: ComponentApi) -> Any:
+    """How the API defines a host function that answers later, or None.
+
+    wasmcomponent's internal hook (``LinkerInstance._add_func_concurrent``,
+    whose function returns a ``HostPending``) stands in for Wasmtime's
+    ``func_wrap_concurrent``; the public asyncio face comes later.
+    """
+    linker_instance = api.attr("LinkerInstance")
+    if linker_instance is None or not hasattr(linker_instance, "_add_func_concurrent"):
+        return None
+    from wasmcomponent.concurrent.host import HostPending
+    from wasmcomponent.concurrent.scheduler import scheduler_of
+
+    return HostPending, scheduler_of
+
+
+def _define_async_host(api: ComponentApi, concurrent: Any, root: Any, host: Any, items: HostItems) -> None:
+    """The async items of instance `host`: answered when the loop next goes idle, or never."""
+    pending_type, scheduler_of = concurrent
+
+    def later(store: Any, value: Any) -> Any:
+        pending = pending_type()
+        scheduler_of(store).idle.append(lambda: pending.resolve(value))
+        return pending
+
+    names = ["return-two-slowly", "echo-slowly"]
+    try:
+        host._add_func_concurrent("return-two-slowly", lambda store: later(store, 2))
+        host._add_func_concurrent("echo-slowly", lambda store, v: later(store, v))
+        if api.supports_resources:
+            host._add_func_concurrent("[method]resource1.never-return", lambda _s, _self: pending_type())
+            names.append("[method]resource1.never-return")
+    except Exception as exc:  # the API under test may lack a feature
+        for name in names:
+            items.unsupported[name] = f"host item could not be defined: {type(exc).__name__}: {exc}"
+        return
+    for name in names:
+        items.unsupported.pop(name, None)
+
+
+def _define_async_root(concurrent: Any, root: Any, items: HostItems) -> None:
+    """The async items at the root: `host-echo-u32` answers at once, `never-return` never."""
+    pending_type, _ = concurrent
+    try:
+        root.add_func("host-echo-u32", lambda _s, v: v)
+        root._add_func_concurrent("never-return", lambda _s: pending_type())
+    except Exception as exc:  # the API under test may lack a feature
+        for name in ("host-echo-u32", "never-return"):
+            items.unsupported[name] = f"host item could not be defined: {type(exc).__name__}: {exc}"
+        return
+    items.unsupported.pop("host-echo-u32", None)
+    items.unsupported.pop("never-return", None)
+
+
 def _try(items: HostItems, names: tuple[str, ...], define: Callable[[], None]) -> None:
     """Run one definition step; on failure record its names as unsupported."""
     try:
@@ -161,8 +215,11 @@ def define_host(
 
     items = HostItems(HostState())
     items.unsupported.update(dict.fromkeys(ASYNC_ITEMS, ASYNC_REASON))
+    concurrent = _concurrent_definer(api)
     with linker.root() as root:
         _try(items, ("host-return-two",), lambda: root.add_func("host-return-two", lambda _s: 2))
+        if concurrent is not None:
+            _define_async_root(concurrent, root, items)
         with root.add_instance("host") as host:
             _try(items, ("return-three",), lambda: host.add_func("return-three", lambda _s: 3))
             _try(items, ("return-hi",), lambda: host.add_func("return-hi", lambda _s: "hi"))
@@ -178,11 +235,17 @@ def define_host(
                 _try(items, RESOURCE_ITEMS, lambda: _define_resources(api, host, items.state))
             else:
                 items.unsupported.update(dict.fromkeys(RESOURCE_ITEMS, RESOURCE_REASON))
+            if concurrent is not None:
+                _define_async_host(api, concurrent, root, host, items)
         if misc_suite:
 
             def define_wasmtime() -> None:
                 with root.add_instance("wasmtime") as wt:
                     wt.add_func("gc", lambda _s: None)
+                    if concurrent is not None:
+                        set_limit = api.attr("set_concurrency_limit")
+                        wt.add_func("set-max-table-capacity", lambda store, limit: set_limit(store, limit))
+                        items.unsupported.pop("set-max-table-capacity", None)
 
             _try(items, ("gc",), define_wasmtime)
     return items

@@ -25,6 +25,7 @@ imports.  Traps and Python exceptions raised by ``begin``, ``step`` or
 from __future__ import annotations
 
 import sys
+import weakref
 from functools import cache
 from typing import Any, Callable, Sequence
 
@@ -52,14 +53,18 @@ def _shim_text(params: tuple[str, ...], results: tuple[str, ...]) -> str:
     )
 
 
-_MODULES: dict[tuple[int, tuple[str, ...], tuple[str, ...]], wasmtime.Module] = {}
+# Compiled shims per engine (weakly: an engine's id may be reused after it is freed).
+_MODULES: weakref.WeakKeyDictionary[wasmtime.Engine, dict[tuple[tuple[str, ...], tuple[str, ...]], wasmtime.Module]]
+_MODULES = weakref.WeakKeyDictionary()
 
 
 def _shim_module(engine: wasmtime.Engine, params: tuple[str, ...], results: tuple[str, ...]) -> wasmtime.Module:
-    key = (id(engine), params, results)
-    module = _MODULES.get(key)
+    modules = _MODULES.get(engine)
+    if modules is None:
+        modules = _MODULES[engine] = {}
+    module = modules.get((params, results))
     if module is None:
-        module = _MODULES[key] = wasmtime.Module(engine, _shim_text(params, results))
+        module = modules[(params, results)] = wasmtime.Module(engine, _shim_text(params, results))
     return module
 
 

@@ -425,7 +425,7 @@ def _copy(end_cls: Any, is_stream: bool) -> Callable[[BuiltinEnv], tuple[Callabl
                 e.copy(inst, buffer, on_copy_done)  # type: ignore[attr-defined]
             if not e.has_pending_event():
                 if not is_async:
-                    yield from e.wait_for_pending_event(thread)
+                    yield from e.wait_for_pending_event(thread, release_lock=True)
                 else:
                     return BLOCKED
             _, _, payload = e.get_pending_event()
@@ -471,7 +471,7 @@ def _cancel(end_cls: Any) -> Callable[[BuiltinEnv], tuple[Callable[..., Any], bo
                 e.shared.cancel()
                 if not e.has_pending_event():
                     if not is_async:
-                        yield from e.wait_for_pending_event(thread)
+                        yield from e.wait_for_pending_event(thread, release_lock=True)
                     else:
                         return BLOCKED
             _, _, payload = e.get_pending_event()

@@ -41,7 +41,16 @@ from typing import (
 
 from .streams import CopyResult, SharedFuture, SharedStream
 
-__all__ = ["StreamReader", "FutureReader", "HostSource", "HostSink", "HOST", "host_stream", "host_future"]
+__all__ = [
+    "StreamReader",
+    "FutureReader",
+    "HostSource",
+    "HostSink",
+    "HostPending",
+    "HOST",
+    "host_stream",
+    "host_future",
+]
 
 T = TypeVar("T")
 
@@ -300,6 +309,47 @@ class FutureReader(Generic[T]):
 
     def __repr__(self) -> str:
         return f"<FutureReader {'closed' if self._closed else 'open'}>"
+
+
+class HostPending:
+    """The result of a host call that arrives later (wasmtime's ``func_wrap_concurrent``).
+
+    A concurrent host function returns one; the calling guest task goes on
+    (async lower) or blocks (sync lower) until :meth:`resolve`.  ``cancel()``
+    is what a guest's ``subtask.cancel`` does to it: afterwards the result
+    is never delivered.
+    """
+
+    __slots__ = ("done", "value", "cancelled", "_callbacks")
+
+    def __init__(self) -> None:
+        self.done = False
+        self.value: Any = None
+        self.cancelled = False
+        self._callbacks: list[Any] = []
+
+    def resolve(self, value: Any) -> None:
+        if self.done or self.cancelled:
+            return
+        self.done = True
+        self.value = value
+        callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback(value)
+
+    def on_done(self, callback: Any) -> None:
+        if self.done:
+            callback(self.value)
+        else:
+            self._callbacks.append(callback)
+
+    def cancel(self) -> bool:
+        """Stop waiting; True if the result had not arrived."""
+        if self.done:
+            return False
+        self.cancelled = True
+        self._callbacks.clear()
+        return True
 
 
 def is_iterable(value: Any) -> bool:

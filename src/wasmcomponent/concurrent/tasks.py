@@ -125,7 +125,7 @@ class Task:
         return bool(self.callee.ft_async) or self.state == Task.RESOLVED
 
     def holds_lock_only_running(self) -> bool:
-        """Whether the task's exclusive lock is released while its thread is blocked (callback ABI)."""
+        """Whether the exclusive lock may be released while the thread is blocked (callback ABI)."""
         return self.callee.callback is not None
 
     def needs_exclusive(self) -> bool:

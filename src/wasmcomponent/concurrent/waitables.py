@@ -53,12 +53,12 @@ class Waitable:
     def in_waitable_set(self) -> bool:
         return self.wset is not None
 
-    def wait_for_pending_event(self, thread: Thread) -> Blocking:
+    def wait_for_pending_event(self, thread: Thread, release_lock: bool = False) -> Blocking:
         """Block ``thread`` (synchronously, outside any set) until this has an event."""
         assert not self.in_waitable_set()
         self.has_sync_waiter = True
         try:
-            yield from thread.wait_until(self.has_pending_event)
+            yield from thread.wait_until(self.has_pending_event, release_lock=release_lock)
         finally:
             self.has_sync_waiter = False
 

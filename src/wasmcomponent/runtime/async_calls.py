@@ -27,6 +27,7 @@ from ..abi import lower as interp_lower
 from ..abi.buffers import element_codec
 from ..abi.compile import compile_func, compile_task_return
 from ..concurrent.builtins import BuiltinEnv, build
+from ..concurrent.host import HostPending
 from ..concurrent.scheduler import Scheduler, detached_thread, scheduler_of
 from ..concurrent.tasks import AsyncInstance, LiftedCallee, Task, canon_lift, canon_lower
 from ..concurrent.traps import trap
@@ -442,3 +443,75 @@ def async_lower_import(state: Any, trampoline: p.LowerImport, host: Callable[...
         return 2  # Subtask.RETURNED
 
     return make_host_func(store, tuple(core_type.params), tuple(core_type.results), call, with_context=True)
+
+
+def concurrent_import(state: Any, trampoline: p.LowerImport, host: Callable[..., Any]) -> wasmtime.Func:
+    """A lowered host function that may answer later (it returns a ``HostPending``).
+
+    Every call is a ``canon_lower`` whose callee is the host: an async lower
+    returns STARTED and a subtask while the result is pending; a sync lower
+    blocks the calling thread until it arrives.
+    """
+    caller_def = state.plan.options[trampoline.options]
+    is_async = caller_def.is_async
+    caller_options = state.runtime_options(trampoline.options)
+    memory64 = caller_options.canonical.memory64
+    core_type = flatten_functype(trampoline.type, "lower", memory64, is_async=is_async)
+    compiled = compile_func(trampoline.type, caller_def.string_encoding, memory64=memory64, lower_async=is_async)
+    cx = caller_options.context()
+    caller_inst = async_instance(state, caller_def.component_instance)
+    flags = caller_inst.flags
+    scheduler = caller_inst.scheduler
+    store = state.store
+    scoped = func_has_handles(trampoline.type)
+
+    def call(*flat: Any) -> Any:
+        if not flags.may_leave:
+            raise cannot_leave()
+        thread = scheduler.current
+        if thread is None:
+            raise trap("cannot block a synchronous task before returning")
+        scope = CallScope() if scoped else None
+
+        def lift_params() -> Any:
+            previous = cx.scope
+            cx.scope = scope
+            try:
+                return compiled.lift_params(cx, flat)
+            finally:
+                cx.scope = previous
+
+        def lower_results(value: Any) -> Any:
+            flags.may_leave = False
+            try:
+                return compiled.lower_results(cx, value, flat)
+            finally:
+                flags.may_leave = True
+
+        def start(on_start: Any, on_resolve: Any, caller: Any) -> Any:
+            args = on_start()
+            outcome = host(store, *args)
+
+            def finish(value: Any) -> None:
+                if scope is not None:
+                    scope.exit_host_call()
+                on_resolve((value,))
+
+            def cancel(_caller: Any) -> None:
+                if isinstance(outcome, HostPending) and outcome.cancel():
+                    if scope is not None:
+                        scope.exit_host_call()
+                    on_resolve(None)
+
+            if isinstance(outcome, HostPending):
+                outcome.on_done(finish)
+            else:
+                finish(outcome)
+            return cancel
+
+        return (yield from canon_lower(thread, start, is_async, lift_params, lower_results, caller_inst))
+
+    params, results = tuple(core_type.params), tuple(core_type.results)
+    if is_async:
+        return make_host_func(store, params, results, lambda *flat: _single(_run_to_end(call(*flat))))
+    return core_function(state, params, results, call, True)

@@ -48,6 +48,9 @@ class FuncDefinition:
 
     func: UserFunc
     fast: Optional[Callable[[Any], Optional[Callable[..., Any]]]] = None
+    # The function may answer later: it returns a ``concurrent.host.HostPending``
+    # (wasmtime's ``func_wrap_concurrent``); calls go through ``canon_lower``.
+    concurrent: bool = False
 
 
 @dataclass(frozen=True)
@@ -416,6 +419,11 @@ class LinkerInstance:
         if not callable(func):
             raise TypeError("expected a callable")
         self._insert(name, FuncDefinition(func))
+
+    def _add_func_concurrent(self, name: str, func: UserFunc) -> None:
+        """``add_func`` of a function that may return a ``HostPending`` (answer later); internal."""
+        self._assert_open()
+        self._insert(name, FuncDefinition(func, concurrent=True))
 
     def _add_func_fast(self, name: str, func: UserFunc, fast: Callable[[Any], Any]) -> None:
         """``add_func`` plus a direct core implementation (see ``FuncDefinition.fast``); internal."""

@@ -67,16 +67,24 @@ def create_trampoline(state: Any, index: int) -> wasmtime.Func:
 
 def _async_trampoline(state: Any, trampoline: Any) -> Optional[wasmtime.Func]:
     """The trampolines that differ in a component using async (see ``async_calls``)."""
-    from .async_calls import async_adapter, async_lower_import, builtin_trampoline
+    from .async_calls import (
+        async_adapter,
+        async_lower_import,
+        builtin_trampoline,
+        concurrent_import,
+    )
 
     if isinstance(trampoline, p.Builtin):
         return builtin_trampoline(state, trampoline)
     if isinstance(trampoline, p.LowerLifted):
         return async_adapter(state, trampoline)
-    if isinstance(trampoline, p.LowerImport) and state.plan.options[trampoline.options].is_async:
+    if isinstance(trampoline, p.LowerImport):
         definition = state.host_item(trampoline.func)
         if isinstance(definition, FuncDefinition):
-            return async_lower_import(state, trampoline, definition.func)
+            if definition.concurrent:
+                return concurrent_import(state, trampoline, definition.func)
+            if state.plan.options[trampoline.options].is_async:
+                return async_lower_import(state, trampoline, definition.func)
     return None
 
 
