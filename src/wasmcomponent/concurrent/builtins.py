@@ -33,11 +33,12 @@ from .streams import (
 )
 from .tasks import BLOCKED, AsyncInstance, Subtask, Task
 from .traps import trap
-from .waitables import Event, EventCode, Waitable, WaitableSet, describe
+from .waitables import Event, EventCode, Waitable, WaitableSet
 
 __all__ = ["BuiltinEnv", "ErrorContext", "build", "UNSUPPORTED"]
 
 M32 = 0xFFFFFFFF
+NOT_A_SET = "handle is not an waitable-set"  # sic, wasmtime's text
 MAX_BACKPRESSURE = 2**16 - 1
 def _no_context() -> Any:
     raise trap("built-in needs canonical options")
@@ -104,10 +105,11 @@ def _may_block(scheduler: Scheduler) -> Thread:
     return thread
 
 
-def _entry(inst: AsyncInstance, index: int, cls: Any, expected: str) -> Any:
+def _entry(inst: AsyncInstance, index: int, cls: Any, message: str) -> Any:
+    """The table entry at ``index``, which must be a ``cls`` (else wasmtime's ``message``)."""
     entry = inst.handles.get(index & M32)
     if not isinstance(entry, cls):
-        raise trap(f"handle index {index & M32} used with the wrong type, expected {expected} but found {describe(entry)}")
+        raise trap(message)
     return entry
 
 
@@ -115,7 +117,10 @@ def _store_event(env: BuiltinEnv, ptr: int, event: Event) -> int:
     code, p1, p2 = event
     memory = env.memory
     ptr &= M32
-    memory.check(ptr, 8, 4)
+    if ptr % 4:
+        raise trap("pointer not aligned")
+    if ptr + 8 > memory.size():
+        raise trap("pointer out of bounds")
     memory.write(ptr, (p1 & M32).to_bytes(4, "little") + (p2 & M32).to_bytes(4, "little"))
     return int(code)
 
@@ -242,7 +247,7 @@ def _waitable_set_wait(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
     def waitable_set_wait(si: int, ptr: int) -> Blocking:
         _leave_check(inst)
         thread = _may_block(env.scheduler)
-        wset = _entry(inst, si, WaitableSet, "waitable set")
+        wset = _entry(inst, si, WaitableSet, NOT_A_SET)
         event = yield from wset.wait_for_event(thread, cancellable)
         return _store_event(env, ptr, event)
 
@@ -256,7 +261,7 @@ def _waitable_set_poll(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
     def waitable_set_poll(si: int, ptr: int) -> int:
         _leave_check(inst)
         thread = _current(env.scheduler)
-        wset = _entry(inst, si, WaitableSet, "waitable set")
+        wset = _entry(inst, si, WaitableSet, NOT_A_SET)
         return _store_event(env, ptr, wset.poll(thread, cancellable))
 
     return waitable_set_poll, False
@@ -267,7 +272,7 @@ def _waitable_set_drop(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
 
     def waitable_set_drop(si: int) -> None:
         _leave_check(inst)
-        wset = _entry(inst, si, WaitableSet, "waitable set")
+        wset = _entry(inst, si, WaitableSet, "handle is not a waitable-set")
         wset.drop()
         inst.handles.remove(si & M32)
 
@@ -279,13 +284,13 @@ def _waitable_join(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
 
     def waitable_join(wi: int, si: int) -> None:
         _leave_check(inst)
-        w = _entry(inst, wi, Waitable, "waitable")
+        w = _entry(inst, wi, Waitable, "handle is not a waitable")
         if w.has_sync_waiter and si & M32:
             raise trap("waitable cannot be used synchronously while added to a waitable set")
         if si & M32 == 0:
             w.join(None)
         else:
-            w.join(_entry(inst, si, WaitableSet, "waitable set"))
+            w.join(_entry(inst, si, WaitableSet, NOT_A_SET))
 
     return waitable_join, False
 
@@ -300,7 +305,7 @@ def _subtask_cancel(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
     def subtask_cancel(i: int) -> Blocking:
         _leave_check(inst)
         thread = _current(env.scheduler) if is_async else _may_block(env.scheduler)
-        subtask = _entry(inst, i, Subtask, "subtask")
+        subtask = _entry(inst, i, Subtask, "handle is not a subtask")
         if subtask.resolve_delivered():
             raise trap("`subtask.cancel` called after terminal status delivered")
         if subtask.cancellation_requested:
@@ -331,7 +336,8 @@ def _subtask_drop(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
 
     def subtask_drop(i: int) -> None:
         _leave_check(inst)
-        subtask = _entry(inst, i, Subtask, "subtask")
+        _entry(inst, i, Waitable, "handle is not a waitable")
+        subtask = _entry(inst, i, Subtask, "handle is not a subtask")
         subtask.drop()
         inst.handles.remove(i & M32)
 
@@ -358,11 +364,20 @@ def _new(shared_cls: Any, readable: Any, writable: Any) -> Callable[[BuiltinEnv]
     return make
 
 
-def _end(inst: AsyncInstance, index: int, cls: Any, t: Any) -> CopyEnd:
-    end = _entry(inst, index, cls, cls.kind)
+def _end(inst: AsyncInstance, index: int, cls: Any, t: Any, wrong_end: str) -> CopyEnd:
+    """The stream/future end at ``index``, of ``cls``'s kind and payload, with wasmtime's messages.
+
+    ``wrong_end`` is the message when it is the other end of the right kind.
+    """
+    desc = "stream" if cls.is_stream else "future"
+    end = inst.handles.get(index & M32)
+    if not isinstance(end, CopyEnd) or end.is_stream != cls.is_stream:
+        raise trap(f"handle is not a {desc}")
     if end.shared.t != getattr(t, "payload", None):
-        raise trap(f"handle index {index & M32} used with the wrong type, expected {cls.kind} of another payload type")
-    return end  # type: ignore[no-any-return]
+        raise trap(f"handle is a {desc} of a different type")
+    if not isinstance(end, cls):
+        raise trap(wrong_end)
+    return end
 
 
 def _done_message(end: CopyEnd) -> str:
@@ -389,14 +404,15 @@ def _copy(end_cls: Any, is_stream: bool) -> Callable[[BuiltinEnv], tuple[Callabl
                 raise trap("stream read/write count too large")
             thread = _current(env.scheduler) if is_async else _may_block(env.scheduler)
             index = i & M32
-            e = _end(inst, index, end_cls, t)
+            e = _end(inst, index, end_cls, t, "cannot have concurrent operations active on a future/stream")
             if e.state == CopyState.DONE:
                 raise trap(_done_message(e))
             if e.state != CopyState.IDLE:
                 raise trap("cannot have concurrent operations active on a future/stream")
             if e.in_waitable_set() and not is_async:
                 raise trap("waitable cannot be used synchronously while added to a waitable set")
-            buffer = GuestBuffer(codec, env.make_cx(), ptr & M32, n & M32 if is_stream else 1)
+            role = "read" if end_cls.readable else "write"
+            buffer = GuestBuffer(codec, env.make_cx(), ptr & M32, n & M32 if is_stream else 1, role)
 
             def event(result: int, reclaim: Callable[[], None]) -> Event:
                 reclaim()
@@ -455,9 +471,10 @@ def _cancel(end_cls: Any) -> Callable[[BuiltinEnv], tuple[Callable[..., Any], bo
         def cancel(i: int) -> Blocking:
             _leave_check(inst)
             thread = _current(env.scheduler) if is_async else _may_block(env.scheduler)
-            e = _end(inst, i, end_cls, t)
+            op, other = ("read", "write") if end_cls.readable else ("write", "read")
+            e = _end(inst, i, end_cls, t, f"passed {other} end to `{{stream|future}}.cancel-{op}`")
             if e.state != CopyState.COPYING or e.has_sync_waiter:
-                raise trap("`cancel` called without a pending copy")
+                raise trap(f"stream or future {op} cancelled when no {op} is pending")
             if e.in_waitable_set() and not is_async:
                 raise trap("waitable cannot be used synchronously while added to a waitable set")
             e.state = CopyState.CANCELLING_COPY
@@ -489,7 +506,13 @@ def _drop(end_cls: Any) -> Callable[[BuiltinEnv], tuple[Callable[..., Any], bool
 
         def drop(i: int) -> None:
             _leave_check(inst)
-            e = _end(inst, i, end_cls, t)
+            desc = "stream" if end_cls.is_stream else "future"
+            wrong = (
+                f"handle is not a readable end of a {desc}"
+                if end_cls.readable
+                else f"passed read end to `{desc}.drop-writable`"
+            )
+            e = _end(inst, i, end_cls, t, wrong)
             e.drop()
             inst.handles.remove(i & M32)
 
@@ -517,7 +540,7 @@ def _error_context_debug_message(env: BuiltinEnv) -> tuple[Callable[..., Any], b
 
     def error_context_debug_message(i: int, ptr: int) -> None:
         _leave_check(inst)
-        errctx = _entry(inst, i, ErrorContext, "error context")
+        errctx = _entry(inst, i, ErrorContext, "handle is not an error-context")
         env.debug_message_store(env.make_cx(), errctx.debug_message, ptr)
 
     return error_context_debug_message, False
@@ -528,7 +551,7 @@ def _error_context_drop(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
 
     def error_context_drop(i: int) -> None:
         _leave_check(inst)
-        _entry(inst, i, ErrorContext, "error context")
+        _entry(inst, i, ErrorContext, "handle is not an error-context")
         inst.handles.remove(i & M32)
 
     return error_context_drop, False

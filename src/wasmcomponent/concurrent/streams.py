@@ -53,22 +53,27 @@ class CopyState(IntEnum):
 class GuestBuffer:
     """A range of guest memory being read from or written to (spec ``BufferGuestImpl``)."""
 
-    __slots__ = ("codec", "cx", "ptr", "progress", "length")
+    __slots__ = ("codec", "cx", "ptr", "progress", "length", "role")
 
-    def __init__(self, codec: Any, cx: Any, ptr: int, length: int) -> None:
+    def __init__(self, codec: Any, cx: Any, ptr: int, length: int, role: str = "read") -> None:
+        # wasmtime checks the bounds when the operation starts (one message for
+        # either side) and the alignment only when elements are copied.
         if length > MAX_BUFFER_LENGTH:
             raise trap("stream read/write count too large")
         if codec.size and length > 0:
-            if ptr % codec.alignment:
-                raise trap("unaligned pointer")
             memory = cx.memory
             if memory is None or ptr + length * codec.size > memory.size():
-                raise trap("pointer out of bounds of memory")
+                raise trap("read pointer out of bounds of memory")
         self.codec = codec
         self.cx = cx
         self.ptr = ptr
         self.progress = 0
         self.length = length
+        self.role = role  # "read": the reader's buffer, "write": the writer's
+
+    def _aligned(self) -> None:
+        if self.ptr % self.codec.alignment:
+            raise trap(f"{self.role} pointer not aligned")
 
     @property
     def plain_bytes(self) -> bool:
@@ -83,6 +88,7 @@ class GuestBuffer:
 
     def read(self, n: int) -> list:
         """Lift the next ``n`` elements (spec ``ReadableBufferGuestImpl.read``)."""
+        self._aligned()
         values = self.codec.load_many(self.cx, self.ptr, n)
         self.ptr += n * self.codec.size
         self.progress += n
@@ -90,17 +96,20 @@ class GuestBuffer:
 
     def write(self, values: list) -> None:
         """Lower ``values`` after the elements already written."""
+        self._aligned()
         self.codec.store_many(self.cx, values, self.ptr)
         self.ptr += len(values) * self.codec.size
         self.progress += len(values)
 
     def read_bytes(self, n: int) -> bytes:
+        self._aligned()
         data = self.codec.load_bytes(self.cx, self.ptr, n)
         self.ptr += n * self.codec.size
         self.progress += n
         return data  # type: ignore[no-any-return]
 
     def write_bytes(self, data: bytes, n: int) -> None:
+        self._aligned()
         self.codec.store_bytes(self.cx, data, self.ptr)
         self.ptr += n * self.codec.size
         self.progress += n

@@ -309,7 +309,7 @@ def _lift_body(task: Task, thread: Thread, c: LiftedCallee) -> Blocking:
 
             wset = inst.handles.get(si)
             if not isinstance(wset, WaitableSet):
-                raise trap(f"handle index {si} used with the wrong type, expected waitable set")
+                raise trap("handle is not an waitable-set")  # sic, wasmtime's text
             event = yield from wset.wait_for_event_and(thread, lambda: inst.exclusive_thread is None, True)
         inst.exclusive_thread = thread
         assert c.callback_direct is not None

@@ -262,15 +262,15 @@ def _table_getter(state: Any, builtin: p.Builtin) -> Callable[[int], tuple[Any, 
     def get(index: int) -> tuple[Any, Any]:
         size = table.size(store)
         if index >= size:
-            raise trap("thread.new-indirect: table index out of bounds")
+            raise trap("undefined element: out of bounds table access")
         func = table.get(store, index)
         if not isinstance(func, wasmtime.Func):
-            raise trap("thread.new-indirect: uninitialized table element")
+            raise trap("the start function index points to an uninitialized function")
         ty = func.type(store)
         params = tuple(str(t) for t in ty.params)
         results = tuple(str(t) for t in ty.results)
         if expected is not None and (params, results) != (tuple(expected[0]), tuple(expected[1])):
-            raise trap("thread.new-indirect: indirect call type mismatch")
+            raise trap("start function does not match expected type (currently only `(i32) -> ()` is supported)")
         return func, RawFunc(store, func).call
 
     return get
