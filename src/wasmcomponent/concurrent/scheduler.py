@@ -43,6 +43,7 @@ happens at once, as in the spec.
 from __future__ import annotations
 
 import sys
+import weakref
 from typing import Any, Callable, Generator, Optional
 
 from .._engine import store_state
@@ -280,13 +281,30 @@ class Scheduler:
         self.store: Any = None  # a store handle that does not keep the store alive
         self.waiting: list[Thread] = []
         self.current: Optional[Thread] = None
-        # The most async objects (waitables, sets, error contexts) one instance's
-        # handle table, and threads its thread table, may hold: a guest that
-        # spawns without bound traps instead of exhausting host memory.
+        # The most entries (waitables, sets, error contexts, resources, threads)
+        # the handle and thread tables of the store's instances may hold in
+        # all: a guest that spawns without bound traps instead of exhausting
+        # host memory.
         self.max_handles = DEFAULT_MAX_HANDLES
+        self.instances: weakref.WeakSet[Any] = weakref.WeakSet()
         # Run when no thread is ready, before declaring a deadlock (host
         # results that arrive "when the event loop next goes idle").
         self.idle: list[Callable[[], None]] = []
+
+    def check_capacity(self, table_length: int) -> None:
+        """Trap before a table grows past the store's limit.
+
+        One table is checked at every addition; the sum over all the store's
+        instances every 1,024 entries of a table (a sum per addition would
+        cost the number of instances each time).
+        """
+        limit = self.max_handles
+        if table_length >= limit:
+            raise trap("resource table has no free keys")
+        if table_length & 1023 == 1023:
+            total = sum(len(inst.handles) + len(inst.threads) for inst in self.instances)
+            if total >= limit:
+                raise trap("resource table has no free keys")
 
     # ------------------------------------------------------------ running threads
 

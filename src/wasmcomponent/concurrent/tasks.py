@@ -50,7 +50,16 @@ MAX_BACKPRESSURE = 2**16
 class AsyncInstance:
     """The async state of one runtime component instance."""
 
-    __slots__ = ("flags", "handles", "threads", "backpressure", "num_waiting_to_enter", "exclusive_thread", "scheduler")
+    __slots__ = (
+        "flags",
+        "handles",
+        "threads",
+        "backpressure",
+        "num_waiting_to_enter",
+        "exclusive_thread",
+        "scheduler",
+        "__weakref__",
+    )
 
     def __init__(self, scheduler: Scheduler, flags: Any, handles: Any) -> None:
         self.scheduler = scheduler
@@ -60,17 +69,16 @@ class AsyncInstance:
         self.backpressure = 0
         self.num_waiting_to_enter = 0
         self.exclusive_thread: Optional[Thread] = None
+        scheduler.instances.add(self)
 
     def add_handle(self, entry: Any) -> int:
         """Add an async object to the handle table, within the store's limit."""
-        if len(self.handles) >= self.scheduler.max_handles:
-            raise trap("resource table has no free keys")
+        self.scheduler.check_capacity(len(self.handles))
         return self.handles.add(entry)  # type: ignore[no-any-return]
 
     def add_thread(self, thread: Thread) -> int:
         """Give ``thread`` an index in this instance's thread table, within the store's limit."""
-        if len(self.threads) >= self.scheduler.max_handles:
-            raise trap("resource table has no free keys")
+        self.scheduler.check_capacity(len(self.threads))
         return self.threads.add(thread)
 
 

@@ -98,13 +98,14 @@ def set_hostcall_fuel(store: Any, fuel: int) -> None:
 
 
 def concurrency_limit(store: Any) -> int:
-    """How many async objects one component instance may hold in a store.
+    """How many async objects the component instances of a store may hold.
 
     Waitables (subtasks, stream and future ends), waitable sets and error
-    contexts in an instance's handle table, and threads in its thread table,
-    each count against it; one more traps with wasmtime's "resource table
-    has no free keys".  A guest that spawns subtasks or threads without
-    bound then traps instead of exhausting host memory.
+    contexts in the instances' handle tables, and threads in their thread
+    tables, count against it (one table at every addition, the store's sum
+    every 1,024 additions to a table); one more traps with wasmtime's
+    "resource table has no free keys".  A guest that spawns subtasks or
+    threads without bound then traps instead of exhausting host memory.
 
     >>> import wasmtime
     >>> concurrency_limit(wasmtime.Store())
