@@ -18,3 +18,13 @@ def test_quickstart_runs(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["42", "[('a', U32()), ('b', U32())]"]
+
+
+def test_async_example_runs(tmp_path: Path) -> None:
+    """The example of the README's async section runs as written."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("### Component Model async", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
