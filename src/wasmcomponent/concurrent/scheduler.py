@@ -287,6 +287,7 @@ class Scheduler:
         # host memory.
         self.max_handles = DEFAULT_MAX_HANDLES
         self.instances: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.poisoned = False
         # Run when no thread is ready, before declaring a deadlock (host
         # results that arrive "when the event loop next goes idle").
         self.idle: list[Callable[[], None]] = []
@@ -346,14 +347,25 @@ class Scheduler:
         return None
 
     def run_until(self, done: Callable[[], bool]) -> None:
-        """Resume ready threads until ``done()``; trap if nothing can run before."""
-        while not done():
-            thread = self.next_ready()
-            if thread is None:
-                if self.run_idle():
-                    continue
-                raise deadlock()
-            self.resume(thread)
+        """Resume ready threads until ``done()``; trap if nothing can run before.
+
+        A trap poisons the store, as on the synchronous paths: later runs
+        (a host reading a stream, another call) fail with "cannot enter
+        component instance".
+        """
+        if self.poisoned:
+            raise trap("cannot enter component instance")
+        try:
+            while not done():
+                thread = self.next_ready()
+                if thread is None:
+                    if self.run_idle():
+                        continue
+                    raise deadlock()
+                self.resume(thread)
+        except BaseException:
+            self.poisoned = True
+            raise
 
     def run_idle(self) -> bool:
         """Run the callbacks waiting for the loop to go idle; False if there were none."""

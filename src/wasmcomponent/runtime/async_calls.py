@@ -328,7 +328,7 @@ def async_export(state: Any, item: p.ExportFunc) -> Callable[[Any, tuple], Any]:
     scoped = func_has_handles(item.func.type)
 
     def invoke(store: Any, args: tuple) -> Any:
-        if store_state.poisoned or not callee.inst.flags.may_enter:
+        if store_state.poisoned or scheduler.poisoned or not callee.inst.flags.may_enter:
             raise cannot_enter()
         box: list[Optional[tuple]] = []
         try:
@@ -337,7 +337,7 @@ def async_export(state: Any, item: p.ExportFunc) -> Callable[[Any, tuple], Any]:
             # task does afterwards stays queued for the next run of the loop.
             scheduler.run_until(lambda: bool(box))
         except BaseException:
-            store_state.poisoned = True
+            store_state.poisoned = scheduler.poisoned = True
             raise
         result = box[0]
         if result is None:
