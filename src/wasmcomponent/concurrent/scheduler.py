@@ -329,7 +329,7 @@ class Scheduler:
                     body.send(None)  # type: ignore[arg-type]
             except StopIteration:
                 thread.done = True
-                thread.task.thread_finished(thread)
+                thread.body = None  # the finished generator: nothing to keep
             finally:
                 thread.running = False
                 flags.may_enter = entered

@@ -107,6 +107,9 @@ class LiftedCallee:
     # Core calls on a fiber even for a synchronous type: the component uses
     # ``thread.*``, whose switches suspend the calling thread.
     always_fiber: bool = False
+    # Whether any core code of the component may stop mid-call at all
+    # (``Plan.may_suspend``); if not, no thread needs a fiber.
+    may_suspend: bool = True
 
 
 class Task:
@@ -143,20 +146,21 @@ class Task:
         inst = self.inst
         self.implicit_thread = thread
         if self.callee.ft_async:
+            exclusive = self.needs_exclusive()
+            if inst.backpressure > 0 or inst.num_waiting_to_enter > 0 or (exclusive and inst.exclusive_thread is not None):
 
-            def has_backpressure() -> bool:
-                return inst.backpressure > 0 or (self.needs_exclusive() and inst.exclusive_thread is not None)
+                def no_backpressure() -> bool:
+                    return inst.backpressure == 0 and not (exclusive and inst.exclusive_thread is not None)
 
-            if has_backpressure() or inst.num_waiting_to_enter > 0:
                 inst.num_waiting_to_enter += 1
                 try:
-                    cancelled = yield from thread.wait_until(lambda: not has_backpressure(), cancellable=True)
+                    cancelled = yield from thread.wait_until(no_backpressure, cancellable=True)
                 finally:
                     inst.num_waiting_to_enter -= 1
                 if cancelled:
                     self.cancel()
                     return False
-            if self.needs_exclusive():
+            if exclusive:
                 inst.exclusive_thread = thread
         self.register_thread(thread)
         return True
@@ -167,8 +171,10 @@ class Task:
 
     def exit_implicit_thread(self, thread: Thread) -> None:
         self.unregister_thread(thread)
-        if self.callee.ft_async and self.needs_exclusive() and self.inst.exclusive_thread is thread:
+        if self.inst.exclusive_thread is thread:
             self.inst.exclusive_thread = None
+        # Break the task <-> thread cycle so reference counting frees them.
+        self.implicit_thread = None
 
     def unregister_thread(self, thread: Thread) -> None:
         self.threads.remove(thread)
@@ -177,9 +183,6 @@ class Task:
         if thread.index is not None:
             self.inst.threads.remove(thread.index)
             thread.index = None
-
-    def thread_finished(self, thread: Thread) -> None:
-        """Called by the scheduler when a thread's body ends."""
 
     def request_cancellation(self, caller: Optional[AsyncInstance]) -> None:
         if self.state == Task.INITIAL:
@@ -254,7 +257,7 @@ def canon_lift(
     instance's other threads until it resolves).
     """
     task = Task(callee, on_start, on_resolve, scope)
-    thread = Thread(scheduler, task, None, uses_fiber=bool(callee.ft_async or callee.always_fiber))
+    thread = Thread(scheduler, task, None, uses_fiber=bool((callee.ft_async or callee.always_fiber) and callee.may_suspend))
     thread.body = _lift_body(task, thread, callee)
     scheduler.resume(thread)
     # A task of synchronous type cannot block (wasmtime), so it has resolved

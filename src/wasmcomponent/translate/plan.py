@@ -171,6 +171,28 @@ class Builtin:
 
 Trampoline = Union[LowerImport, LowerLifted, ResourceIntrinsic, Builtin]
 
+# Built-ins that may block their caller; the second set only without ``async``.
+_SUSPENDING = frozenset({
+    "waitable-set.wait",
+    "thread.suspend",
+    "thread.yield",
+    "thread.suspend-then-resume",
+    "thread.yield-then-resume",
+    "thread.suspend-then-promote",
+    "thread.yield-then-promote",
+})
+_SUSPENDING_UNLESS_ASYNC = frozenset({
+    "subtask.cancel",
+    "stream.read",
+    "stream.write",
+    "stream.cancel-read",
+    "stream.cancel-write",
+    "future.read",
+    "future.write",
+    "future.cancel-read",
+    "future.cancel-write",
+})
+
 
 # ------------------------------------------------------------------ steps
 
@@ -281,6 +303,29 @@ class Plan:
         the synchronous fast path untouched.
         """
         return any(o.is_async for o in self.options) or any(isinstance(t, Builtin) for t in self.trampolines)
+
+    @property
+    def may_suspend(self) -> bool:
+        """Whether some core code of the component may have to stop mid-call.
+
+        True when it has a built-in that blocks its caller (``waitable-set.wait``,
+        ``thread.*`` switches and yields, stream/future operations and
+        ``subtask.cancel`` without ``async``) or a guest-to-guest call lowered
+        synchronously (the callee may block).  Otherwise no guest thread ever
+        needs a fiber, and core calls stay plain synchronous calls.
+        """
+        for t in self.trampolines:
+            if isinstance(t, Builtin):
+                if t.name in _SUSPENDING or (t.name in _SUSPENDING_UNLESS_ASYNC and not self._is_async_builtin(t)):
+                    return True
+            elif isinstance(t, LowerLifted) and not self.options[t.options].is_async:
+                return True
+        return False
+
+    def _is_async_builtin(self, t: Builtin) -> bool:
+        if t.options is not None:
+            return self.options[t.options].is_async
+        return t.is_async
 
     @property
     def uses_threads(self) -> bool:
