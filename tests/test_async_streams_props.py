@@ -1,18 +1,21 @@
 """Stateful property test of a ``stream<u32>`` between two component instances.
 
-One component (TWO_INSTANCES) holds two inner instances:
+One component (`two_instances`) holds two inner instances:
 
-* ``$A`` creates the stream in ``a-make`` (called by B through a fused
-  adapter, a sync ``canon lower`` of a sync lift): it keeps the writable end,
-  joins it to its own waitable set and returns the readable end.
-* ``$B`` calls ``a-make`` once (``b-init``), keeps the readable end and joins
-  it to its own waitable set.
+* ``$A`` creates the stream in ``make`` (called by B through a fused
+  adapter): it keeps the writable end, joins it to its own waitable set and
+  returns the readable end.
+* ``$B`` calls it once (``b-init``), keeps the readable end and joins it to
+  its own waitable set.
 
-Every other export does ONE non-blocking operation (sync-typed exports whose
-core code uses the ``async`` canon options): A ``a-write(seq, n)`` (fills
-its buffer with ``seq, seq+1, ...`` then ``stream.write``), ``a-cancel``,
-``a-drop``, ``a-poll``; B ``b-read(n)``, ``b-cancel``, ``b-drop``,
-``b-poll`` and ``b-data(n)`` (the first ``n`` elements of its read buffer).
+Every other export does ONE non-blocking operation (the core code uses the
+``async`` canon options): A ``a-write(seq, n)`` (fills its buffer with
+``seq, seq+1, ...`` then ``stream.write``), ``a-cancel``, ``a-drop``,
+``a-poll``; B ``b-read(n)``, ``b-cancel``, ``b-drop``, ``b-poll`` and
+``b-data(n)`` (the first ``n`` elements of its read buffer).  Two variants:
+sync-typed exports (a sync lower of a sync lift hands over the end), and
+async-typed stackful exports that end in ``task.return`` (an async lower of
+an async lift hands over the end; every host call is a task).
 
 A plain-Python model mirrors the rendezvous of definitions.py's
 ``SharedStreamImpl`` (pending buffer that stays pending until its event is
@@ -50,19 +53,53 @@ from wasmcomponent.errors import ComponentTrap
 
 CAPACITY = 16  # elements in each side's buffer
 
-TWO_INSTANCES = r"""
+MEM = '(memory (core memory $mem "mem"))'
+
+
+def lift(export: str, sig: str, async_exports: bool) -> str:
+    """A control export: a sync lift of core `export`, or an async (stackful) lift of `async-export`."""
+    if async_exports:
+        return f'(func (export "{export}") async {sig} (canon lift (core func $m "async-{export}") async {MEM}))'
+    return f'(func (export "{export}") {sig} (canon lift (core func $m "{export}") {MEM}))'
+
+
+def two_instances(async_exports: bool) -> str:
+    """The component; with `async_exports` every control export is an async-typed stackful
+    lift that ends in `task.return`, and B gets the readable end through an async lower."""
+    a = lambda name, sig: lift(name, sig, async_exports)  # noqa: E731
+    if async_exports:
+        # an async lower (of the async-typed a-make): RETURNED (2) at once, the end at offset 32
+        make_type = "async (result $S)"
+        make_lower = f"(canon lower (func $a-make) async {MEM})"
+        make_import = '(import "" "make" (func $make (param i32) (result i32)))'
+        init = """(func (export "async-init")
+        (if (i32.ne (call $make (i32.const 32)) (i32.const 2)) (then unreachable))
+        (call $keep (i32.load (i32.const 32)))
+        (call $ret-u32 (global.get $r)))"""
+    else:
+        make_type = "(result $S)"
+        make_lower = "(canon lower (func $a-make))"
+        make_import = '(import "" "make" (func $make (result i32)))'
+        init = """(func (export "init") (result i32)
+        (call $keep (call $make))
+        (global.get $r))"""
+    return rf"""
 (component
   (component $A
     (type $S (stream u32))
     (core module $mem (memory (export "mem") 1))
     (core instance $mem (instantiate $mem))
     (core func $new (canon stream.new $S))
-    (core func $write (canon stream.write $S async (memory (core memory $mem "mem"))))
+    (core func $write (canon stream.write $S async {MEM}))
     (core func $cancel (canon stream.cancel-write $S async))
     (core func $drop (canon stream.drop-writable $S))
     (core func $set-new (canon waitable-set.new))
     (core func $join (canon waitable.join))
-    (core func $poll (canon waitable-set.poll (memory (core memory $mem "mem"))))
+    (core func $poll (canon waitable-set.poll {MEM}))
+    (core func $ret-u32 (canon task.return (result u32) {MEM}))
+    (core func $ret-3 (canon task.return (result (tuple u32 u32 u32)) {MEM}))
+    (core func $ret-none (canon task.return {MEM}))
+    (core func $ret-stream (canon task.return (result $S) {MEM}))
     (core module $m
       (import "" "mem" (memory 1))
       (import "" "new" (func $new (result i64)))
@@ -72,10 +109,14 @@ TWO_INSTANCES = r"""
       (import "" "set-new" (func $set-new (result i32)))
       (import "" "join" (func $join (param i32 i32)))
       (import "" "poll" (func $poll (param i32 i32) (result i32)))
+      (import "" "ret-u32" (func $ret-u32 (param i32)))
+      (import "" "ret-3" (func $ret-3 (param i32 i32 i32)))
+      (import "" "ret-none" (func $ret-none))
+      (import "" "ret-stream" (func $ret-stream (param i32)))
       (global $w (mut i32) (i32.const 0))
       (global $set (mut i32) (i32.const 0))
       ;; make: a new stream; keep the writable end (joined to our set), return the readable one
-      (func (export "make") (result i32)
+      (func $op-make (export "make") (result i32)
         (local $rw i64)
         (local.set $rw (call $new))
         (global.set $w (i32.wrap_i64 (i64.shr_u (local.get $rw) (i64.const 32))))
@@ -83,7 +124,7 @@ TWO_INSTANCES = r"""
         (call $join (global.get $w) (global.get $set))
         (i32.wrap_i64 (local.get $rw)))
       ;; write(seq, n): elements seq, seq+1, ..., seq+n-1 from offset 256
-      (func (export "write") (param $seq i32) (param $n i32) (result i32)
+      (func $op-write (export "write") (param $seq i32) (param $n i32) (result i32)
         (local $k i32)
         (block $done
           (loop $fill
@@ -93,79 +134,104 @@ TWO_INSTANCES = r"""
             (local.set $k (i32.add (local.get $k) (i32.const 1)))
             (br $fill)))
         (call $write (global.get $w) (i32.const 256) (local.get $n)))
-      (func (export "cancel") (result i32) (call $cancel (global.get $w)))
-      (func (export "drop") (call $drop (global.get $w)))
+      (func $op-cancel (export "cancel") (result i32) (call $cancel (global.get $w)))
+      (func $op-drop (export "drop") (call $drop (global.get $w)))
       (func (export "handle") (result i32) (global.get $w))
       ;; poll: (code, index, payload) at offset 0
-      (func (export "poll") (result i32)
+      (func $op-poll (export "poll") (result i32)
         (i32.store (i32.const 0) (call $poll (global.get $set) (i32.const 4)))
-        (i32.const 0)))
+        (i32.const 0))
+      (func (export "async-write") (param i32 i32)
+        (call $ret-u32 (call $op-write (local.get 0) (local.get 1))))
+      (func (export "async-make") (call $ret-stream (call $op-make)))
+      (func (export "async-cancel") (call $ret-u32 (call $op-cancel)))
+      (func (export "async-drop") (call $op-drop) (call $ret-none))
+      (func (export "async-handle") (call $ret-u32 (global.get $w)))
+      (func (export "async-poll")
+        (drop (call $op-poll))
+        (call $ret-3 (i32.load (i32.const 0)) (i32.load (i32.const 4)) (i32.load (i32.const 8)))))
     (core instance $m (instantiate $m (with "" (instance
       (export "mem" (memory $mem "mem")) (export "new" (func $new)) (export "write" (func $write))
       (export "cancel" (func $cancel)) (export "drop" (func $drop)) (export "set-new" (func $set-new))
-      (export "join" (func $join)) (export "poll" (func $poll))))))
-    (func (export "make") (result $S) (canon lift (core func $m "make")))
-    (func (export "write") (param "seq" u32) (param "n" u32) (result u32) (canon lift (core func $m "write")))
-    (func (export "cancel") (result u32) (canon lift (core func $m "cancel")))
-    (func (export "drop") (canon lift (core func $m "drop")))
-    (func (export "handle") (result u32) (canon lift (core func $m "handle")))
-    (func (export "poll") (result (tuple u32 u32 u32))
-      (canon lift (core func $m "poll") (memory (core memory $mem "mem")))))
+      (export "join" (func $join)) (export "poll" (func $poll)) (export "ret-u32" (func $ret-u32))
+      (export "ret-3" (func $ret-3)) (export "ret-none" (func $ret-none))
+      (export "ret-stream" (func $ret-stream))))))
+    {a("make", "(result $S)")}
+    {a("write", '(param "seq" u32) (param "n" u32) (result u32)')}
+    {a("cancel", "(result u32)")}
+    {a("drop", "")}
+    {a("handle", "(result u32)")}
+    {a("poll", "(result (tuple u32 u32 u32))")})
   (instance $a (instantiate $A))
 
   (component $B
     (type $S (stream u32))
-    (import "a-make" (func $a-make (result $S)))
+    (import "a-make" (func $a-make {make_type}))
     (core module $mem (memory (export "mem") 1))
     (core instance $mem (instantiate $mem))
-    (core func $make (canon lower (func $a-make)))
-    (core func $read (canon stream.read $S async (memory (core memory $mem "mem"))))
+    (core func $make {make_lower})
+    (core func $read (canon stream.read $S async {MEM}))
     (core func $cancel (canon stream.cancel-read $S async))
     (core func $drop (canon stream.drop-readable $S))
     (core func $set-new (canon waitable-set.new))
     (core func $join (canon waitable.join))
-    (core func $poll (canon waitable-set.poll (memory (core memory $mem "mem"))))
+    (core func $poll (canon waitable-set.poll {MEM}))
+    (core func $ret-u32 (canon task.return (result u32) {MEM}))
+    (core func $ret-3 (canon task.return (result (tuple u32 u32 u32)) {MEM}))
+    (core func $ret-none (canon task.return {MEM}))
+    (core func $ret-list (canon task.return (result (list u32)) {MEM}))
     (core module $m
       (import "" "mem" (memory 1))
-      (import "" "make" (func $make (result i32)))
+      {make_import}
       (import "" "read" (func $read (param i32 i32 i32) (result i32)))
       (import "" "cancel" (func $cancel (param i32) (result i32)))
       (import "" "drop" (func $drop (param i32)))
       (import "" "set-new" (func $set-new (result i32)))
       (import "" "join" (func $join (param i32 i32)))
       (import "" "poll" (func $poll (param i32 i32) (result i32)))
+      (import "" "ret-u32" (func $ret-u32 (param i32)))
+      (import "" "ret-3" (func $ret-3 (param i32 i32 i32)))
+      (import "" "ret-none" (func $ret-none))
+      (import "" "ret-list" (func $ret-list (param i32 i32)))
       (global $r (mut i32) (i32.const 0))
       (global $set (mut i32) (i32.const 0))
-      (func (export "init") (result i32)
-        (global.set $r (call $make))
+      (func $keep (param $r i32)
+        (global.set $r (local.get $r))
         (global.set $set (call $set-new))
-        (call $join (global.get $r) (global.get $set))
-        (global.get $r))
+        (call $join (global.get $r) (global.get $set)))
+      {init}
       ;; read(n): into offset 1024
-      (func (export "read") (param $n i32) (result i32)
+      (func $op-read (export "read") (param $n i32) (result i32)
         (call $read (global.get $r) (i32.const 1024) (local.get $n)))
-      (func (export "cancel") (result i32) (call $cancel (global.get $r)))
-      (func (export "drop") (call $drop (global.get $r)))
-      (func (export "poll") (result i32)
+      (func $op-cancel (export "cancel") (result i32) (call $cancel (global.get $r)))
+      (func $op-drop (export "drop") (call $drop (global.get $r)))
+      (func $op-poll (export "poll") (result i32)
         (i32.store (i32.const 0) (call $poll (global.get $set) (i32.const 4)))
         (i32.const 0))
       ;; data(n): list<u32> of the first n elements of the read buffer
       (func (export "data") (param $n i32) (result i32)
         (i32.store (i32.const 16) (i32.const 1024))
         (i32.store (i32.const 20) (local.get $n))
-        (i32.const 16)))
+        (i32.const 16))
+      (func (export "async-read") (param i32) (call $ret-u32 (call $op-read (local.get 0))))
+      (func (export "async-cancel") (call $ret-u32 (call $op-cancel)))
+      (func (export "async-drop") (call $op-drop) (call $ret-none))
+      (func (export "async-poll")
+        (drop (call $op-poll))
+        (call $ret-3 (i32.load (i32.const 0)) (i32.load (i32.const 4)) (i32.load (i32.const 8))))
+      (func (export "async-data") (param i32) (call $ret-list (i32.const 1024) (local.get 0))))
     (core instance $m (instantiate $m (with "" (instance
       (export "mem" (memory $mem "mem")) (export "make" (func $make)) (export "read" (func $read))
       (export "cancel" (func $cancel)) (export "drop" (func $drop)) (export "set-new" (func $set-new))
-      (export "join" (func $join)) (export "poll" (func $poll))))))
-    (func (export "init") (result u32) (canon lift (core func $m "init")))
-    (func (export "read") (param "n" u32) (result u32) (canon lift (core func $m "read")))
-    (func (export "cancel") (result u32) (canon lift (core func $m "cancel")))
-    (func (export "drop") (canon lift (core func $m "drop")))
-    (func (export "poll") (result (tuple u32 u32 u32))
-      (canon lift (core func $m "poll") (memory (core memory $mem "mem"))))
-    (func (export "data") (param "n" u32) (result (list u32))
-      (canon lift (core func $m "data") (memory (core memory $mem "mem")))))
+      (export "join" (func $join)) (export "poll" (func $poll)) (export "ret-u32" (func $ret-u32))
+      (export "ret-3" (func $ret-3)) (export "ret-none" (func $ret-none))
+      (export "ret-list" (func $ret-list))))))
+    {a("init", "(result u32)")}
+    {a("read", '(param "n" u32) (result u32)')}
+    {a("cancel", "(result u32)")}
+    {a("drop", "")}
+    {a("poll", "(result (tuple u32 u32 u32))")}
+    {a("data", '(param "n" u32) (result (list u32))')})
   (instance $b (instantiate $B (with "a-make" (func $a "make"))))
 
   (export "a-write" (func $a "write"))
@@ -181,6 +247,7 @@ TWO_INSTANCES = r"""
   (export "b-data" (func $b "data"))
 )
 """
+
 
 BLOCKED = 0xFFFF_FFFF
 COMPLETED, DROPPED, CANCELLED = 0, 1, 2
@@ -325,7 +392,7 @@ class StreamModel:
 
 
 class World:
-    """One store with TWO_INSTANCES instantiated, `b-init` called, and its model."""
+    """One store with the component instantiated, `b-init` called, and its model."""
 
     def __init__(self, component: Any, engine: Engine) -> None:
         self.store = Store(engine)
@@ -350,12 +417,12 @@ class World:
         return int(self.a_handle if side.name == "a" else self.b_handle)
 
 
-def compiled_component(engine: Engine) -> Any:
-    return wc.Component(engine, TWO_INSTANCES)
+def compiled_component(engine: Engine, async_exports: bool) -> Any:
+    return wc.Component(engine, two_instances(async_exports))
 
 
 ENGINE = Engine()
-COMPONENT = compiled_component(ENGINE)
+COMPONENTS = {flag: compiled_component(ENGINE, flag) for flag in (False, True)}
 EXAMPLES = max(1, int(os.environ.get("WASMCOMPONENT_FUZZ_N", "150")))
 
 # wasmtime's wording (/tmp/H5_messages.md §2-3).  Two runtime messages differ:
@@ -386,9 +453,11 @@ def busy_message(side: Side) -> str:
 class StreamMachine(RuleBasedStateMachine):
     """Random interleavings of one operation at a time on either end."""
 
+    async_exports = False  # the control exports are sync-typed lifts
+
     def __init__(self) -> None:
         super().__init__()
-        self.world = World(COMPONENT, ENGINE)
+        self.world = World(COMPONENTS[self.async_exports], ENGINE)
         self.worlds = 1
 
     # ---------------------------------------------------------------- helpers
@@ -420,7 +489,7 @@ class StreamMachine(RuleBasedStateMachine):
             w.call(name, *args)
         with pytest.raises(ComponentTrap, match="cannot enter component instance"):
             w.call("a-poll")
-        self.world = World(COMPONENT, ENGINE)
+        self.world = World(COMPONENTS[self.async_exports], ENGINE)
         self.worlds += 1
 
     # ---------------------------------------------------------------- operations
@@ -488,7 +557,7 @@ class StreamMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.world.model.a.dropped and self.world.model.b.dropped)
     @rule()
     def fresh_world(self) -> None:
-        self.world = World(COMPONENT, ENGINE)
+        self.world = World(COMPONENTS[self.async_exports], ENGINE)
         self.worlds += 1
 
     # ---------------------------------------------------------------- misuse
@@ -539,9 +608,20 @@ StreamMachine.TestCase.settings = settings(
 test_stream_rendezvous = StreamMachine.TestCase
 
 
-def test_model_round_trip_example() -> None:
+class AsyncExportsStreamMachine(StreamMachine):
+    """The same with async-typed (stackful) control exports, each a task ending in task.return."""
+
+    async_exports = True
+
+
+AsyncExportsStreamMachine.TestCase.settings = StreamMachine.TestCase.settings
+test_stream_rendezvous_async_exports = AsyncExportsStreamMachine.TestCase
+
+
+@pytest.mark.parametrize("async_exports", [False, True])
+def test_model_round_trip_example(async_exports: bool) -> None:
     """A fixed script: a pending write partly taken by two reads, then a cancel."""
-    w = World(COMPONENT, ENGINE)
+    w = World(COMPONENTS[async_exports], ENGINE)
     assert w.call("a-write", 0, 5) == BLOCKED
     assert w.call("b-read", 2) == (2 << 4) | COMPLETED
     assert list(w.call("b-data", 2)) == [0, 1]
