@@ -1,12 +1,16 @@
 """Mutation fuzzer: hostile bytes through load, instantiate and call.
 
 Seeds are the valid components of the conformance suites (``.wast`` scripts
-converted with ``wasm-tools json-from-wast`` through ``tests/corpus.py``), plus
-the type-size and nesting bombs of ``tests/bombs.py``.
-Case ``i`` of a run is derived from ``(seed, i)`` alone: a few random
-mutations (byte flips, random bytes, LEB128-looking bytes, insertions,
-deletions, duplicated or spliced chunks, truncation) of one seed component.
-Each case then:
+converted with ``wasm-tools json-from-wast`` through ``tests/corpus.py``, the
+``async`` suites included), plus the type-size and nesting bombs of
+``tests/bombs.py``; half the cases start from a seed that uses Component
+Model async, whose exports then run as tasks through the scheduler.
+Case ``i`` of a run is derived from ``(seed, i)`` alone: either a few
+constants of the core code rewritten in place (the component still loads,
+and its guest code hands other handles, pointers and lengths to the
+built-ins), or a few random mutations (byte flips, random bytes,
+LEB128-looking bytes, insertions, deletions, duplicated or spliced chunks,
+truncation) of one seed component.  Each case then:
 
 1. loads: ``Component(engine, data)``;
 2. if it loads, instantiates it in a fresh store (fuel-limited, memory capped)
@@ -17,7 +21,8 @@ Each case then:
 The only exceptions allowed out are ``wasmcomponent`` errors
 (``ComponentError``) and the core engine's (``wasmtime.WasmtimeError``,
 ``wasmtime.Trap``).  Anything else is a *foreign* exception; a case running
-longer than ``--timeout`` seconds is a *hang*; a worker that dies (a signal,
+longer than ``--timeout`` seconds is a *hang* (reported with the Python
+stacks ``faulthandler`` dumps just before); a worker that dies (a signal,
 an abort inside the engine) is a *crash*.  Each finding is saved to
 ``--out`` as ``<kind>-<seed>-<index>.wasm`` with a ``.txt`` report, and can
 be replayed with ``--reproduce FILE``.
@@ -31,9 +36,11 @@ The exit status is 1 when anything was found.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import multiprocessing
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -82,16 +89,169 @@ def bomb_seeds() -> list[bytes]:
 
 INTERESTING = (0x00, 0x01, 0x7F, 0x80, 0xFF, 0x40, 0x3F, 0x10, 0x20)
 
+# Values a guest passes to built-ins and exports: handles and indices (small
+# numbers, 0, "minus one"), pointers and lengths at the edges of a 64 KiB page
+# and of the 32-bit space, stream/future/waitable/event codes.
+INTERESTING_CONSTS = (0, 1, 2, 3, 4, 5, 7, 8, 15, 16, 31, 32, 63, -1, -2, -64, 255, 256, 4095, 4096,
+                      0x7FFF, 0xFFFF, 0x10000, 0x10001, 0x7FFFFFFF, -0x80000000, 0x0FFFFFFF)
 
-def mutate(seeds: list[bytes], seed: int, index: int) -> bytes:
-    """The input of case ``index`` of a run with ``seed`` (deterministic)."""
+
+@dataclass
+class Seeds:
+    """The seed corpus, and which of its members use Component Model async.
+
+    Half the inputs start from an async seed: there are fewer of them, and the
+    async runtime (tasks, streams, futures, built-ins) is where the new code
+    is.  ``consts`` memoises, per seed, where the ``i32.const``/``i64.const``
+    immediates of its core code are (see ``const_sites``).
+    """
+
+    all: list[bytes]
+    async_: list[bytes] = field(default_factory=list)
+    consts: dict[bytes, list[tuple[int, int, int]]] = field(default_factory=dict)
+
+    def sites(self, data: bytes) -> list[tuple[int, int, int]]:
+        found = self.consts.get(data)
+        if found is None:
+            found = self.consts[data] = const_sites(data)
+        return found
+
+
+def classify(seeds: list[bytes]) -> Seeds:
+    """Split off the seeds whose translation plan uses async (tasks, streams, futures...).
+
+    Loading compiles core modules, and wasmtime may start threads to do so:
+    that happens in a child process, so that the workers are forked from a
+    parent without any engine threads.
+    """
+    context = multiprocessing.get_context("fork")
+    parent_end, child_end = context.Pipe()
+    process = context.Process(target=_classify_child, args=(child_end, seeds), daemon=True)
+    process.start()
+    child_end.close()
+    try:
+        indices: list[int] = parent_end.recv()
+    except EOFError:
+        indices = []  # the child died: fuzz without the weighting rather than not at all
+    process.join()
+    return Seeds(seeds, [seeds[i] for i in indices])
+
+
+def _classify_child(connection: Connection, seeds: list[bytes]) -> None:
+    import wasmcomponent as wc
+
+    engine = make_engine()
+    found: list[int] = []
+    for number, data in enumerate(seeds):
+        try:
+            # A private attribute, but the fuzzer only needs a hint to weigh seeds.
+            if wc.Component(engine, data)._plan.uses_async:
+                found.append(number)
+        except Exception:  # noqa: BLE001 - a seed the runtime refuses is simply not async
+            pass
+    connection.send(found)
+
+
+def _leb(data: bytes, at: int, limit: int) -> tuple[int, int]:
+    """Unsigned LEB128 at ``at``: ``(value, end)``; ``end`` is -1 when it runs past ``limit`` or 5 bytes."""
+    value = shift = 0
+    for end in range(at, min(at + 5, limit)):
+        value |= (data[end] & 0x7F) << shift
+        shift += 7
+        if data[end] < 0x80:
+            return value, end + 1
+    return 0, -1
+
+
+def _code_ranges(data: bytes, start: int, end: int, out: list[tuple[int, int]], depth: int = 0) -> None:
+    """Byte ranges of the core code sections in the component or module at ``data[start:end]``."""
+    if depth > 8 or end - start < 8:
+        return
+    is_component = data[start + 4 : start + 8] != b"\x01\x00\x00\x00"
+    at = start + 8
+    while at < end:
+        section = data[at]
+        size, body = _leb(data, at + 1, end)
+        if body < 0 or body + size > end:
+            return
+        if is_component and section in (1, 4):  # a nested core module or component
+            _code_ranges(data, body, body + size, out, depth + 1)
+        elif not is_component and section == 10:
+            out.append((body, body + size))
+        at = body + size
+
+
+def const_sites(data: bytes) -> list[tuple[int, int, int]]:
+    """``(offset, length, bits)`` of each ``i32.const``/``i64.const`` immediate
+    in the core code of ``data``, found by scanning the code sections for the
+    opcodes (0x41, 0x42) followed by a well-formed signed LEB128.
+
+    A scan, not a decoder: an immediate of another instruction that happens
+    to look like one is found too; rewriting it is just a harder mutation.
+    """
+    ranges: list[tuple[int, int]] = []
+    if data.startswith(b"\x00asm"):
+        _code_ranges(data, 0, len(data), ranges)
+    sites: list[tuple[int, int, int]] = []
+    for begin, end in ranges:
+        for at in range(begin, end - 1):
+            opcode = data[at]
+            if opcode not in (0x41, 0x42):
+                continue
+            bits, most = (32, 5) if opcode == 0x41 else (64, 10)
+            for stop in range(at + 1, min(at + 1 + most, end)):
+                if data[stop] < 0x80:
+                    sites.append((at + 1, stop - at, bits))
+                    break
+    return sites
+
+
+def signed_leb(value: int, length: int) -> bytes:
+    """``value`` as a signed LEB128 of exactly ``length`` bytes (padded; wasm accepts that)."""
+    out = bytearray()
+    for position in range(length):
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if position < length - 1 else 0))
+    return bytes(out)
+
+
+def rewrite_const(data: bytearray, site: tuple[int, int, int], rng: random.Random) -> None:
+    """Give the constant at ``site`` another value that fits its encoded length
+    (so no size field changes and the component usually still validates)."""
+    at, length, bits = site
+    width = min(7 * length, bits)
+    low, high = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    fitting = [v for v in INTERESTING_CONSTS if low <= v <= high]
+    if fitting and rng.randrange(4):
+        value = rng.choice(fitting)
+    else:
+        value = rng.randint(low, high)
+    data[at : at + length] = signed_leb(value, length)
+
+
+def mutate(seeds: Seeds, seed: int, index: int) -> bytes:
+    """The input of case ``index`` of a run with ``seed`` (deterministic).
+
+    One input in three only rewrites constants in the core code (one to four
+    of them, each keeping its encoded length), so it usually still loads and
+    runs and the values hostile guests pass to built-ins are explored; the
+    others get byte-level mutations, constants among them.
+    """
     rng = random.Random(seed * 1_000_003 + index)
-    data = bytearray(seeds[rng.randrange(len(seeds))])
+    pool = seeds.async_ if seeds.async_ and rng.randrange(2) == 0 else seeds.all
+    original = pool[rng.randrange(len(pool))]
+    data = bytearray(original)
+    sites = seeds.sites(original)
+    if sites and rng.randrange(3) == 0:
+        for _ in range(rng.choice((1, 1, 2, 3, 4))):
+            rewrite_const(data, sites[rng.randrange(len(sites))], rng)
+        return bytes(data)
     for _ in range(rng.choice((1, 1, 1, 2, 2, 3, 4, 8))):
         if len(data) <= 8:
             break
         at = rng.randrange(8, len(data))  # keep the preamble most of the time
-        choice = rng.randrange(10)
+        choice = rng.randrange(11)
         if choice == 0:
             data[at] ^= 1 << rng.randrange(8)
         elif choice == 1:
@@ -106,13 +266,15 @@ def mutate(seeds: list[bytes], seed: int, index: int) -> bytes:
             length = rng.randrange(1, 33)
             data[at:at] = data[at : at + length]
         elif choice == 6:
-            other = seeds[rng.randrange(len(seeds))]
+            other = seeds.all[rng.randrange(len(seeds.all))]
             start = rng.randrange(len(other))
             data[at : at + rng.randrange(0, 33)] = other[start : start + rng.randrange(1, 65)]
         elif choice == 7:
             data[at] = (data[at] + rng.choice((-1, 1, -2, 2))) & 0xFF
         elif choice == 8:
             data[at : at + 5] = b"\xff\xff\xff\xff\x0f"  # u32::MAX as LEB128
+        elif choice == 9 and sites and len(data) == len(original):
+            rewrite_const(data, sites[rng.randrange(len(sites))], rng)  # offsets still hold
         else:
             del data[rng.randrange(8, len(data) + 1) :]
     if rng.randrange(50) == 0:
@@ -206,24 +368,60 @@ def run_case(engine: Any, data: bytes) -> str:
 # Workers
 
 
-def worker_main(connection: Connection, seeds: list[bytes], seed: int) -> None:
-    """Run the indices the parent sends; answer ``(index, outcome, detail)``."""
+def worker_main(connection: Connection, seeds: Seeds, seed: int, stacks: Path, timeout: float) -> None:
+    """Run the indices the parent sends; answer ``(index, outcome, detail)``.
+
+    Shortly before the parent would give up on a case, ``faulthandler`` writes
+    the Python stacks into ``stacks``: a hang's report then says where the
+    case was (a loop in the runtime, a wait in the engine...).
+    """
     engine = make_engine()
-    while True:
-        index = connection.recv()
-        if index is None:
-            return
-        data = mutate(seeds, seed, index)
-        try:
-            outcome, detail = run_case(engine, data), ""
-        except Foreign as found:
-            outcome = "foreign"
-            detail = str(found) + "\n\n" + "".join(traceback.format_exception(found.__cause__))
-            detail = signature(found.__cause__) + "\n" + detail
-        except BaseException as error:  # noqa: BLE001 - e.g. RecursionError, MemoryError
-            outcome = "foreign"
-            detail = signature(error) + "\n" + "".join(traceback.format_exception(error))
-        connection.send((index, outcome, detail))
+    with stacks.open("wb", buffering=0) as dump:
+        while True:
+            index = connection.recv()
+            if index is None:
+                return
+            dump.seek(0)
+            dump.truncate()
+            faulthandler.dump_traceback_later(timeout * 0.8, file=dump)
+            try:
+                answer = run_one(engine, mutate(seeds, seed, index))
+            finally:
+                faulthandler.cancel_dump_traceback_later()
+            connection.send((index, *answer))
+
+
+def run_one(engine: Any, data: bytes) -> tuple[str, str]:
+    """``(outcome, detail)`` of one input; ``detail`` starts with the signature of a finding."""
+    try:
+        return run_case(engine, data), ""
+    except Foreign as found:
+        detail = str(found) + "\n\n" + "".join(traceback.format_exception(found.__cause__))
+        return "foreign", signature(found.__cause__) + "\n" + detail
+    except BaseException as error:  # noqa: BLE001 - e.g. RecursionError, MemoryError
+        return "foreign", signature(error) + "\n" + "".join(traceback.format_exception(error))
+
+
+def hang_detail(stacks: Path, timeout: float) -> str:
+    """Signature line and report of a hang, from the stacks faulthandler dumped.
+
+    The signature is the innermost wasmcomponent frame, as file and function
+    (line numbers vary within one slow loop): one stuck loop, one signature.
+    """
+    try:
+        dump = stacks.read_text(errors="replace")
+    except OSError:
+        dump = ""
+    frames = [line.strip() for line in dump.splitlines() if line.strip().startswith('File "')]
+    ours = [f for f in frames if "/wasmcomponent/" in f]
+    # Prefer the built-in or scheduler step that was running to the helper below it.
+    chosen = next((f for f in ours if "/wasmcomponent/concurrent/" in f), ours[0] if ours else None)
+    if chosen is None:
+        where = "no wasmcomponent frame" if frames else "no Python stack (stuck before the dump, or in native code)"
+    else:
+        path, _, rest = chosen[len('File "') :].partition('", line ')  # 'File "/x/y.py", line 12 in name'
+        where = f"{Path(path).name} {rest.partition(' in ')[2]}"
+    return f"in {where}\nno answer within {timeout}s; Python stacks at {timeout * 0.8:.0f}s:\n{dump}"
 
 
 def signature(error: Optional[BaseException]) -> str:
@@ -241,17 +439,18 @@ class Worker:
 
     process: Any
     connection: Connection
+    stacks: Path
     index: Optional[int] = None
     started: float = 0.0
     done: int = 0
 
 
-def start_worker(context: Any, seeds: list[bytes], seed: int) -> Worker:
+def start_worker(context: Any, seeds: Seeds, args: argparse.Namespace, stacks: Path) -> Worker:
     parent_end, child_end = context.Pipe()
-    process = context.Process(target=worker_main, args=(child_end, seeds, seed), daemon=True)
+    process = context.Process(target=worker_main, args=(child_end, seeds, args.seed, stacks, args.timeout), daemon=True)
     process.start()
     child_end.close()
-    return Worker(process, parent_end)
+    return Worker(process, parent_end, stacks)
 
 
 @dataclass
@@ -282,11 +481,12 @@ def save_finding(out: Path, kind: str, seed: int, index: int, data: bytes, detai
     return path
 
 
-def fuzz(args: argparse.Namespace, seeds: list[bytes], report: Callable[[str], None]) -> Summary:
+def fuzz(args: argparse.Namespace, seeds: Seeds, report: Callable[[str], None]) -> Summary:
     """Run cases ``0 .. args.count - 1`` of ``args.seed`` on ``args.jobs`` workers."""
     context = multiprocessing.get_context("fork")
     summary = Summary()
-    workers = [start_worker(context, seeds, args.seed) for _ in range(args.jobs)]
+    stacks = Path(tempfile.mkdtemp(prefix="fuzz-stacks-"))
+    workers = [start_worker(context, seeds, args, stacks / f"worker-{n}.txt") for n in range(args.jobs)]
     next_index = args.start
     last_report = time.monotonic()
 
@@ -301,7 +501,7 @@ def fuzz(args: argparse.Namespace, seeds: list[bytes], report: Callable[[str], N
 
     def finding(kind: str, index: int, detail: str) -> None:
         summary.counts[kind] += 1
-        key = f"{kind}: {detail.splitlines()[0]}" if kind == "foreign" else kind
+        key = f"{kind}: {detail.splitlines()[0]}" if kind in ("foreign", "hang") else kind
         seen = summary.signatures[key] = summary.signatures.get(key, 0) + 1
         if seen > args.keep:
             return  # the same bug again: counted, not saved
@@ -337,7 +537,7 @@ def fuzz(args: argparse.Namespace, seeds: list[bytes], report: Callable[[str], N
             elif now - worker.started > args.timeout:
                 worker.process.kill()
                 worker.process.join()
-                finding("hang", worker.index, f"no answer within {args.timeout}s")
+                finding("hang", worker.index, hang_detail(worker.stacks, args.timeout))
                 replace = True
             if replace:
                 if worker.process.is_alive():
@@ -346,7 +546,7 @@ def fuzz(args: argparse.Namespace, seeds: list[bytes], report: Callable[[str], N
                     if worker.process.is_alive():
                         worker.process.kill()
                 worker.connection.close()
-                workers[position] = start_worker(context, seeds, args.seed)
+                workers[position] = start_worker(context, seeds, args, worker.stacks)
                 assign(workers[position])
         if now - last_report >= args.progress:
             last_report = now
@@ -355,6 +555,7 @@ def fuzz(args: argparse.Namespace, seeds: list[bytes], report: Callable[[str], N
         if worker.process.is_alive():
             worker.connection.send(None)
             worker.process.join(5)
+    shutil.rmtree(stacks, ignore_errors=True)
     return summary
 
 
@@ -391,11 +592,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.reproduce is not None:
         return reproduce(args.reproduce)
     args.cache.mkdir(parents=True, exist_ok=True)
-    seeds = load_seeds(args.cache, args.max_size)
-    if not seeds:
+    corpus = load_seeds(args.cache, args.max_size)
+    if not corpus:
         raise SystemExit("no seed components")
-    print(f"{len(seeds)} seed components; seed {args.seed}, cases {args.start}..{args.start + args.count - 1}",
-          file=sys.stderr)
+    seeds = classify(corpus)
+    print(f"{len(corpus)} seed components ({len(seeds.async_)} using async); seed {args.seed},"
+          f" cases {args.start}..{args.start + args.count - 1}", file=sys.stderr)
     args.count += args.start
     summary = fuzz(args, seeds, lambda text: print(text, end="", file=sys.stderr, flush=True))
     print(file=sys.stderr)
