@@ -478,12 +478,14 @@ def _cancel(end_cls: Any) -> Callable[[BuiltinEnv], tuple[Callable[..., Any], bo
             if e.in_waitable_set() and not is_async:
                 raise trap("waitable cannot be used synchronously while added to a waitable set")
             e.state = CopyState.CANCELLING_COPY
-            if e.has_pending_event() and e.partial:
+            if e.is_stream and e.has_pending_event():
+                # wasmtime reports a stream copy that completed but was not yet
+                # taken as CANCELLED, with its progress.
                 e.partial = False
                 _, _, payload = e.get_pending_event()
-                if e.is_stream:
-                    e.state = CopyState.IDLE
-                return (payload & ~0xF) | CopyResult.CANCELLED
+                if payload & 0xF == CopyResult.COMPLETED:
+                    payload = (payload & ~0xF) | CopyResult.CANCELLED
+                return payload
             if not e.has_pending_event():
                 e.shared.cancel()
                 if not e.has_pending_event():

@@ -62,14 +62,14 @@ CHUNK = 64 * 1024  # elements a host source takes from an iterable at a time
 class HostSink:
     """A host buffer receiving up to ``length`` elements (bytes for ``stream<u8>``)."""
 
-    __slots__ = ("length", "progress", "as_bytes", "values", "data")
+    __slots__ = ("length", "progress", "as_bytes", "values", "chunks")
 
     def __init__(self, length: int, as_bytes: bool) -> None:
         self.length = length
         self.progress = 0
         self.as_bytes = as_bytes
         self.values: list[Any] = []
-        self.data = bytearray()
+        self.chunks: list[bytes] = []  # joined once (a single chunk is not copied again)
 
     @property
     def plain_bytes(self) -> bool:
@@ -83,17 +83,17 @@ class HostSink:
 
     def write(self, values: list) -> None:
         if self.as_bytes:
-            self.data += bytes(values)
+            self.chunks.append(bytes(values))
         else:
             self.values.extend(values)
         self.progress += len(values)
 
     def write_bytes(self, data: bytes, n: int) -> None:
-        self.data += data
+        self.chunks.append(data)
         self.progress += n
 
     def result(self) -> Union[bytes, list]:
-        return bytes(self.data) if self.as_bytes else self.values
+        return b"".join(self.chunks) if self.as_bytes else self.values
 
 
 class HostSource:
