@@ -107,8 +107,8 @@ class LiftedCallee:
     # Core calls on a fiber even for a synchronous type: the component uses
     # ``thread.*``, whose switches suspend the calling thread.
     always_fiber: bool = False
-    # Whether any core code of the component may stop mid-call at all
-    # (``Plan.may_suspend``); if not, no thread needs a fiber.
+    # Whether any core code of the callee's instance may stop mid-call at all
+    # (``Plan.suspending_instances``); if not, no thread needs a fiber.
     may_suspend: bool = True
 
 

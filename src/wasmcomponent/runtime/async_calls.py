@@ -305,17 +305,17 @@ def lifted_callee(state: Any, lifted: p.LiftedFunc, fused: bool = False) -> Lift
         result_count=len(raw.type.results),
         return_key=(lifted.type.result, odef.string_encoding, _memory_key(options)),
         always_fiber=state.plan.uses_threads,
-        may_suspend=_may_suspend(state.plan),
+        may_suspend=_may_suspend(state.plan, odef.component_instance),
     )
 
 
-def _may_suspend(plan: p.Plan) -> bool:
-    """``plan.may_suspend``, worked out once per plan."""
-    found: Optional[bool] = getattr(plan, "_may_suspend", None)
+def _may_suspend(plan: p.Plan, component_instance: int) -> bool:
+    """Whether threads of ``component_instance`` may stop mid-call (``Plan.suspending_instances``, cached)."""
+    found: Optional[frozenset[int]] = getattr(plan, "_suspending", None)
     if found is None:
-        found = plan.may_suspend
-        plan._may_suspend = found  # type: ignore[attr-defined]
-    return found
+        found = plan.suspending_instances()
+        plan._suspending = found  # type: ignore[attr-defined]
+    return component_instance in found
 
 
 

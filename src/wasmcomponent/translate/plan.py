@@ -304,23 +304,23 @@ class Plan:
         """
         return any(o.is_async for o in self.options) or any(isinstance(t, Builtin) for t in self.trampolines)
 
-    @property
-    def may_suspend(self) -> bool:
-        """Whether some core code of the component may have to stop mid-call.
+    def suspending_instances(self) -> frozenset[int]:
+        """The runtime component instances whose core code may have to stop mid-call.
 
-        True when it has a built-in that blocks its caller (``waitable-set.wait``,
+        One is when it has a built-in that blocks its caller (``waitable-set.wait``,
         ``thread.*`` switches and yields, stream/future operations and
         ``subtask.cancel`` without ``async``) or a guest-to-guest call lowered
-        synchronously (the callee may block).  Otherwise no guest thread ever
-        needs a fiber, and core calls stay plain synchronous calls.
+        synchronously (the callee may block).  Threads of the other instances
+        never need a fiber: their core calls stay plain synchronous calls.
         """
+        found: set[int] = set()
         for t in self.trampolines:
             if isinstance(t, Builtin):
                 if t.name in _SUSPENDING or (t.name in _SUSPENDING_UNLESS_ASYNC and not self._is_async_builtin(t)):
-                    return True
+                    found.add(t.component_instance)
             elif isinstance(t, LowerLifted) and not self.options[t.options].is_async:
-                return True
-        return False
+                found.add(self.options[t.options].component_instance)
+        return frozenset(found)
 
     def _is_async_builtin(self, t: Builtin) -> bool:
         if t.options is not None:
