@@ -34,6 +34,7 @@ from ..concurrent.traps import trap
 from ..translate import plan as p
 from ..types import model
 from ..types.abi import MAX_FLAT_PARAMS, flatten_functype, flatten_types
+from ..validate.canon import BUILTIN_SIGNATURES
 from .call import get_store_state
 from .handles import CallScope, cannot_enter, cannot_leave, func_has_handles
 
@@ -134,47 +135,6 @@ def in_fresh_context(state: Any, func: Callable[..., Any]) -> Callable[..., Any]
 # ------------------------------------------------------------------ built-ins
 
 
-_SIGNATURES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "context.get": ((), ("i32",)),
-    "context.set": (("i32",), ()),
-    "backpressure.inc": ((), ()),
-    "backpressure.dec": ((), ()),
-    "backpressure.set": (("i32",), ()),
-    "task.cancel": ((), ()),
-    "waitable-set.new": ((), ("i32",)),
-    "waitable-set.wait": (("i32", "i32"), ("i32",)),
-    "waitable-set.poll": (("i32", "i32"), ("i32",)),
-    "waitable-set.drop": (("i32",), ()),
-    "waitable.join": (("i32", "i32"), ()),
-    "subtask.cancel": (("i32",), ("i32",)),
-    "subtask.drop": (("i32",), ()),
-    "stream.new": ((), ("i64",)),
-    "stream.read": (("i32", "i32", "i32"), ("i32",)),
-    "stream.write": (("i32", "i32", "i32"), ("i32",)),
-    "stream.cancel-read": (("i32",), ("i32",)),
-    "stream.cancel-write": (("i32",), ("i32",)),
-    "stream.drop-readable": (("i32",), ()),
-    "stream.drop-writable": (("i32",), ()),
-    "future.new": ((), ("i64",)),
-    "future.read": (("i32", "i32"), ("i32",)),
-    "future.write": (("i32", "i32"), ("i32",)),
-    "future.cancel-read": (("i32",), ("i32",)),
-    "future.cancel-write": (("i32",), ("i32",)),
-    "future.drop-readable": (("i32",), ()),
-    "future.drop-writable": (("i32",), ()),
-    "error-context.new": (("i32", "i32"), ("i32",)),
-    "error-context.debug-message": (("i32", "i32"), ()),
-    "error-context.drop": (("i32",), ()),
-    "thread.index": ((), ("i32",)),
-    "thread.new-indirect": (("i32", "i32"), ("i32",)),
-    "thread.resume-later": (("i32",), ()),
-    "thread.suspend": ((), ("i32",)),
-    "thread.yield": ((), ("i32",)),
-    "thread.suspend-then-resume": (("i32",), ("i32",)),
-    "thread.yield-then-resume": (("i32",), ("i32",)),
-    "thread.suspend-then-promote": (("i32",), ("i32",)),
-    "thread.yield-then-promote": (("i32",), ("i32",)),
-}
 
 
 def _signature(state: Any, builtin: p.Builtin) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -187,7 +147,7 @@ def _signature(state: Any, builtin: p.Builtin) -> tuple[tuple[str, ...], tuple[s
     if builtin.name in ("context.get", "context.set") and builtin.core_type is not None:
         valtype = (builtin.core_type[1] or builtin.core_type[0] or ("i32",))[0]
         return ((), (valtype,)) if builtin.name == "context.get" else ((valtype,), ())
-    return _SIGNATURES[builtin.name]
+    return BUILTIN_SIGNATURES[builtin.name]
 
 
 def _memory64(state: Any, options: Optional[int]) -> bool:
@@ -258,20 +218,26 @@ def _table_getter(state: Any, builtin: p.Builtin) -> Callable[[int], tuple[Any, 
     table = state.core_def(builtin.table)
     store = state.store
     expected = builtin.core_type
+    # Checked functions by identity (a table slot may be set again, so the
+    # slot is read every time; the reflection and RawFunc are made once).
+    checked: dict[bytes, tuple[Any, Any]] = {}
 
     def get(index: int) -> tuple[Any, Any]:
-        size = table.size(store)
-        if index >= size:
+        if index >= table.size(store):
             raise trap("undefined element: out of bounds table access")
         func = table.get(store, index)
         if not isinstance(func, wasmtime.Func):
             raise trap("the start function index points to an uninitialized function")
-        ty = func.type(store)
-        params = tuple(str(t) for t in ty.params)
-        results = tuple(str(t) for t in ty.results)
-        if expected is not None and (params, results) != (tuple(expected[0]), tuple(expected[1])):
-            raise trap("start function does not match expected type (currently only `(i32) -> ()` is supported)")
-        return func, RawFunc(store, func).call
+        key = bytes(func._func)
+        found = checked.get(key)
+        if found is None:
+            ty = func.type(store)
+            params = tuple(str(t) for t in ty.params)
+            results = tuple(str(t) for t in ty.results)
+            if expected is not None and (params, results) != (tuple(expected[0]), tuple(expected[1])):
+                raise trap("start function does not match expected type (currently only `(i32) -> ()` is supported)")
+            found = checked[key] = (func, RawFunc(store, func).call)
+        return found
 
     return get
 

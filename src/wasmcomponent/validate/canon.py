@@ -233,10 +233,73 @@ def check_canon(s: State, canon: object) -> None:
         s.resource_at(canon.type_index, canon.offset)
         s.core_funcs.append(CoreSig(("i32",), ()))
     elif isinstance(canon, ast.CanonBuiltin):
-        if canon.options is not None:
-            check_options(s, canon.options, canon.offset)
+        bopts = None if canon.options is None else check_options(s, canon.options, canon.offset)
         _check_builtin(canon)
-        s.core_funcs.append(None)
+        s.core_funcs.append(_builtin_sig(s, canon, bopts))
+
+
+# The core signatures of the built-ins whose signature does not depend on a type.
+BUILTIN_SIGNATURES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "backpressure.inc": ((), ()),
+    "backpressure.dec": ((), ()),
+    "backpressure.set": (("i32",), ()),
+    "task.cancel": ((), ()),
+    "waitable-set.new": ((), ("i32",)),
+    "waitable-set.wait": (("i32", "i32"), ("i32",)),
+    "waitable-set.poll": (("i32", "i32"), ("i32",)),
+    "waitable-set.drop": (("i32",), ()),
+    "waitable.join": (("i32", "i32"), ()),
+    "subtask.cancel": (("i32",), ("i32",)),
+    "subtask.drop": (("i32",), ()),
+    "stream.new": ((), ("i64",)),
+    "stream.read": (("i32", "i32", "i32"), ("i32",)),
+    "stream.write": (("i32", "i32", "i32"), ("i32",)),
+    "stream.cancel-read": (("i32",), ("i32",)),
+    "stream.cancel-write": (("i32",), ("i32",)),
+    "stream.drop-readable": (("i32",), ()),
+    "stream.drop-writable": (("i32",), ()),
+    "future.new": ((), ("i64",)),
+    "future.read": (("i32", "i32"), ("i32",)),
+    "future.write": (("i32", "i32"), ("i32",)),
+    "future.cancel-read": (("i32",), ("i32",)),
+    "future.cancel-write": (("i32",), ("i32",)),
+    "future.drop-readable": (("i32",), ()),
+    "future.drop-writable": (("i32",), ()),
+    "error-context.new": (("i32", "i32"), ("i32",)),
+    "error-context.debug-message": (("i32", "i32"), ()),
+    "error-context.drop": (("i32",), ()),
+    "thread.index": ((), ("i32",)),
+    "thread.new-indirect": (("i32", "i32"), ("i32",)),
+    "thread.resume-later": (("i32",), ()),
+    "thread.suspend": ((), ("i32",)),
+    "thread.yield": ((), ("i32",)),
+    "thread.suspend-then-resume": (("i32",), ("i32",)),
+    "thread.yield-then-resume": (("i32",), ("i32",)),
+    "thread.suspend-then-promote": (("i32",), ("i32",)),
+    "thread.yield-then-promote": (("i32",), ("i32",)),
+}
+
+
+def _builtin_sig(s: State, canon: ast.CanonBuiltin, o: Optional[Options]) -> Optional[CoreSig]:
+    """The core signature of a built-in, so that lifting it or using it as an import is type-checked.
+
+    None where it depends on something not worked out here (a 64-bit memory's
+    pointers, or ``task.return`` of a type too large to flatten).
+    """
+    if o is not None and o.memory64:
+        return None
+    name = canon.name
+    if name in ("context.get", "context.set"):
+        valtype = str(canon.get("valtype"))
+        return CoreSig((), (valtype,)) if name == "context.get" else CoreSig((valtype,), ())
+    if name == "task.return":
+        ref = canon.get("result")
+        if ref is None:
+            return CoreSig((), ())
+        flat = flatten(s.valtype(ref, canon.offset), MAX_FLAT_PARAMS, "i32")  # type: ignore[arg-type]
+        return CoreSig(tuple(flat) if flat is not None else ("i32",), ())
+    found = BUILTIN_SIGNATURES.get(name)
+    return None if found is None else CoreSig(*found)
 
 
 def _check_builtin(canon: ast.CanonBuiltin) -> None:
