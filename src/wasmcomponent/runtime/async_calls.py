@@ -144,9 +144,10 @@ def _signature(state: Any, builtin: p.Builtin) -> tuple[tuple[str, ...], tuple[s
         if len(flat) > MAX_FLAT_PARAMS:
             flat = ("i64",) if memory64 else ("i32",)
         return tuple(flat), ()
-    if builtin.name in ("context.get", "context.set") and builtin.core_type is not None:
-        valtype = (builtin.core_type[1] or builtin.core_type[0] or ("i32",))[0]
-        return ((), (valtype,)) if builtin.name == "context.get" else ((valtype,), ())
+    if builtin.name == "context.get":
+        return (), ("i32",)  # i64 slots are refused when the component is translated
+    if builtin.name == "context.set":
+        return ("i32",), ()
     return BUILTIN_SIGNATURES[builtin.name]
 
 
