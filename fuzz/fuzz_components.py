@@ -445,6 +445,23 @@ class Worker:
     done: int = 0
 
 
+def preload() -> None:
+    """Import all of wasmcomponent in the parent, so every worker forked later
+    (one per ``--recycle`` inputs) runs the code of the run's start, not
+    whatever the working tree holds by then (one edited mid-run gave a burst
+    of findings that were not in any commit)."""
+    import importlib
+    import pkgutil
+
+    import wasmcomponent
+
+    for module in pkgutil.walk_packages(wasmcomponent.__path__, "wasmcomponent."):
+        try:
+            importlib.import_module(module.name)
+        except Exception:  # noqa: BLE001 - an optional extra (an HTTP server...) may be missing
+            pass
+
+
 def start_worker(context: Any, seeds: Seeds, args: argparse.Namespace, stacks: Path) -> Worker:
     parent_end, child_end = context.Pipe()
     process = context.Process(target=worker_main, args=(child_end, seeds, args.seed, stacks, args.timeout), daemon=True)
@@ -484,6 +501,7 @@ def save_finding(out: Path, kind: str, seed: int, index: int, data: bytes, detai
 def fuzz(args: argparse.Namespace, seeds: Seeds, report: Callable[[str], None]) -> Summary:
     """Run cases ``0 .. args.count - 1`` of ``args.seed`` on ``args.jobs`` workers."""
     context = multiprocessing.get_context("fork")
+    preload()
     summary = Summary()
     stacks = Path(tempfile.mkdtemp(prefix="fuzz-stacks-"))
     workers = [start_worker(context, seeds, args, stacks / f"worker-{n}.txt") for n in range(args.jobs)]
