@@ -32,9 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import cancellable
 from .sexpr import Form, SplitError, split_forms
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
 LEGACY_INDICES_ENV = "WAST_STRICT_COMPONENT_INDICES"
 CACHE_ENV = "WASMCOMPONENT_CONFORMANCE_CACHE"
 _FILE_KEYS = ("filename", "binary_filename")
@@ -191,12 +192,28 @@ class Converter:
             script.parent.mkdir(parents=True, exist_ok=True)
             script.write_text("\n" * (form.line - 1) + form.text + "\n")
             ok, err = self._run(script, tmp / sub, legacy=True)
+            if not ok and cancellable.uses_cancellable(form.text):
+                ok, err = self._run_without_cancellable(form, script, tmp / sub, err)
             if ok:
                 commands.extend(_relocate(_read_commands(tmp / sub / "out.json"), sub))
             else:
                 skipped.append({"line": form.line, "kind": form_kind(form),
                                 "reason": _first_line(err)})
         return {"method": "by-form", "commands": commands, "skipped_forms": skipped}
+
+
+    def _run_without_cancellable(self, form: Form, script: Path, out_dir: Path, err: str) -> tuple[bool, str]:
+        """Convert ``form`` without ``cancellable``, then set the flag in its binaries (see :mod:`.cancellable`)."""
+        text, flags = cancellable.strip(form.text)
+        script.write_text("\n" * (form.line - 1) + text + "\n")
+        shutil.rmtree(out_dir, ignore_errors=True)
+        ok, _ = self._run(script, out_dir, legacy=True)
+        if not ok:
+            return False, err
+        for binary in sorted(out_dir.glob("*.wasm")):
+            if binary.read_bytes()[4:8] == b"\x0d\x00\x01\x00" and not cancellable.patch(binary, flags):
+                return False, err
+        return True, ""
 
 
 def _first_line(message: str) -> str:
