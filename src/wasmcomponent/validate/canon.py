@@ -107,6 +107,11 @@ def check_options(s: State, opts: ast.CanonOptions, offset: int) -> Options:
     for index in (o.post_return, o.callback):
         if index is not None:
             s.core_sig_at(index, offset)
+    if o.callback is not None:
+        sig = s.core_sig_at(o.callback, offset)
+        if sig is not None and sig != CoreSig(("i32", "i32", "i32"), ("i32",)):
+            raise ValidationError("canonical option `callback` uses a core function with an incorrect signature",
+                                  offset)
     return o
 
 
