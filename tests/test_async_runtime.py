@@ -248,3 +248,18 @@ def test_a_trapping_async_guest_leaves_other_stores_alone(engine: wasmtime.Engin
     with pytest.raises(ComponentTrap, match="cannot enter component instance"):
         bad.get_func(bad_store, "sets")(bad_store, 1)  # type: ignore[attr-defined]
     assert good.get_func(good_store, "sum")(good_store, b"\x02\x03") == 5  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("callback_type", ["(param i32 i32) (result i32)", "(param i32 i32 i32) (result i64)", "(param v128 i32 i32) (result i32)"])
+def test_callback_with_a_wrong_signature_is_invalid(engine: wasmtime.Engine, callback_type: str) -> None:
+    """wasmparser's rule: reaching such a callback on a fiber would abort the process in wasmtime."""
+    text = f"""(component
+      (core module $m
+        (func (export "f") (result i32) (i32.const 0))
+        (func (export "cb") {callback_type} unreachable))
+      (core instance $i (instantiate $m))
+      (func (export "f") async (canon lift (core func $i "f") async (callback (core func $i "cb")))))"""
+    from wasmcomponent import ValidationError
+
+    with pytest.raises(ValidationError, match="canonical option `callback` uses a core function with an incorrect signature"):
+        Component(engine, text)
