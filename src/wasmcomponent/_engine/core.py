@@ -562,6 +562,11 @@ def _call_maker(
     return maker
 
 
+def func_identity(func: wasmtime.Func) -> bytes:
+    """A key equal for two ``wasmtime.Func`` objects of the same function of a store."""
+    return bytes(func._func)
+
+
 def _store_closed() -> None:
     raise ValueError("the store of this function has been freed")
 

@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional
 
 import wasmtime
 
-from .._engine import RawFunc, make_host_func
+from .._engine import RawFunc, func_identity, make_host_func
 from .._engine.suspend import called_from_poll, suspendable_func
 from ..abi import lift as interp_lift
 from ..abi import lower as interp_lower
@@ -229,7 +229,7 @@ def _table_getter(state: Any, builtin: p.Builtin) -> Callable[[int], tuple[Any, 
         func = table.get(store, index)
         if not isinstance(func, wasmtime.Func):
             raise trap("the start function index points to an uninitialized function")
-        key = bytes(func._func)
+        key = func_identity(func)
         found = checked.get(key)
         if found is None:
             ty = func.type(store)
