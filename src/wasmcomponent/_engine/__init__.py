@@ -3,6 +3,11 @@
 ``core`` -- text to binary, store identity and per-store state, raw calls,
 unchecked host functions, core module reflection and instantiation.
 ``memory`` -- :class:`GuestMemory`, checked access to linear memory.
+``fibers`` -- core calls on wasmtime fibers that can suspend mid-call
+(``FiberCall``, ``blocking_func``): what the async runtime runs guest threads on.
+``suspend`` -- the small generated core functions through which a blocking
+built-in suspends its fiber, without ever reaching an async host function
+outside one.
 See each module's docstring for lifetimes and value conventions.
 """
 
