@@ -15,8 +15,9 @@ truncation) of one seed component.  Each case then:
 1. loads: ``Component(engine, data)``;
 2. if it loads, instantiates it in a fresh store (fuel-limited, memory capped)
    with ``define_unknown_imports_as_traps``;
-3. calls every zero-parameter function export (top level and one level of
-   exported instances), then its ``post_return``.
+3. calls every function export (top level and one level of exported
+   instances) whose parameters all have a plain default (none, 0, False,
+   "", [], tuples of those), then its ``post_return``.
 
 The only exceptions allowed out are ``wasmcomponent`` errors
 (``ComponentError``) and the core engine's (``wasmtime.WasmtimeError``,
@@ -308,20 +309,49 @@ def allowed(error: BaseException) -> bool:
     return isinstance(error, (ComponentError, wasmtime.WasmtimeError, wasmtime.Trap))
 
 
-def zero_argument_funcs(component: Any, engine: Any) -> list[tuple[str, ...]]:
-    """Paths of the function exports without parameters (top level, and one instance deep)."""
+NoDefault = object()  # a parameter type default_value has no plain value for
+_PLAIN_DEFAULTS: dict[str, Any] = {
+    "bool": False, "char": "a", "string": "", "f32": 0.0, "f64": 0.0, "float32": 0.0, "float64": 0.0,
+    **dict.fromkeys(("u8", "u16", "u32", "u64", "s8", "s16", "s32", "s64"), 0),
+}
+
+
+def default_value(ty: Any) -> Any:
+    """A plain value of ``ty`` (0, False, "", [], tuples of those), or ``NoDefault``."""
+    kind = type(ty).__name__
+    name = getattr(ty, "name", None) if kind == "PrimType" else kind.lower()
+    if name in _PLAIN_DEFAULTS:
+        return _PLAIN_DEFAULTS[name]
+    if kind == "ListType":
+        return []
+    if kind == "TupleType":
+        elements = [default_value(e) for e in ty.elements]
+        return NoDefault if NoDefault in elements else tuple(elements)
+    return NoDefault
+
+
+def callable_funcs(component: Any, engine: Any) -> list[tuple[tuple[str, ...], tuple[Any, ...]]]:
+    """The function exports (top level, and one instance deep) with the
+    arguments to call them with: none, or plain defaults when every parameter
+    has one (async test exports often take a flag or a count)."""
     import wasmcomponent as wc
 
-    paths: list[tuple[str, ...]] = []
+    found: list[tuple[tuple[str, ...], tuple[Any, ...]]] = []
+
+    def add(path: tuple[str, ...], ty: Any) -> None:
+        args = tuple(default_value(t) for _, t in ty.params)
+        if NoDefault not in args:
+            found.append((path, args))
+
     for name, extern in component.type.exports(engine).items():
         item = extern.ty  # reflection is part of what is fuzzed
-        if isinstance(item, wc.FuncType) and not item.params:
-            paths.append((name,))
+        if isinstance(item, wc.FuncType):
+            add((name,), item)
         elif isinstance(item, wc.ComponentInstanceType):
             for inner, inner_extern in item.exports(engine).items():
-                if isinstance(inner_extern.ty, wc.FuncType) and not inner_extern.ty.params:
-                    paths.append((name, inner))
-    return paths
+                if isinstance(inner_extern.ty, wc.FuncType):
+                    add((name, inner), inner_extern.ty)
+    return found
 
 
 def run_case(engine: Any, data: bytes) -> str:
@@ -341,10 +371,10 @@ def run_case(engine: Any, data: bytes) -> str:
         linker.define_unknown_imports_as_traps(component)
         instance = linker.instantiate(store, component)
         stage = "reflect"
-        paths = zero_argument_funcs(component, engine)
+        paths = callable_funcs(component, engine)
         stage = "call"
         outcome = "instantiated"
-        for path in paths:
+        for path, args in paths:
             index = None
             for name in path:
                 index = instance.get_export_index(store, name, index)
@@ -354,7 +384,7 @@ def run_case(engine: Any, data: bytes) -> str:
             if func is None:
                 continue
             stage = f"call {'/'.join(path)}"
-            func(store)
+            func(store, *args)
             func.post_return(store)
             outcome = "called"
         return outcome
