@@ -406,8 +406,14 @@ def worker_main(connection: Connection, seeds: Seeds, seed: int, stacks: Path, t
     case was (a loop in the runtime, a wait in the engine...).
     """
     engine = make_engine()
+    parent = os.getppid()
     with stacks.open("wb", buffering=0) as dump:
         while True:
+            # A sibling forked later holds a copy of the parent's end of this
+            # pipe, so a dead parent is no EOF here: watch for it instead.
+            while not connection.poll(1.0):
+                if os.getppid() != parent:
+                    return
             index = connection.recv()
             if index is None:
                 return
