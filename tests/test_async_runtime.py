@@ -263,3 +263,23 @@ def test_callback_with_a_wrong_signature_is_invalid(engine: wasmtime.Engine, cal
 
     with pytest.raises(ValidationError, match="canonical option `callback` uses a core function with an incorrect signature"):
         Component(engine, text)
+
+
+def test_resource_drop_of_a_waitable_set_is_a_trap(engine: wasmtime.Engine) -> None:
+    """resource.drop on an index holding an async object (fuzz finding: an AttributeError escaped)."""
+    text = r"""(component
+      (type $R (resource (rep i32)))
+      (core func $drop (canon resource.drop $R))
+      (core func $ws.new (canon waitable-set.new))
+      (core func $ret (canon task.return))
+      (core module $m
+        (import "" "drop" (func $drop (param i32)))
+        (import "" "ws.new" (func $ws.new (result i32)))
+        (import "" "ret" (func $ret))
+        (func (export "run") (call $drop (call $ws.new)) (call $ret)))
+      (core instance $i (instantiate $m (with "" (instance
+        (export "drop" (func $drop)) (export "ws.new" (func $ws.new)) (export "ret" (func $ret))))))
+      (func (export "run") async (canon lift (core func $i "run") async)))"""
+    store, instance = _instance(engine, text)
+    with pytest.raises(ComponentTrap, match="used with the wrong type"):
+        instance.get_func(store, "run")(store)  # type: ignore[attr-defined]

@@ -826,6 +826,8 @@ def resource_intrinsic(state: Any, trampoline: p.ResourceIntrinsic) -> wasmtime.
         handle = array[index] if 0 < index < len(array) else None
         if handle is None:
             raise unknown_handle(index)
+        if handle.__class__ is not ResourceHandle:  # a waitable, set or error context of the same table
+            raise wrong_type(index)
         own = handle.own
         if own and handle.lends:
             raise still_borrowed()
