@@ -32,10 +32,10 @@ from .streams import (
     WritableStreamEnd,
 )
 from .tasks import BLOCKED, AsyncInstance, Subtask, Task
-from .traps import trap
-from .waitables import Event, EventCode, Waitable, WaitableSet
+from .traps import cannot_block_sync, trap
+from .waitables import Event, Waitable, WaitableSet
 
-__all__ = ["BuiltinEnv", "ErrorContext", "build", "UNSUPPORTED"]
+__all__ = ["BuiltinEnv", "ErrorContext", "build"]
 
 M32 = 0xFFFFFFFF
 NOT_A_SET = "handle is not an waitable-set"  # sic, wasmtime's text
@@ -52,7 +52,6 @@ def _no_store(cx: Any, message: str, ptr: int) -> None:
     raise AssertionError("no message storer")
 
 
-UNSUPPORTED = ("thread.spawn-ref", "thread.spawn-indirect", "thread.available-parallelism")
 
 
 class ErrorContext:
@@ -93,7 +92,7 @@ class BuiltinEnv:
 def _current(scheduler: Scheduler) -> Thread:
     thread = scheduler.current
     if thread is None:
-        raise trap("cannot block a synchronous task before returning")
+        raise cannot_block_sync()
     return thread
 
 
@@ -101,7 +100,7 @@ def _may_block(scheduler: Scheduler) -> Thread:
     """The current thread, which is about to block: wasmtime's may-block rule first."""
     thread = _current(scheduler)
     if not thread.may_block():
-        raise trap("cannot block a synchronous task before returning")
+        raise cannot_block_sync()
     return thread
 
 
@@ -701,4 +700,3 @@ _MAKERS: dict[str, Callable[[BuiltinEnv], tuple[Callable[..., Any], bool]]] = {
     "thread.yield-then-promote": _thread_switch(True, True),
 }
 
-_ = (EventCode, Optional)

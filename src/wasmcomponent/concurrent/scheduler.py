@@ -48,7 +48,7 @@ from typing import Any, Callable, Generator, Optional
 
 from .._engine import store_state
 from .._engine.core import store_handle
-from .traps import deadlock, trap
+from .traps import cannot_block_sync, deadlock, trap, unknown_handle
 
 __all__ = ["Thread", "Scheduler", "Table", "scheduler_of", "Blocking", "MAX_TABLE_LENGTH"]
 
@@ -87,7 +87,7 @@ class Table:
             entry = self.array[index]
             if entry is not None:
                 return entry
-        raise trap(f"unknown handle index {index}")
+        raise unknown_handle(index)
 
     def remove(self, index: int) -> Any:
         entry = self.get(index)
@@ -206,7 +206,7 @@ class Thread:
         ``yielding``: a yield always lets the other ready threads run first.
         """
         if not self.may_block():
-            raise trap("cannot block a synchronous task before returning")
+            raise cannot_block_sync()
         if self.task.deliver_pending_cancel(cancellable):
             return True
         if not yielding and ready_func():
@@ -217,7 +217,7 @@ class Thread:
     def suspend(self, cancellable: bool) -> Blocking:
         """Spec ``Thread.suspend``: block until another thread resumes this one."""
         if not self.may_block():
-            raise trap("cannot block a synchronous task before returning")
+            raise cannot_block_sync()
         if self.task.deliver_pending_cancel(cancellable):
             return True
         return (yield from self.block(cancellable))
@@ -376,22 +376,13 @@ class Scheduler:
             callback()
         return True
 
-    def run_ready(self) -> None:
-        """Resume ready threads until none is ready (no deadlock check)."""
-        while True:
-            thread = self.next_ready()
-            if thread is None:
-                return
-            self.resume(thread)
-
-    def block_nested(self, thread: Thread, body: Blocking, first: Any) -> Any:
+    def block_nested(self, thread: Thread, body: Blocking) -> Any:
         """Drive a blocking built-in's generator without suspending the fiber.
 
         Used when Python frames lie between the fiber's poll and the built-in
         (see the module docstring).  Other threads run from here until
         ``thread`` is ready; if none can run, it is a deadlock.
         """
-        del first
         while True:
             switch_to = thread.switch_to
             if switch_to is not None:

@@ -18,7 +18,7 @@ from enum import IntEnum
 from typing import Any, Callable, Optional
 
 from .traps import trap
-from .waitables import Event, EventCode, Waitable
+from .waitables import EventCode, Waitable
 
 __all__ = [
     "MAX_BUFFER_LENGTH",
@@ -145,8 +145,8 @@ OnCopy = Callable[[Callable[[], None]], None]
 OnCopyDone = Callable[[int], None]
 
 
-class SharedStream:
-    """The state both ends of a stream share (spec ``SharedStreamImpl``)."""
+class SharedBase:
+    """What a stream and a future share (spec ``SharedBase``): the pending copy, the drop, cancel."""
 
     __slots__ = ("t", "dropped", "pending_inst", "pending_buffer", "pending_on_copy", "pending_on_copy_done")
 
@@ -156,13 +156,10 @@ class SharedStream:
         self.reset_pending()
 
     def reset_pending(self) -> None:
-        self.set_pending(None, None, None, None)
-
-    def set_pending(self, inst: Any, buffer: Any, on_copy: Optional[OnCopy], on_copy_done: Optional[OnCopyDone]) -> None:
-        self.pending_inst = inst
-        self.pending_buffer = buffer
-        self.pending_on_copy = on_copy
-        self.pending_on_copy_done = on_copy_done
+        self.pending_inst: Any = None
+        self.pending_buffer: Any = None
+        self.pending_on_copy: Optional[OnCopy] = None
+        self.pending_on_copy_done: Optional[OnCopyDone] = None
 
     def reset_and_notify_pending(self, result: int) -> None:
         on_copy_done = self.pending_on_copy_done
@@ -182,6 +179,18 @@ class SharedStream:
     def _same_instance_check(self, inst: Any, buffer: Any) -> None:
         if inst is self.pending_inst and not _numeric_or_none(getattr(buffer, "codec", None)):
             raise trap("cannot read from and write to intra-component future/stream with non-numeric payload")
+
+
+class SharedStream(SharedBase):
+    """The state both ends of a stream share (spec ``SharedStreamImpl``)."""
+
+    __slots__ = ()
+
+    def set_pending(self, inst: Any, buffer: Any, on_copy: Optional[OnCopy], on_copy_done: Optional[OnCopyDone]) -> None:
+        self.pending_inst = inst
+        self.pending_buffer = buffer
+        self.pending_on_copy = on_copy
+        self.pending_on_copy_done = on_copy_done
 
     def read(self, inst: Any, dst: Any, on_copy: OnCopy, on_copy_done: OnCopyDone) -> None:
         if self.dropped:
@@ -222,42 +231,15 @@ class SharedStream:
                 self.set_pending(inst, src, on_copy, on_copy_done)
 
 
-class SharedFuture:
+class SharedFuture(SharedBase):
     """The state both ends of a future share (spec ``SharedFutureImpl``)."""
 
-    __slots__ = ("t", "dropped", "pending_inst", "pending_buffer", "pending_on_copy_done")
-
-    def __init__(self, t: Any) -> None:
-        self.t = t
-        self.dropped = False
-        self.reset_pending()
-
-    def reset_pending(self) -> None:
-        self.set_pending(None, None, None)
+    __slots__ = ()
 
     def set_pending(self, inst: Any, buffer: Any, on_copy_done: Optional[OnCopyDone]) -> None:
         self.pending_inst = inst
         self.pending_buffer = buffer
         self.pending_on_copy_done = on_copy_done
-
-    def reset_and_notify_pending(self, result: int) -> None:
-        on_copy_done = self.pending_on_copy_done
-        self.reset_pending()
-        assert on_copy_done is not None
-        on_copy_done(result)
-
-    def cancel(self) -> None:
-        self.reset_and_notify_pending(CopyResult.CANCELLED)
-
-    def drop(self) -> None:
-        if not self.dropped:
-            self.dropped = True
-            if self.pending_buffer is not None:
-                self.reset_and_notify_pending(CopyResult.DROPPED)
-
-    def _same_instance_check(self, inst: Any, buffer: Any) -> None:
-        if inst is self.pending_inst and not _numeric_or_none(getattr(buffer, "codec", None)):
-            raise trap("cannot read from and write to intra-component future/stream with non-numeric payload")
 
     def read(self, inst: Any, dst: Any, on_copy_done: OnCopyDone) -> None:
         if self.pending_buffer is None:
@@ -345,10 +327,6 @@ class WritableFutureEnd(CopyEnd):
         if self.state != CopyState.DONE:
             raise trap("cannot drop future write end without first writing a value")
         super().drop()
-
-
-def copy_event(code: int, index: int, payload: int) -> Event:
-    return (code, index, payload)
 
 
 EVENT_CODES = {

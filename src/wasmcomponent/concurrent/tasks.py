@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Callable, Optional, Sequence
 
-from ..errors import ComponentTrap
 from .scheduler import Blocking, Scheduler, Table, Thread
 from .traps import trap
 from .waitables import Event, EventCode, Waitable
@@ -44,7 +43,6 @@ OnResolve = Callable[[Optional[tuple]], None]
 OnCancel = Callable[[Optional["AsyncInstance"]], None]
 StartCall = Callable[[OnStart, OnResolve, Optional["AsyncInstance"]], OnCancel]
 
-MAX_BACKPRESSURE = 2**16
 
 
 class AsyncInstance:
@@ -430,6 +428,3 @@ def canon_lower(
     progress.append(on_progress)
     return (subtask.state | (index << 4),)
 
-
-def check_trap(error: BaseException) -> bool:
-    return isinstance(error, ComponentTrap)

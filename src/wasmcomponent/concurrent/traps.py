@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..errors import ComponentTrap
 
-__all__ = ["trap", "unknown_handle", "cannot_block_sync", "deadlock", "wrong_handle"]
+__all__ = ["trap", "unknown_handle", "cannot_block_sync", "deadlock"]
 
 
 def trap(message: str) -> ComponentTrap:
@@ -22,11 +22,6 @@ def unknown_handle(index: int) -> ComponentTrap:
     return ComponentTrap(f"unknown handle index {index}")
 
 
-def wrong_handle(index: int, expected: str, found: str) -> ComponentTrap:
-    """A handle of another kind than the built-in expects."""
-    return ComponentTrap(f"handle index {index} used with the wrong type, expected {expected} but found {found}")
-
-
 def cannot_block_sync() -> ComponentTrap:
     """A thread of a task with a synchronous type tried to block before returning."""
     return ComponentTrap("cannot block a synchronous task before returning")
@@ -36,5 +31,3 @@ def deadlock() -> ComponentTrap:
     """No thread can make progress while the host waits for a result."""
     return ComponentTrap("deadlock detected: event loop cannot make further progress")
 
-
-MUST_NOT_LEAVE = "cannot leave component instance"

@@ -11,7 +11,7 @@ are reproducible).
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 from .scheduler import Blocking, Thread
 from .traps import trap
@@ -131,7 +131,3 @@ class WaitableSet:
             # wasmtime's resource table refuses to delete a set with members.
             raise trap("resource has children")
 
-
-def describe(entry: Any) -> str:
-    """How a table entry is named in wrong-type messages."""
-    return str(getattr(entry, "kind", "resource"))

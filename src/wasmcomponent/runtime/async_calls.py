@@ -30,7 +30,7 @@ from ..concurrent.builtins import BuiltinEnv, build
 from ..concurrent.host import HostPending
 from ..concurrent.scheduler import Scheduler, detached_thread, scheduler_of
 from ..concurrent.tasks import AsyncInstance, LiftedCallee, Task, canon_lift, canon_lower
-from ..concurrent.traps import trap
+from ..concurrent.traps import cannot_block_sync, trap
 from ..translate import plan as p
 from ..types import model
 from ..types.abi import MAX_FLAT_PARAMS, flatten_functype, flatten_types
@@ -91,7 +91,7 @@ def core_function(
         if thread.uses_fiber and called_from_poll(thread.poll_frame, 1):
             thread.pending = body
             return 1
-        box[0] = scheduler.block_nested(thread, body, None)
+        box[0] = scheduler.block_nested(thread, body)
         return 0
 
     def step() -> int:
@@ -336,6 +336,38 @@ def _run_to_end(body: Any) -> Any:
     raise AssertionError("an async lower blocked")
 
 
+def _caller_side(
+    compiled: Any, cx: Any, flags: Any, flat: tuple, scope: Optional[CallScope]
+) -> tuple[Callable[[], Any], Callable[[Any], Any]]:
+    """The caller's half of ``canon_lower``: lift its arguments (in the call's
+    borrow scope) when the callee starts, lower the result (``may_leave`` clear)."""
+
+    def lift_params() -> Any:
+        previous = cx.scope
+        cx.scope = scope
+        try:
+            return compiled.lift_params(cx, flat)
+        finally:
+            cx.scope = previous
+
+    def lower_results(value: Any) -> Any:
+        flags.may_leave = False
+        try:
+            return compiled.lower_results(cx, value, flat)
+        finally:
+            flags.may_leave = True
+
+    return lift_params, lower_results
+
+
+def _lowered(state: Any, core_type: Any, call: Callable[..., Any], is_async: bool) -> wasmtime.Func:
+    """The core function of a lowered call: an async lower never blocks, a sync one may."""
+    params, results = tuple(core_type.params), tuple(core_type.results)
+    if is_async:
+        return make_host_func(state.store, params, results, lambda *flat: _single(_run_to_end(call(*flat))))
+    return core_function(state, params, results, call, True)
+
+
 def async_adapter(state: Any, trampoline: p.LowerLifted) -> wasmtime.Func:
     """A fused adapter between two instances of an async-using component."""
     plan = state.plan
@@ -367,31 +399,14 @@ def async_adapter(state: Any, trampoline: p.LowerLifted) -> wasmtime.Func:
             raise cannot_leave()
         thread = scheduler.current
         if thread is None or (not is_async and callee_async and not thread.may_block()):
-            raise trap("cannot block a synchronous task before returning")
+            raise cannot_block_sync()
         scope = CallScope() if scoped else None
         start = _start_call(scheduler, callee, scope)
 
-        def lift_params() -> Any:
-            previous = caller_cx.scope
-            caller_cx.scope = scope
-            try:
-                return compiled.lift_params(caller_cx, flat)
-            finally:
-                caller_cx.scope = previous
-
-        def lower_results(value: Any) -> Any:
-            flags.may_leave = False
-            try:
-                return compiled.lower_results(caller_cx, value, flat)
-            finally:
-                flags.may_leave = True
-
+        lift_params, lower_results = _caller_side(compiled, caller_cx, flags, flat, scope)
         return (yield from canon_lower(thread, start, is_async, lift_params, lower_results, caller_inst))
 
-    params, results = tuple(core_type.params), tuple(core_type.results)
-    if is_async:
-        return make_host_func(state.store, params, results, lambda *flat: _single(_run_to_end(call(*flat))))
-    return core_function(state, params, results, call, True)
+    return _lowered(state, core_type, call, is_async)
 
 
 def async_lower_import(state: Any, trampoline: p.LowerImport, host: Callable[..., Any]) -> wasmtime.Func:
@@ -447,23 +462,10 @@ def concurrent_import(state: Any, trampoline: p.LowerImport, host: Callable[...,
             raise cannot_leave()
         thread = scheduler.current
         if thread is None:
-            raise trap("cannot block a synchronous task before returning")
+            raise cannot_block_sync()
         scope = CallScope() if scoped else None
 
-        def lift_params() -> Any:
-            previous = cx.scope
-            cx.scope = scope
-            try:
-                return compiled.lift_params(cx, flat)
-            finally:
-                cx.scope = previous
-
-        def lower_results(value: Any) -> Any:
-            flags.may_leave = False
-            try:
-                return compiled.lower_results(cx, value, flat)
-            finally:
-                flags.may_leave = True
+        lift_params, lower_results = _caller_side(compiled, cx, flags, flat, scope)
 
         def start(on_start: Any, on_resolve: Any, caller: Any) -> Any:
             args = on_start()
@@ -488,7 +490,4 @@ def concurrent_import(state: Any, trampoline: p.LowerImport, host: Callable[...,
 
         return (yield from canon_lower(thread, start, is_async, lift_params, lower_results, caller_inst))
 
-    params, results = tuple(core_type.params), tuple(core_type.results)
-    if is_async:
-        return make_host_func(store, params, results, lambda *flat: _single(_run_to_end(call(*flat))))
-    return core_function(state, params, results, call, True)
+    return _lowered(state, core_type, call, is_async)
