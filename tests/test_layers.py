@@ -1,6 +1,7 @@
 """The package's layers import only downward.
 
-binary → types → validate → translate → abi → runtime → wasi → cli: a module
+binary → types → validate → translate → abi → concurrent → runtime → wasi → wit →
+bindgen → cli: a module
 may import its own layer and the layers before it, never a later one (imports
 inside ``if TYPE_CHECKING:`` blocks included, since they still tie the layers
 together for a reader).  ``errors``, ``_engine`` and the package root are
@@ -15,9 +16,9 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "wasmcomponent"
-LAYERS = ["binary", "types", "validate", "translate", "abi", "concurrent", "runtime", "wasi", "cli"]
+LAYERS = ["binary", "types", "validate", "translate", "abi", "concurrent", "runtime", "wasi", "wit", "bindgen", "cli"]
 # Modules at the package root, placed in a layer (None: a foundation anyone may import).
-ROOT_MODULES = {"errors": None, "_engine": None, "cli": "cli", "wave": "cli", "wit_print": "cli"}
+ROOT_MODULES = {"errors": None, "_engine": None, "cli": "cli", "wave": "cli", "wit_print": "cli", "serve": "cli"}
 
 
 def _layer(module: str) -> str | None:
