@@ -1,0 +1,445 @@
+"""Decode a component's type into the WIT model (:mod:`wasmcomponent.wit.model`).
+
+This follows wit-parser's ``decoding.rs`` (what ``wasm-tools component wit``
+runs), so that printing the result gives the same text:
+
+* the component's world is ``root`` in package ``root:component``;
+* imports and exports are visited in binary order.  An instance named
+  ``ns:pkg/iface@ver`` (imported or exported) becomes interface ``iface``
+  of the package ``ns:pkg@ver``, created on first sight and filled with
+  what this component's instances have of it; a plain-named instance
+  becomes an inline ``interface { ... }`` of the world;
+* a type export of an instance either defines a new named type or, when it
+  is an alias of a type already seen (an exported type of another instance,
+  reached through ``alias export``/``alias outer``), becomes ``type x = y``
+  -- which the printer writes as ``use iface.{y as x}`` when ``y`` belongs
+  to another interface.  "Already seen" is tracked by the identity of the
+  validator's type entries (``validate.types``), which, like wasmparser's
+  type ids, get a fresh identity at every type export and remember the
+  entry they alias;
+* anonymous types (``list<u8>``, ``option<t>``, handles) are one
+  :class:`~wasmcomponent.wit.model.TypeDef` per type entry, memoised, so the
+  work is linear in the number of type definitions, not in their expansion.
+
+Docs and feature gates come from the ``package-docs`` custom section
+(:mod:`wasmcomponent.wit.docs`), as wasm-tools reads them.
+
+Something valid that WIT cannot express (an instance nested in an
+instance, a component exporting a type, one type exported twice under
+different names) raises :class:`~wasmcomponent.errors.UnsupportedError`
+naming it, as wasm-tools fails on it.  Malformed or invalid binaries raise
+``DecodeError``/``ValidationError`` from the decoder and validator.
+
+Example::
+
+    >>> resolve = decode(b'''(component
+    ...   (type $point (record (field "x" u32) (field "y" u32)))
+    ...   (import "my:geo/types" (instance $t (export "point" (type (eq $point)))))
+    ... )''')
+    >>> iface = resolve.world.imports["my:geo/types"].interface
+    >>> iface.qualified_name, list(iface.types)
+    ('my:geo/types', ['point'])
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional, Union
+
+from ..binary import ast
+from ..binary.decoder import decode_component
+from ..errors import DecodeError, UnsupportedError
+from ..types.model import PrimType
+from ..validate.component import State, _validate_sections
+from ..validate.features import GATED
+from ..validate.types import ComponentT, Defined, Func, InstanceT, ResourceEntry
+from . import model as w
+
+if TYPE_CHECKING:
+    from ..runtime.component import Component
+
+__all__ = ["decode", "component_bytes", "parse_interface_id"]
+
+Entity = tuple
+_Owner = Union[w.Interface, w.World]
+
+
+def component_bytes(source: Union[Component, bytes, bytearray, memoryview, str]) -> bytes:
+    """The binary of ``source``: a ``Component``, component bytes, or component text."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        if data.startswith(b"\0asm"):
+            return data
+        source = data.decode("utf-8", "replace")
+    if isinstance(source, str):
+        from .._engine.core import wat_to_wasm
+
+        try:
+            return bytes(wat_to_wasm(source))
+        except Exception as err:  # the text parser's message, as one line
+            raise DecodeError(f"invalid component text: {str(err).splitlines()[0] if str(err) else err}") from None
+    kept = getattr(source, "_bytes", None)  # what `Component` was built from
+    if not isinstance(kept, bytes):
+        raise TypeError("expected a Component, bytes or component text")
+    if not kept:
+        raise UnsupportedError("printing the WIT of a deserialized component (its binary is not kept)")
+    return kept
+
+
+def parse_interface_id(name: str) -> Optional[tuple[w.PackageName, str]]:
+    """``(package, interface)`` of ``ns:pkg/iface@ver``, or None for a plain name.
+
+    >>> parse_interface_id("wasi:io/poll@0.2.9")
+    (PackageName(namespace='wasi', name='io', version='0.2.9'), 'poll')
+    """
+    if ":" not in name or "/" not in name:
+        return None
+    path, _, version = name.partition("@")
+    package, _, interface = path.rpartition("/")
+    namespace, _, pkg = package.partition(":")
+    return w.PackageName(namespace, pkg, version or None), interface
+
+
+def decode(source: Union[Component, bytes, bytearray, memoryview, str]) -> w.Resolve:
+    """The WIT world (and the packages it uses) of a component.
+
+    ``source`` is a :class:`~wasmcomponent.Component`, or a component's
+    bytes or text.  Docs and gates from a ``package-docs`` section are
+    applied.
+    """
+    data = component_bytes(source)
+    tree = decode_component(data)
+    state = State("component", None)
+    state.features = frozenset(GATED)
+    ctype = _validate_sections(state, tree)
+    resolve = _Decoder(ctype).run(tree)
+    from .docs import apply_package_docs
+
+    apply_package_docs(tree, resolve)
+    return resolve
+
+
+def _externs(tree: ast.ComponentAST) -> list[tuple[str, ast.ExternName]]:
+    """``("import"|"export", name)`` of the top-level imports and exports, in binary order."""
+    out: list[tuple[str, ast.ExternName]] = []
+    for section in tree.sections:
+        if isinstance(section, ast.ImportSection):
+            out.extend(("import", imp.name) for imp in section.imports)
+        elif isinstance(section, ast.ExportSection):
+            out.extend(("export", exp.name) for exp in section.exports)
+    return out
+
+
+class _Decoder:
+    """One decoding run: wit-parser's ``WitPackageDecoder`` over our validator's types."""
+
+    def __init__(self, ctype: ComponentT) -> None:
+        self.ctype = ctype
+        self.type_map: dict[int, w.TypeDef] = {}  # id(validator type entry) -> its TypeDef
+        self.aliases: dict[int, object] = {}  # id(created entry) -> the entry it aliases
+        self.resources: dict[int, dict[str, w.TypeDef]] = {}  # id(owner) -> resource name -> TypeDef
+        self.named_interfaces: dict[str, w.Interface] = {}
+        self.foreign: dict[str, w.Package] = {}
+        self.iface_package: dict[int, w.Package] = {}
+        self.main = w.Package(w.PackageName("root", "component"))
+        self.world = w.World("root", self.main)
+        self.main.worlds["root"] = self.world
+        self._collect_aliases()
+
+    # ------------------------------------------------------------ aliases
+
+    def _collect_aliases(self) -> None:
+        """Record, for every type export reachable from the component's type, what it aliases."""
+        seen: set[int] = set()
+        stack: list[object] = [*self.ctype.imports.values(), *self.ctype.exports.values()]
+        while stack:
+            entity = stack.pop()
+            if not isinstance(entity, tuple) or not entity:
+                continue
+            if entity[0] == "type":
+                created, referenced = entity[1], entity[2]
+                if created is not referenced:
+                    self.aliases.setdefault(id(created), referenced)
+                inner = created
+            elif entity[0] in ("instance", "component"):
+                inner = entity[1]
+            else:
+                continue
+            if id(inner) in seen:
+                continue
+            seen.add(id(inner))
+            if isinstance(inner, InstanceT):
+                stack.extend(inner.exports.values())
+            elif isinstance(inner, ComponentT):
+                stack.extend(inner.imports.values())
+                stack.extend(inner.exports.values())
+
+    def find_alias(self, entry: object) -> Optional[w.TypeDef]:
+        """The TypeDef of ``entry`` or of the first entry it (transitively) aliases that has one."""
+        seen: set[int] = set()
+        current: Optional[object] = entry
+        while current is not None and id(current) not in seen:
+            hit = self.type_map.get(id(current))
+            if hit is not None:
+                return hit
+            seen.add(id(current))
+            current = self.aliases.get(id(current))
+        return None
+
+    # ------------------------------------------------------------ top level
+
+    def run(self, tree: ast.ComponentAST) -> w.Resolve:
+        for direction, name in _externs(tree):
+            items = self.ctype.imports if direction == "import" else self.ctype.exports
+            entity = items.get(name.name)
+            if entity is None:
+                continue
+            try:
+                if direction == "import":
+                    self.component_import(name, entity)
+                else:
+                    self.component_export(name, entity)
+            except UnsupportedError as err:
+                raise err.with_context(f"cannot print WIT for {direction} `{name.name}`") from None
+        packages = self._ordered_foreign()
+        packages.append(self.main)
+        return w.Resolve(packages, self.main, self.world)
+
+    def component_import(self, name: ast.ExternName, entity: Entity) -> None:
+        kind = entity[0]
+        item: w.WorldItem
+        if kind == "instance":
+            item = self.instance_item(name, entity[1])
+        elif kind == "func":
+            item = w.FunctionItem(name.name, self.function(name.name, entity[1], self.world, name.external_id))
+        elif kind == "type":
+            item = w.TypeItem(name.name, self.type_export(name.name, entity, self.world, name.external_id))
+        else:
+            return  # modules, components and values are not part of a WIT world
+        self.world.imports[name.name] = item
+
+    def component_export(self, name: ast.ExternName, entity: Entity) -> None:
+        kind = entity[0]
+        item: w.WorldItem
+        if kind == "func":
+            item = w.FunctionItem(name.name, self.function(name.name, entity[1], self.world, name.external_id))
+        elif kind == "instance":
+            item = self.instance_item(name, entity[1])
+        else:
+            raise UnsupportedError(f"component export `{name.name}` was not a function or instance")
+        self.world.exports[name.name] = item
+
+    def instance_item(self, name: ast.ExternName, inst: InstanceT) -> w.InterfaceItem:
+        """wit-parser's ``decode_world_instance``: an ID-named, ``implements`` or inline interface."""
+        if name.implements is not None:
+            iface = self.register_import(name.implements, inst)
+            return w.InterfaceItem(name.name, iface, named=False, external_id=name.external_id)
+        if parse_interface_id(name.name) is not None:
+            iface = self.register_import(name.name, inst)
+            return w.InterfaceItem(name.name, iface, named=True, external_id=name.external_id)
+        iface = self.register_interface(name.name, inst)
+        return w.InterfaceItem(name.name, iface, named=False, external_id=name.external_id)
+
+    # ------------------------------------------------------------ interfaces
+
+    def register_import(self, name: str, inst: InstanceT) -> w.Interface:
+        """An interface of a foreign package (or a local one seen before), filled with what ``inst`` has."""
+        local = self.named_interfaces.get(name)
+        iface = local if local is not None else self.dep_interface(name)
+        for export_name, entity in inst.exports.items():
+            kind = entity[0]
+            if kind == "type":
+                existing = iface.types.get(export_name)
+                if existing is not None:
+                    self._remember(entity[1], existing, export_name)
+                    continue
+                if local is not None:
+                    raise UnsupportedError(f"instance type export `{export_name}` not defined in interface")
+                iface.types[export_name] = self.type_export(export_name, entity, iface, None)
+            elif kind == "func":
+                if export_name in iface.functions:
+                    continue
+                if local is not None:
+                    raise UnsupportedError(f"instance function export `{export_name}` not defined in interface")
+                iface.functions[export_name] = self.function(export_name, entity[1], iface, None)
+            else:
+                raise UnsupportedError(f"instance type export `{export_name}` is not a type")
+        return iface
+
+    def dep_interface(self, name: str) -> w.Interface:
+        parsed = parse_interface_id(name)
+        if parsed is None:
+            raise UnsupportedError(f"package name is not a valid id: {name}")
+        package_name, iface_name = parsed
+        key = str(package_name)
+        package = self.foreign.get(key)
+        if package is None:
+            package = self.foreign[key] = w.Package(package_name)
+        iface = package.interfaces.get(iface_name)
+        if iface is None:
+            iface = package.interfaces[iface_name] = w.Interface(iface_name, package)
+            self.iface_package[id(iface)] = package
+        return iface
+
+    def register_interface(self, name: str, inst: InstanceT) -> w.Interface:
+        """An interface defined by this component: inline (plain name)."""
+        if name in self.named_interfaces:
+            return self.register_import(name, inst)
+        parsed = parse_interface_id(name)
+        iface = w.Interface(None if parsed is None else parsed[1], self.main)
+        for export_name, entity in inst.exports.items():
+            kind = entity[0]
+            if kind == "type":
+                iface.types[export_name] = self.type_export(export_name, entity, iface, None)
+            elif kind == "func":
+                iface.functions[export_name] = self.function(export_name, entity[1], iface, None)
+            else:
+                raise UnsupportedError(f"instance type export `{export_name}` is not a type or function")
+        if parsed is not None:
+            self.main.interfaces[parsed[1]] = iface
+            self.named_interfaces[name] = iface
+        return iface
+
+    # ------------------------------------------------------------ types
+
+    def _remember(self, created: object, typedef: w.TypeDef, name: str) -> None:
+        if id(created) in self.type_map:
+            raise UnsupportedError(
+                f"cannot represent this component in WIT: the type `{name}` appears more than once "
+                "(for example, when an imported instance is re-exported under a new name)"
+            )
+        self.type_map[id(created)] = typedef
+
+    def type_export(self, name: str, entity: Entity, owner: _Owner, external_id: Optional[str]) -> w.TypeDef:
+        """wit-parser's ``register_type_export``: a new named type, or an alias of one seen before."""
+        created, referenced = entity[1], entity[2]
+        previous = self.find_alias(referenced)
+        kind: w.TypeDefKind
+        if previous is not None:
+            kind = w.Alias(previous)
+        elif isinstance(referenced, ResourceEntry):
+            kind = w.Resource()
+        elif isinstance(referenced, (Defined, PrimType)):
+            kind = self.defined(referenced)
+        else:
+            raise UnsupportedError(f"type export `{name}` is not a value type or resource")
+        typedef = w.TypeDef(name, kind, owner, external_id=external_id)
+        if isinstance(kind, w.Resource):
+            self.resources.setdefault(id(owner), {})[name] = typedef
+        self._remember(created, typedef, name)
+        return typedef
+
+    def valtype(self, t: object) -> w.Type:
+        if isinstance(t, PrimType):
+            return t
+        hit = self.type_map.get(id(t))
+        if hit is not None:
+            return hit
+        if not isinstance(t, Defined):
+            raise UnsupportedError("a value type refers to something that is not a value type")
+        kind = self.defined(t)
+        if isinstance(kind, (w.Record, w.Variant, w.Enum, w.Flags)):
+            raise UnsupportedError(f"unexpected unnamed type of kind '{t.kind}'")
+        typedef = w.TypeDef(None, kind)
+        self.type_map[id(t)] = typedef
+        return typedef
+
+    def _maybe(self, t: object) -> Optional[w.Type]:
+        return None if t is None else self.valtype(t)
+
+    def _handle(self, entry: object, borrow: bool) -> w.Handle:
+        resource = self.type_map.get(id(entry))
+        if resource is None:
+            raise UnsupportedError("a handle refers to a resource that has no name in WIT")
+        return w.Handle(resource, borrow)
+
+    def defined(self, t: Union[Defined, PrimType]) -> w.TypeDefKind:
+        """wit-parser's ``convert_defined``."""
+        if isinstance(t, PrimType):
+            return w.Alias(t)
+        kind, items = t.kind, t.items
+        if kind == "prim":
+            return w.Alias(items[0])
+        if kind == "record":
+            return w.Record(tuple(w.Field(n, self.valtype(x)) for n, x in items))
+        if kind == "variant":
+            return w.Variant(tuple(w.Case(n, self._maybe(x)) for n, x in items))
+        if kind == "enum":
+            return w.Enum(tuple(w.EnumCase(n) for n in items))
+        if kind == "flags":
+            return w.Flags(tuple(w.Flag(n) for n in items))
+        if kind == "list":
+            return w.List(self.valtype(items[0]))
+        if kind == "fixed-list":
+            return w.FixedList(self.valtype(items[0]), items[1])
+        if kind == "tuple":
+            return w.Tuple(tuple(self.valtype(x) for x in items))
+        if kind == "option":
+            return w.Option(self.valtype(items[0]))
+        if kind == "result":
+            return w.Result(self._maybe(items[0]), self._maybe(items[1]))
+        if kind in ("own", "borrow"):
+            return self._handle(items[0], kind == "borrow")
+        if kind == "future":
+            return w.Future(self._maybe(items[0]))
+        if kind == "stream":
+            return w.Stream(self._maybe(items[0]))
+        if kind == "map":
+            return w.Map(self.valtype(items[0]), self.valtype(items[1]))
+        raise UnsupportedError(f"type kind `{kind}` in WIT")
+
+    # ------------------------------------------------------------ functions
+
+    def function(self, name: str, func: Func, owner: _Owner, external_id: Optional[str]) -> w.Function:
+        params = tuple(w.Param(n, self.valtype(t)) for n, t in func.params)
+        result = self._maybe(func.result)
+        kind, resource = "freestanding", None
+        for prefix in ("constructor", "method", "static"):
+            if name.startswith(f"[{prefix}]"):
+                kind = prefix
+                rest = name[len(prefix) + 2:]
+                resource_name = rest if prefix == "constructor" else rest.partition(".")[0]
+                resource = self.resources.get(id(owner), {}).get(resource_name)
+                if resource is None:
+                    raise UnsupportedError(f"function `{name}` names resource `{resource_name}`, "
+                                           "which is not defined beside it")
+        return w.Function(name, kind, params, result, func.is_async, resource, external_id=external_id)
+
+    # ------------------------------------------------------------ packages
+
+    def _ordered_foreign(self) -> list[w.Package]:
+        """Foreign packages, each after the packages its interfaces ``use`` (wit-parser's ``finish``)."""
+        packages = list(self.foreign.values())
+        index = {id(p): i for i, p in enumerate(packages)}
+        order: list[int] = []
+        placed: set[int] = set()
+
+        def deps(i: int) -> list[int]:
+            out = []
+            for iface in packages[i].interfaces.values():
+                for typedef in iface.types.values():
+                    source = typedef.used_from()
+                    target = self.iface_package.get(id(source)) if source is not None else None
+                    if target is not None and index[id(target)] != i:
+                        out.append(index[id(target)])
+            return out
+
+        # Iterative depth-first post-order (package graphs come from the input: no recursion limit).
+        for start in range(len(packages)):
+            if start in placed:
+                continue
+            stack: list[tuple[int, list[int]]] = [(start, deps(start))]
+            visiting = {start}
+            while stack:
+                node, pending = stack[-1]
+                nxt = next((d for d in pending if d not in placed and d not in visiting), None)
+                if nxt is not None:
+                    pending.remove(nxt)
+                    visiting.add(nxt)
+                    stack.append((nxt, deps(nxt)))
+                    continue
+                stack.pop()
+                visiting.discard(node)
+                if node not in placed:
+                    placed.add(node)
+                    order.append(node)
+        return [packages[i] for i in order]
