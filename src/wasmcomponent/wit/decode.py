@@ -141,8 +141,7 @@ class _Decoder:
         self.foreign: dict[str, w.Package] = {}
         self.iface_package: dict[int, w.Package] = {}
         self.main = w.Package(w.PackageName("root", "component"))
-        self.world = w.World("root", self.main)
-        self.main.worlds["root"] = self.world
+        self.world = w.World("root", self.main)  # replaced by the component's world in `run`
         self._collect_aliases()
 
     # ------------------------------------------------------------ aliases
@@ -188,7 +187,12 @@ class _Decoder:
     # ------------------------------------------------------------ top level
 
     def run(self, tree: ast.ComponentAST) -> w.Resolve:
-        for direction, name in _externs(tree):
+        externs = _externs(tree)
+        if self._is_wit_package(externs):
+            return self._run_package(externs)
+        self.world = w.World("root", self.main)
+        self.main.worlds["root"] = self.world
+        for direction, name in externs:
             items = self.ctype.imports if direction == "import" else self.ctype.exports
             entity = items.get(name.name)
             if entity is None:
@@ -200,15 +204,13 @@ class _Decoder:
                     self.component_export(name, entity)
             except UnsupportedError as err:
                 raise err.with_context(f"cannot print WIT for {direction} `{name.name}`") from None
-        packages = self._ordered_foreign()
-        packages.append(self.main)
-        return w.Resolve(packages, self.main, self.world)
+        return w.Resolve([*self._ordered_foreign(), self.main], self.main, self.world)
 
     def component_import(self, name: ast.ExternName, entity: Entity) -> None:
         kind = entity[0]
         item: w.WorldItem
         if kind == "instance":
-            item = self.instance_item(name, entity[1])
+            item = self.instance_item(name.name, entity[1], name.implements, name.external_id)
         elif kind == "func":
             item = w.FunctionItem(name.name, self.function(name.name, entity[1], self.world, name.external_id))
         elif kind == "type":
@@ -223,21 +225,93 @@ class _Decoder:
         if kind == "func":
             item = w.FunctionItem(name.name, self.function(name.name, entity[1], self.world, name.external_id))
         elif kind == "instance":
-            item = self.instance_item(name, entity[1])
+            item = self.instance_item(name.name, entity[1], name.implements, name.external_id)
         else:
             raise UnsupportedError(f"component export `{name.name}` was not a function or instance")
         self.world.exports[name.name] = item
 
-    def instance_item(self, name: ast.ExternName, inst: InstanceT) -> w.InterfaceItem:
+    def instance_item(self, name: str, inst: InstanceT, implements: Optional[str] = None,
+                      external_id: Optional[str] = None) -> w.InterfaceItem:
         """wit-parser's ``decode_world_instance``: an ID-named, ``implements`` or inline interface."""
-        if name.implements is not None:
-            iface = self.register_import(name.implements, inst)
-            return w.InterfaceItem(name.name, iface, named=False, external_id=name.external_id)
-        if parse_interface_id(name.name) is not None:
-            iface = self.register_import(name.name, inst)
-            return w.InterfaceItem(name.name, iface, named=True, external_id=name.external_id)
-        iface = self.register_interface(name.name, inst)
-        return w.InterfaceItem(name.name, iface, named=False, external_id=name.external_id)
+        if implements is not None:
+            iface = self.register_import(implements, inst)
+            return w.InterfaceItem(name, iface, named=False, external_id=external_id)
+        if parse_interface_id(name) is not None:
+            iface = self.register_import(name, inst)
+            return w.InterfaceItem(name, iface, named=True, external_id=external_id)
+        iface = self.register_interface(name, inst)
+        return w.InterfaceItem(name, iface, named=False, external_id=external_id)
+
+    # ------------------------------------------------------------ WIT packages
+
+    def _is_wit_package(self, externs: list[tuple[str, ast.ExternName]]) -> bool:
+        """wit-parser's ``is_wit_package``: only exports, each of a component type."""
+        if not externs:
+            return False
+        for direction, name in externs:
+            entity = self.ctype.exports.get(name.name) if direction == "export" else None
+            if entity is None or entity[0] != "type" or not isinstance(entity[1], ComponentT):
+                return False
+        first = externs[0][1].name
+        parsed = parse_interface_id(first)
+        if parsed is not None and parsed[1] == "wit":
+            raise UnsupportedError("the first (v1) binary encoding of WIT packages")
+        return parsed is None
+
+    def _run_package(self, externs: list[tuple[str, ast.ExternName]]) -> w.Resolve:
+        """wit-parser's ``decode_wit_v2_package``: one world or interface per exported component type."""
+        package_name: Optional[w.PackageName] = None
+        for _, extern in externs:
+            ctype = self.ctype.exports[extern.name][1]
+            if len(ctype.exports) != 1:
+                raise UnsupportedError(f"WIT package item `{extern.name}`: expected a single export, "
+                                       f"but found {len(ctype.exports)} instead")
+            (name, entity), = ctype.exports.items()
+            parsed = parse_interface_id(name)
+            if parsed is None:
+                raise UnsupportedError(f"WIT package item `{name}`: expected a fully qualified name")
+            if package_name is None:
+                package_name = parsed[0]
+                self.main.name = package_name
+            elif parsed[0] != package_name:
+                raise UnsupportedError("item defined with mismatched package name")
+            if entity[0] == "component":
+                self.register_world(parsed[1], entity[1])
+            elif entity[0] == "instance":
+                for import_name, imported in ctype.imports.items():
+                    if imported[0] != "instance":
+                        raise UnsupportedError(f"import `{import_name}` is not an instance")
+                    self.register_import(import_name, imported[1])
+                self.register_interface(name, entity[1])
+            else:
+                raise UnsupportedError(f"WIT package item `{name}` is not a world or an interface")
+        return w.Resolve([*self._ordered_foreign(), self.main], self.main, None)
+
+    def register_world(self, name: str, ctype: ComponentT) -> w.World:
+        world = w.World(name, self.main)
+        for item_name, entity in ctype.imports.items():
+            kind = entity[0]
+            item: w.WorldItem
+            if kind == "instance":
+                item = self.instance_item(item_name, entity[1])
+            elif kind == "type":
+                item = w.TypeItem(item_name, self.type_export(item_name, entity, world, None))
+            elif kind == "func":
+                item = w.FunctionItem(item_name, self.function(item_name, entity[1], world, None))
+            else:
+                raise UnsupportedError(f"component import `{item_name}` is not an instance, func, or type")
+            world.imports[item_name] = item
+        for item_name, entity in ctype.exports.items():
+            kind = entity[0]
+            if kind == "instance":
+                item = self.instance_item(item_name, entity[1])
+            elif kind == "func":
+                item = w.FunctionItem(item_name, self.function(item_name, entity[1], world, None))
+            else:
+                raise UnsupportedError(f"component export `{item_name}` is not an instance or function")
+            world.exports[item_name] = item
+        self.main.worlds[name] = world
+        return world
 
     # ------------------------------------------------------------ interfaces
 

@@ -57,6 +57,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
+from ..errors import UnsupportedError
 from ..types.model import (
     BOOL,
     CHAR,
@@ -419,15 +420,29 @@ class Package:
 
 @dataclass(eq=False)
 class Resolve:
-    """Everything decoded from one component: ``main`` (``root:component``) with its ``world``,
-    and the foreign packages its interfaces come from.
+    """Everything decoded from one binary, in printing order: foreign packages
+    (dependencies first), then ``main``.
 
-    ``packages`` is in printing order: foreign packages, dependencies first, then ``main``.
+    For a component, ``main`` is ``root:component`` and :attr:`world` its
+    world ``root``.  For a WIT package encoded as wasm (``wasm-tools component
+    wit --wasm``), ``main`` is that package, with its interfaces and worlds,
+    and there is no component world (:attr:`is_component` is False).
     """
 
     packages: list[Package]
     main: Package
-    world: World
+    root: Optional[World] = None
+
+    @property
+    def is_component(self) -> bool:
+        return self.root is not None
+
+    @property
+    def world(self) -> World:
+        """The component's world (``UnsupportedError`` for a WIT package, which has none)."""
+        if self.root is None:
+            raise UnsupportedError(f"`{self.main.name}` is a WIT package, not a component: it has no component world")
+        return self.root
 
     def foreign_packages(self) -> list[Package]:
         return [p for p in self.packages if p is not self.main]

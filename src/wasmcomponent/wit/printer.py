@@ -332,8 +332,7 @@ class _Printer:
             if docs is None and not item.named:
                 docs = item.interface.docs
             self.docs(docs)
-            self.stability(item.stability if not item.stability.is_unknown or not item.named
-                           else item.interface.stability)
+            self.stability(item.stability)
             self.external_id(item.external_id)
             out.write(f"{keyword} ")
             if item.named:
