@@ -189,26 +189,34 @@ def _backpressure_set(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
 
 def _task_return(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
     inst = env.inst
+    scheduler = env.scheduler
+    lift_return = env.lift_return
+    assert lift_return is not None
+    # The last callee whose signature matched (its fields never change).
+    matched: list[Any] = [None]
 
     def task_return(*flat: Any) -> None:
-        _leave_check(inst)
-        thread = _current(env.scheduler)
+        if not inst.flags.may_leave:
+            raise trap("cannot leave component instance")
+        thread = scheduler.current
+        if thread is None:
+            raise cannot_block_sync()
         task: Task = thread.task
         callee = task.callee
-        key, memory = callee.return_key, env.return_key
-        # The memory is compared only when task.return names one (wasmtime).
-        if (
-            not callee.is_async
-            or key[:2] != memory[:2]
-            or (memory[2] is not None and key[2] != memory[2])
-            or task.inst is not inst
-        ):
-            raise trap("invalid `task.return` signature and/or options for current task")
+        if callee is not matched[0]:
+            key, memory = callee.return_key, env.return_key
+            # The memory is compared only when task.return names one (wasmtime).
+            if (
+                not callee.is_async
+                or key[:2] != memory[:2]
+                or (memory[2] is not None and key[2] != memory[2])
+                or callee.inst is not inst
+            ):
+                raise trap("invalid `task.return` signature and/or options for current task")
+            matched[0] = callee
         if task.state == Task.RESOLVED:
             raise trap("`task.return` or `task.cancel` called more than once for current task")
-        cx = env.make_cx()
-        assert env.lift_return is not None
-        task.return_((env.lift_return(cx, flat),))
+        task.return_((lift_return(env.make_cx(), flat),))
 
     return task_return, False
 

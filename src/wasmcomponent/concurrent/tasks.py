@@ -18,7 +18,7 @@ the conformance host's "returns later" functions all have this shape.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Callable, Optional, Sequence
 
@@ -32,6 +32,7 @@ __all__ = [
     "Subtask",
     "LiftedCallee",
     "canon_lift",
+    "lift_now",
     "canon_lower",
     "CallbackCode",
     "StartCall",
@@ -108,6 +109,21 @@ class LiftedCallee:
     # Whether any core code of the callee's instance may stop mid-call at all
     # (``Plan.suspending_instances``); if not, no thread needs a fiber.
     may_suspend: bool = True
+    # Whether the component can see thread indices (it has ``thread.*``
+    # built-ins); if not, a call run by :func:`lift_now` needs no thread-table entry.
+    threads_visible: bool = True
+    # Whether every parameter is one scalar core value: lowering them runs no
+    # guest code and needs no call scope.
+    scalar_params: bool = False
+    # Whether host calls may take :func:`lift_now`'s fast path (derived).
+    immediate: bool = field(init=False, default=False)
+
+    def runs_on_fiber(self) -> bool:
+        """Whether the core calls of this function's tasks run on a fiber."""
+        return bool((self.ft_async or self.always_fiber) and self.may_suspend)
+
+    def __post_init__(self) -> None:
+        self.immediate = not self.threads_visible and not self.runs_on_fiber()
 
 
 class Task:
@@ -236,6 +252,11 @@ class CallbackCode(IntEnum):
     WAIT = 2
 
 
+# Plain ints for the hot paths (an IntEnum member costs an attribute lookup).
+_EXIT, _YIELD, _WAIT = 0, 1, 2
+_STARTED = 1  # Task.STARTED
+
+
 def _as_tuple(raw: Any, count: int) -> tuple:
     if count == 0:
         return ()
@@ -255,7 +276,7 @@ def canon_lift(
     instance's other threads until it resolves).
     """
     task = Task(callee, on_start, on_resolve, scope)
-    thread = Thread(scheduler, task, None, uses_fiber=bool((callee.ft_async or callee.always_fiber) and callee.may_suspend))
+    thread = Thread(scheduler, task, None, uses_fiber=callee.runs_on_fiber())
     thread.body = _lift_body(task, thread, callee)
     scheduler.resume(thread)
     # A task of synchronous type cannot block (wasmtime), so it has resolved
@@ -263,52 +284,67 @@ def canon_lift(
     return task
 
 
-def _unpack_callback_result(packed: int) -> tuple[int, int]:
-    packed &= 0xFFFFFFFF
+def _unpack_callback_result(raw: Any) -> tuple[int, int]:
+    packed = (raw[0] if isinstance(raw, tuple) else raw) & 0xFFFFFFFF
     code = packed & 0xF
-    if code > CallbackCode.WAIT:
+    if code > _WAIT:
         raise trap("unsupported callback code")
     return code, packed >> 4
 
 
-def _lift_body(task: Task, thread: Thread, c: LiftedCallee) -> Blocking:
-    inst = task.inst
-    if not (yield from task.enter_implicit_thread(thread)):
-        return
+def _no_start() -> Sequence[Any]:
+    raise AssertionError("a task run by lift_now has started already")
+
+
+def _lower_args(task: Task, c: LiftedCallee, args: Sequence[Any]) -> tuple:
+    """Lower ``task``'s arguments into the callee (``may_leave`` cleared meanwhile)."""
     cx = c.cx
-    args = task.start()
-    flags = inst.flags
+    flags = task.inst.flags
     flags.may_leave = False
     previous = cx.scope
     cx.scope = task.scope
     try:
-        flat_args = tuple(c.lower_params(cx, args))
+        return tuple(c.lower_params(cx, args))
     finally:
         flags.may_leave = True
         cx.scope = previous
-    if not c.is_async:
-        raw = yield from thread.call(c.core, flat_args, c.core_direct)
-        flat = _as_tuple(raw, c.result_count)
-        assert c.lift_results is not None
-        task.return_((c.lift_results(cx, flat),))
-        if c.post_return is not None:
-            flags.may_leave = False
-            try:
-                c.post_return(*flat)
-            finally:
-                flags.may_leave = True
-        task.exit_implicit_thread(thread)
+
+
+def _finish_sync_lift(task: Task, c: LiftedCallee, raw: Any) -> None:
+    """Lift the results of a synchronously lifted core call, resolve, then ``post-return``."""
+    flat = _as_tuple(raw, c.result_count)
+    assert c.lift_results is not None
+    task.return_((c.lift_results(c.cx, flat),))
+    if c.post_return is not None:
+        flags = task.inst.flags
+        flags.may_leave = False
+        try:
+            c.post_return(*flat)
+        finally:
+            flags.may_leave = True
+
+
+def _lift_body(task: Task, thread: Thread, c: LiftedCallee) -> Blocking:
+    if not (yield from task.enter_implicit_thread(thread)):
         return
-    if c.callback is None:
-        yield from thread.call(c.core, flat_args, c.core_direct)
-        task.exit_implicit_thread(thread)
-        return
+    flat_args = _lower_args(task, c, task.start())
     raw = yield from thread.call(c.core, flat_args, c.core_direct)
-    code, si = _unpack_callback_result(_as_tuple(raw, 1)[0])
-    while code != CallbackCode.EXIT:
+    if not c.is_async:
+        _finish_sync_lift(task, c, raw)
+    elif c.callback is not None:
+        code, si = _unpack_callback_result(raw)
+        yield from _callback_loop(task, thread, c, code, si)
+        return
+    task.exit_implicit_thread(thread)
+
+
+def _callback_loop(task: Task, thread: Thread, c: LiftedCallee, code: int, si: int) -> Blocking:
+    """The callback ABI's loop, from the code the core function (or the last callback) returned."""
+    inst = task.inst
+    while code != _EXIT:
         inst.exclusive_thread = None
         event: Event
-        if code == CallbackCode.YIELD:
+        if code == _YIELD:
             cancelled = yield from thread.wait_until(
                 lambda: inst.exclusive_thread is None, cancellable=True, yielding=True
             )
@@ -323,8 +359,68 @@ def _lift_body(task: Task, thread: Thread, c: LiftedCallee) -> Blocking:
         inst.exclusive_thread = thread
         assert c.callback_direct is not None
         raw = yield from thread.call(c.callback, tuple(int(v) for v in event), c.callback_direct)
-        code, si = _unpack_callback_result(_as_tuple(raw, 1)[0])
+        code, si = _unpack_callback_result(raw)
     task.exit_implicit_thread(thread)
+
+
+def lift_now(
+    scheduler: Scheduler, callee: LiftedCallee, args: Sequence[Any], on_resolve: OnResolve, scope: Any = None
+) -> Optional[Task]:
+    """``canon_lift`` of a call from the host when nothing else runs: the fast path.
+
+    For callees whose core calls need no fiber and whose thread indices no
+    guest can see (``callee.immediate``), when no guest thread is running and
+    nothing keeps the task from entering (backpressure, callers waiting, the
+    exclusive lock), the task's first core call is made right here, with no
+    body generator and no thread-table entry: a call that returns, or calls
+    ``task.return`` and returns ``EXIT``, costs one task, one thread object
+    and the core call.  If the callback asks to wait or yield, the thread goes
+    on as an ordinary one from that point.  Returns None, having done
+    nothing, when the fast path does not apply (then use :func:`canon_lift`).
+    """
+    inst = callee.inst
+    if (
+        scheduler.current is not None
+        or not callee.immediate
+        or (callee.ft_async and (inst.backpressure or inst.num_waiting_to_enter or inst.exclusive_thread))
+    ):
+        return None
+    task = Task(callee, _no_start, on_resolve, scope)
+    task.state = _STARTED
+    thread = Thread(scheduler, task, None, False)
+    task.implicit_thread = thread
+    task.threads.append(thread)
+    flags = inst.flags
+    entered = flags.may_enter
+    scheduler.current = thread
+    thread.started = thread.running = True
+    flags.may_enter = False
+    try:
+        if callee.ft_async and (not callee.is_async or callee.callback is not None):
+            inst.exclusive_thread = thread  # the exclusive lock
+        if callee.scalar_params:
+            raw = callee.core_direct(*callee.lower_params(callee.cx, args))
+        else:
+            raw = callee.core_direct(*_lower_args(task, callee, args))
+        if not callee.is_async:
+            _finish_sync_lift(task, callee, raw)
+        elif callee.callback is not None:
+            code, si = _unpack_callback_result(raw)
+            if code != _EXIT:
+                # It waits or yields: from here on an ordinary thread.
+                thread.index = inst.add_thread(thread)
+                thread.body = _callback_loop(task, thread, callee, code, si)
+                thread.started = False
+    finally:
+        thread.running = False
+        flags.may_enter = entered
+        scheduler.current = None
+    if thread.body is None:
+        task.exit_implicit_thread(thread)
+        thread.done = True
+    else:
+        scheduler.resume(thread)
+    return task
 
 
 # ------------------------------------------------------------------ canon lower

@@ -26,10 +26,11 @@ from ..abi import lift as interp_lift
 from ..abi import lower as interp_lower
 from ..abi.buffers import element_codec
 from ..abi.compile import compile_func, compile_task_return
+from ..abi.inline import is_inline_scalar
 from ..concurrent.builtins import BuiltinEnv, build
 from ..concurrent.host import HostPending
 from ..concurrent.scheduler import Scheduler, detached_thread, scheduler_of
-from ..concurrent.tasks import AsyncInstance, LiftedCallee, Task, canon_lift, canon_lower
+from ..concurrent.tasks import AsyncInstance, LiftedCallee, Task, canon_lift, canon_lower, lift_now
 from ..concurrent.traps import cannot_block_sync, trap
 from ..translate import plan as p
 from ..types import model
@@ -273,6 +274,8 @@ def lifted_callee(state: Any, lifted: p.LiftedFunc, fused: bool = False) -> Lift
         return_key=(lifted.type.result, odef.string_encoding, _memory_key(options)),
         always_fiber=state.plan.uses_threads,
         may_suspend=_may_suspend(state.plan, odef.component_instance),
+        threads_visible=state.plan.has_thread_builtins,
+        scalar_params=all(is_inline_scalar(t) for _, t in lifted.type.params),
     )
 
 
@@ -309,10 +312,13 @@ def async_export(state: Any, item: p.ExportFunc) -> Callable[[Any, tuple], Any]:
             raise cannot_enter()
         box: list[Optional[tuple]] = []
         try:
-            canon_lift(scheduler, callee, lambda: args, box.append, CallScope() if scoped else None)
+            scope = CallScope() if scoped else None
+            if lift_now(scheduler, callee, args, box.append, scope) is None:
+                canon_lift(scheduler, callee, lambda: args, box.append, scope)
             # As wasmtime's ``call_async``: return at ``task.return``; what the
             # task does afterwards stays queued for the next run of the loop.
-            scheduler.run_until(lambda: bool(box))
+            if not box:
+                scheduler.run_until(lambda: bool(box))
         except BaseException:
             store_state.poisoned = scheduler.poisoned = True
             raise

@@ -339,6 +339,11 @@ class Plan:
             for t in self.trampolines
         )
 
+    @property
+    def has_thread_builtins(self) -> bool:
+        """Whether guest code can see thread indices (any ``thread.*`` built-in)."""
+        return any(isinstance(t, Builtin) and t.name.startswith("thread.") for t in self.trampolines)
+
     def ancestors(self, component_instance: int) -> set[int]:
         """The runtime component instances enclosing ``component_instance``."""
         found: set[int] = set()
