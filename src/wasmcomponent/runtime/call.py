@@ -146,7 +146,7 @@ class RuntimeOptions:
         if options.realloc is not None:
             self.realloc = RawFunc(store, state.core_def(options.realloc)).call
             if state.plan.uses_async:
-                from .async_calls import in_fresh_context
+                from .builtin_calls import in_fresh_context
 
                 self.realloc = in_fresh_context(state, self.realloc)
         self.post_return: Optional[Callable[..., Any]] = None

@@ -67,12 +67,8 @@ def create_trampoline(state: Any, index: int) -> wasmtime.Func:
 
 def _async_trampoline(state: Any, trampoline: Any) -> Optional[wasmtime.Func]:
     """The trampolines that differ in a component using async (see ``async_calls``)."""
-    from .async_calls import (
-        async_adapter,
-        async_lower_import,
-        builtin_trampoline,
-        concurrent_import,
-    )
+    from .async_calls import async_adapter, async_lower_import, concurrent_import
+    from .builtin_calls import builtin_trampoline
 
     if isinstance(trampoline, p.Builtin):
         return builtin_trampoline(state, trampoline)
