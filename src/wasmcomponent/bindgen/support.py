@@ -1,0 +1,114 @@
+"""What generated bindings import at run time: componentize-py's value classes and a few helpers.
+
+``Some``, ``Ok``, ``Err`` and ``Result`` have componentize-py's shapes
+(``componentize_py_types``), and are shared by every generated package, so
+that values of one package are understood by another.  A function whose
+WIT result is a ``result`` returns the ``ok`` value and raises ``Err``; a
+host function implementing such an import does the same, as componentize-py
+guests do.
+
+    >>> Ok(1), Some(None)
+    (Ok(value=1), Some(value=None))
+    >>> try:
+    ...     raise Err("no")
+    ... except Err as err:
+    ...     err.value
+    'no'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, Iterable, Optional, TypeVar, Union
+
+import wasmtime
+
+from ..errors import LinkError
+from ..runtime.component import ExportIndex
+from ..runtime.func import Func
+from ..runtime.instance import Instance
+
+__all__ = ["Some", "Ok", "Err", "Result", "CONVERSION_ERRORS", "wrong_value", "not_a_case",
+           "export_instance", "export_func", "close_bindings"]
+
+S = TypeVar("S")
+T = TypeVar("T")
+E = TypeVar("E")
+
+
+@dataclass
+class Some(Generic[S]):
+    """The present case of a nested ``option`` (``option<option<T>>``); a plain ``option`` is ``Optional``."""
+
+    value: S
+
+
+@dataclass
+class Ok(Generic[T]):
+    """The success case of a ``result``."""
+
+    value: T
+
+
+@dataclass(frozen=True)
+class Err(Generic[E], Exception):
+    """The failure case of a ``result``; raised by functions whose result is a ``result``."""
+
+    value: E
+
+
+Result = Union[Ok[T], Err[E]]
+
+# What a value of the wrong shape makes generated conversions raise (a missing attribute,
+# a missing enum member, an unhashable key, a short tuple), reported as one TypeError.
+CONVERSION_ERRORS = (AttributeError, KeyError, TypeError, IndexError)
+
+
+def wrong_value(function: str, parameter: str, expected: str, value: object) -> TypeError:
+    """The error for a parameter that is not a value of its declared type.
+
+    >>> wrong_value("echo-point", "p", "Point", 3)
+    TypeError('echo-point: parameter `p`: expected `Point`, found `int`')
+    """
+    return TypeError(f"{function}: parameter `{parameter}`: expected `{expected}`, found `{type(value).__name__}`")
+
+
+def not_a_case(type_name: str, value: object) -> TypeError:
+    """The error for a value that is none of a variant's (or result's) case classes."""
+    return TypeError(f"expected a case of `{type_name}`, found `{type(value).__name__}`")
+
+
+def export_instance(store: wasmtime.Storelike, instance: Instance, name: str) -> ExportIndex:
+    """The export index of the exported interface ``name``; ``LinkError`` when the instance has none."""
+    index = instance.get_export_index(store, name)
+    if index is None:
+        raise LinkError(f"the instance does not export the interface `{name}` the bindings expect")
+    return index
+
+
+def export_func(store: wasmtime.Storelike, instance: Instance, within: Optional[ExportIndex], name: str) -> Func:
+    """The exported function ``name`` (inside ``within``); ``LinkError`` when the instance has none."""
+    index = instance.get_export_index(store, name, within)
+    func = None if index is None else instance.get_func(store, index)
+    if func is None:
+        raise LinkError(f"the instance does not export the function `{name}` the bindings expect")
+    return func
+
+
+class _Closed:
+    """Stands for every function of closed bindings."""
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+
+    def __call__(self, *args: Any) -> Any:
+        raise ValueError(f"{self.owner} was closed")
+
+
+def close_bindings(owner: str, objects: Iterable[object]) -> None:
+    """Make every function of ``objects`` raise ``ValueError("<owner> was closed")`` from now on."""
+    closed = _Closed(owner)
+    for obj in objects:
+        for name, value in list(vars(obj).items()):
+            if isinstance(value, Func):
+                setattr(obj, name, closed)
