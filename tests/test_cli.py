@@ -272,8 +272,10 @@ world app {
 }
 """
 
-# What `inspect` prints for SHAPES_WIT's component (wit-component trims the
-# imported interface to the types the world uses).
+# What `inspect` prints for SHAPES_WIT's component: each import and export in the
+# component's order, interfaces expanded with the WIT printer (`wasmcomponent.wit`).
+# An interface both imported and exported is one WIT interface, listed whole on
+# both sides; `use` paths are written in full.
 SHAPES_INSPECT = """\
 import my:pkg/types@1.0.0: interface {
   resource canvas {
@@ -281,32 +283,78 @@ import my:pkg/types@1.0.0: interface {
     draw: func(s: shape, c: color) -> result<u32, string>;
     merge: static func(a: canvas, b: borrow<canvas>) -> canvas;
   }
-  record point { x: s32, y: s32 }
-  variant shape { circle(f64), rect(point), empty }
-  enum color { red, green, blue }
+
+  record point {
+    x: s32,
+    y: s32,
+  }
+
+  variant shape {
+    circle(f64),
+    rect(point),
+    empty,
+  }
+
+  enum color {
+    red,
+    green,
+    blue,
+  }
+
+  flags perms {
+    read,
+    write,
+    %type,
+  }
+
+  type id = u64;
 }
 import log: func(msg: string);
 export greet: func(name: string) -> string;
 export my:pkg/types@1.0.0: interface {
-  record point { x: s32, y: s32 }
-  variant shape { circle(f64), rect(point), empty }
-  enum color { red, green, blue }
-  flags perms { read, write, %type }
   resource canvas {
     constructor(width: u32, height: u32);
     draw: func(s: shape, c: color) -> result<u32, string>;
     merge: static func(a: canvas, b: borrow<canvas>) -> canvas;
   }
+
+  record point {
+    x: s32,
+    y: s32,
+  }
+
+  variant shape {
+    circle(f64),
+    rect(point),
+    empty,
+  }
+
+  enum color {
+    red,
+    green,
+    blue,
+  }
+
+  flags perms {
+    read,
+    write,
+    %type,
+  }
+
   type id = u64;
 }
 export my:pkg/shapes@1.0.0: interface {
   use my:pkg/types@1.0.0.{point, shape, canvas};
+
   area: func(s: shape) -> f64;
+
   center: func(s: shape) -> option<point>;
+
   paint: func(c: borrow<canvas>, at: list<point>) -> tuple<u32, bool>;
 }
 export my:pkg/other@1.0.0: interface {
   area: func(w: f64, h: f64) -> f64;
+
   perimeter: func(w: f64, h: f64) -> f64;
 }
 """
@@ -590,6 +638,29 @@ def test_inspect_componentize_py_command() -> None:
     assert "export wasi:cli/run@0.2.0: interface {\n  run: func() -> result;\n}\n" in text
     assert re.search(rf"  use wasi:io/poll{version}\.{{pollable}};\n", text)  # monotonic-clock shares io's resource
     assert "  resource output-stream {\n" in text and "    blocking-flush: func() -> result<_, stream-error>;\n" in text
+
+
+def test_wit_is_what_wasm_tools_prints(backend: str, shapes_component: Path) -> None:
+    result = run_cli(backend, "wit", str(shapes_component))
+    assert (result.returncode, result.stderr) == (0, "")
+    expected = subprocess.run(
+        [str(shutil.which("wasm-tools")), "component", "wit", str(shapes_component)],
+        capture_output=True, text=True, check=True, timeout=120,
+    ).stdout
+    assert result.stdout == expected
+    assert "  export my:pkg/shapes@1.0.0;\n" in result.stdout
+
+
+def test_wit_of_component_text_and_errors(tmp_path: Path) -> None:
+    result = run_cli("wasmcomponent", "wit", "--no-docs", "examples/hello.wat")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == "package root:component;\n\nworld root {\n  export greet: func(name: string) -> string;\n}\n"
+    bogus = tmp_path / "bogus.wasm"
+    bogus.write_bytes(b"\0asm\x0d\0\x01\0\xff")
+    for path in (str(bogus), str(tmp_path / "missing.wasm")):
+        result = run_cli("wasmcomponent", "wit", path)
+        assert result.returncode == 1 and result.stdout == ""
+        assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
 
 
 def test_inspect_errors_are_one_line(tmp_path: Path) -> None:

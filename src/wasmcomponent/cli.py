@@ -19,9 +19,13 @@ Exports inside exported instances are named with ``#``
 exported instance has a function of that name.  An unknown name lists the
 callable exports with their WIT signatures.
 
-``wasmcomponent inspect FILE`` prints the component's imports and exports in
-WIT syntax (:mod:`wasmcomponent.wit_print`).  ``wasmcomponent --version``
-prints the versions of wasmcomponent and wasmtime-py.
+``wasmcomponent wit FILE`` prints the component's WIT, as ``wasm-tools
+component wit`` does (:mod:`wasmcomponent.wit`): the world ``root`` of package
+``root:component``, then the packages its interfaces come from.
+``wasmcomponent inspect FILE`` loads (compiles) the component and lists its
+imports and exports one by one, each interface expanded in place, with the
+same printer.  ``wasmcomponent --version`` prints the versions of
+wasmcomponent and wasmtime-py.
 
 Any wasmtime/wasmcomponent error, WAVE error or unreadable file is reported
 as one ``error: ...`` line on stderr with exit status 1 (a lookup failure
@@ -58,7 +62,7 @@ import wasmtime
 from .reflection import model_component_type, model_functype, model_valtype
 from .types import model
 from .wave import WaveError, format_value, parse_call, parse_call_name
-from .wit_print import function_signatures, wit_component
+from .wit_print import function_signatures
 
 __all__ = ["main", "model_valtype", "model_functype", "model_component_type", "check_preopens", "version_text"]
 
@@ -306,14 +310,37 @@ def run(
     return 0
 
 
+def _read_component(path: str) -> bytes:
+    """The component binary at ``path`` (component text is converted)."""
+    from .wit.decode import component_bytes
+
+    with open(path, "rb") as f:
+        return component_bytes(f.read())
+
+
+def wit(path: str, out: TextIO, docs: bool = True) -> int:
+    """Print the WIT of the component at ``path``, as ``wasm-tools component wit`` does."""
+    from .wit import print_wit
+
+    out.write(print_wit(_read_component(path), docs=docs))
+    return 0
+
+
 def inspect(path: str, out: TextIO, use_cache: bool = True, imports: bool = True, exports: bool = True) -> int:
-    """Print the imports and exports (or one side) of the component at ``path`` in WIT syntax."""
+    """Print the imports and exports (or one side) of the component at ``path`` in WIT syntax.
+
+    The component is loaded (compiled and cached) by the selected backend
+    first, so that a component the runtime rejects is reported as such; its
+    types are then printed from the binary by :mod:`wasmcomponent.wit`.
+    """
+    from .wit import decode
+    from .wit.printer import print_world_items
+
     backend = _backend()
     engine = wasmtime.Engine()
-    component = _load(engine, backend, path, use_cache)
-    text = wit_component(model_component_type(component.type, engine), imports=imports, exports=exports)
-    if text:
-        out.write(text + "\n")
+    _load(engine, backend, path, use_cache)
+    world = decode(_read_component(path)).world
+    out.write(print_world_items(world, imports=imports, exports=exports))
     return 0
 
 
@@ -425,6 +452,15 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     run_cmd.add_argument(
         "args", nargs="*", default=[], metavar="ARGS", help="arguments for the guest (everything after FILE)"
     )
+    wit_cmd = commands.add_parser(
+        "wit",
+        help="print a component's WIT (as `wasm-tools component wit`)",
+        description="Print the WIT of a component: its world `root` in package `root:component`, then the "
+        "packages its interfaces come from, exactly as `wasm-tools component wit` prints them. A WIT package "
+        "encoded as wasm prints as that package.",
+    )
+    wit_cmd.add_argument("--no-docs", action="store_true", help="leave out doc comments")
+    wit_cmd.add_argument("file", metavar="FILE", help="component binary (.wasm) or text (.wat)")
     inspect_cmd = commands.add_parser(
         "inspect",
         help="print a component's imports and exports in WIT syntax",
@@ -484,6 +520,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     head, guest_args = _split_guest_args(argv, run_parser)
     args = parser.parse_args(head)
     try:
+        if args.command == "wit":
+            return wit(args.file, sys.stdout, docs=not args.no_docs)
         if args.command == "inspect":
             only = {"imports": not args.exports, "exports": not args.imports}
             return inspect(args.file, sys.stdout, use_cache=not args.no_cache, **only)

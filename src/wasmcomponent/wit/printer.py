@@ -141,6 +141,38 @@ def print_resolve(resolve: w.Resolve, docs: bool = True, limit: int = MAX_OUTPUT
     return printer.out.text()
 
 
+def print_world_items(world: w.World, imports: bool = True, exports: bool = True, docs: bool = True,
+                      limit: int = MAX_OUTPUT_CHARS) -> str:
+    """A world's imports and exports one by one, in the component's order, each interface expanded.
+
+    This is ``wasmcomponent inspect``'s listing: where ``print_resolve``
+    writes ``import wasi:io/poll@0.2.9;`` and prints the interface in its
+    package, this writes ``import wasi:io/poll@0.2.9: interface { ... }``.
+    """
+    printer = _Printer(_Output(limit), docs, qualified_paths=True)
+    out = printer.out
+    try:
+        for keyword, wanted, items in (("import", imports, world.imports), ("export", exports, world.exports)):
+            if not wanted:
+                continue
+            for item in items.values():
+                if isinstance(item, w.InterfaceItem):
+                    printer.docs(item.docs)
+                    printer.stability(item.stability)
+                    out.write(f"{keyword} {item.name}: interface")
+                    out.indent_start()
+                    printer.interface(item.interface)
+                    out.indent_end()
+                elif isinstance(item, w.FunctionItem):
+                    printer.world_item(item, world.package, keyword)
+                else:
+                    printer.any_items = False
+                    printer.types(world, [(item.name, item.typedef)], {})
+    except _TooLong:
+        raise UnsupportedError(f"WIT text longer than {limit} characters") from None
+    return out.text()
+
+
 def type_name(ty: w.Type, limit: int = MAX_OUTPUT_CHARS) -> str:
     """A WIT type as written where it is used: its name, or its structure (``list<point>``).
 
@@ -156,10 +188,11 @@ def type_name(ty: w.Type, limit: int = MAX_OUTPUT_CHARS) -> str:
 
 
 class _Printer:
-    def __init__(self, out: _Output, docs: bool) -> None:
+    def __init__(self, out: _Output, docs: bool, qualified_paths: bool = False) -> None:
         self.out = out
         self.emit_docs = docs
         self.any_items = False
+        self.qualified_paths = qualified_paths  # `use ns:pkg/iface@v.{..}` even within one package
 
     # ------------------------------------------------------------ packages
 
@@ -357,7 +390,7 @@ class _Printer:
         out.semicolon()
 
     def path_to_interface(self, iface: w.Interface, current: Optional[w.Package]) -> None:
-        if iface.package is current or iface.package is None:
+        if iface.package is None or (iface.package is current and not self.qualified_paths):
             self.out.write(escape(iface.name or ""))
             return
         name = iface.package.name
