@@ -38,6 +38,7 @@ from wasmcomponent.binary.decoder import COMPONENT_PREAMBLE
 from wasmcomponent.errors import ComponentError, DecodeError, UnsupportedError, ValidationError
 from wasmcomponent.wit import decode, print_resolve, print_wit
 from wasmcomponent.wit import model as w
+from wasmcomponent.wit.printer import print_world_items
 
 WASM_TOOLS = shutil.which("wasm-tools")
 needs_wasm_tools = pytest.mark.skipif(WASM_TOOLS is None, reason="wasm-tools is not installed (pip install -e .[test])")
@@ -465,6 +466,20 @@ def test_a_wit_package_has_no_component_world(wit_builds: dict[str, Path]) -> No
     status = api.types["status"]
     assert status.stability == w.Stability(since="0.3.0", deprecated="0.4.0")
     assert isinstance(status.kind, w.Enum) and status.kind.cases[0].docs == "It is fine."
+
+
+def test_world_items_listing_for_inspect(wit_builds: dict[str, Path]) -> None:
+    """`inspect`'s listing: root resources with their functions in their block, then the functions."""
+    world = decode(wit_builds["root.component"].read_bytes()).world
+    text = print_world_items(world)
+    assert text.startswith("resource %stream {\n  constructor();\n  next: func() -> option<u8>;\n")
+    assert text.endswith("import make: func(r: %record) -> %stream;\nexport %map: func(m: map<u32, string>) -> %record;\n")
+    assert print_world_items(world, imports=False) == "export %map: func(m: map<u32, string>) -> %record;\n"
+    kinds = decode(wit_builds["kinds.component"].read_bytes()).world
+    listing = print_world_items(kinds, exports=False)
+    assert "import wasmcomponent-test:kinds/users@0.1.0: interface {\n" \
+           "  use wasmcomponent-test:kinds/types@0.1.0.{point, shape as figure, file};\n" in listing
+    assert "export" not in listing
 
 
 def test_unprintable_components_raise_unsupported_error() -> None:

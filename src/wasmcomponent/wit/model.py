@@ -34,6 +34,14 @@ kind is :class:`Alias` of another *named* type owned by another interface is a
 ``use`` (``use types.{point};`` or ``use types.{point as p};``);
 :meth:`TypeDef.used_from` says so.
 
+Interfaces named ``ns:pkg/iface@ver`` belong to the package ``ns:pkg@ver``
+(one of :meth:`Resolve.foreign_packages`), whether the component imports or
+exports them, as in wasm-tools.  An interface both imported and exported is
+*one* :class:`Interface` object in ``world.imports`` and ``world.exports``
+(WIT has one definition of it); its types are those the import declared, plus
+what the export adds.  Plain-named instances are inline interfaces
+(``name`` None, ``InterfaceItem.named`` False).
+
 Resources: a resource is a ``TypeDef`` of kind :class:`Resource`;
 ``own<r>`` and ``borrow<r>`` are anonymous ``TypeDef`` of kind :class:`Handle`
 pointing to it.  Its constructor, methods and statics are functions of the

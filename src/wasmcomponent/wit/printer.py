@@ -151,6 +151,10 @@ def print_world_items(world: w.World, imports: bool = True, exports: bool = True
     """
     printer = _Printer(_Output(limit), docs, qualified_paths=True)
     out = printer.out
+    resource_funcs: dict[int, list[w.Function]] = {}  # a root resource's functions go in its block
+    for item in world.imports.values():
+        if isinstance(item, w.FunctionItem) and item.function.resource is not None:
+            resource_funcs.setdefault(id(item.function.resource), []).append(item.function)
     try:
         for keyword, wanted, items in (("import", imports, world.imports), ("export", exports, world.exports)):
             if not wanted:
@@ -164,10 +168,11 @@ def print_world_items(world: w.World, imports: bool = True, exports: bool = True
                     printer.interface(item.interface)
                     out.indent_end()
                 elif isinstance(item, w.FunctionItem):
-                    printer.world_item(item, world.package, keyword)
+                    if item.function.resource is None or keyword == "export":
+                        printer.world_item(item, world.package, keyword)
                 else:
                     printer.any_items = False
-                    printer.types(world, [(item.name, item.typedef)], {})
+                    printer.types(world, [(item.name, item.typedef)], resource_funcs)
     except _TooLong:
         raise UnsupportedError(f"WIT text longer than {limit} characters") from None
     return out.text()
