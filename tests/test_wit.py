@@ -197,10 +197,26 @@ world root-things {
 }
 """
 
+# One interface imported under two labels (`implements`, the cm-implements gate).
+IMPLEMENTS_WIT = """\
+package a:b;
+
+interface store {
+  get: func(k: string) -> option<string>;
+}
+
+world w {
+  import primary: store;
+  import backup: store;
+  export store;
+}
+"""
+
 WIT_SOURCES: dict[str, dict[str, str]] = {
     "kinds": {"kinds.wit": KINDS_WIT},
     "packages": {"app.wit": APP_WIT, "deps/base/base.wit": BASE_WIT, "deps/mid/mid.wit": MID_WIT},
     "root": {"root.wit": ROOT_WIT},
+    "implements": {"store.wit": IMPLEMENTS_WIT},
 }
 
 

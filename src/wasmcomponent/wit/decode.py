@@ -129,6 +129,60 @@ def _externs(tree: ast.ComponentAST) -> list[tuple[str, ast.ExternName]]:
     return out
 
 
+def _adds_type(item: object) -> bool:
+    """Whether an import/export/alias (or its decl) adds an entry to the type index space."""
+    if isinstance(item, (ast.ImportDecl, ast.ExportDecl, ast.Import)):
+        return isinstance(item.desc, ast.ExternType)
+    if isinstance(item, ast.Export):
+        return item.sort is ast.Sort.TYPE
+    if isinstance(item, ast.AliasDecl):
+        item = item.alias
+    return getattr(item, "sort", None) is ast.Sort.TYPE
+
+
+def _type_space(items: list[object]) -> list[Optional[object]]:
+    """The type index space of a component's sections or a type's decls: definitions, None for the rest."""
+    space: list[Optional[object]] = []
+    for item in items:
+        if isinstance(item, ast.TypeSection):
+            space.extend(item.types)
+        elif isinstance(item, ast.TypeDecl):
+            space.append(item.type)
+        else:
+            members = getattr(item, "imports", None) or getattr(item, "exports", None) or getattr(item, "aliases", None)
+            for member in members if isinstance(members, tuple) else (item,):
+                if _adds_type(member):
+                    space.append(None)
+    return space
+
+
+def _world_names(tree: ast.ComponentAST, export: str) -> dict[str, ast.ExternName]:
+    """The import/export names (with their ``implements``) of the world a WIT package exports as ``export``.
+
+    The validator's types keep plain names only; the attributes are read from
+    the type definitions themselves (a WIT package is type sections and exports).
+    """
+    space = _type_space(list(tree.sections))
+    for section in tree.sections:
+        if not isinstance(section, ast.ExportSection):
+            continue
+        for exp in section.exports:
+            if exp.name.name != export or exp.sort is not ast.Sort.TYPE or not 0 <= exp.index < len(space):
+                continue
+            wrapper = space[exp.index]
+            if not isinstance(wrapper, ast.ComponentTypeDef):
+                return {}
+            inner = _type_space(list(wrapper.decls))
+            for decl in wrapper.decls:
+                if isinstance(decl, ast.ExportDecl) and isinstance(decl.desc, ast.ExternComponent) \
+                        and 0 <= decl.desc.type_index < len(inner):
+                    world = inner[decl.desc.type_index]
+                    if isinstance(world, ast.ComponentTypeDef):
+                        return {d.name.name: d.name for d in world.decls
+                                if isinstance(d, (ast.ImportDecl, ast.ExportDecl))}
+    return {}
+
+
 class _Decoder:
     """One decoding run: wit-parser's ``WitPackageDecoder`` over our validator's types."""
 
@@ -187,6 +241,7 @@ class _Decoder:
     # ------------------------------------------------------------ top level
 
     def run(self, tree: ast.ComponentAST) -> w.Resolve:
+        self.tree = tree
         externs = _externs(tree)
         if self._is_wit_package(externs):
             return self._run_package(externs)
@@ -276,7 +331,7 @@ class _Decoder:
             elif parsed[0] != package_name:
                 raise UnsupportedError("item defined with mismatched package name")
             if entity[0] == "component":
-                self.register_world(parsed[1], entity[1])
+                self.register_world(parsed[1], entity[1], _world_names(self.tree, extern.name))
             elif entity[0] == "instance":
                 for import_name, imported in ctype.imports.items():
                     if imported[0] != "instance":
@@ -287,29 +342,24 @@ class _Decoder:
                 raise UnsupportedError(f"WIT package item `{name}` is not a world or an interface")
         return w.Resolve([*self._ordered_foreign(), self.main], self.main, None)
 
-    def register_world(self, name: str, ctype: ComponentT) -> w.World:
+    def register_world(self, name: str, ctype: ComponentT, names: dict[str, ast.ExternName]) -> w.World:
         world = w.World(name, self.main)
-        for item_name, entity in ctype.imports.items():
-            kind = entity[0]
-            item: w.WorldItem
-            if kind == "instance":
-                item = self.instance_item(item_name, entity[1])
-            elif kind == "type":
-                item = w.TypeItem(item_name, self.type_export(item_name, entity, world, None))
-            elif kind == "func":
-                item = w.FunctionItem(item_name, self.function(item_name, entity[1], world, None))
-            else:
-                raise UnsupportedError(f"component import `{item_name}` is not an instance, func, or type")
-            world.imports[item_name] = item
-        for item_name, entity in ctype.exports.items():
-            kind = entity[0]
-            if kind == "instance":
-                item = self.instance_item(item_name, entity[1])
-            elif kind == "func":
-                item = w.FunctionItem(item_name, self.function(item_name, entity[1], world, None))
-            else:
-                raise UnsupportedError(f"component export `{item_name}` is not an instance or function")
-            world.exports[item_name] = item
+        for direction, items in (("import", ctype.imports), ("export", ctype.exports)):
+            for item_name, entity in items.items():
+                extern = names.get(item_name)
+                implements = extern.implements if extern is not None else None
+                external_id = extern.external_id if extern is not None else None
+                kind = entity[0]
+                item: w.WorldItem
+                if kind == "instance":
+                    item = self.instance_item(item_name, entity[1], implements, external_id)
+                elif kind == "func":
+                    item = w.FunctionItem(item_name, self.function(item_name, entity[1], world, external_id))
+                elif kind == "type" and direction == "import":
+                    item = w.TypeItem(item_name, self.type_export(item_name, entity, world, external_id))
+                else:
+                    raise UnsupportedError(f"component {direction} `{item_name}` is not an instance, func, or type")
+                (world.imports if direction == "import" else world.exports)[item_name] = item
         self.main.worlds[name] = world
         return world
 
