@@ -26,10 +26,13 @@ Example (a component exporting ``count: async func(n: u32) -> stream<u32>``)::
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import weakref
 from typing import (
     Any,
     AsyncIterator,
+    Callable,
     Generator,
     Generic,
     Iterable,
@@ -50,6 +53,8 @@ __all__ = [
     "HOST",
     "host_stream",
     "host_future",
+    "host_stream_async",
+    "host_future_async",
 ]
 
 T = TypeVar("T")
@@ -192,10 +197,95 @@ def host_future(shared_payload: Any, value: Any) -> SharedFuture:
     return shared
 
 
-class StreamReader(Generic[T]):
-    """The readable end of a ``stream<T>`` held by the host (see the module docstring)."""
+def host_stream_async(shared_payload: Any, items: Any, scheduler: Any) -> SharedStream:
+    """A new stream whose writer is a host async iterable, pulled as the guest reads.
 
-    __slots__ = ("_shared", "_scheduler", "_closed", "_done", "_as_bytes")
+    A pump coroutine on the running loop offers one item at a time (one
+    chunk for ``stream<u8>`` when the iterable yields ``bytes``) and takes
+    the next only when the guest has copied all of it, so the host never
+    holds more than one item.  It ends the stream (drops the writable end)
+    when the iterable is exhausted or the guest dropped its end.
+    """
+    from .aio import async_state, start_host_coroutine
+
+    shared = SharedStream(shared_payload)
+    as_bytes = _is_u8(shared_payload)
+    iterator = items.__aiter__()
+    state = async_state(scheduler)
+
+    async def pump() -> None:
+        try:
+            while not shared.dropped:
+                try:
+                    item = await iterator.__anext__()
+                except StopAsyncIteration:
+                    return
+                chunk = item if as_bytes and isinstance(item, (bytes, bytearray, memoryview)) else [item]
+                await _offer(shared, HostSource(chunk, as_bytes), state)
+        finally:
+            shared.drop()
+            state.notify()
+
+    start_host_coroutine(scheduler, pump(), _ignore, "a stream's async iterable")
+    return shared
+
+
+async def _offer(shared: SharedStream, source: HostSource, state: Any) -> None:
+    """Offer ``source`` to the stream's reader until all of it is copied (or the reader dropped)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    while source.remain() > 0 and not shared.dropped:
+        copied: asyncio.Future[None] = loop.create_future()
+
+        def on_copy(reclaim: Any, copied: asyncio.Future[None] = copied) -> None:
+            reclaim()
+            if not copied.done():
+                copied.set_result(None)
+
+        def on_copy_done(result: int, copied: asyncio.Future[None] = copied) -> None:
+            if not copied.done():
+                copied.set_result(None)
+
+        shared.write(HOST, source, on_copy, on_copy_done)
+        state.notify()  # a guest reader may be waiting for this write
+        try:
+            await copied
+        except BaseException:
+            if shared.pending_buffer is source:
+                shared.reset_pending()
+            raise
+
+
+def host_future_async(shared_payload: Any, awaitable: Any, scheduler: Any) -> SharedFuture:
+    """A new future whose writer is a host awaitable: its value is written when it completes."""
+    from .aio import async_state, start_host_coroutine
+
+    shared = SharedFuture(shared_payload)
+    state = async_state(scheduler)
+
+    def write(value: Any) -> None:
+        shared.write(HOST, HostSource([value], False), lambda _result: shared.drop())
+        state.notify()
+
+    start_host_coroutine(scheduler, awaitable, write, "a future's awaitable")
+    return shared
+
+
+def _ignore(_value: Any) -> None:
+    pass
+
+
+class StreamReader(Generic[T]):
+    """The readable end of a ``stream<T>`` held by the host (see the module docstring).
+
+    Example (``count: async func(n: u32) -> stream<u32>``)::
+
+        reader = await count.call_async(store, 3)
+        assert [x async for x in reader] == [0, 1, 2]
+    """
+
+    __slots__ = ("_shared", "_scheduler", "_closed", "_done", "_as_bytes", "_held", "__weakref__")
 
     def __init__(self, shared: SharedStream, scheduler: Any) -> None:
         self._shared = shared
@@ -203,20 +293,20 @@ class StreamReader(Generic[T]):
         self._closed = False
         self._done = False
         self._as_bytes = _is_u8(shared.t)
+        self._held = _hold_end(self, scheduler)
 
     def _take(self) -> SharedStream:
         """Give the stream away (passing the reader to a guest); this reader is then closed."""
-        if self._closed:
-            raise ValueError("this stream reader is closed")
+        self._check_open()
         self._closed = True
+        self._held()
         return self._shared
 
-    def read_now(self, n: int) -> Union[bytes, list]:
-        """Read up to ``n`` elements, running the store's scheduler until some arrive."""
+    def _check_open(self) -> None:
         if self._closed:
             raise ValueError("this stream reader is closed")
-        if self._done or n <= 0:
-            return b"" if self._as_bytes else []
+
+    def _start_read(self, n: int) -> tuple[HostSink, list[int]]:
         sink = HostSink(n, self._as_bytes)
         outcome: list[int] = []
 
@@ -224,30 +314,75 @@ class StreamReader(Generic[T]):
             reclaim()
             outcome.append(CopyResult.COMPLETED)
 
-        def on_copy_done(result: int) -> None:
-            outcome.append(result)
+        self._shared.read(HOST, sink, on_copy, outcome.append)
+        return sink, outcome
 
-        self._shared.read(HOST, sink, on_copy, on_copy_done)
+    def _end_read(self, sink: HostSink, outcome: list[int]) -> Union[bytes, list]:
+        if outcome[0] == CopyResult.DROPPED:
+            self._done = True
+            self._held()
+        return sink.result()
+
+    def _abandon(self, sink: HostSink) -> None:
+        """The wait for ``sink`` ended without a copy (a trap, a cancelled coroutine)."""
+        if self._shared.pending_buffer is sink:
+            self._shared.reset_pending()
+
+    def read_now(self, n: int) -> Union[bytes, list]:
+        """Read up to ``n`` elements, running the store's scheduler until some arrive.
+
+        Synchronous: nothing else runs meanwhile, and a writer that waits on
+        the host is a deadlock (wasmtime's trap).  Under asyncio use ``read``.
+        """
+        self._check_open()
+        if self._done or n <= 0:
+            return b"" if self._as_bytes else []
+        sink, outcome = self._start_read(n)
         try:
             self._scheduler.run_until(lambda: bool(outcome))
         except BaseException:
-            if self._shared.pending_buffer is sink:
-                self._shared.reset_pending()
+            self._abandon(sink)
             raise
-        if outcome[0] == CopyResult.DROPPED:
-            self._done = True
-        return sink.result()
+        return self._end_read(sink, outcome)
 
     async def read(self, n: int) -> Union[bytes, list]:
-        """Up to ``n`` elements (``bytes`` for ``stream<u8>``); empty once the writer dropped."""
-        return self.read_now(n)
+        """Up to ``n`` elements (``bytes`` for ``stream<u8>``); empty once the writer dropped.
+
+        Waits as a coroutine: the event loop runs other tasks while the
+        writer has nothing to give.
+        """
+        from .aio import async_state, wait_on
+
+        self._check_open()
+        if self._done or n <= 0:
+            return b"" if self._as_bytes else []
+        sink = HostSink(n, self._as_bytes)
+        copied: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def on_copy_done(result: int) -> None:
+            if not copied.done():
+                copied.set_result(result)
+
+        def on_copy(reclaim: Any) -> None:
+            reclaim()
+            on_copy_done(CopyResult.COMPLETED)
+
+        self._shared.read(HOST, sink, on_copy, on_copy_done)
+        if not copied.done():
+            async_state(self._scheduler).notify()  # a guest writer may be waiting for this read
+        try:
+            result = await wait_on(self._scheduler, copied)
+        except BaseException:
+            self._abandon(sink)
+            raise
+        return self._end_read(sink, [result])
 
     def __aiter__(self) -> AsyncIterator[T]:
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[Any]:
         while True:
-            chunk = self.read_now(CHUNK)
+            chunk = await self.read(CHUNK)
             if not chunk:
                 return
             for item in chunk:
@@ -258,6 +393,7 @@ class StreamReader(Generic[T]):
         if not self._closed:
             self._closed = True
             self._shared.drop()
+            self._held()
 
     def __enter__(self) -> StreamReader[T]:
         return self
@@ -270,45 +406,104 @@ class StreamReader(Generic[T]):
 
 
 class FutureReader(Generic[T]):
-    """The readable end of a ``future<T>`` held by the host: ``await`` it for the value."""
+    """The readable end of a ``future<T>`` held by the host: ``await`` it for the value.
 
-    __slots__ = ("_shared", "_scheduler", "_closed")
+    Example (``later: async func() -> future<string>``)::
+
+        value = await (await later.call_async(store))
+    """
+
+    __slots__ = ("_shared", "_scheduler", "_closed", "_held", "__weakref__")
 
     def __init__(self, shared: SharedFuture, scheduler: Any) -> None:
         self._shared = shared
         self._scheduler = scheduler
         self._closed = False
+        self._held = _hold_end(self, scheduler)
 
     def _take(self) -> SharedFuture:
         if self._closed:
             raise ValueError("this future reader is closed")
         self._closed = True
+        self._held()
         return self._shared
 
-    def get(self) -> Any:
-        """The value, running the store's scheduler until the guest writes it."""
+    def _start(self) -> tuple[HostSink, list[int]]:
         if self._closed:
             raise ValueError("this future reader is closed")
         sink = HostSink(1, False)
         outcome: list[int] = []
         self._shared.read(HOST, sink, outcome.append)
-        self._scheduler.run_until(lambda: bool(outcome))
+        return sink, outcome
+
+    def _finish(self, sink: HostSink, outcome: list[int]) -> Any:
         self._closed = True
+        self._held()
         if outcome[0] != CopyResult.COMPLETED or not sink.values:
             raise ValueError("the future's writer dropped without writing a value")
         return sink.values[0]
 
+    def get(self) -> Any:
+        """The value, running the store's scheduler until the guest writes it (synchronous)."""
+        sink, outcome = self._start()
+        self._scheduler.run_until(lambda: bool(outcome))
+        return self._finish(sink, outcome)
+
+    async def get_async(self) -> Any:
+        """The value; the event loop runs other tasks meanwhile (what ``await reader`` does)."""
+        from .aio import async_state, wait_on
+
+        if self._closed:
+            raise ValueError("this future reader is closed")
+        sink = HostSink(1, False)
+        copied: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def on_copy_done(result: int) -> None:
+            if not copied.done():
+                copied.set_result(result)
+
+        self._shared.read(HOST, sink, on_copy_done)
+        if not copied.done():
+            async_state(self._scheduler).notify()
+        try:
+            result = await wait_on(self._scheduler, copied)
+        except BaseException:
+            if self._shared.pending_buffer is sink:
+                self._shared.reset_pending()
+            raise
+        return self._finish(sink, [result])
+
     def __await__(self) -> Generator[Any, None, Any]:
-        return self.get()
-        yield  # pragma: no cover  (makes this a generator)
+        return self.get_async().__await__()
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
             self._shared.drop()
+            self._held()
 
     def __repr__(self) -> str:
         return f"<FutureReader {'closed' if self._closed else 'open'}>"
+
+
+def _hold_end(reader: Any, scheduler: Any) -> weakref.finalize:
+    """Count an end the host holds while it is open: the host may still use it (see ``aio``).
+
+    Returns the call that stops counting it (once): at ``close()``, when the
+    writer dropped, or when the reader is collected unclosed (its end is
+    then not dropped: a collection must not act on the guest at an arbitrary
+    moment).
+    """
+    from .aio import async_state
+
+    state = async_state(scheduler)
+    state.host_ends += 1
+    return weakref.finalize(reader, _release_end, state)
+
+
+def _release_end(state: Any) -> None:
+    state.host_ends -= 1
+    state.notify()
 
 
 class HostPending:
@@ -320,13 +515,15 @@ class HostPending:
     is never delivered.
     """
 
-    __slots__ = ("done", "value", "cancelled", "_callbacks")
+    __slots__ = ("done", "value", "cancelled", "_callbacks", "on_cancel")
 
     def __init__(self) -> None:
         self.done = False
         self.value: Any = None
         self.cancelled = False
         self._callbacks: list[Any] = []
+        # Stops the work producing the value (a host coroutine's task), if any.
+        self.on_cancel: Optional[Callable[[], None]] = None
 
     def resolve(self, value: Any) -> None:
         if self.done or self.cancelled:
@@ -349,6 +546,8 @@ class HostPending:
             return False
         self.cancelled = True
         self._callbacks.clear()
+        if self.on_cancel is not None:
+            self.on_cancel()
         return True
 
 

@@ -15,6 +15,8 @@ untouched, so they do not pay for any of this.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from typing import Any, Callable, Optional
 
 import wasmtime
@@ -22,6 +24,7 @@ import wasmtime
 from .._engine import RawFunc, make_host_func
 from ..abi.compile import compile_func
 from ..abi.inline import is_inline_scalar
+from ..concurrent.aio import start_host_coroutine, wait_on
 from ..concurrent.host import HostPending
 from ..concurrent.scheduler import Scheduler, scheduler_of
 from ..concurrent.tasks import AsyncInstance, LiftedCallee, Task, canon_lift, canon_lower, lift_now
@@ -63,8 +66,10 @@ def lifted_callee(state: Any, lifted: p.LiftedFunc, fused: bool = False) -> Lift
         cx=cx,
         result_count=len(raw.type.results),
         return_key=(lifted.type.result, odef.string_encoding, memory_key(options)),
-        always_fiber=state.plan.uses_threads,
-        may_suspend=_may_suspend(state.plan, odef.component_instance),
+        # An instance that calls an ``async def`` host function through a sync
+        # lower waits mid-call, whatever the type of the task.
+        always_fiber=state.plan.uses_threads or odef.component_instance in state.coroutine_callers,
+        may_suspend=_may_suspend(state.plan, odef.component_instance) or odef.component_instance in state.coroutine_callers,
         threads_visible=state.plan.has_thread_builtins,
         scalar_params=all(is_inline_scalar(t) for _, t in lifted.type.params),
     )
@@ -98,27 +103,85 @@ def async_export(state: Any, item: p.ExportFunc) -> Callable[[Any, tuple], Any]:
     store_state = get_store_state(state.store)
     scoped = func_has_handles(item.func.type)
 
-    def invoke(store: Any, args: tuple) -> Any:
+    def start(args: tuple, on_resolve: Callable[[Optional[tuple]], None]) -> Task:
         if store_state.poisoned or scheduler.poisoned or not callee.inst.flags.may_enter:
             raise cannot_enter()
-        box: list[Optional[tuple]] = []
+        scope = CallScope() if scoped else None
         try:
-            scope = CallScope() if scoped else None
-            if lift_now(scheduler, callee, args, box.append, scope) is None:
-                canon_lift(scheduler, callee, lambda: args, box.append, scope)
-            # As wasmtime's ``call_async``: return at ``task.return``; what the
-            # task does afterwards stays queued for the next run of the loop.
-            if not box:
-                scheduler.run_until(lambda: bool(box))
+            task = lift_now(scheduler, callee, args, on_resolve, scope)
+            if task is None:
+                task = canon_lift(scheduler, callee, lambda: args, on_resolve, scope)
         except BaseException:
             store_state.poisoned = scheduler.poisoned = True
             raise
-        result = box[0]
-        if result is None:
-            raise trap("task was cancelled before returning")
-        return result[0]
+        return task
 
+    def invoke(store: Any, args: tuple) -> Any:
+        box: list[Optional[tuple]] = []
+        start(args, box.append)
+        # As wasmtime's ``call_async``: return at ``task.return``; what the
+        # task does afterwards stays queued for the next run of the loop.
+        if not box:
+            try:
+                scheduler.run_until(lambda: bool(box))
+            except BaseException:
+                store_state.poisoned = scheduler.poisoned = True
+                raise
+        return _returned(box[0])
+
+    async def run_async(store: Any, args: tuple) -> Any:
+        # ``box`` says whether the task resolved; the future wakes the caller
+        # (cancelling the caller cancels the future, not the task).
+        box: list[Optional[tuple]] = []
+        returned: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def on_resolve(result: Optional[tuple]) -> None:
+            box.append(result)
+            if not returned.done():
+                returned.set_result(None)
+
+        task = start(args, on_resolve)
+        try:
+            await wait_on(scheduler, returned)
+        except asyncio.CancelledError:
+            _cancel_task(scheduler, task, box)
+            raise
+        except BaseException:
+            store_state.poisoned = scheduler.poisoned = True
+            raise
+        return _returned(box[0])
+
+    invoke.run_async = run_async  # type: ignore[attr-defined]  # read by ``Func.call_async``
     return invoke
+
+
+def _returned(result: Optional[tuple]) -> Any:
+    if result is None:
+        raise trap("task was cancelled before returning")
+    return result[0]
+
+
+def _cancel_task(scheduler: Scheduler, task: Task, box: list) -> None:
+    """The host cancelled the ``call_async`` awaiting ``task``: cancel the guest task (``task.cancel``).
+
+    The guest sees the cancellation at once if it waits cancellably, and the
+    threads that then become ready run to their next wait, so a guest that
+    handles it resolves the task before this returns; one that ignores it
+    is left to finish (or wait) as it will, as when wasmtime drops the future
+    of a call.  A trap meanwhile poisons the store, as always.
+    """
+    if box or scheduler.poisoned:
+        return
+    task.request_cancellation(None)
+    try:
+        while not box:
+            thread = scheduler.next_ready()
+            if thread is None:
+                return
+            scheduler.resume(thread)
+    except BaseException:
+        scheduler.poisoned = True
+        raise
 
 
 # ------------------------------------------------------------------ lowered calls
@@ -234,12 +297,19 @@ def async_lower_import(state: Any, trampoline: p.LowerImport, host: Callable[...
     return make_host_func(store, tuple(core_type.params), tuple(core_type.results), call, with_context=True)
 
 
-def concurrent_import(state: Any, trampoline: p.LowerImport, host: Callable[..., Any]) -> wasmtime.Func:
-    """A lowered host function that may answer later (it returns a ``HostPending``).
+def concurrent_import(
+    state: Any, trampoline: p.LowerImport, host: Callable[..., Any], coroutine: bool = False
+) -> wasmtime.Func:
+    """A lowered host function that may answer later.
 
-    Every call is a ``canon_lower`` whose callee is the host: an async lower
-    returns STARTED and a subtask while the result is pending; a sync lower
-    blocks the calling thread until it arrives.
+    It returns a ``HostPending`` (the conformance host's "answer later"), or
+    it is an ``async def`` (``coroutine``) whose coroutine runs on the asyncio
+    loop (``concurrent.aio``).  An async lower is a ``canon_lower`` whose
+    callee is the host: it returns STARTED and a subtask while the result is
+    pending, and ``subtask.cancel`` cancels the coroutine.  A sync lower blocks
+    the calling thread until the result arrives; for a coroutine it does so
+    whatever the task's type (the core code is suspended, as wasmtime does
+    for a host function defined with ``func_wrap_async``).
     """
     caller_def = state.plan.options[trampoline.options]
     is_async = caller_def.is_async
@@ -253,6 +323,17 @@ def concurrent_import(state: Any, trampoline: p.LowerImport, host: Callable[...,
     scheduler = caller_inst.scheduler
     store = state.store
     scoped = func_has_handles(trampoline.type)
+    import_name = state.plan.imports[trampoline.func.import_index][0]
+    name = "#".join((import_name, *trampoline.func.path))
+
+    def outcome_of(args: Any) -> Any:
+        """Call the host; a coroutine becomes a ``HostPending`` fed by the loop."""
+        outcome = host(store, *args)
+        if not coroutine or not inspect.isawaitable(outcome):
+            return outcome
+        pending = HostPending()
+        pending.on_cancel = start_host_coroutine(scheduler, outcome, pending.resolve, name)
+        return pending
 
     def call(*flat: Any) -> Any:
         if not flags.may_leave:
@@ -263,10 +344,11 @@ def concurrent_import(state: Any, trampoline: p.LowerImport, host: Callable[...,
         scope = CallScope() if scoped else None
 
         lift_params, lower_results = _caller_side(compiled, cx, flags, flat, scope)
+        if coroutine and not is_async:
+            return (yield from _wait_for_host(thread, outcome_of(lift_params()), lower_results, scope))
 
         def start(on_start: Any, on_resolve: Any, caller: Any) -> Any:
-            args = on_start()
-            outcome = host(store, *args)
+            outcome = outcome_of(on_start())
 
             def finish(value: Any) -> None:
                 if scope is not None:
@@ -288,3 +370,15 @@ def concurrent_import(state: Any, trampoline: p.LowerImport, host: Callable[...,
         return (yield from canon_lower(thread, start, is_async, lift_params, lower_results, caller_inst))
 
     return _lowered(state, core_type, call, is_async)
+
+
+def _wait_for_host(thread: Any, outcome: Any, lower_results: Callable[[Any], Any], scope: Any) -> Any:
+    """A sync lower of a host coroutine: block ``thread`` (not cancellable) until it returns."""
+    if isinstance(outcome, HostPending):
+        if not outcome.done:
+            thread.start_waiting(lambda: outcome.done)
+            yield from thread.block(False)
+        outcome = outcome.value
+    if scope is not None:
+        scope.exit_host_call()
+    return tuple(lower_results(outcome))

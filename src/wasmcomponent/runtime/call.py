@@ -145,7 +145,7 @@ class RuntimeOptions:
         self.realloc: Optional[Callable[[int, int, int, int], int]] = None
         if options.realloc is not None:
             self.realloc = RawFunc(store, state.core_def(options.realloc)).call
-            if state.plan.uses_async:
+            if state.uses_async:
                 from .builtin_calls import in_fresh_context
 
                 self.realloc = in_fresh_context(state, self.realloc)

@@ -122,6 +122,33 @@ class Func:
             )
         return self._invoke(store, params)
 
+    async def call_async(self, store: wasmtime.Storelike, *params: Any) -> Any:
+        """Calls the function from asyncio; awaits its result.
+
+        The call runs on the store's scheduler and gives the event loop a
+        turn whenever every guest thread waits on the host (an ``async def``
+        host function, a stream the host feeds), so other coroutines, and
+        other ``call_async`` of the same store, go on meanwhile.  Concurrent
+        calls of an async export run as separate tasks, as the Component Model
+        allows.  Cancelling the awaiting task cancels the guest task
+        (``task.cancel``); a trap raises ``ComponentTrap`` and poisons the
+        store, as a synchronous call does.  A function that cannot wait
+        (a component without async) simply runs.
+
+        Example::
+
+            async def main():
+                results = await asyncio.gather(*(fetch.call_async(store, url) for url in urls))
+        """
+        if len(params) != self._param_count:
+            raise TypeError(
+                f"wrong number of parameters provided: given {len(params)}, expected {self._param_count}"
+            )
+        run_async = getattr(self._invoke, "run_async", None)
+        if run_async is None:
+            return self(store, *params)
+        return await run_async(store, params)
+
     def typed(self, store: wasmtime.Storelike, params: Sequence[Any] = (), result: Any = None) -> TypedFunc:
         """This function with declared Python types, checked once (see :mod:`.typed`).
 
@@ -194,7 +221,7 @@ def _typed_class(base: type[Func]) -> type[TypedFunc]:
 def make_func(state: Any, item: p.ExportFunc) -> Func:
     """The ``Func`` for an exported function of the instance ``state``."""
     target = item.func
-    if isinstance(target, p.LiftedFunc) and state.plan.uses_async:
+    if isinstance(target, p.LiftedFunc) and state.uses_async:
         from .async_calls import async_export
 
         return Func._new(async_export(state, item), item.type, state)

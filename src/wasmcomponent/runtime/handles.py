@@ -31,6 +31,7 @@ arrives as the bare rep (spec ``lower_borrow``).
 
 from __future__ import annotations
 
+import inspect
 from functools import cache
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
@@ -39,7 +40,15 @@ import wasmtime
 from .._engine import RawFunc, make_host_func, store_state
 from ..abi.context import CanonicalOptions, GuestMemoryLike, LiftLowerContext, Realloc
 from ..concurrent.builtins import ErrorContext
-from ..concurrent.host import FutureReader, StreamReader, host_future, host_stream, is_iterable
+from ..concurrent.host import (
+    FutureReader,
+    StreamReader,
+    host_future,
+    host_future_async,
+    host_stream,
+    host_stream_async,
+    is_iterable,
+)
 from ..concurrent.scheduler import scheduler_of
 from ..concurrent.streams import SharedFuture, SharedStream, lift_end, lower_end
 from ..errors import ComponentError, ComponentTrap, LinkError, UnsupportedError
@@ -635,9 +644,14 @@ class HandleContext(LiftLowerContext):
         if isinstance(value, StreamReader):
             value = value._take()
         elif not isinstance(value, SharedStream):
-            if not is_iterable(value):
-                raise TypeError(f"expected a stream (an iterable or a StreamReader), got {type(value).__name__}")
-            value = host_stream(t.payload, value)
+            if hasattr(value, "__aiter__"):
+                value = host_stream_async(t.payload, value, scheduler_of(self.handles.store))
+            elif is_iterable(value):
+                value = host_stream(t.payload, value)
+            else:
+                raise TypeError(
+                    f"expected a stream (an iterable, an async iterable or a StreamReader), got {type(value).__name__}"
+                )
         return lower_end(self.table, value, True)
 
     def lift_future(self, t: model.FutureType, index: int) -> Any:
@@ -650,7 +664,10 @@ class HandleContext(LiftLowerContext):
         if isinstance(value, FutureReader):
             value = value._take()
         elif not isinstance(value, SharedFuture):
-            value = host_future(t.payload, value)
+            if inspect.isawaitable(value):
+                value = host_future_async(t.payload, value, scheduler_of(self.handles.store))
+            else:
+                value = host_future(t.payload, value)
         return lower_end(self.table, value, False)
 
     def lift_error_context(self, index: int) -> Any:

@@ -24,7 +24,7 @@ from ..types import model
 from .call import RuntimeOptions
 from .component import Component, ExportIndex, lookup_export
 from .handles import RuntimeResource, create_handles, define_resource
-from .linker import Definition, InstanceDefinition, ModuleDefinition, PreparedLink
+from .linker import Definition, FuncDefinition, InstanceDefinition, ModuleDefinition, PreparedLink
 from .trampolines import create_trampoline
 
 if TYPE_CHECKING:
@@ -66,6 +66,35 @@ class InstanceState:
         # Resource types and handle tables; owned by ``runtime.handles``.
         self.resources: dict[object, object] = {}
         self.handles: Any = create_handles(self)
+        # Component instances that lower an ``async def`` host function
+        # synchronously: their core code must be able to stop mid-call.
+        self.coroutine_callers: frozenset[int] = self._coroutine_callers()
+        # Whether calls run through the async runtime (``async_calls``): the
+        # component uses async, or imports an ``async def`` host function.
+        self.uses_async: bool = self.plan.uses_async or bool(self._lowers_coroutines())
+
+    def _lowers_coroutines(self) -> list[p.LowerImport]:
+        """The lowered imports that the linker defines with an ``async def`` (once per ``PreparedLink``)."""
+        if self.prepared.coroutine_lowers is not None:
+            return self.prepared.coroutine_lowers
+        found = []
+        for t in self.plan.trampolines:
+            if isinstance(t, p.LowerImport):
+                try:
+                    definition = self.host_item(t.func)
+                except LinkError:
+                    continue  # reported when the trampoline is made
+                if isinstance(definition, FuncDefinition) and definition.coroutine:
+                    found.append(t)
+        self.prepared.coroutine_lowers = found
+        return found
+
+    def _coroutine_callers(self) -> frozenset[int]:
+        return frozenset(
+            self.plan.options[t.options].component_instance
+            for t in self._lowers_coroutines()
+            if not self.plan.options[t.options].is_async
+        )
 
     # ------------------------------------------------------------ resolution
 

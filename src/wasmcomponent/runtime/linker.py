@@ -18,6 +18,8 @@ The locking rules are wasmtime-py's: while a ``LinkerInstance`` obtained from
 
 from __future__ import annotations
 
+import functools
+import inspect
 import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
@@ -34,6 +36,13 @@ if TYPE_CHECKING:
     from .resources import ResourceType
 
 UserFunc = Callable[..., Optional[Any]]
+
+
+def _is_coroutine_function(func: Any) -> bool:
+    """Whether calling ``func`` gives a coroutine (an ``async def``, also behind ``functools.partial``)."""
+    while isinstance(func, functools.partial):
+        func = func.func
+    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(getattr(func, "__call__", None))
 ResourceDtor = Callable[[wasmtime.StoreContext, int], None]
 
 
@@ -51,6 +60,9 @@ class FuncDefinition:
     # The function may answer later: it returns a ``concurrent.host.HostPending``
     # (wasmtime's ``func_wrap_concurrent``); calls go through ``canon_lower``.
     concurrent: bool = False
+    # An ``async def``: each call's coroutine runs on the asyncio loop of the
+    # ``call_async`` that drives the store (``concurrent.aio``).
+    coroutine: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,12 +100,15 @@ class PreparedLink:
     while the linker's definitions are unchanged (``generation``).
     """
 
-    __slots__ = ("generation", "imports", "recipes")
+    __slots__ = ("generation", "imports", "recipes", "coroutine_lowers")
 
     def __init__(self, generation: int, imports: list[Definition], trampolines: int) -> None:
         self.generation = generation
         self.imports = imports
         self.recipes: list[Any] = [None] * trampolines
+        # The plan's lowered imports defined by an ``async def`` (filled by the
+        # first instantiation, ``runtime.instance``).
+        self.coroutine_lowers: Optional[list[Any]] = None
 
 
 def describe(definition: Definition) -> str:
@@ -213,6 +228,15 @@ class Linker:
         if not isinstance(component, Component):
             raise TypeError("expected a Component")
         return instantiate(store, component, self._prepare(component))
+
+    async def instantiate_async(self, store: wasmtime.Storelike, component: Component) -> Instance:
+        """``instantiate``, awaitable (the name wasmtime-py's async branch used).
+
+        Instantiation runs no guest task that could wait, so it completes at
+        once; the coroutine form lets async code written for wasmtime run
+        unchanged.
+        """
+        return self.instantiate(store, component)
 
     def _prepare(self, component: Component) -> PreparedLink:
         """The cached ``PreparedLink`` of ``component`` (type-checked again after any definition change)."""
@@ -414,11 +438,30 @@ class LinkerInstance:
         self._insert(name, ResourceDefinition(ResourceType._from_identity(ty._identity), dtor))
 
     def add_func(self, name: str, func: UserFunc) -> None:
-        """Defines the host function ``func(store, *args)`` under ``name``."""
+        """Defines the host function ``func(store, *args)`` under ``name``.
+
+        ``func`` may be an ``async def``: while its coroutine runs, the
+        calling guest task waits (other tasks go on), so it can only be
+        called under ``await export.call_async(store, ...)``.  It satisfies
+        an ``async func`` import, and a sync import too (the guest's core
+        code is then suspended on a fiber until the coroutine returns).
+        A plain function satisfies either kind of import and returns at once.
+
+        Example::
+
+            async def sleep_ms(store, ms):
+                await asyncio.sleep(ms / 1000)
+
+            linker.root().add_func("sleep-ms", sleep_ms)
+        """
         self._assert_open()
         if not callable(func):
             raise TypeError("expected a callable")
-        self._insert(name, FuncDefinition(func))
+        self._insert(name, FuncDefinition(func, coroutine=_is_coroutine_function(func)))
+
+    def add_func_async(self, name: str, func: UserFunc) -> None:
+        """``add_func`` under the name wasmtime-py's async branch used; ``func`` is usually an ``async def``."""
+        self.add_func(name, func)
 
     def _add_func_concurrent(self, name: str, func: UserFunc) -> None:
         """``add_func`` of a function that may return a ``HostPending`` (answer later); internal."""

@@ -50,7 +50,7 @@ def unknown_import_trap(name: str) -> ComponentTrap:
 def create_trampoline(state: Any, index: int) -> wasmtime.Func:
     """Create the core function for ``Plan.trampolines[index]`` in ``state``'s store."""
     trampoline = state.plan.trampolines[index]
-    if state.plan.uses_async:
+    if state.uses_async:
         found = _async_trampoline(state, trampoline)
         if found is not None:
             return found
@@ -77,8 +77,8 @@ def _async_trampoline(state: Any, trampoline: Any) -> Optional[wasmtime.Func]:
     if isinstance(trampoline, p.LowerImport):
         definition = state.host_item(trampoline.func)
         if isinstance(definition, FuncDefinition):
-            if definition.concurrent:
-                return concurrent_import(state, trampoline, definition.func)
+            if definition.concurrent or definition.coroutine:
+                return concurrent_import(state, trampoline, definition.func, definition.coroutine)
             if state.plan.options[trampoline.options].is_async:
                 return async_lower_import(state, trampoline, definition.func)
     return None
