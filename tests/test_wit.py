@@ -510,9 +510,9 @@ def test_unprintable_components_raise_unsupported_error() -> None:
 # ---------------------------------------------------------------- hostile input
 
 
-def _docs_component(payload: bytes) -> bytes:
+def _docs_component(payload: bytes, wat: str = '(component (import "f" (func)))') -> bytes:
     """A small component carrying ``payload`` as its package-docs section."""
-    data = bytes(wat_to_wasm('(component (import "f" (func)))'))
+    data = bytes(wat_to_wasm(wat))
     name = b"package-docs"
     body = bytes([len(name)]) + name + payload
     return data + b"\x00" + _leb(len(body)) + body
@@ -533,6 +533,28 @@ def test_package_docs_reach_the_component_world() -> None:
     text = print_wit(_docs_component(doc))
     assert text == ("package root:component;\n\n/// The world.\nworld root {\n"
                     "  /// Call it.\n  @unstable(feature = x)\n  import f: func();\n}\n")
+
+
+@needs_wasm_tools
+def test_package_docs_of_a_component_as_wasm_tools_prints_them(tmp_path: Path) -> None:
+    """Line breaks, gates and inline interfaces as wasm-tools handles them (Rust's `lines()`)."""
+    wat = """(component
+      (type $e (enum "a" "b"))
+      (import "x" (instance (export "e" (type (eq $e))) (export "f" (func))))
+      (import "g" (func))
+      (import "h" (func))
+    )"""
+    doc = (b'\x01{"docs":"pkg","worlds":{"root":{"docs":"one\\r\\ntwo\\u000cthree\\n\\nfour\\n",'
+           b'"stability":{"stable":{"since":"1.2.3","deprecated":"2.0.0"}},'
+           b'"interfaces":{"x":{"docs":"inline","stability":{"unstable":{"feature":"ff"}},'
+           b'"types":{"e":{"docs":"an enum","items":{"b":"bee"}}},"funcs":{"f":"old-style docs"}}},'
+           b'"funcs":{"g":{"docs":""},"h":null}}}}')
+    data = _docs_component(doc, wat)
+    path = tmp_path / "docs.wasm"
+    path.write_bytes(data)
+    text = print_wit(data)
+    assert text == expected_wit(path)
+    assert "/// one\n/// two\x0cthree\n///\n/// four\n@since(version = 1.2.3)\n@deprecated(version = 2.0.0)\n" in text
 
 
 @pytest.mark.parametrize("payload, message", [

@@ -67,6 +67,18 @@ def escape(name: str) -> str:
     return f"%{name}" if name in KEYWORDS else name
 
 
+def _lines(text: str) -> list[str]:
+    """Rust's ``str::lines``: split at ``\\n`` (dropping a ``\\r`` before it), no empty last line.
+
+    >>> _lines("a\\r\\nb\\x0cc\\n")
+    ['a', 'b\\x0cc']
+    """
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
 class _TooLong(Exception):
     pass
 
@@ -512,7 +524,7 @@ class _Printer:
 
     def docs(self, docs: Optional[str]) -> None:
         if self.emit_docs and docs is not None:
-            for line in docs.splitlines():
+            for line in _lines(docs):
                 self.out.doc(line)
 
     def stability(self, gate: w.Stability) -> None:
