@@ -42,7 +42,10 @@ def _is_coroutine_function(func: Any) -> bool:
     """Whether calling ``func`` gives a coroutine (an ``async def``, also behind ``functools.partial``)."""
     while isinstance(func, functools.partial):
         func = func.func
-    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(getattr(func, "__call__", None))
+    # An object whose ``__call__`` is an ``async def`` counts too.
+    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(type(func).__call__)
+
+
 ResourceDtor = Callable[[wasmtime.StoreContext, int], None]
 
 
