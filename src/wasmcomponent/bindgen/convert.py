@@ -307,8 +307,12 @@ class Converter:
         if isinstance(ty, model.FlagsType):
             bits = ", ".join(f"{wit!r}: {1 << i}" for i, wit in enumerate(ty.names))
             names = _tuple(f"({1 << i}, {wit!r})" for i, wit in enumerate(ty.names))
-            tables = (f"_bits_{named.py_name}: dict[str, int] = {{{bits}}}\n"
-                      f"_names_{named.py_name}: tuple[tuple[int, str], ...] = {names}\n\n\n")
+            n = named.py_name
+            tables = (f"_bits_{n}: dict[str, int] = {{{bits}}}\n"
+                      f"_names_{n}: tuple[tuple[int, str], ...] = {names}\n"
+                      "# Converted values, kept (up to _rt.CACHE_LIMIT): building a Flag is slow.\n"
+                      f"_flags_{n}: dict[int, {n}] = {{}}\n"
+                      f"_sets_{n}: dict[{n}, frozenset[str]] = {{}}\n\n\n")
             return tables + self._helper_source("py", ty, f"_from_wit_{named.py_name}") + "\n\n" + \
                 self._helper_source("wit", ty, f"_to_wit_{named.py_name}")
         return (self._helper_source("py", ty, f"_from_wit_{named.py_name}")
@@ -327,7 +331,12 @@ class Converter:
                 "bits = 0",
                 "for n in v:",
                 f"    bits |= _bits_{named.py_name}[n]",
-                f"return {named.py_name}(bits)",
+                f"m = _flags_{named.py_name}.get(bits)",
+                "if m is None:",
+                f"    m = {named.py_name}(bits)",
+                f"    if len(_flags_{named.py_name}) < _rt.CACHE_LIMIT:",
+                f"        _flags_{named.py_name}[bits] = m",
+                "return m",
             ]
         if isinstance(ty, model.VariantType) and named is not None:
             classes = named.members
@@ -384,8 +393,12 @@ class Converter:
     def _case_test(payload: Optional[model.ValType]) -> str:
         if payload is None:
             return "v is None"
-        names = sorted(n for n in (_class_expr(c) for c in python_classes(payload)) if n is not None)
-        return f"isinstance(v, ({', '.join(names)},))"
+        classes = python_classes(payload)
+        names = sorted(n for n in (_class_expr(c) for c in classes) if n is not None)
+        if any(c.__name__.startswith("Resource") for c in classes):
+            return f"isinstance(v, ({', '.join(names)},))"
+        # The runtime lifts to these exact classes.
+        return f"v.__class__ is {names[0]}" if len(names) == 1 else f"v.__class__ in ({', '.join(names)})"
 
     def wit_body(self, ty: model.ValType) -> list[str]:
         named = self.named(ty)
@@ -397,17 +410,23 @@ class Converter:
             return [f"return _wc.Record(**{{{', '.join(f'{wit!r}: {value}' for wit, value in pairs)}}})"]
         if isinstance(ty, model.FlagsType) and named is not None:
             return [
-                "bits = v.value",
-                f"return {{n for b, n in _names_{named.py_name} if bits & b}}",
+                f"s = _sets_{named.py_name}.get(v)",
+                "if s is None:",
+                "    bits = v._value_",
+                f"    s = frozenset([n for b, n in _names_{named.py_name} if bits & b])",
+                f"    if len(_sets_{named.py_name}) < _rt.CACHE_LIMIT and v.__class__ is {named.py_name}:",
+                f"        _sets_{named.py_name}[v] = s",
+                "return s",
             ]
         if isinstance(ty, model.VariantType) and named is not None:
             tagged = is_tagged(ty)
             lines = []
             for (wit, payload), cls in zip(ty.variant_cases, named.members, strict=True):
                 value = self.wit_payload(payload, "v.value") if payload is not None else "None"
-                lines += [f"if isinstance(v, {cls}):",
+                lines += [f"if c is {cls}:",
                           f"    return _wc.Variant({wit!r}, {value})" if tagged else f"    return {value}"]
-            return [*lines, f"raise _rt.not_a_case({named.py_name!r}, v)"]
+            # The exact classes: a lifted value's case is its class (subclasses are refused).
+            return ["c = v.__class__", *lines, f"raise _rt.not_a_case({named.py_name!r}, v)"]
         if isinstance(ty, model.ListType):
             return [f"return [{c(ty.element, 'e')} for e in v]"]
         if isinstance(ty, model.TupleType):
@@ -428,9 +447,9 @@ class Converter:
             lines = []
             for cls, (wit, payload) in zip(("_rt.Ok", "_rt.Err"), ty.cases(), strict=True):
                 value = self.wit_payload(payload, "v.value") if payload is not None else "None"
-                lines += [f"if isinstance(v, {cls}):",
+                lines += [f"if c is {cls}:",
                           f"    return _wc.Variant({wit!r}, {value})" if tagged else f"    return {value}"]
-            return [*lines, "raise _rt.not_a_case('Result', v)"]
+            return ["c = v.__class__", *lines, "raise _rt.not_a_case('Result', v)"]
         if isinstance(ty, (model.OwnType, model.BorrowType)):
             return ["return v._handle"]
         return ["return v"]

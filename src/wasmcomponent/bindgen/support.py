@@ -28,7 +28,7 @@ from ..runtime.component import ExportIndex
 from ..runtime.func import Func
 from ..runtime.instance import Instance
 
-__all__ = ["Some", "Ok", "Err", "Result", "CONVERSION_ERRORS", "wrong_value", "not_a_case",
+__all__ = ["Some", "Ok", "Err", "Result", "CONVERSION_ERRORS", "CACHE_LIMIT", "wrong_value", "not_a_case",
            "export_instance", "export_func", "close_bindings"]
 
 S = TypeVar("S")
@@ -62,6 +62,9 @@ Result = Union[Ok[T], Err[E]]
 # What a value of the wrong shape makes generated conversions raise (a missing attribute,
 # a missing enum member, an unhashable key, a short tuple), reported as one TypeError.
 CONVERSION_ERRORS = (AttributeError, KeyError, TypeError, IndexError)
+
+# How many converted flags values a generated module keeps per flags type.
+CACHE_LIMIT = 4096
 
 
 def wrong_value(function: str, parameter: str, expected: str, value: object) -> TypeError:
