@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT / "tests"))
 import bench as BB  # noqa: E402 - shared timing and formatting
-import bench_components as B  # noqa: E402
+
 import components as C  # noqa: E402 - the tests' component builders
 
 Thunk = Callable[[], Any]
