@@ -185,10 +185,12 @@ def test_stream_reader_async_for_and_close(engine: wasmtime.Engine) -> None:
     store, instance = _instance(engine, PRODUCER)
     reader = instance.get_func(store, "bytes")(store, 10)  # type: ignore[attr-defined]
 
-    async def collect() -> list[int]:
-        return [x async for x in reader]
+    async def collect() -> list[bytes]:
+        return [chunk async for chunk in reader]  # a stream<u8> iterates by bytes chunks
 
-    assert asyncio.run(collect()) == list(range(10))
+    chunks = asyncio.run(collect())
+    assert all(isinstance(chunk, bytes) for chunk in chunks)
+    assert b"".join(chunks) == bytes(range(10))
     reader.close()
     with pytest.raises(ValueError):
         asyncio.run(reader.read(1))

@@ -15,7 +15,7 @@ import pytest
 import wasmtime
 
 from asyncio_guests import SLEEPER, SYNC_SLEEPER
-from wasmcomponent import Component, ComponentTrap, Linker
+from wasmcomponent import Component, ComponentTrap, Linker, StreamReader
 
 BIG = 1000  # what the host's sleep returns
 
@@ -249,3 +249,36 @@ def test_a_guest_waiting_on_nothing_is_a_deadlock_not_a_hang() -> None:
     stuck = Linker(engine).instantiate(store, Component(engine, DEADLOCK)).get_func(store, "stuck")
     with pytest.raises(ComponentTrap, match="deadlock detected: event loop cannot make further progress"):
         run(stuck.call_async(store))
+
+
+# ------------------------------------------------------------------ host streams
+
+
+def test_an_async_iterable_is_pulled_only_as_the_reader_reads() -> None:
+    """The host's async generator runs at most one chunk ahead of the reader."""
+    from wasmcomponent.concurrent.host import host_stream_async
+    from wasmcomponent.concurrent.scheduler import scheduler_of
+    from wasmcomponent.types import model
+
+    store = wasmtime.Store(wasmtime.Engine())
+    scheduler = scheduler_of(store)
+    produced: list[int] = []
+    lookahead: list[int] = []
+
+    async def producer() -> Any:
+        for i in range(30):
+            produced.append(i)
+            yield bytes([i]) * 100
+
+    async def main() -> bytes:
+        reader: StreamReader[int] = StreamReader(host_stream_async(model.U8, producer(), scheduler), scheduler)
+        data = b""
+        while True:
+            chunk = await reader.read(100)
+            if not chunk:
+                return data
+            data += chunk
+            lookahead.append(len(produced) - len(data) // 100)
+
+    assert run(main()) == b"".join(bytes([i]) * 100 for i in range(30))
+    assert max(lookahead) <= 1

@@ -4,19 +4,19 @@ A ``stream<T>`` or ``future<T>`` that a component gives to the host (an
 export's result) arrives as a :class:`StreamReader` or :class:`FutureReader`.
 The host reads with ``await reader.read(n)`` (a ``list``, or ``bytes`` for
 ``stream<u8>``; an empty result means the writer dropped its end),
-``async for item in reader`` or ``await future``; ``close()`` drops the
-readable end.  Waiting runs the store's scheduler until the guest's writer
-has copied something (or traps with wasmtime's deadlock message when
-nothing can run): the coroutine does not give the event loop a turn yet,
-so it can be driven with ``asyncio.run`` from plain synchronous code.
+``async for item in reader`` (``bytes`` chunks for ``stream<u8>``, as jco's
+byte streams give ``Uint8Array`` chunks) or ``await future``; ``close()``
+drops the readable end.  Waiting is asynchronous: the store's driver runs the
+guest's writer, and the event loop runs other tasks while nothing is ready
+(``concurrent.aio``).  ``read_now``/``get`` are the synchronous forms.
 
 Where a component expects a stream, the host may pass ``bytes``,
-``bytearray`` or ``memoryview`` (``stream<u8>``), any iterable, or a
-``StreamReader`` it holds; where it expects a future, a plain value.  The
-host side is a :class:`HostSource`: a writer that is always pending, whose
-elements are taken from the iterable only as the guest reads them, one
-chunk at a time, so a slow reader never makes the host buffer the whole
-iterable.
+``bytearray`` or ``memoryview`` (``stream<u8>``), any iterable or async
+iterable, or a ``StreamReader`` it holds; where it expects a future, a
+plain value or an awaitable.  The host side is a :class:`HostSource`: a
+writer whose elements are taken from the iterable only as the guest reads
+them, one chunk at a time (one item at a time from an async iterable), so a
+slow reader never makes the host buffer the whole iterable.
 
 Example (a component exporting ``count: async func(n: u32) -> stream<u32>``)::
 
@@ -385,8 +385,11 @@ class StreamReader(Generic[T]):
             chunk = await self.read(CHUNK)
             if not chunk:
                 return
-            for item in chunk:
-                yield item
+            if self._as_bytes:
+                yield chunk  # a byte stream iterates by chunks, as jco's and asyncio's byte streams do
+            else:
+                for item in chunk:
+                    yield item
 
     def close(self) -> None:
         """Drop the readable end (the writer sees DROPPED)."""
