@@ -43,7 +43,7 @@ Example::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING, Iterator, Optional, Union
 
 from ..binary import ast
 from ..binary.decoder import decode_component
@@ -537,33 +537,33 @@ class _Decoder:
         order: list[int] = []
         placed: set[int] = set()
 
-        def deps(i: int) -> list[int]:
-            out = []
+        def deps(i: int) -> Iterator[int]:
+            """The packages whose interfaces package ``i`` uses a type from (each once)."""
+            seen: set[int] = set()
             for iface in packages[i].interfaces.values():
                 for typedef in iface.types.values():
                     source = typedef.used_from()
                     target = self.iface_package.get(id(source)) if source is not None else None
-                    if target is not None and index[id(target)] != i:
-                        out.append(index[id(target)])
-            return out
+                    if target is not None and index[id(target)] not in seen and index[id(target)] != i:
+                        seen.add(index[id(target)])
+                        yield index[id(target)]
 
-        # Iterative depth-first post-order (package graphs come from the input: no recursion limit).
+        # Iterative depth-first post-order (package graphs come from the input: no recursion limit),
+        # each edge followed once.
         for start in range(len(packages)):
             if start in placed:
                 continue
-            stack: list[tuple[int, list[int]]] = [(start, deps(start))]
+            stack: list[tuple[int, Iterator[int]]] = [(start, deps(start))]
             visiting = {start}
             while stack:
                 node, pending = stack[-1]
                 nxt = next((d for d in pending if d not in placed and d not in visiting), None)
                 if nxt is not None:
-                    pending.remove(nxt)
                     visiting.add(nxt)
                     stack.append((nxt, deps(nxt)))
                     continue
                 stack.pop()
                 visiting.discard(node)
-                if node not in placed:
-                    placed.add(node)
-                    order.append(node)
+                placed.add(node)
+                order.append(node)
         return [packages[i] for i in order]
