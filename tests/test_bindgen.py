@@ -397,3 +397,37 @@ def test_command_line(tmp_path: Path, generated: tuple[Path, Component]) -> None
     proc = subprocess.run([sys.executable, "-m", "wasmcomponent.bindgen", str(bad), "--out", str(out)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+
+
+def _with_package_docs(wat: str, payload: bytes) -> bytes:
+    """``wat`` as a binary with ``payload`` as its package-docs section (as tests/test_wit.py builds it)."""
+    data = bytes(wasmtime.wat2wasm(wat))
+    name = b"package-docs"
+    body = bytes([len(name)]) + name + payload
+    size, out = len(body), bytearray()
+    while True:
+        byte, size = size & 0x7F, size >> 7
+        out.append(byte | (0x80 if size else 0))
+        if not size:
+            break
+    return data + b"\x00" + bytes(out) + body
+
+
+def test_docs_cannot_inject_code(engine: wasmtime.Engine) -> None:
+    import ast
+    import json
+
+    evil = '\'\'\' """ \\\n"); import os; os.system("echo pwned") #\n\x00 \u2028'
+    doc = b"\x01" + json.dumps({"worlds": {"root": {"docs": evil, "funcs": {"f": {"docs": evil}}}}}).encode()
+    component = Component(engine, _with_package_docs('(component (import "f" (func)))', doc))
+    source = generate(component, "evil")["evil/__init__.py"]
+    tree = ast.parse(source)
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+                for alias in node.names}
+    assert "os" not in imported and not any(isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "system"
+                                            for n in ast.walk(tree))
+    protocol = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "RootImports")
+    method = next(n for n in protocol.body if isinstance(n, ast.FunctionDef) and n.name == "f")
+    assert ast.get_docstring(method, clean=False) == evil + "\n\nImplements `f`."
+    world = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Root")
+    assert (ast.get_docstring(world, clean=False) or "").startswith(evil)

@@ -37,9 +37,10 @@ from typing import Optional
 from ..reflection import model_component_type
 from ..runtime.component import Component
 from .command import add_arguments, main
+from .docs import collect_docs
 from .emit import package_sources
 from .names import snake
-from .world import build_world
+from .world import attach_docs, build_world
 
 __all__ = ["generate", "add_arguments", "main"]
 
@@ -52,5 +53,6 @@ def generate(component: Component, name: Optional[str] = None, world_name: str =
     """
     ty = model_component_type(component.type, component._engine)
     world = build_world(ty, world_name)
+    attach_docs(world, collect_docs(component))
     package = snake(name) if name is not None else snake(world_name)
     return package_sources(world, package)

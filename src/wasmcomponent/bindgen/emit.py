@@ -95,8 +95,9 @@ def _type_definition(conv: Converter, named: NamedType) -> str:
         return f"class {named.py_name}(_enum.Flag):\n{doc}{members}"
     assert isinstance(ty, model.VariantType)
     parts = []
-    for cls, (wit, payload) in zip(named.members, ty.variant_cases, strict=True):
-        case_doc = repr(f"The `{wit}` case of `{named.wit_name}`.")
+    case_docs = named.case_docs or [None] * len(named.members)
+    for cls, (wit, payload), docs in zip(named.members, ty.variant_cases, case_docs, strict=True):
+        case_doc = repr(_with_docs(docs, f"The `{wit}` case of `{named.wit_name}`."))
         field = f"    value: {conv.annotation(payload)}\n" if payload is not None else ""
         parts.append(f"@_dataclasses.dataclass\nclass {cls}:\n    {case_doc}\n{field}")
     parts.append(f"{named.py_name} = {' | '.join(named.members)}\n")
@@ -105,7 +106,12 @@ def _type_definition(conv: Converter, named: NamedType) -> str:
 
 def _describe(named: NamedType) -> str:
     kind = type(named.ty).__name__.removesuffix("Type").lower()
-    return f"The {kind} `{named.wit_name}` of `{named.home.key}`."
+    return _with_docs(named.docs, f"The {kind} `{named.wit_name}` of `{named.home.key}`.")
+
+
+def _with_docs(docs: Optional[str], text: str) -> str:
+    """The component's docs (untrusted: written only through ``repr``) above our own line."""
+    return f"{docs}\n\n{text}" if docs else text
 
 
 # ------------------------------------------------------------------ calls into the instance
@@ -129,6 +135,8 @@ def _call_lines(conv: Converter, fn: Function, holder: str, ctx: str, first: Opt
         ]
         args.append(f"_a{i}")
     call = f"{holder}.{fn.attr}({', '.join([f'{holder}._store', *args])})"
+    if fn.ty.is_async:
+        call = f"await _rt.call_async({', '.join([f'{holder}.{fn.attr}', f'{holder}._store', *args])})"
     result = fn.ty.result
     if fn.kind == "constructor":
         lines.append(f"self._handle = {call}")
@@ -177,8 +185,8 @@ def _docstring(fn: Function, indent: str) -> str:
     if isinstance(fn.ty.result, model.ResultType):
         text += " Raises `Err` with the error value of its `result`."
     if fn.ty.is_async:
-        text += " An `async func`: the call runs the store's scheduler until the task returns."
-    return f"{indent}{text!r}\n"
+        text += " An `async func`: awaiting it runs the call (`Func.call_async` where the runtime has it)."
+    return f"{indent}{_with_docs(fn.docs, text)!r}\n"
 
 
 def _method(conv: Converter, fn: Function, head: list[str], holder: str, ctx: str,
@@ -198,7 +206,7 @@ def _export_module(world: World, iface: Interface) -> str:
     for resource in iface.resources:
         body.append(_resource_class(conv, iface, resource))
     body.append(_interface_class(conv, iface))
-    return _assemble(f"Bindings of the exported interface `{iface.key}`.", conv, body, False)
+    return _assemble(_with_docs(iface.docs, f"Bindings of the exported interface `{iface.key}`."), conv, body, False)
 
 
 def _func_inits(fns: list[Function], holder: str, within: str) -> list[str]:
@@ -209,7 +217,7 @@ def _interface_class(conv: Converter, iface: Interface) -> str:
     fns = iface.functions + [m for r in iface.resources for m in ([r.constructor] if r.constructor else []) + r.methods]
     lines = [
         f"class {iface.class_name}:",
-        f"    {repr(f'The exported interface `{iface.key}` of an instance, as `world.{iface.attr}`.')}",
+        f"    {repr(_with_docs(iface.docs, f'The exported interface `{iface.key}` of an instance, as `world.{iface.attr}`.'))}",
         "",
         f"    def __init__(self, world: _typing.Any, store: {STORE}, instance: _wc.Instance) -> None:",
         "        self._world = world",
@@ -225,7 +233,7 @@ def _interface_class(conv: Converter, iface: Interface) -> str:
 
 def _resource_class(conv: Converter, iface: Interface, resource: Resource) -> str:
     cls = resource.py_name
-    doc = repr(f"The resource `{resource.wit_name}` of `{iface.key}`: close() or `with` drops it.")
+    doc = repr(_with_docs(resource.docs, f"The resource `{resource.wit_name}` of `{iface.key}`: close() or `with` drops it."))
     text = (
         f"class {cls}:\n    {doc}\n\n"
         f"    _iface: {iface.class_name}\n"
@@ -276,7 +284,8 @@ def _resource_class(conv: Converter, iface: Interface, resource: Resource) -> st
 def _import_module(world: World, iface: Interface) -> str:
     conv = Converter(world, iface)
     body = _type_definitions(conv, iface)
-    body.append(_protocol(conv, iface.class_name, f"The imported interface `{iface.key}`, implemented by the host.",
+    body.append(_protocol(conv, iface.class_name,
+                          _with_docs(iface.docs, f"The imported interface `{iface.key}`, implemented by the host."),
                           iface.functions, []))
     adder = [
         f"def _add_to_linker(root: _wc.LinkerInstance, host: {iface.class_name}) -> None:",
@@ -288,7 +297,7 @@ def _import_module(world: World, iface: Interface) -> str:
     if not iface.functions:
         adder.append("        pass")
     body.append("\n".join(adder) + "\n")
-    return _assemble(f"Bindings of the imported interface `{iface.key}`.", conv, body, False)
+    return _assemble(_with_docs(iface.docs, f"Bindings of the imported interface `{iface.key}`."), conv, body, False)
 
 
 def _protocol(conv: Converter, name: str, doc: str, fns: list[Function], attrs: list[str]) -> str:
@@ -298,7 +307,7 @@ def _protocol(conv: Converter, name: str, doc: str, fns: list[Function], attrs: 
     for fn in fns:
         sig = _signature(conv, fn, ["self"])
         note = " Raise `Err` for its error case." if conv.is_typed_result(fn.ty.result) else ""
-        text += f"\n    {sig}\n        {repr(f'Implements `{fn.wit_name}`.{note}')}\n        ...\n"
+        text += f"\n    {sig}\n        {repr(_with_docs(fn.docs, f'Implements `{fn.wit_name}`.{note}'))}\n        ...\n"
     return text
 
 
@@ -351,7 +360,7 @@ def _world_module(world: World, package: str) -> str:
         conv.ref(iface, iface.class_name)
     lines = [
         f"class {cls}:",
-        f"    {repr(f'The world `{world.wit_name}`: an instance with typed exports.')}",
+        f"    {repr(_with_docs(world.docs, f'The world `{world.wit_name}`: an instance with typed exports.'))}",
         "",
         f"    def __init__(self, store: {STORE}, instance: _wc.Instance) -> None:",
         "        self._store = store",

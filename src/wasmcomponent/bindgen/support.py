@@ -29,7 +29,7 @@ from ..runtime.func import Func
 from ..runtime.instance import Instance
 
 __all__ = ["Some", "Ok", "Err", "Result", "CONVERSION_ERRORS", "CACHE_LIMIT", "wrong_value", "not_a_case",
-           "export_instance", "export_func", "close_bindings"]
+           "export_instance", "export_func", "close_bindings", "call_async"]
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -96,6 +96,15 @@ def export_func(store: wasmtime.Storelike, instance: Instance, within: Optional[
     if func is None:
         raise LinkError(f"the instance does not export the function `{name}` the bindings expect")
     return func
+
+
+async def call_async(func: Any, store: wasmtime.Storelike, *args: Any) -> Any:
+    """``await func.call_async(store, *args)`` where the runtime has it, else the synchronous call
+    (which runs the store's scheduler until the task returns)."""
+    method = getattr(func, "call_async", None)
+    if method is None:
+        return func(store, *args)
+    return await method(store, *args)
 
 
 class _Closed:

@@ -29,9 +29,10 @@ from typing import Mapping, Optional, Union
 
 from ..errors import UnsupportedError
 from ..types import model
+from .docs import Docs
 from .names import Namespace, pascal, snake, upper
 
-__all__ = ["World", "Interface", "NamedType", "Resource", "Function", "build_world", "MAX_ITEMS"]
+__all__ = ["World", "Interface", "NamedType", "Resource", "Function", "build_world", "attach_docs", "MAX_ITEMS"]
 
 # A bound on what one world may hold, so that a hostile component cannot make the
 # generator write an unbounded package.
@@ -56,6 +57,8 @@ class NamedType:
     home: Interface
     # Python names of the record's fields, the variant's case classes, or the enum/flags members.
     members: list[str] = field(default_factory=list)
+    docs: Optional[str] = None
+    case_docs: list[Optional[str]] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -68,6 +71,7 @@ class Function:
     ty: model.FuncType
     params: list[str]  # Python parameter names (without ``self`` of a method)
     kind: str = "func"  # func, constructor, method, static
+    docs: Optional[str] = None
 
 
 @dataclass(eq=False)
@@ -78,6 +82,7 @@ class Resource:
     home: Interface
     constructor: Optional[Function] = None
     methods: list[Function] = field(default_factory=list)
+    docs: Optional[str] = None
 
 
 @dataclass(eq=False)
@@ -94,6 +99,7 @@ class Interface:
     functions: list[Function] = field(default_factory=list)
     local: dict[object, NamedType] = field(default_factory=dict)  # every named type in scope here
     namespace: Namespace = field(default_factory=Namespace)
+    docs: Optional[str] = None
 
 
 @dataclass(eq=False)
@@ -107,6 +113,7 @@ class World:
     resources: dict[int, Resource] = field(default_factory=dict)  # by id of the identity
     everywhere: dict[object, NamedType] = field(default_factory=dict)  # first definition of each type
     ctx_cache: dict[tuple[int, object], bool] = field(default_factory=dict)  # see Converter.needs_ctx
+    docs: Optional[str] = None
 
     def named(self, ty: model.ValType, scope: Optional[Interface]) -> Optional[NamedType]:
         """The named type ``ty`` is, seen from ``scope`` (its own interface first)."""
@@ -147,6 +154,26 @@ def build_world(ty: model.ComponentType, world_name: str = "root") -> World:
     for iface in world.imports + world.exports:
         _functions(world, iface, iface_items(ty, iface))
     return world
+
+
+def attach_docs(world: World, docs: Docs) -> None:
+    """Give the world's parts the docs the component carries."""
+    world.docs = docs.get("world")
+    for fn in world.root_imports:
+        fn.docs = docs.get("imports", None, "func", fn.wit_name)
+    for fn in world.root_exports:
+        fn.docs = docs.get("exports", None, "func", fn.wit_name)
+    for iface in world.imports + world.exports:
+        place = (iface.direction, iface.key)
+        iface.docs = docs.get(*place, "interface", None)
+        for named in iface.types:
+            named.docs = docs.get(*place, "type", named.wit_name)
+            if isinstance(named.ty, model.VariantType):
+                named.case_docs = [docs.get(*place, "case", named.wit_name, c) for c, _ in named.ty.variant_cases]
+        for resource in iface.resources:
+            resource.docs = docs.get(*place, "type", resource.wit_name)
+        for fn in iface.functions + [f for r in iface.resources for f in [*r.methods, r.constructor] if f]:
+            fn.docs = docs.get(*place, "func", fn.wit_name)
 
 
 def iface_items(ty: model.ComponentType, iface: Interface) -> Mapping[str, model.ExternType]:
