@@ -12,7 +12,9 @@ back to back.  Cells:
   (checked on every request);
 
 each at 1 and 16 concurrent clients.  A cell reports requests/s (requests
-over the wall time of the cell) and the p50/p99 latency of one request.
+over the wall time of the cell), the p50/p99 latency of one request, and
+the server process's CPU time (user + system, all threads, from /proc) per
+request, which the other load on a shared machine disturbs least.
 Every cell starts with a warm-up of `max(50, clients * 4)` requests that are
 not counted.
 
@@ -136,6 +138,15 @@ async def load(host: str, port: int, request: Request, total: int, clients: int)
     return time.perf_counter() - start, latencies
 
 
+def cpu_seconds(pid: int) -> Optional[float]:
+    """User + system CPU time of process ``pid`` and its threads so far (Linux), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 def percentile(sorted_values: list[float], fraction: float) -> float:
     index = min(len(sorted_values) - 1, max(0, round(fraction * len(sorted_values)) - 1))
     return sorted_values[index]
@@ -229,27 +240,32 @@ class Cell:
     rps: float
     p50_ms: float
     p99_ms: float
+    cpu_ms: Optional[float]  # the server's CPU time per request
 
 
 def measure(server: Server, case: str, clients: int, total: int) -> Cell:
     request = CASES[case]
     asyncio.run(load("127.0.0.1", server.port, request, max(50, clients * 4), clients))  # warm-up
+    cpu_before = cpu_seconds(server.process.pid)
     wall, latencies = asyncio.run(load("127.0.0.1", server.port, request, total, clients))
+    cpu_after = cpu_seconds(server.process.pid)
     latencies.sort()
+    cpu_ms = None if cpu_before is None or cpu_after is None else (cpu_after - cpu_before) / total * 1e3
     return Cell(
         server.name, case, clients, total, total / wall,
-        percentile(latencies, 0.50) * 1e3, percentile(latencies, 0.99) * 1e3,
+        percentile(latencies, 0.50) * 1e3, percentile(latencies, 0.99) * 1e3, cpu_ms,
     )
 
 
 def table(cells: list[Cell]) -> str:
     lines = [
-        "| handler | clients | server | requests/s | p50 ms | p99 ms |",
-        "|---|---:|---|---:|---:|---:|",
+        "| handler | clients | server | requests/s | p50 ms | p99 ms | server CPU ms/request |",
+        "|---|---:|---|---:|---:|---:|---:|",
     ]
     for c in cells:
+        cpu = "n/a" if c.cpu_ms is None else f"{c.cpu_ms:.1f}"
         lines.append(
-            f"| {c.case} | {c.clients} | {c.server} | {c.rps:,.0f} | {c.p50_ms:.2f} | {c.p99_ms:.2f} |"
+            f"| {c.case} | {c.clients} | {c.server} | {c.rps:,.0f} | {c.p50_ms:.2f} | {c.p99_ms:.2f} | {cpu} |"
         )
     return "\n".join(lines)
 
@@ -284,7 +300,8 @@ def main() -> int:
                     for clients in args.clients:
                         cell = measure(server, case, clients, total)
                         print(f"  {name:13} {case:9} c={clients:<3} {cell.rps:9,.0f} req/s  "
-                              f"p50 {cell.p50_ms:8.2f} ms  p99 {cell.p99_ms:8.2f} ms", flush=True)
+                              f"p50 {cell.p50_ms:8.2f} ms  p99 {cell.p99_ms:8.2f} ms  "
+                              f"cpu {cell.cpu_ms or 0:6.1f} ms/req", flush=True)
                         cells.append(cell)
             finally:
                 server.stop()
