@@ -282,3 +282,25 @@ def test_an_async_iterable_is_pulled_only_as_the_reader_reads() -> None:
 
     assert run(main()) == b"".join(bytes([i]) * 100 for i in range(30))
     assert max(lookahead) <= 1
+
+
+# ------------------------------------------------------------------ the CLI
+
+
+@pytest.mark.parametrize(
+    "call, printed",
+    [("double(21)", "42"), ("digits(5)", "[0, 1, 2, 3, 4]"), ("digits(0)", "[]")],
+)
+def test_cli_invokes_an_async_export_and_prints_a_stream_as_a_list(
+    tmp_path: Any, call: str, printed: str
+) -> None:
+    import io
+
+    from asyncio_guests import DIGITS
+    from wasmcomponent.cli import run as cli_run
+
+    path = tmp_path / "digits.wat"
+    path.write_text(DIGITS)
+    out = io.StringIO()
+    assert cli_run(str(path), call, out, use_cache=False) == 0
+    assert out.getvalue() == printed + "\n"

@@ -306,8 +306,38 @@ def run(
     result = func(store, *args)
     func.post_return(store)
     if functype.result is not None:
-        out.write(format_value(result, functype.result) + "\n")
+        value, printed_type = _settled(result, functype.result)
+        out.write(format_value(value, printed_type) + "\n")
     return 0
+
+
+def _settled(value: Any, ty: model.ValType) -> tuple[Any, model.ValType]:
+    """``value`` with each stream read to its end (a list) and each future awaited, and its printed type.
+
+    A ``stream<T>`` prints as the WAVE ``list<T>`` of its elements, a
+    ``future<T>`` as its value (what the guest writes runs meanwhile).
+    Streams and futures are settled at the top level and inside tuples.
+    """
+    if isinstance(ty, model.StreamType):
+        if ty.payload is None:
+            raise CliError("a `stream` without a payload has no elements to print")
+        chunks: list[Any] = []
+        while True:
+            chunk = value.read_now(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        # a stream<u8> reads as ``bytes``, which is how WAVE takes a list<u8>
+        items = b"".join(chunks) if ty.payload == model.U8 else [x for c in chunks for x in c]
+        return items, model.ListType(ty.payload)
+    if isinstance(ty, model.FutureType):
+        if ty.payload is None:
+            raise CliError("a `future` without a payload has no value to print")
+        return value.get(), ty.payload
+    if isinstance(ty, model.TupleType) and isinstance(value, tuple):
+        pairs = [_settled(v, t) for v, t in zip(value, ty.elements, strict=True)]
+        return tuple(v for v, _ in pairs), model.TupleType(tuple(t for _, t in pairs))
+    return value, ty
 
 
 def _read_component(path: str) -> bytes:

@@ -99,6 +99,7 @@ async def wait_on(scheduler: Scheduler, future: asyncio.Future[Any]) -> Any:
         raise state.failure
     if scheduler.poisoned and not future.done():
         raise trap("cannot enter component instance")
+    _run_ready(scheduler, state, future)
     if not future.done():
         state.waiters.add(future)
         future.add_done_callback(state.waiters.discard)
@@ -107,6 +108,28 @@ async def wait_on(scheduler: Scheduler, future: asyncio.Future[Any]) -> Any:
         else:
             state.notify()
     return await future
+
+
+def _run_ready(scheduler: Scheduler, state: AsyncState, future: asyncio.Future[Any]) -> None:
+    """Run ready threads right here until ``future`` resolves or nothing is ready.
+
+    The common case (a stream whose writer is ready, a call that needs a few
+    turns of its callback) then costs no trip through the event loop; the
+    driver only takes over for what must wait.  At most
+    :data:`STEPS_PER_TURN` resumptions, so the caller gives the loop a turn.
+    """
+    for _ in range(STEPS_PER_TURN):
+        if future.done():
+            return
+        thread = scheduler.next_ready()
+        if thread is None:
+            return
+        try:
+            scheduler.resume(thread)
+        except BaseException as error:  # a trap: every waiter fails with it, this one too
+            scheduler.poisoned = True
+            state.fail_waiters(error)
+            raise
 
 
 async def _drive(scheduler: Scheduler, state: AsyncState) -> None:

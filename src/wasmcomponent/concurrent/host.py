@@ -62,6 +62,7 @@ T = TypeVar("T")
 HOST = object()  # the "instance" of host-side buffers (never equal to a guest's)
 
 CHUNK = 64 * 1024  # elements a host source takes from an iterable at a time
+BYTE_CHUNK = 1024 * 1024  # bytes one step of ``async for`` over a stream<u8> asks for (one copy each)
 
 
 class HostSink:
@@ -381,8 +382,9 @@ class StreamReader(Generic[T]):
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[Any]:
+        size = BYTE_CHUNK if self._as_bytes else CHUNK
         while True:
-            chunk = await self.read(CHUNK)
+            chunk = await self.read(size)
             if not chunk:
                 return
             if self._as_bytes:

@@ -133,6 +133,9 @@ def async_export(state: Any, item: p.ExportFunc) -> Callable[[Any, tuple], Any]:
         # ``box`` says whether the task resolved; the future wakes the caller
         # (cancelling the caller cancels the future, not the task).
         box: list[Optional[tuple]] = []
+        task = start(args, box.append)
+        if box:  # returned at once (the common case): no future, no driver
+            return _returned(box[0])
         returned: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         def on_resolve(result: Optional[tuple]) -> None:
@@ -140,7 +143,7 @@ def async_export(state: Any, item: p.ExportFunc) -> Callable[[Any, tuple], Any]:
             if not returned.done():
                 returned.set_result(None)
 
-        task = start(args, on_resolve)
+        task.on_resolve = on_resolve  # from now on the caller is woken too
         try:
             await wait_on(scheduler, returned)
         except asyncio.CancelledError:
