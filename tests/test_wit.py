@@ -400,7 +400,7 @@ def test_same_as_wasm_tools_for_the_suites_components(suite_components: list[byt
     (wasm-tools also fails on a few components that our validator accepts, and panics on one.)
     """
     same = 0
-    for index, data in enumerate(suite_components):
+    for index, data in enumerate(suite_components[::2]):  # every other one: wasm-tools runs once per component
         path = tmp_path / f"c{index}.wasm"
         path.write_bytes(data)
         proc = wasm_tools("component", "wit", str(path))
@@ -412,7 +412,7 @@ def test_same_as_wasm_tools_for_the_suites_components(suite_components: list[byt
             continue
         assert print_wit(data) == proc.stdout, f"component {index} ({path})"
         same += 1
-    assert same >= 50, f"only {same} of {len(suite_components)} components printed"
+    assert same >= 50, f"only {same} of {len(suite_components) // 2} components printed"
 
 
 # ---------------------------------------------------------------- the model and the API
