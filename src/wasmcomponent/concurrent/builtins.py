@@ -189,14 +189,16 @@ def _backpressure_set(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
 
 def _task_return(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
     inst = env.inst
+    flags = inst.flags
     scheduler = env.scheduler
     lift_return = env.lift_return
     assert lift_return is not None
+    has_result = env.builtin.result is not None
     # The last callee whose signature matched (its fields never change).
     matched: list[Any] = [None]
 
     def task_return(*flat: Any) -> None:
-        if not inst.flags.may_leave:
+        if not flags.may_leave:
             raise trap("cannot leave component instance")
         thread = scheduler.current
         if thread is None:
@@ -204,21 +206,27 @@ def _task_return(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
         task: Task = thread.task
         callee = task.callee
         if callee is not matched[0]:
-            key, memory = callee.return_key, env.return_key
-            # The memory is compared only when task.return names one (wasmtime).
-            if (
-                not callee.is_async
-                or key[:2] != memory[:2]
-                or (memory[2] is not None and key[2] != memory[2])
-                or callee.inst is not inst
-            ):
-                raise trap("invalid `task.return` signature and/or options for current task")
+            _check_return_signature(env, callee)
             matched[0] = callee
         if task.state == Task.RESOLVED:
             raise trap("`task.return` or `task.cancel` called more than once for current task")
-        task.return_((lift_return(env.make_cx(), flat),))
+        # No result lifts to None without a context (lift_return would give it).
+        task.return_((lift_return(env.make_cx(), flat) if has_result else None,))
 
     return task_return, False
+
+
+def _check_return_signature(env: BuiltinEnv, callee: Any) -> None:
+    """Trap unless ``task.return``'s result type and options are those of ``callee`` (an async lift)."""
+    key, memory = callee.return_key, env.return_key
+    # The memory is compared only when task.return names one (wasmtime).
+    if (
+        not callee.is_async
+        or key[:2] != memory[:2]
+        or (memory[2] is not None and key[2] != memory[2])
+        or callee.inst is not env.inst
+    ):
+        raise trap("invalid `task.return` signature and/or options for current task")
 
 
 def _task_cancel(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
@@ -371,20 +379,20 @@ def _new(shared_cls: Any, readable: Any, writable: Any) -> Callable[[BuiltinEnv]
     return make
 
 
-def _end(inst: AsyncInstance, index: int, cls: Any, t: Any, wrong_end: str) -> CopyEnd:
-    """The stream/future end at ``index``, of ``cls``'s kind and payload, with wasmtime's messages.
+def _end(inst: AsyncInstance, index: int, cls: Any, payload: Any, wrong_end: str) -> CopyEnd:
+    """The stream/future end at ``index``, of ``cls``'s kind and ``payload`` type, with wasmtime's messages.
 
     ``wrong_end`` is the message when it is the other end of the right kind.
     """
-    desc = "stream" if cls.is_stream else "future"
     end = inst.handles.get(index & M32)
+    if type(end) is cls and (end.shared.t is payload or end.shared.t == payload):
+        return end  # type: ignore[no-any-return]
+    desc = "stream" if cls.is_stream else "future"
     if not isinstance(end, CopyEnd) or end.is_stream != cls.is_stream:
         raise trap(f"handle is not a {desc}")
-    if end.shared.t != getattr(t, "payload", None):
+    if end.shared.t != payload:
         raise trap(f"handle is a {desc} of a different type")
-    if not isinstance(end, cls):
-        raise trap(wrong_end)
-    return end
+    raise trap(wrong_end)
 
 
 def _done_message(end: CopyEnd) -> str:
@@ -400,25 +408,28 @@ def _done_message(end: CopyEnd) -> str:
 def _copy(end_cls: Any, is_stream: bool) -> Callable[[BuiltinEnv], tuple[Callable[..., Any], bool]]:
     def make(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
         inst = env.inst
-        t = env.builtin.type
-        is_async = bool(env.is_async)
+        flags = inst.flags
+        scheduler = env.scheduler
+        payload_type = getattr(env.builtin.type, "payload", None)
         codec = env.codec
         event_code = EVENT_CODES[(is_stream, end_cls.readable)]
+        role = "read" if end_cls.readable else "write"
+        busy = "cannot have concurrent operations active on a future/stream"
 
-        def copy(i: int, ptr: int, n: int = 1) -> Blocking:
-            _leave_check(inst)
+        def prologue(n: int) -> None:
+            if not flags.may_leave:
+                raise trap("cannot leave component instance")
             if is_stream and n & M32 > MAX_BUFFER_LENGTH:
                 raise trap("stream read/write count too large")
-            thread = _current(env.scheduler) if is_async else _may_block(env.scheduler)
+
+        def start(i: int, ptr: int, n: int, sync: bool) -> CopyEnd:
+            """Check the end, start the copy; the end has a pending event unless the copy blocked."""
             index = i & M32
-            e = _end(inst, index, end_cls, t, "cannot have concurrent operations active on a future/stream")
-            if e.state == CopyState.DONE:
-                raise trap(_done_message(e))
+            e = _end(inst, index, end_cls, payload_type, busy)
             if e.state != CopyState.IDLE:
-                raise trap("cannot have concurrent operations active on a future/stream")
-            if e.in_waitable_set() and not is_async:
+                raise trap(_done_message(e) if e.state == CopyState.DONE else busy)
+            if sync and e.wset is not None:
                 raise trap("waitable cannot be used synchronously while added to a waitable set")
-            role = "read" if end_cls.readable else "write"
             buffer = GuestBuffer(codec, env.make_cx(), ptr & M32, n & M32 if is_stream else 1, role)
 
             def event(result: int, reclaim: Callable[[], None]) -> Event:
@@ -435,32 +446,40 @@ def _copy(end_cls: Any, is_stream: bool) -> Callable[[BuiltinEnv], tuple[Callabl
                 # A partial copy: the other side may still copy more into this
                 # buffer until the event is taken; a cancel now reports CANCELLED.
                 e.partial = True
-                e.set_pending_event(lambda: event(CopyResult.COMPLETED, reclaim))
+                e.pending_event = lambda: event(CopyResult.COMPLETED, reclaim)
 
             def on_copy_done(result: int) -> None:
                 e.partial = False
-                e.set_pending_event(lambda: event(result, _nothing))
+                e.pending_event = lambda: event(result, _nothing)
 
             e.state = CopyState.COPYING
             if is_stream:
                 e.copy(inst, buffer, on_copy, on_copy_done)  # type: ignore[attr-defined]
             else:
                 e.copy(inst, buffer, on_copy_done)  # type: ignore[attr-defined]
-            if not e.has_pending_event():
-                if not is_async:
-                    yield from e.wait_for_pending_event(thread, release_lock=True)
-                else:
+            return e
+
+        if env.is_async:
+
+            def copy_async(i: int, ptr: int, n: int = 1) -> int:
+                prologue(n)
+                _current(scheduler)
+                e = start(i, ptr, n, False)
+                if e.pending_event is None:
                     return BLOCKED
-            _, _, payload = e.get_pending_event()
-            return payload
+                return e.get_pending_event()[2]
 
-        if is_stream:
-            return copy, True
+            return copy_async, False
 
-        def future_copy(i: int, ptr: int) -> Blocking:
-            return (yield from copy(i, ptr))
+        def copy(i: int, ptr: int, n: int = 1) -> Blocking:
+            prologue(n)
+            thread = _may_block(scheduler)
+            e = start(i, ptr, n, True)
+            if e.pending_event is None:
+                yield from e.wait_for_pending_event(thread, release_lock=True)
+            return e.get_pending_event()[2]
 
-        return future_copy, True
+        return copy, True
 
     return make
 
@@ -469,17 +488,30 @@ def _nothing() -> None:
     return None
 
 
+def _run_at_once(body: Callable[..., Blocking]) -> Callable[..., Any]:
+    """A plain function running ``body``, a built-in's generator that never blocks (its ``async`` form)."""
+
+    def run(*args: Any) -> Any:
+        try:
+            body(*args).send(None)  # type: ignore[arg-type]
+        except StopIteration as stop:
+            return stop.value
+        raise AssertionError("an async built-in blocked")
+
+    return run
+
+
 def _cancel(end_cls: Any) -> Callable[[BuiltinEnv], tuple[Callable[..., Any], bool]]:
     def make(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
         inst = env.inst
-        t = env.builtin.type
+        payload_type = getattr(env.builtin.type, "payload", None)
         is_async = env.builtin.is_async
 
         def cancel(i: int) -> Blocking:
             _leave_check(inst)
             thread = _current(env.scheduler) if is_async else _may_block(env.scheduler)
             op, other = ("read", "write") if end_cls.readable else ("write", "read")
-            e = _end(inst, i, end_cls, t, f"passed {other} end to `{{stream|future}}.cancel-{op}`")
+            e = _end(inst, i, end_cls, payload_type, f"passed {other} end to `{{stream|future}}.cancel-{op}`")
             if e.state != CopyState.COPYING or e.has_sync_waiter:
                 raise trap(f"stream or future {op} cancelled when no {op} is pending")
             if e.in_waitable_set() and not is_async:
@@ -503,6 +535,8 @@ def _cancel(end_cls: Any) -> Callable[[BuiltinEnv], tuple[Callable[..., Any], bo
             _, _, payload = e.get_pending_event()
             return payload
 
+        if is_async:
+            return _run_at_once(cancel), False
         return cancel, True
 
     return make
@@ -511,7 +545,7 @@ def _cancel(end_cls: Any) -> Callable[[BuiltinEnv], tuple[Callable[..., Any], bo
 def _drop(end_cls: Any) -> Callable[[BuiltinEnv], tuple[Callable[..., Any], bool]]:
     def make(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
         inst = env.inst
-        t = env.builtin.type
+        payload_type = getattr(env.builtin.type, "payload", None)
 
         def drop(i: int) -> None:
             _leave_check(inst)
@@ -521,7 +555,7 @@ def _drop(end_cls: Any) -> Callable[[BuiltinEnv], tuple[Callable[..., Any], bool
                 if end_cls.readable
                 else f"passed read end to `{desc}.drop-writable`"
             )
-            e = _end(inst, i, end_cls, t, wrong)
+            e = _end(inst, i, end_cls, payload_type, wrong)
             e.drop()
             inst.handles.remove(i & M32)
 

@@ -48,6 +48,7 @@ from typing import Any, Callable, Generator, Optional
 
 from .._engine import store_state
 from .._engine.core import store_handle
+from .._engine.fibers import FiberCall
 from .traps import cannot_block_sync, deadlock, trap, unknown_handle
 
 __all__ = ["Thread", "Scheduler", "Table", "scheduler_of", "Blocking", "MAX_TABLE_LENGTH"]
@@ -205,9 +206,10 @@ class Thread:
         up the processor, as wasmtime does (the spec may do either), unless
         ``yielding``: a yield always lets the other ready threads run first.
         """
-        if not self.may_block():
+        task = self.task
+        if not task.may_block():
             raise cannot_block_sync()
-        if self.task.deliver_pending_cancel(cancellable):
+        if task.deliver_pending_cancel(cancellable):
             return True
         if not yielding and ready_func():
             return False
@@ -254,8 +256,6 @@ class Thread:
         """
         if not self.uses_fiber:
             return direct(*args)
-        from .._engine.fibers import FiberCall
-
         fiber = FiberCall(self.scheduler.store, func, args)
         try:
             self.poll_frame = sys._getframe()

@@ -24,7 +24,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from .scheduler import Blocking, Scheduler, Table, Thread
 from .traps import trap
-from .waitables import Event, EventCode, Waitable
+from .waitables import Event, EventCode, Waitable, WaitableSet
 
 __all__ = [
     "AsyncInstance",
@@ -117,6 +117,11 @@ class LiftedCallee:
     scalar_params: bool = False
     # Whether host calls may take :func:`lift_now`'s fast path (derived).
     immediate: bool = field(init=False, default=False)
+    # Whether its tasks take the instance's exclusive lock (derived, spec ``needs_exclusive``).
+    exclusive: bool = field(init=False, default=False)
+    # The implicit thread (and its task) of the last call :func:`lift_now`
+    # completed, kept for the next one (see there why nothing else holds it).
+    spare: Optional[Thread] = field(init=False, default=None)
 
     def runs_on_fiber(self) -> bool:
         """Whether the core calls of this function's tasks run on a fiber."""
@@ -124,6 +129,7 @@ class LiftedCallee:
 
     def __post_init__(self) -> None:
         self.immediate = not self.threads_visible and not self.runs_on_fiber()
+        self.exclusive = not self.is_async or self.callback is not None
 
 
 class Task:
@@ -154,30 +160,44 @@ class Task:
         return self.callee.callback is not None
 
     def needs_exclusive(self) -> bool:
-        return not self.callee.is_async or self.callee.callback is not None
+        return self.callee.exclusive
 
-    def enter_implicit_thread(self, thread: Thread) -> Blocking:
+    def must_wait_to_enter(self) -> bool:
+        """Whether the implicit thread waits before it enters: backpressure, callers waiting, the lock."""
         inst = self.inst
-        self.implicit_thread = thread
-        if self.callee.ft_async:
-            exclusive = self.needs_exclusive()
-            if inst.backpressure > 0 or inst.num_waiting_to_enter > 0 or (exclusive and inst.exclusive_thread is not None):
+        return bool(
+            self.callee.ft_async
+            and (
+                inst.backpressure > 0
+                or inst.num_waiting_to_enter > 0
+                or (self.callee.exclusive and inst.exclusive_thread is not None)
+            )
+        )
 
-                def no_backpressure() -> bool:
-                    return inst.backpressure == 0 and not (exclusive and inst.exclusive_thread is not None)
+    def wait_to_enter(self, thread: Thread) -> Blocking:
+        """Wait until the implicit thread may enter; False (having cancelled the task) if cancelled first."""
+        inst = self.inst
+        exclusive = self.callee.exclusive
 
-                inst.num_waiting_to_enter += 1
-                try:
-                    cancelled = yield from thread.wait_until(no_backpressure, cancellable=True)
-                finally:
-                    inst.num_waiting_to_enter -= 1
-                if cancelled:
-                    self.cancel()
-                    return False
-            if exclusive:
-                inst.exclusive_thread = thread
-        self.register_thread(thread)
+        def no_backpressure() -> bool:
+            return inst.backpressure == 0 and not (exclusive and inst.exclusive_thread is not None)
+
+        inst.num_waiting_to_enter += 1
+        try:
+            cancelled = yield from thread.wait_until(no_backpressure, cancellable=True)
+        finally:
+            inst.num_waiting_to_enter -= 1
+        if cancelled:
+            self.cancel()
+            return False
         return True
+
+    def enter_implicit_thread(self, thread: Thread) -> None:
+        """The implicit thread enters (it need not wait, or has waited): the lock, a thread index."""
+        self.implicit_thread = thread
+        if self.callee.ft_async and self.callee.exclusive:
+            self.inst.exclusive_thread = thread
+        self.register_thread(thread)
 
     def register_thread(self, thread: Thread) -> None:
         self.threads.append(thread)
@@ -277,6 +297,8 @@ def canon_lift(
     """
     task = Task(callee, on_start, on_resolve, scope)
     thread = Thread(scheduler, task, None, uses_fiber=callee.runs_on_fiber())
+    # Set before it runs: a cancel while it waits to enter resumes it.
+    task.implicit_thread = thread
     thread.body = _lift_body(task, thread, callee)
     scheduler.resume(thread)
     # A task of synchronous type cannot block (wasmtime), so it has resolved
@@ -325,10 +347,15 @@ def _finish_sync_lift(task: Task, c: LiftedCallee, raw: Any) -> None:
 
 
 def _lift_body(task: Task, thread: Thread, c: LiftedCallee) -> Blocking:
-    if not (yield from task.enter_implicit_thread(thread)):
+    if task.must_wait_to_enter() and not (yield from task.wait_to_enter(thread)):
         return
+    task.enter_implicit_thread(thread)
     flat_args = _lower_args(task, c, task.start())
-    raw = yield from thread.call(c.core, flat_args, c.core_direct)
+    # A thread that cannot block calls directly (no ``Thread.call`` generator).
+    if thread.uses_fiber:
+        raw = yield from thread.call(c.core, flat_args, c.core_direct)
+    else:
+        raw = c.core_direct(*flat_args)
     if not c.is_async:
         _finish_sync_lift(task, c, raw)
     elif c.callback is not None:
@@ -350,15 +377,17 @@ def _callback_loop(task: Task, thread: Thread, c: LiftedCallee, code: int, si: i
             )
             event = (EventCode.TASK_CANCELLED, 0, 0) if cancelled else (EventCode.NONE, 0, 0)
         else:
-            from .waitables import WaitableSet
-
             wset = inst.handles.get(si)
             if not isinstance(wset, WaitableSet):
                 raise trap("handle is not an waitable-set")  # sic, wasmtime's text
             event = yield from wset.wait_for_event_and(thread, lambda: inst.exclusive_thread is None, True)
         inst.exclusive_thread = thread
         assert c.callback_direct is not None
-        raw = yield from thread.call(c.callback, tuple(int(v) for v in event), c.callback_direct)
+        event_code, p1, p2 = event
+        if thread.uses_fiber:
+            raw = yield from thread.call(c.callback, (int(event_code), int(p1), int(p2)), c.callback_direct)
+        else:
+            raw = c.callback_direct(int(event_code), int(p1), int(p2))
         code, si = _unpack_callback_result(raw)
     task.exit_implicit_thread(thread)
 
@@ -373,10 +402,20 @@ def lift_now(
     nothing keeps the task from entering (backpressure, callers waiting, the
     exclusive lock), the task's first core call is made right here, with no
     body generator and no thread-table entry: a call that returns, or calls
-    ``task.return`` and returns ``EXIT``, costs one task, one thread object
-    and the core call.  If the callback asks to wait or yield, the thread goes
+    ``task.return`` and returns ``EXIT``, costs the core call and a few
+    attribute stores.  If the callback asks to wait or yield, the thread goes
     on as an ordinary one from that point.  Returns None, having done
     nothing, when the fast path does not apply (then use :func:`canon_lift`).
+
+    A call that completes here returns :data:`FINISHED` (a resolved task)
+    and leaves its task and implicit thread in ``callee.spare`` for the next
+    call.  Nothing else can hold them then: the thread had no index (no
+    ``thread.*`` built-in can name it), never waited (no fiber: a block is
+    driven to its end by ``Scheduler.block_nested`` inside the built-in), is
+    no longer current nor the exclusive holder, and built-ins only reach the
+    task through ``scheduler.current`` during the call; the caller's
+    ``on_resolve`` gets the value, never the task.  A call that fails or goes
+    on as an ordinary thread keeps its pair (it is not recycled).
     """
     inst = callee.inst
     if (
@@ -385,18 +424,22 @@ def lift_now(
         or (callee.ft_async and (inst.backpressure or inst.num_waiting_to_enter or inst.exclusive_thread))
     ):
         return None
-    task = Task(callee, _no_start, on_resolve, scope)
+    thread = callee.spare
+    if thread is None:
+        thread = _fast_path_thread(scheduler, callee)
+    else:
+        callee.spare = None
+    task: Task = thread.task
+    task.on_resolve = on_resolve
+    task.scope = scope
     task.state = _STARTED
-    thread = Thread(scheduler, task, None, False)
-    task.implicit_thread = thread
-    task.threads.append(thread)
     flags = inst.flags
     entered = flags.may_enter
     scheduler.current = thread
-    thread.started = thread.running = True
+    thread.running = True
     flags.may_enter = False
     try:
-        if callee.ft_async and (not callee.is_async or callee.callback is not None):
+        if callee.exclusive and callee.ft_async:
             inst.exclusive_thread = thread  # the exclusive lock
         if callee.scalar_params:
             raw = callee.core_direct(*callee.lower_params(callee.cx, args))
@@ -404,23 +447,68 @@ def lift_now(
             raw = callee.core_direct(*_lower_args(task, callee, args))
         if not callee.is_async:
             _finish_sync_lift(task, callee, raw)
-        elif callee.callback is not None:
+        elif callee.callback is not None and (type(raw) is not int or raw & 0xF != _EXIT):
             code, si = _unpack_callback_result(raw)
             if code != _EXIT:
                 # It waits or yields: from here on an ordinary thread.
                 thread.index = inst.add_thread(thread)
                 thread.body = _callback_loop(task, thread, callee, code, si)
-                thread.started = False
     finally:
         thread.running = False
         flags.may_enter = entered
         scheduler.current = None
-    if thread.body is None:
-        task.exit_implicit_thread(thread)
-        thread.done = True
-    else:
+    if thread.body is not None:
         scheduler.resume(thread)
+        return task
+    _recycle(callee, task, thread)
+    return FINISHED
+
+
+def _fast_path_thread(scheduler: Scheduler, callee: LiftedCallee) -> Thread:
+    """A new task (started, never run by ``on_start``) and its implicit thread, for :func:`lift_now`."""
+    task = Task(callee, _no_start, _no_resolve)
+    thread = Thread(scheduler, task, None, False)
+    task.implicit_thread = thread
+    task.threads.append(thread)
+    return thread
+
+
+def _recycle(callee: LiftedCallee, task: Task, thread: Thread) -> None:
+    """The implicit thread of a task :func:`lift_now` completed exits; the pair is reset for the next call.
+
+    As ``Task.exit_implicit_thread``, except that the task keeps its thread
+    (and the thread its ``done == False``): no one can see either again
+    before the next call starts them afresh.
+    """
+    if task.state != Task.RESOLVED:
+        raise trap("async-lifted export failed to produce a result")
+    inst = task.inst
+    if inst.exclusive_thread is thread:
+        inst.exclusive_thread = None
+    storage = thread.storage
+    if storage[0] or storage[1]:
+        storage[0] = storage[1] = 0
+    thread.cancellable = False
+    # Nothing of this call stays alive through the spare pair.
+    task.on_resolve = _no_resolve
+    task.scope = None
+    callee.spare = thread
+
+
+def _no_resolve(result: Optional[tuple]) -> None:
+    raise AssertionError("a recycled task resolved")
+
+
+def _finished_task() -> Task:
+    task = Task.__new__(Task)
+    task.callee = task.inst = task.implicit_thread = task.scope = None  # type: ignore[assignment]
+    task.on_start, task.on_resolve = _no_start, _no_resolve
+    task.state, task.num_borrows, task.threads = Task.RESOLVED, 0, []
     return task
+
+
+# What :func:`lift_now` returns for a call it completed (its own task is recycled).
+FINISHED = _finished_task()
 
 
 # ------------------------------------------------------------------ canon lower

@@ -91,7 +91,10 @@ class WaitableSet:
         self.num_waiting = 0
 
     def has_pending_event(self) -> bool:
-        return any(w.pending_event is not None for w in self.elems)
+        for w in self.elems:
+            if w.pending_event is not None:
+                return True
+        return False
 
     def get_pending_event(self) -> Event:
         for w in self.elems:
@@ -99,15 +102,20 @@ class WaitableSet:
                 return w.get_pending_event()
         raise AssertionError("no pending event")
 
-    def wait_for_event_and(self, thread: Thread, ready_func: Callable[[], bool], cancellable: bool) -> Blocking:
-        """Block until ``ready_func()`` and a member has an event; return the event."""
+    def wait_for_event_and(
+        self, thread: Thread, ready_func: Optional[Callable[[], bool]], cancellable: bool
+    ) -> Blocking:
+        """Block until ``ready_func()`` (if any) and a member has an event; return the event."""
+        ready = self.has_pending_event
+        if ready_func is not None:
 
-        def ready_and_has_event() -> bool:
-            return ready_func() and self.has_pending_event()
+            def ready_and_has_event() -> bool:
+                return ready_func() and self.has_pending_event()
 
+            ready = ready_and_has_event
         self.num_waiting += 1
         try:
-            cancelled = yield from thread.wait_until(ready_and_has_event, cancellable)
+            cancelled = yield from thread.wait_until(ready, cancellable)
         finally:
             self.num_waiting -= 1
         if cancelled:
@@ -115,7 +123,7 @@ class WaitableSet:
         return self.get_pending_event()
 
     def wait_for_event(self, thread: Thread, cancellable: bool) -> Blocking:
-        return (yield from self.wait_for_event_and(thread, lambda: True, cancellable))
+        return self.wait_for_event_and(thread, None, cancellable)
 
     def poll(self, thread: Thread, cancellable: bool) -> Event:
         if thread.task.deliver_pending_cancel(cancellable):
