@@ -81,3 +81,52 @@ def test_threads_instantiate_a_componentize_py_guest() -> None:
         thread.join(timeout=300)
     assert not any(thread.is_alive() for thread in threads)
     assert errors == []
+
+
+def test_threads_each_run_an_asyncio_loop_over_their_own_stores() -> None:
+    """One asyncio loop per thread, each driving its own stores: concurrent calls of an export
+    that awaits an ``async def`` host function (asyncio, issue #13), all in flight at once."""
+    import asyncio
+
+    from asyncio_guests import SLEEPER
+
+    engine = wasmtime.Engine()
+    component = Component(engine, SLEEPER)
+    in_flight: dict[int, int] = {}
+    most: dict[int, int] = {}
+
+    async def sleep(_store: Any, ms: int) -> int:
+        key = threading.get_ident()
+        in_flight[key] = in_flight.get(key, 0) + 1
+        most[key] = max(most.get(key, 0), in_flight[key])
+        await asyncio.sleep(0.001)
+        in_flight[key] -= 1
+        return ms
+
+    linker = Linker(engine)
+    linker.root().add_func("sleep", sleep)
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    async def one_thread(k: int) -> None:
+        for i in range(3):
+            store = wasmtime.Store(engine)
+            work = (await linker.instantiate_async(store, component)).get_func(store, "work")
+            results = await asyncio.gather(*(work.call_async(store, k * 100 + j) for j in range(20)))
+            assert results == [2 * (k * 100 + j) for j in range(20)], (k, i)
+
+    def worker(k: int) -> None:
+        try:
+            start.wait()
+            asyncio.run(one_thread(k))
+        except BaseException as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == []
+    assert len(most) == 8 and all(count == 20 for count in most.values())
