@@ -663,6 +663,18 @@ def test_wit_of_component_text_and_errors(tmp_path: Path) -> None:
         assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
 
 
+def test_inspect_lists_what_wit_cannot_say(tmp_path: Path) -> None:
+    """A core module export has no WIT: inspect lists the structure, `wit` fails as wasm-tools does."""
+    odd = tmp_path / "odd.wat"
+    odd.write_text('(component (core module $m) (import "f" (func (param "x" u32))) (export "m" (core module $m)))')
+    result = run_cli("wasmcomponent", "inspect", str(odd))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == "import f: func(x: u32);\nexport m: core module {\n}\n"
+    result = run_cli("wasmcomponent", "wit", str(odd))
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "error: cannot print WIT for export `m`: component export `m` was not a function or instance\n"
+
+
 def test_inspect_errors_are_one_line(tmp_path: Path) -> None:
     bogus = tmp_path / "bogus.wasm"
     bogus.write_bytes(b"\0asm\x0d\0\x01\0\xff")

@@ -24,7 +24,8 @@ component wit`` does (:mod:`wasmcomponent.wit`): the world ``root`` of package
 ``root:component``, then the packages its interfaces come from.
 ``wasmcomponent inspect FILE`` loads (compiles) the component and lists its
 imports and exports one by one, each interface expanded in place, with the
-same printer.  ``wasmcomponent --version`` prints the versions of
+same printer; a component that WIT cannot describe (one exporting a type or a
+core module, say) is listed structurally by :mod:`wasmcomponent.wit_print`.  ``wasmcomponent --version`` prints the versions of
 wasmcomponent and wasmtime-py.
 
 Any wasmtime/wasmcomponent error, WAVE error or unreadable file is reported
@@ -62,7 +63,7 @@ import wasmtime
 from .reflection import model_component_type, model_functype, model_valtype
 from .types import model
 from .wave import WaveError, format_value, parse_call, parse_call_name
-from .wit_print import function_signatures
+from .wit_print import function_signatures, wit_component
 
 __all__ = ["main", "model_valtype", "model_functype", "model_component_type", "check_preopens", "version_text"]
 
@@ -363,15 +364,32 @@ def inspect(path: str, out: TextIO, use_cache: bool = True, imports: bool = True
     first, so that a component the runtime rejects is reported as such; its
     types are then printed from the binary by :mod:`wasmcomponent.wit`.
     """
+    from .errors import UnsupportedError
     from .wit import decode
     from .wit.printer import print_world_items
 
     backend = _backend()
     engine = wasmtime.Engine()
-    _load(engine, backend, path, use_cache)
-    world = decode(_read_component(path)).world
+    component = _load(engine, backend, path, use_cache)
+    component_type = model_component_type(component.type, engine)
+    try:
+        world = decode(_read_component(path)).world
+    except UnsupportedError:
+        world = None
+    if world is None or _beyond_wit(component_type):
+        # WIT has no words for this component (a type or core module export, an instance
+        # nested in an instance...): list its structure instead.
+        text = wit_component(component_type, imports=imports, exports=exports)
+        out.write(text + "\n" if text else "")
+        return 0
     out.write(print_world_items(world, imports=imports, exports=exports))
     return 0
+
+
+def _beyond_wit(ty: model.ComponentType) -> bool:
+    """Whether the component imports or exports something a WIT world cannot show (modules, components, values)."""
+    wit_kinds = (model.FuncType, model.InstanceType, model.TypeBound)
+    return not all(isinstance(t, wit_kinds) for t in (*ty.imports.values(), *ty.exports.values()))
 
 
 def _run_export_name(exports: Any) -> Optional[str]:
