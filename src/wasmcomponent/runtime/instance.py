@@ -18,13 +18,21 @@ import wasmtime
 
 from .._engine.core import CoreImports, ImportLayout, instantiate_imports, store_handle
 from .._engine.exports import export_getter
+from ..concurrent.aio import asyncio_running
 from ..errors import LinkError, UnsupportedError
 from ..translate import plan as p
 from ..types import model
 from .call import RuntimeOptions
 from .component import Component, ExportIndex, lookup_export
 from .handles import RuntimeResource, create_handles, define_resource
-from .linker import Definition, FuncDefinition, InstanceDefinition, ModuleDefinition, PreparedLink
+from .linker import (
+    Definition,
+    FuncDefinition,
+    InstanceDefinition,
+    ModuleDefinition,
+    PreparedLink,
+    UserFunc,
+)
 from .trampolines import create_trampoline
 
 if TYPE_CHECKING:
@@ -66,35 +74,51 @@ class InstanceState:
         # Resource types and handle tables; owned by ``runtime.handles``.
         self.resources: dict[object, object] = {}
         self.handles: Any = create_handles(self)
+        # Made while an asyncio loop runs: host functions with an
+        # ``async_variant`` (WASI's blocking calls) use it, so that a guest under
+        # ``call_async`` waits without blocking the loop.
+        self.asyncio_mode = asyncio_running()
         # Component instances that lower an ``async def`` host function
         # synchronously: their core code must be able to stop mid-call.
-        self.coroutine_callers: frozenset[int] = self._coroutine_callers()
+        self.coroutine_callers: frozenset[int] = frozenset(
+            self.plan.options[t.options].component_instance
+            for t in self._lowers_coroutines()
+            if not self.plan.options[t.options].is_async
+        )
         # Whether calls run through the async runtime (``async_calls``): the
         # component uses async, or imports an ``async def`` host function.
         self.uses_async: bool = self.plan.uses_async or bool(self._lowers_coroutines())
 
     def _lowers_coroutines(self) -> list[p.LowerImport]:
-        """The lowered imports that the linker defines with an ``async def`` (once per ``PreparedLink``)."""
-        if self.prepared.coroutine_lowers is not None:
-            return self.prepared.coroutine_lowers
+        """The lowered imports whose definition runs as a coroutine here (once per ``PreparedLink`` and mode)."""
+        cached = self.prepared.asyncio_lowers if self.asyncio_mode else self.prepared.coroutine_lowers
+        if cached is not None:
+            return cached
         found = []
         for t in self.plan.trampolines:
             if isinstance(t, p.LowerImport):
-                try:
-                    definition = self.host_item(t.func)
-                except LinkError:
-                    continue  # reported when the trampoline is made
-                if isinstance(definition, FuncDefinition) and definition.coroutine:
+                definition = self.coroutine_definition(t)
+                if definition is not None:
                     found.append(t)
-        self.prepared.coroutine_lowers = found
+        if self.asyncio_mode:
+            self.prepared.asyncio_lowers = found
+        else:
+            self.prepared.coroutine_lowers = found
         return found
 
-    def _coroutine_callers(self) -> frozenset[int]:
-        return frozenset(
-            self.plan.options[t.options].component_instance
-            for t in self._lowers_coroutines()
-            if not self.plan.options[t.options].is_async
-        )
+    def coroutine_definition(self, trampoline: p.LowerImport) -> Optional[UserFunc]:
+        """The ``async def`` that serves a lowered import here, if one does."""
+        try:
+            definition = self.host_item(trampoline.func)
+        except LinkError:
+            return None  # reported when the trampoline is made
+        if not isinstance(definition, FuncDefinition):
+            return None
+        if definition.coroutine:
+            return definition.func
+        if self.asyncio_mode and definition.async_variant is not None:
+            return definition.async_variant
+        return None
 
     # ------------------------------------------------------------ resolution
 

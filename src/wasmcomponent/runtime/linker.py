@@ -66,6 +66,10 @@ class FuncDefinition:
     # An ``async def``: each call's coroutine runs on the asyncio loop of the
     # ``call_async`` that drives the store (``concurrent.aio``).
     coroutine: bool = False
+    # An ``async def`` doing what ``func`` does without blocking the thread,
+    # used instead of ``func`` by instances made while an asyncio loop runs
+    # (WASI's blocking calls: ``poll``, ``blocking-read``, ...).
+    async_variant: Optional[UserFunc] = None
 
 
 @dataclass(frozen=True)
@@ -103,15 +107,17 @@ class PreparedLink:
     while the linker's definitions are unchanged (``generation``).
     """
 
-    __slots__ = ("generation", "imports", "recipes", "coroutine_lowers")
+    __slots__ = ("generation", "imports", "recipes", "coroutine_lowers", "asyncio_lowers")
 
     def __init__(self, generation: int, imports: list[Definition], trampolines: int) -> None:
         self.generation = generation
         self.imports = imports
         self.recipes: list[Any] = [None] * trampolines
         # The plan's lowered imports defined by an ``async def`` (filled by the
-        # first instantiation, ``runtime.instance``).
+        # first instantiation, ``runtime.instance``), and those that also count
+        # under a running event loop (with an ``async_variant``).
         self.coroutine_lowers: Optional[list[Any]] = None
+        self.asyncio_lowers: Optional[list[Any]] = None
 
 
 def describe(definition: Definition) -> str:
@@ -471,7 +477,9 @@ class LinkerInstance:
         self._assert_open()
         self._insert(name, FuncDefinition(func, concurrent=True))
 
-    def _add_func_fast(self, name: str, func: UserFunc, fast: Callable[[Any], Any]) -> None:
-        """``add_func`` plus a direct core implementation (see ``FuncDefinition.fast``); internal."""
+    def _add_func_fast(
+        self, name: str, func: UserFunc, fast: Optional[Callable[[Any], Any]], async_variant: Optional[UserFunc] = None
+    ) -> None:
+        """``add_func`` plus a direct core implementation and an async variant (see ``FuncDefinition``); internal."""
         self._assert_open()
-        self._insert(name, FuncDefinition(func, fast))
+        self._insert(name, FuncDefinition(func, fast, async_variant=async_variant))

@@ -77,8 +77,11 @@ def _async_trampoline(state: Any, trampoline: Any) -> Optional[wasmtime.Func]:
     if isinstance(trampoline, p.LowerImport):
         definition = state.host_item(trampoline.func)
         if isinstance(definition, FuncDefinition):
-            if definition.concurrent or definition.coroutine:
-                return concurrent_import(state, trampoline, definition.func, definition.coroutine)
+            coroutine = state.coroutine_definition(trampoline)
+            if coroutine is not None:
+                return concurrent_import(state, trampoline, coroutine, True)
+            if definition.concurrent:
+                return concurrent_import(state, trampoline, definition.func)
             if state.plan.options[trampoline.options].is_async:
                 return async_lower_import(state, trampoline, definition.func)
     return None
