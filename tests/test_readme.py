@@ -28,3 +28,14 @@ def test_async_example_runs(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_asyncio_example_runs(tmp_path: Path) -> None:
+    """The example of the README's asyncio section runs as written, and its calls overlap."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("### asyncio", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("[1, 11, 21] 100 calls in ")
