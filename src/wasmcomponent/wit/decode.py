@@ -21,8 +21,14 @@ runs), so that printing the result gives the same text:
   :class:`~wasmcomponent.wit.model.TypeDef` per type entry, memoised, so the
   work is linear in the number of type definitions, not in their expansion.
 
-Docs and feature gates come from the ``package-docs`` custom section
-(:mod:`wasmcomponent.wit.docs`), as wasm-tools reads them.
+A WIT package encoded as wasm (``wasm-tools component wit --wasm``: only
+exports, each of a component type wrapping one world or interface) decodes
+as that package instead (wit-parser's v2 package decoding), with no
+component world.  Docs and feature gates come from the ``package-docs``
+custom section (:mod:`wasmcomponent.wit.docs`), as wasm-tools reads them.
+
+The component's type is the validator's (``validate.component``), run again
+here with every gated feature on: printing a type needs no engine settings.
 
 Something valid that WIT cannot express (an instance nested in an
 instance, a component exporting a type, one type exported twice under
