@@ -48,17 +48,8 @@ class SleepingAdd:
         return (a + b) & MASK
 
 
-@pytest.fixture(scope="module")
-def engine() -> wasmtime.Engine:
-    return wasi_guests.engine()
-
-
-@pytest.fixture(scope="module")
-def app_component(engine: wasmtime.Engine) -> Component:
-    return Component.from_file(engine, str(wasi_guests.build("async_app")))
-
-
-async def instantiate(engine: wasmtime.Engine, component: Component, host_add: Any) -> tuple[wasmtime.Store, Any]:
+async def instantiate(guest: tuple[wasmtime.Engine, Component], host_add: Any) -> tuple[wasmtime.Store, Any]:
+    engine, component = guest
     store = wasmtime.Store(engine)
     store.set_wasi(WasiConfig())
     linker = Linker(engine)
@@ -68,6 +59,13 @@ async def instantiate(engine: wasmtime.Engine, component: Component, host_add: A
     return store, await linker.instantiate_async(store, component)
 
 
+@pytest.fixture(scope="module")
+def guest() -> tuple[wasmtime.Engine, Component]:
+    """The engine and the async_app component (built once, cached)."""
+    engine = wasi_guests.engine()
+    return engine, Component.from_file(engine, str(wasi_guests.build("async_app")))
+
+
 def api(store: wasmtime.Store, instance: Any, name: str) -> Any:
     iface = instance.get_export_index(store, API)
     index = instance.get_export_index(store, name, iface)
@@ -75,11 +73,11 @@ def api(store: wasmtime.Store, instance: Any, name: str) -> Any:
     return instance.get_func(store, index)
 
 
-def test_async_export_awaits_an_async_def_host_function(engine: wasmtime.Engine, app_component: Component) -> None:
+def test_async_export_awaits_an_async_def_host_function(guest: tuple[wasmtime.Engine, Component]) -> None:
     host = SleepingAdd()
 
     async def main() -> list[int]:
-        store, instance = await instantiate(engine, app_component, host)
+        store, instance = await instantiate(guest, host)
         add_twice = api(store, instance, "add-twice")
         return [await add_twice.call_async(store, a, b) for a, b in ((1, 2), (MASK, 7), (123456, 654321))]
 
@@ -87,12 +85,12 @@ def test_async_export_awaits_an_async_def_host_function(engine: wasmtime.Engine,
     assert host.calls == 3 * 4
 
 
-def test_concurrent_calls_share_the_host_sleep(engine: wasmtime.Engine, app_component: Component) -> None:
+def test_concurrent_calls_share_the_host_sleep(guest: tuple[wasmtime.Engine, Component]) -> None:
     """Fifty calls under one gather: their host sleeps overlap (they are not run one by one)."""
     host = SleepingAdd(seconds=0.01)
 
     async def main() -> list[int]:
-        store, instance = await instantiate(engine, app_component, host)
+        store, instance = await instantiate(guest, host)
         add_twice = api(store, instance, "add-twice")
         return await asyncio.gather(*(add_twice.call_async(store, i, 1) for i in range(50)))
 
@@ -101,9 +99,9 @@ def test_concurrent_calls_share_the_host_sleep(engine: wasmtime.Engine, app_comp
 
 
 @pytest.mark.parametrize("n", [0, 1, 100, 5000])
-def test_async_for_over_a_returned_stream(engine: wasmtime.Engine, app_component: Component, n: int) -> None:
+def test_async_for_over_a_returned_stream(guest: tuple[wasmtime.Engine, Component], n: int) -> None:
     async def main() -> list[int]:
-        store, instance = await instantiate(engine, app_component, SleepingAdd())
+        store, instance = await instantiate(guest, SleepingAdd())
         reader = await api(store, instance, "count").call_async(store, n)
         assert isinstance(reader, StreamReader)
         return [x async for x in reader]
@@ -111,9 +109,9 @@ def test_async_for_over_a_returned_stream(engine: wasmtime.Engine, app_component
     assert asyncio.run(main()) == list(range(n))
 
 
-def test_await_a_returned_future(engine: wasmtime.Engine, app_component: Component) -> None:
+def test_await_a_returned_future(guest: tuple[wasmtime.Engine, Component]) -> None:
     async def main() -> list[str]:
-        store, instance = await instantiate(engine, app_component, SleepingAdd())
+        store, instance = await instantiate(guest, SleepingAdd())
         greet_later = api(store, instance, "greet-later")
         values = []
         for name in ("world", "", "ünïcødé ✓"):
@@ -138,12 +136,12 @@ async def single_bytes(data: bytes) -> AsyncIterator[int]:
 
 @pytest.mark.parametrize("size", [0, 1, 10_000, 200_000])
 def test_stream_u8_parameter_from_bytes_and_async_generators(
-    engine: wasmtime.Engine, app_component: Component, size: int
+    guest: tuple[wasmtime.Engine, Component], size: int
 ) -> None:
     data = random.Random(size).randbytes(size)
 
     async def main() -> list[int]:
-        store, instance = await instantiate(engine, app_component, SleepingAdd())
+        store, instance = await instantiate(guest, SleepingAdd())
         sum_bytes = api(store, instance, "sum-bytes")
         sums = [
             await sum_bytes.call_async(store, data),
@@ -159,12 +157,12 @@ def test_stream_u8_parameter_from_bytes_and_async_generators(
     assert sums == [sum(data)] * len(sums)
 
 
-def test_a_stream_from_one_call_feeds_another(engine: wasmtime.Engine, app_component: Component) -> None:
+def test_a_stream_from_one_call_feeds_another(guest: tuple[wasmtime.Engine, Component]) -> None:
     """A StreamReader the host holds can be passed on to a guest that expects a stream<u8>."""
     data = bytes(range(256)) * 300
 
     async def main() -> int:
-        store, instance = await instantiate(engine, app_component, SleepingAdd())
+        store, instance = await instantiate(guest, SleepingAdd())
         reader = await api(store, instance, "echo-bytes").call_async(store, data, 1000)
         return await api(store, instance, "sum-bytes").call_async(store, reader)  # type: ignore[no-any-return]
 

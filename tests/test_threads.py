@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Callable
 
 import wasmtime
 
@@ -12,6 +12,27 @@ from wasmcomponent import Component, Linker
 
 THREADS = 16
 ROUNDS = 15
+
+
+def run_in_threads(count: int, body: Callable[[int], None], timeout: float = 120) -> None:
+    """Run ``body(k)`` in ``count`` threads started together; every one must finish cleanly."""
+    errors: list[BaseException] = []
+    start = threading.Barrier(count)
+
+    def worker(k: int) -> None:
+        try:
+            start.wait()
+            body(k)
+        except BaseException as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == []
 
 
 def test_threads_instantiate_and_call_their_own_stores() -> None:
@@ -26,28 +47,16 @@ def test_threads_instantiate_and_call_their_own_stores() -> None:
         root.add_func("host-0", lambda store, x: x + 1)
         root.add_func("host-1", lambda store, x: -x)
         root.add_func("host-2", lambda store, s: s.upper())
-    errors: list[BaseException] = []
-    start = threading.Barrier(THREADS)
 
-    def worker(k: int) -> None:
-        try:
-            start.wait()
-            for i in range(ROUNDS):
-                store = wasmtime.Store(engine)
-                instance: Any = linker.instantiate(store, component)
-                assert instance.get_func(store, "call-0")(store, k + i) == k + i + 1
-                assert instance.get_func(store, "call-1")(store, k) == -k
-                assert instance.get_func(store, "call-2")(store, f"t{k}") == f"T{k}"
-        except BaseException as err:  # noqa: BLE001 - reported below
-            errors.append(err)
+    def calls(k: int) -> None:
+        for i in range(ROUNDS):
+            store = wasmtime.Store(engine)
+            instance: Any = linker.instantiate(store, component)
+            assert instance.get_func(store, "call-0")(store, k + i) == k + i + 1
+            assert instance.get_func(store, "call-1")(store, k) == -k
+            assert instance.get_func(store, "call-2")(store, f"t{k}") == f"T{k}"
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads)
-    assert errors == []
+    run_in_threads(THREADS, calls)
 
 
 def test_threads_instantiate_a_componentize_py_guest() -> None:
@@ -61,26 +70,14 @@ def test_threads_instantiate_a_componentize_py_guest() -> None:
     component = Component.from_file(engine, str(path))
     linker = Linker(engine)
     linker.add_wasip2()
-    errors: list[BaseException] = []
-    start = threading.Barrier(THREADS)
 
-    def worker() -> None:
-        try:
-            start.wait()
-            for _ in range(10):
-                store = wasmtime.Store(engine)
-                store.set_wasi(WasiConfig())
-                linker.instantiate(store, component)
-        except BaseException as err:  # noqa: BLE001 - reported below
-            errors.append(err)
+    def instantiations(_k: int) -> None:
+        for _ in range(10):
+            store = wasmtime.Store(engine)
+            store.set_wasi(WasiConfig())
+            linker.instantiate(store, component)
 
-    threads = [threading.Thread(target=worker) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    assert not any(thread.is_alive() for thread in threads)
-    assert errors == []
+    run_in_threads(THREADS, instantiations, timeout=300)
 
 
 def test_threads_each_run_an_asyncio_loop_over_their_own_stores() -> None:
@@ -105,8 +102,6 @@ def test_threads_each_run_an_asyncio_loop_over_their_own_stores() -> None:
 
     linker = Linker(engine)
     linker.root().add_func("sleep", sleep)
-    errors: list[BaseException] = []
-    start = threading.Barrier(8)
 
     async def one_thread(k: int) -> None:
         for i in range(3):
@@ -115,18 +110,5 @@ def test_threads_each_run_an_asyncio_loop_over_their_own_stores() -> None:
             results = await asyncio.gather(*(work.call_async(store, k * 100 + j) for j in range(20)))
             assert results == [2 * (k * 100 + j) for j in range(20)], (k, i)
 
-    def worker(k: int) -> None:
-        try:
-            start.wait()
-            asyncio.run(one_thread(k))
-        except BaseException as err:  # noqa: BLE001 - reported below
-            errors.append(err)
-
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads)
-    assert errors == []
+    run_in_threads(8, lambda k: asyncio.run(one_thread(k)))
     assert len(most) == 8 and all(count == 20 for count in most.values())
