@@ -431,3 +431,28 @@ def test_docs_cannot_inject_code(engine: wasmtime.Engine) -> None:
     assert ast.get_docstring(method, clean=False) == evil + "\n\nImplements `f`."
     world = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Root")
     assert (ast.get_docstring(world, clean=False) or "").startswith(evil)
+
+
+def test_hostile_type_shapes_generate_linear_code(engine: wasmtime.Engine) -> None:
+    """Shared subtrees (a tuple doubling 17 times: 131,072 leaves) and the deepest nesting allowed."""
+    doubling = "(type $t0 (option (option u32)))\n" + "\n".join(
+        f"(type $t{i} (tuple $t{i - 1} $t{i - 1}))" for i in range(1, 17))
+    deep = "\n".join(f"(type $l{i} (list {'u32' if i == 0 else f'$l{i - 1}'}))" for i in range(99))
+    component = Component(engine, f"""(component {doubling} {deep}
+      (import "f" (func (param "x" $t16) (result $t16)))
+      (import "g" (func (param "x" $l98) (result $l98))))""")
+    source = generate(component, "hostile")["hostile/__init__.py"]
+    assert len(source) < 50_000
+    compile(source, "hostile", "exec")
+
+
+def test_imported_resources_pass_runtime_handles(engine: wasmtime.Engine) -> None:
+    component = Component(engine, """(component
+      (import "a:b/c" (instance
+        (export "r" (type $r (sub resource)))
+        (export "[constructor]r" (func (param "n" u32) (result (own $r))))
+        (export "[method]r.get" (func (param "self" (borrow $r)) (result u32)))
+        (export "[static]r.make" (func (result (own $r)))))))""")
+    source = generate(component, "handles")["handles/imports/c.py"]
+    assert "def r_new(self, n: int) -> _typing.Any:" in source
+    assert "def r_get(self, self_: _typing.Any) -> int:" in source and "def r_make(self) -> _typing.Any:" in source

@@ -150,3 +150,14 @@ def test_results_must_cover_every_case() -> None:
     check_signature(FuncType((), three), [], Union[int, str, None])
     # a parameter may declare a narrower union: only those values will be passed
     check_signature(_sig(ResultType(U32, STRING)), [int], None)
+
+
+def test_typed_calls_still_check_every_element(funcs: tuple[wasmtime.Store, dict[str, Func]]) -> None:
+    """A declared ``list[Record]`` does not stop a caller from passing other values: they are refused."""
+    store, f = funcs
+    people = f["echo-people"].typed(store, [list[Record]], list[Record])
+    with pytest.raises(TypeError, match="list element 1"):
+        people(store, [Record(id=1, name="a", tags=[]), 5])
+    with pytest.raises(ValueError, match="out of range"):
+        people(store, [Record(id=-1, name="a", tags=[])])
+    assert people(store, []) == []

@@ -289,7 +289,7 @@ def _import_module(world: World, iface: Interface) -> str:
                           iface.functions, []))
     adder = [
         f"def _add_to_linker(root: _wc.LinkerInstance, host: {iface.class_name}) -> None:",
-        f"    with root.add_instance({iface.key!r}) as inst:",
+        f"    with root.add_instance({iface.key!r}){' as inst' if iface.functions else ''}:",
     ]
     for n, fn in enumerate(iface.functions):
         adder += ["        " + line for line in _host_func(conv, fn, f"host.{fn.py_name}", f"_h{n}")]
@@ -376,7 +376,7 @@ def _world_module(world: World, package: str) -> str:
         "    @staticmethod",
         f"    def add_to_linker(linker: _wc.Linker, host: {imports_name}) -> None:",
         "        'Defines the imports (WASI aside: `linker.add_wasip2()`) with the methods of `host`.'",
-        "        with linker.root() as root:" if world.imports or world.root_imports else "        pass",
+        *(["        with linker.root() as root:"] if world.imports or world.root_imports else []),
     ]
     for iface in world.imports:
         lines.append(f"            {conv.ref(iface, '_add_to_linker')}(root, host.{iface.attr})")

@@ -255,7 +255,10 @@ def _functions(world: World, iface: Interface, items: Mapping[str, model.ExternT
         kind, resource, member = _resource_function(name)
         owner = by_name.get(resource) if resource is not None else None
         if owner is None or kind == "func":
-            iface.functions.append(_function(name, item, methods, "_f_", attrs))
+            # An imported resource's functions stay plain functions: `counter_new`, `counter_get`
+            # (their handles are the runtime's ResourceHost/ResourceAny values).
+            py = name if kind == "func" else f"{resource}-{'new' if kind == 'constructor' else member}"
+            iface.functions.append(_function(name, item, methods, "_f_", attrs, py_name=py))
             continue
         fn = _function(name, item, members[owner.wit_name], "_f_", attrs, kind,
                        py_name=member if kind != "constructor" else "__init__")
