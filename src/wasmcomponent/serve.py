@@ -18,7 +18,8 @@ What follows ``wasmtime serve`` (checked against the ``wasmtime`` 49 CLI):
   again, ``-S allow-ip-name-lookup`` resolves names) and may send outgoing
   HTTP requests (``-S http=n`` denies them).  ``-S max-resources=N`` and
   ``-S hostcall-fuel=N`` set the per-store limits; ``-H 'name: value'`` sets
-  a request header before the guest sees it.
+  a request header before the guest sees it; ``--max-concurrent-requests N``
+  lets N requests run at once and queues the others.
 * The guest's stdout lines go to the process's stdout and its stderr lines to
   stderr, each as ``stdout [N] :: ...`` / ``stderr [N] :: ...`` with ``N`` the
   request's number (``--no-logging-prefix`` drops the prefix); a trap or a
@@ -153,7 +154,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-concurrent-requests", type=int, metavar="N",
-        help="answer 503 beyond N requests (or connections) at once (default: no limit)",
+        help="run at most N requests at once; the others wait for a turn (default: no limit)",
     )
     parser.add_argument(
         "--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug", "trace"],
@@ -278,6 +279,8 @@ class ServeApp(AsgiApp):
         super().__init__(engine, component, config=config_factory(options), logger=LOGGER_NAME)
         self.headers = options.headers
         self.hostcall_fuel = options.numbers.get("hostcall-fuel")
+        limit = options.max_concurrent_requests
+        self.turns = asyncio.Semaphore(limit) if limit is not None else None
 
     def instantiate(self, log: Any = None) -> tuple[Any, Any]:
         """A new ``(store, instance)``, with ``-S hostcall-fuel`` applied to the store."""
@@ -291,7 +294,11 @@ class ServeApp(AsgiApp):
             replaced = {name for name, _ in self.headers}
             kept = [(n, v) for n, v in scope.get("headers", []) if n.lower() not in replaced]
             scope = {**scope, "headers": kept + self.headers}
-        await super().__call__(scope, receive, send)
+        if self.turns is None or scope.get("type") != "http":
+            await super().__call__(scope, receive, send)
+            return
+        async with self.turns:  # --max-concurrent-requests: wait for a turn, as wasmtime serve queues
+            await super().__call__(scope, receive, send)
 
     def check(self) -> None:
         """Instantiate once and find the handler: a component that cannot serve fails at startup.
@@ -467,10 +474,9 @@ def serve(options: ServeOptions) -> None:
     gc.collect()
     gc.freeze()
     sock = _bind(options.host, options.port)
-    limit = options.max_concurrent_requests
     config = uvicorn.Config(
         app, log_level=options.log_level, access_log=False, loop="asyncio", lifespan="off",
-        limit_concurrency=limit, timeout_graceful_shutdown=None,
+        timeout_graceful_shutdown=None,
     )
     print(f"Serving HTTP on {_url(sock)}", file=sys.stderr, flush=True)
     try:
