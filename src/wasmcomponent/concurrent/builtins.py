@@ -13,16 +13,22 @@ resolved for the built-in (:class:`BuiltinEnv`).
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from .scheduler import Blocking, Scheduler, Thread
 from .streams import (
+    CANCELLED,
+    CANCELLING_COPY,
+    COMPLETED,
+    COPYING,
+    DONE,
+    DROPPED,
     EVENT_CODES,
+    IDLE,
     MAX_BUFFER_LENGTH,
     CopyEnd,
-    CopyResult,
-    CopyState,
     GuestBuffer,
     ReadableFutureEnd,
     ReadableStreamEnd,
@@ -38,6 +44,7 @@ from .waitables import Event, Waitable, WaitableSet
 __all__ = ["BuiltinEnv", "ErrorContext", "build"]
 
 M32 = 0xFFFFFFFF
+_EVENT_PAYLOAD = struct.Struct("<II").pack_into  # an event's two payload words, little-endian
 NOT_A_SET = "handle is not an waitable-set"  # sic, wasmtime's text
 MAX_BACKPRESSURE = 2**16 - 1
 def _no_context() -> Any:
@@ -114,13 +121,13 @@ def _entry(inst: AsyncInstance, index: int, cls: Any, message: str) -> Any:
 
 def _store_event(env: BuiltinEnv, ptr: int, event: Event) -> int:
     code, p1, p2 = event
-    memory = env.memory
     ptr &= M32
     if ptr % 4:
         raise trap("pointer not aligned")
-    if ptr + 8 > memory.size():
+    view = env.memory.view()  # the whole memory, current (one native call)
+    if ptr + 8 > len(view):
         raise trap("pointer out of bounds")
-    memory.write(ptr, (p1 & M32).to_bytes(4, "little") + (p2 & M32).to_bytes(4, "little"))
+    _EVENT_PAYLOAD(view, ptr, p1 & M32, p2 & M32)
     return int(code)
 
 
@@ -426,18 +433,18 @@ def _copy(end_cls: Any, is_stream: bool) -> Callable[[BuiltinEnv], tuple[Callabl
             """Check the end, start the copy; the end has a pending event unless the copy blocked."""
             index = i & M32
             e = _end(inst, index, end_cls, payload_type, busy)
-            if e.state != CopyState.IDLE:
-                raise trap(_done_message(e) if e.state == CopyState.DONE else busy)
+            if e.state != IDLE:
+                raise trap(_done_message(e) if e.state == DONE else busy)
             if sync and e.wset is not None:
                 raise trap("waitable cannot be used synchronously while added to a waitable set")
             buffer = GuestBuffer(codec, env.make_cx(), ptr & M32, n & M32 if is_stream else 1, role)
 
             def event(result: int, reclaim: Callable[[], None]) -> Event:
                 reclaim()
-                if result == CopyResult.DROPPED or (not is_stream and result == CopyResult.COMPLETED):
-                    e.state = CopyState.DONE
+                if result == DROPPED or (not is_stream and result == COMPLETED):
+                    e.state = DONE
                 else:
-                    e.state = CopyState.IDLE
+                    e.state = IDLE
                 if is_stream:
                     return (event_code, index, result | (buffer.progress << 4))
                 return (event_code, index, result)
@@ -446,13 +453,13 @@ def _copy(end_cls: Any, is_stream: bool) -> Callable[[BuiltinEnv], tuple[Callabl
                 # A partial copy: the other side may still copy more into this
                 # buffer until the event is taken; a cancel now reports CANCELLED.
                 e.partial = True
-                e.pending_event = lambda: event(CopyResult.COMPLETED, reclaim)
+                e.pending_event = lambda: event(COMPLETED, reclaim)
 
             def on_copy_done(result: int) -> None:
                 e.partial = False
                 e.pending_event = lambda: event(result, _nothing)
 
-            e.state = CopyState.COPYING
+            e.state = COPYING
             if is_stream:
                 e.copy(inst, buffer, on_copy, on_copy_done)  # type: ignore[attr-defined]
             else:
@@ -463,7 +470,8 @@ def _copy(end_cls: Any, is_stream: bool) -> Callable[[BuiltinEnv], tuple[Callabl
 
             def copy_async(i: int, ptr: int, n: int = 1) -> int:
                 prologue(n)
-                _current(scheduler)
+                if scheduler.current is None:  # as _current()
+                    raise cannot_block_sync()
                 e = start(i, ptr, n, False)
                 if e.pending_event is None:
                     return BLOCKED
@@ -512,18 +520,18 @@ def _cancel(end_cls: Any) -> Callable[[BuiltinEnv], tuple[Callable[..., Any], bo
             thread = _current(env.scheduler) if is_async else _may_block(env.scheduler)
             op, other = ("read", "write") if end_cls.readable else ("write", "read")
             e = _end(inst, i, end_cls, payload_type, f"passed {other} end to `{{stream|future}}.cancel-{op}`")
-            if e.state != CopyState.COPYING or e.has_sync_waiter:
+            if e.state != COPYING or e.has_sync_waiter:
                 raise trap(f"stream or future {op} cancelled when no {op} is pending")
             if e.in_waitable_set() and not is_async:
                 raise trap("waitable cannot be used synchronously while added to a waitable set")
-            e.state = CopyState.CANCELLING_COPY
+            e.state = CANCELLING_COPY
             if e.is_stream and e.has_pending_event():
                 # wasmtime reports a stream copy that completed but was not yet
                 # taken as CANCELLED, with its progress.
                 e.partial = False
                 _, _, payload = e.get_pending_event()
-                if payload & 0xF == CopyResult.COMPLETED:
-                    payload = (payload & ~0xF) | CopyResult.CANCELLED
+                if payload & 0xF == COMPLETED:
+                    payload = (payload & ~0xF) | CANCELLED
                 return payload
             if not e.has_pending_event():
                 e.shared.cancel()

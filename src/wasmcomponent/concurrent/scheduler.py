@@ -312,7 +312,8 @@ class Scheduler:
     def resume(self, thread: Optional[Thread], cancelled: bool = False) -> None:
         """Run ``thread`` until it blocks or ends, then any thread it switched to."""
         while thread is not None:
-            thread.stop_waiting()
+            if thread.ready_func is not None:
+                thread.stop_waiting()
             previous = self.current
             self.current = thread
             thread.running = True

@@ -24,6 +24,13 @@ __all__ = [
     "MAX_BUFFER_LENGTH",
     "CopyResult",
     "CopyState",
+    "COMPLETED",
+    "DROPPED",
+    "CANCELLED",
+    "IDLE",
+    "COPYING",
+    "CANCELLING_COPY",
+    "DONE",
     "GuestBuffer",
     "SharedStream",
     "SharedFuture",
@@ -48,6 +55,12 @@ class CopyState(IntEnum):
     COPYING = 2
     CANCELLING_COPY = 3
     DONE = 4
+
+
+# The members as module globals for the hot paths: reading one is a dict
+# lookup, where ``CopyState.IDLE`` goes through the enum's metaclass (~0.1 us).
+COMPLETED, DROPPED, CANCELLED = CopyResult.COMPLETED, CopyResult.DROPPED, CopyResult.CANCELLED
+IDLE, COPYING, CANCELLING_COPY, DONE = CopyState.IDLE, CopyState.COPYING, CopyState.CANCELLING_COPY, CopyState.DONE
 
 
 class GuestBuffer:
@@ -123,10 +136,12 @@ def move(src: Any, dst: Any, n: int) -> None:
         # Memory to memory in one slice assignment (a memcpy): no bytes object
         # in between.  Both ranges were bounds-checked when the copies began,
         # and a linear memory never shrinks.
-        src._aligned()
-        dst._aligned()
+        if src.ptr % src.codec.alignment or dst.ptr % dst.codec.alignment:
+            src._aligned()
+            dst._aligned()
         nbytes = n * src.codec.size
-        dst.cx.view()[dst.ptr : dst.ptr + nbytes] = src.cx.view()[src.ptr : src.ptr + nbytes]
+        # Both memories exist: a buffer of elements with a size checked its memory at the start.
+        dst.cx.memory.view()[dst.ptr : dst.ptr + nbytes] = src.cx.memory.view()[src.ptr : src.ptr + nbytes]
         src.ptr += nbytes
         src.progress += n
         dst.ptr += nbytes
@@ -168,13 +183,13 @@ class SharedBase:
         on_copy_done(result)
 
     def cancel(self) -> None:
-        self.reset_and_notify_pending(CopyResult.CANCELLED)
+        self.reset_and_notify_pending(CANCELLED)
 
     def drop(self) -> None:
         if not self.dropped:
             self.dropped = True
             if self.pending_buffer is not None:
-                self.reset_and_notify_pending(CopyResult.DROPPED)
+                self.reset_and_notify_pending(DROPPED)
 
     def _same_instance_check(self, inst: Any, buffer: Any) -> None:
         if inst is self.pending_inst and not _numeric_or_none(getattr(buffer, "codec", None)):
@@ -194,40 +209,42 @@ class SharedStream(SharedBase):
 
     def read(self, inst: Any, dst: Any, on_copy: OnCopy, on_copy_done: OnCopyDone) -> None:
         if self.dropped:
-            on_copy_done(CopyResult.DROPPED)
+            on_copy_done(DROPPED)
         elif self.pending_buffer is None:
             self.set_pending(inst, dst, on_copy, on_copy_done)
         else:
-            self._same_instance_check(inst, dst)
+            if inst is self.pending_inst:
+                self._same_instance_check(inst, dst)
             src = self.pending_buffer
             if src.remain() > 0:
                 if dst.remain() > 0:
                     move(src, dst, min(dst.remain(), src.remain()))
                     assert self.pending_on_copy is not None
                     self.pending_on_copy(self.reset_pending)
-                on_copy_done(CopyResult.COMPLETED)
+                on_copy_done(COMPLETED)
             else:
-                self.reset_and_notify_pending(CopyResult.COMPLETED)
+                self.reset_and_notify_pending(COMPLETED)
                 self.set_pending(inst, dst, on_copy, on_copy_done)
 
     def write(self, inst: Any, src: Any, on_copy: OnCopy, on_copy_done: OnCopyDone) -> None:
         if self.dropped:
-            on_copy_done(CopyResult.DROPPED)
+            on_copy_done(DROPPED)
         elif self.pending_buffer is None:
             self.set_pending(inst, src, on_copy, on_copy_done)
         else:
-            self._same_instance_check(inst, src)
+            if inst is self.pending_inst:
+                self._same_instance_check(inst, src)
             dst = self.pending_buffer
             if dst.remain() > 0:
                 if src.remain() > 0:
                     move(src, dst, min(src.remain(), dst.remain()))
                     assert self.pending_on_copy is not None
                     self.pending_on_copy(self.reset_pending)
-                on_copy_done(CopyResult.COMPLETED)
+                on_copy_done(COMPLETED)
             elif src.is_zero_length() and dst.is_zero_length():
-                on_copy_done(CopyResult.COMPLETED)
+                on_copy_done(COMPLETED)
             else:
-                self.reset_and_notify_pending(CopyResult.COMPLETED)
+                self.reset_and_notify_pending(COMPLETED)
                 self.set_pending(inst, src, on_copy, on_copy_done)
 
 
@@ -247,19 +264,19 @@ class SharedFuture(SharedBase):
         else:
             self._same_instance_check(inst, dst)
             move(self.pending_buffer, dst, 1)
-            self.reset_and_notify_pending(CopyResult.COMPLETED)
-            on_copy_done(CopyResult.COMPLETED)
+            self.reset_and_notify_pending(COMPLETED)
+            on_copy_done(COMPLETED)
 
     def write(self, inst: Any, src: Any, on_copy_done: OnCopyDone) -> None:
         if self.dropped:
-            on_copy_done(CopyResult.DROPPED)
+            on_copy_done(DROPPED)
         elif self.pending_buffer is None:
             self.set_pending(inst, src, on_copy_done)
         else:
             self._same_instance_check(inst, src)
             move(src, self.pending_buffer, 1)
-            self.reset_and_notify_pending(CopyResult.COMPLETED)
-            on_copy_done(CopyResult.COMPLETED)
+            self.reset_and_notify_pending(COMPLETED)
+            on_copy_done(COMPLETED)
 
 
 class CopyEnd(Waitable):
@@ -273,12 +290,12 @@ class CopyEnd(Waitable):
 
     def __init__(self, shared: Any) -> None:
         super().__init__()
-        self.state = CopyState.IDLE
+        self.state = IDLE
         self.shared = shared
         self.partial = False
 
     def copying(self) -> bool:
-        return self.state in (CopyState.COPYING, CopyState.CANCELLING_COPY)
+        return self.state in (COPYING, CANCELLING_COPY)
 
     def drop(self) -> None:
         if self.copying():
@@ -324,7 +341,7 @@ class WritableFutureEnd(CopyEnd):
         self.shared.write(inst, buffer, on_copy_done)
 
     def drop(self) -> None:
-        if self.state != CopyState.DONE:
+        if self.state != DONE:
             raise trap("cannot drop future write end without first writing a value")
         super().drop()
 
@@ -361,7 +378,7 @@ def lift_end(table: Any, index: int, payload: Any, is_stream: bool) -> Any:
         raise trap(f"handle is a {desc} of a different type")
     if end.copying():
         raise trap(f"cannot remove busy {desc}")
-    if end.state == CopyState.DONE:
+    if end.state == DONE:
         if is_stream or end.shared.dropped:
             raise trap(f"cannot lift {desc} after being notified that the writable end dropped")
         raise trap(f"cannot lift {desc} after previous read succeeded")

@@ -24,7 +24,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from .scheduler import Blocking, Scheduler, Table, Thread
 from .traps import trap
-from .waitables import Event, EventCode, Waitable, WaitableSet
+from .waitables import CANCELLED_EVENT, NO_EVENT, Event, EventCode, Waitable, WaitableSet
 
 __all__ = [
     "AsyncInstance",
@@ -275,6 +275,7 @@ class CallbackCode(IntEnum):
 # Plain ints for the hot paths (an IntEnum member costs an attribute lookup).
 _EXIT, _YIELD, _WAIT = 0, 1, 2
 _STARTED = 1  # Task.STARTED
+_SUBTASK_EVENT = EventCode.SUBTASK
 
 
 def _as_tuple(raw: Any, count: int) -> tuple:
@@ -375,7 +376,7 @@ def _callback_loop(task: Task, thread: Thread, c: LiftedCallee, code: int, si: i
             cancelled = yield from thread.wait_until(
                 lambda: inst.exclusive_thread is None, cancellable=True, yielding=True
             )
-            event = (EventCode.TASK_CANCELLED, 0, 0) if cancelled else (EventCode.NONE, 0, 0)
+            event = CANCELLED_EVENT if cancelled else NO_EVENT
         else:
             wset = inst.handles.get(si)
             if not isinstance(wset, WaitableSet):
@@ -605,7 +606,7 @@ def canon_lower(
         def subtask_event() -> Event:
             if subtask.resolved():
                 subtask.deliver_resolve()
-            return (EventCode.SUBTASK, index, subtask.state)
+            return (_SUBTASK_EVENT, index, subtask.state)
 
         subtask.set_pending_event(subtask_event)
 

@@ -16,7 +16,7 @@ from typing import Callable, Optional
 from .scheduler import Blocking, Thread
 from .traps import trap
 
-__all__ = ["EventCode", "Event", "Waitable", "WaitableSet"]
+__all__ = ["EventCode", "Event", "NO_EVENT", "CANCELLED_EVENT", "Waitable", "WaitableSet"]
 
 
 class EventCode(IntEnum):
@@ -30,6 +30,10 @@ class EventCode(IntEnum):
 
 
 Event = tuple[int, int, int]
+
+# Module globals for the hot paths (an enum member read through its class costs ~0.1 us).
+NO_EVENT: Event = (EventCode.NONE, 0, 0)
+CANCELLED_EVENT: Event = (EventCode.TASK_CANCELLED, 0, 0)
 
 
 class Waitable:
@@ -119,7 +123,7 @@ class WaitableSet:
         finally:
             self.num_waiting -= 1
         if cancelled:
-            return (EventCode.TASK_CANCELLED, 0, 0)
+            return CANCELLED_EVENT
         return self.get_pending_event()
 
     def wait_for_event(self, thread: Thread, cancellable: bool) -> Blocking:
@@ -127,9 +131,9 @@ class WaitableSet:
 
     def poll(self, thread: Thread, cancellable: bool) -> Event:
         if thread.task.deliver_pending_cancel(cancellable):
-            return (EventCode.TASK_CANCELLED, 0, 0)
+            return CANCELLED_EVENT
         if not self.has_pending_event():
-            return (EventCode.NONE, 0, 0)
+            return NO_EVENT
         return self.get_pending_event()
 
     def drop(self) -> None:
