@@ -7,7 +7,9 @@ for the whole module; the port is the one its startup line names, so no
 fixed port can collide.  Its compiled component is cached in the test cache.
 Checked over real HTTP: status, headers and body; a 64 KiB echo; a 404; a
 trap before the response that becomes a 500 and is logged; 32 concurrent
-requests each answered with its own data; the guest's stdout and stderr in
+requests each answered with its own data; a 3 MiB body streamed past the
+host's 1 MiB window; an outgoing request from the guest (allowed by default,
+as in ``wasmtime serve``); the guest's stdout and stderr in
 the server's stdout and stderr with ``wasmtime serve``'s prefixes; and,
 last, SIGINT (Ctrl-C) ending the process with status 0 and no traceback.
 
@@ -27,9 +29,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Optional
 
@@ -42,10 +45,11 @@ from wasmcomponent.serve import (
     parse_addr,
     parse_options,
 )
+from wasmcomponent.wasi.http.asgi import AsgiApp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from wasi_guests import build, cache_dir
+from wasi_guests import build, cache_dir, loopback_http_server
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT = 300.0  # the first run compiles the 20 MB guest (about 10 s here, more on a busy CI machine)
@@ -190,6 +194,30 @@ def test_guest_output_reaches_the_server_log(server: Server) -> None:
     assert len({number for number, _ in out + err}) == 1  # one request, one number
 
 
+def test_streams_a_body_larger_than_the_window(server: Server) -> None:
+    status, headers, body = server.request("GET", "/big?mib=3")
+    assert (status, headers["content-type"]) == (200, "application/octet-stream")
+    assert body == bytes(range(256)) * (3 * 4096)
+
+
+class _Upstream(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"upstream says hi"
+        self.send_response(200)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_outgoing_http_is_allowed_as_in_wasmtime_serve(server: Server) -> None:
+    with loopback_http_server(_Upstream) as port:
+        status, _, body = server.request("GET", f"/fetch?target=127.0.0.1:{port}&path=/x")
+    assert (status, body) == (200, b"status=200 header= body=upstream says hi")
+
+
 def test_ctrl_c_stops_cleanly(server: Server) -> None:
     """Last in the module: it stops the shared server."""
     assert server.request("GET", "/hello")[0] == 200
@@ -269,6 +297,42 @@ def test_header_option_replaces_the_clients_header(monkeypatch: pytest.MonkeyPat
     for name in ("WASMCOMPONENT_CACHE_DIR", "WASMCOMPONENT_CACHE_KEY_FILE"):
         monkeypatch.setenv(name, _env()[name])
     app = build_app(parse_options([str(guest), "-H", "x-test: from-cli"]))
+    status, body = asyncio.run(asyncio.wait_for(_asgi_get(app, "/hello", [(b"x-test", b"from-client")]), TIMEOUT))
+    assert status == 200
+    assert body.endswith(b" x-test=from-cli host-visible=False")
+
+
+@pytest.mark.parametrize("limit, overlap", [(None, 2), (1, 1)])
+def test_max_concurrent_requests_queues(monkeypatch: pytest.MonkeyPatch, limit: Optional[int], overlap: int) -> None:
+    """``--max-concurrent-requests 1``: a second request waits for the first (``wasmtime serve`` queues too)."""
+    guest = build("http")
+    for name in ("WASMCOMPONENT_CACHE_DIR", "WASMCOMPONENT_CACHE_KEY_FILE"):
+        monkeypatch.setenv(name, _env()[name])
+    extra = [] if limit is None else ["--max-concurrent-requests", str(limit)]
+    app = build_app(parse_options([str(guest), *extra]))
+    active, most = [0], [0]
+    served = AsgiApp.__call__
+
+    async def counting(self: AsgiApp, scope: Any, receive: Any, send: Any) -> None:
+        active[0] += 1
+        most[0] = max(most[0], active[0])
+        try:
+            await asyncio.sleep(0.05)  # the other request would start now if it may
+            await served(self, scope, receive, send)
+        finally:
+            active[0] -= 1
+
+    monkeypatch.setattr(AsgiApp, "__call__", counting)
+    async def two_requests() -> list[tuple[int, bytes]]:
+        return list(await asyncio.gather(_asgi_get(app, "/hello"), _asgi_get(app, "/hello")))
+
+    statuses = asyncio.run(asyncio.wait_for(two_requests(), TIMEOUT))
+    assert [status for status, _ in statuses] == [200, 200]
+    assert most[0] == overlap
+
+
+async def _asgi_get(app: Any, path: str, headers: Sequence[tuple[bytes, bytes]] = ()) -> tuple[int, bytes]:
+    """``(status, body)`` of one GET through the ASGI application."""
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -278,13 +342,11 @@ def test_header_option_replaces_the_clients_header(monkeypatch: pytest.MonkeyPat
         sent.append(message)
 
     scope = {
-        "type": "http", "method": "GET", "path": "/hello", "raw_path": b"/hello", "query_string": b"",
-        "headers": [(b"host", b"example.test"), (b"x-test", b"from-client")], "scheme": "http",
+        "type": "http", "method": "GET", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "headers": [(b"host", b"example.test"), *headers], "scheme": "http",
     }
-    asyncio.run(asyncio.wait_for(app(scope, receive, send), TIMEOUT))
-    assert sent[0]["status"] == 200
-    body = b"".join(m.get("body", b"") for m in sent[1:])
-    assert body.endswith(b" x-test=from-cli host-visible=False")
+    await app(scope, receive, send)
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
 
 
 def _run_serve(args: list[str], timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
