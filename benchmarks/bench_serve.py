@@ -11,7 +11,9 @@ back to back.  Cells:
 * echo-64k: `POST /echo` with a 64 KiB body, answered with the same bytes
   (checked on every request);
 
-each at 1 and 16 concurrent clients.  A cell reports requests/s (requests
+each at 1 and 16 concurrent clients.  All servers run at once and each
+cell is measured on them one after the other, so a change in the machine's
+other load shifts them alike.  A cell reports requests/s (requests
 over the wall time of the cell), the p50/p99 latency of one request, and
 the server process's CPU time (user + system, all threads, from /proc) per
 request, which the other load on a shared machine disturbs least.
@@ -310,20 +312,23 @@ def main() -> int:
     print(f"wasmcomponent serve: wasmtime-py {package_version('wasmtime')}, uvicorn {package_version('uvicorn')}, "
           f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     cells: list[Cell] = []
+    order = args.server or ["wasmtime", "wasmcomponent"]
     with tempfile.TemporaryDirectory() as tmp:
-        for name in args.server or ["wasmtime", "wasmcomponent"]:
-            server = start(name, guest, Path(tmp))
-            try:
-                for case in [args.only] if args.only else list(CASES):
-                    for clients in args.clients:
+        servers: list[Server] = []
+        try:
+            for name in order:  # all up at once, so each cell runs on every server back to back
+                servers.append(start(name, guest, Path(tmp)))
+            for case in [args.only] if args.only else list(CASES):
+                for clients in args.clients:
+                    for server in servers:
                         cell = measure(server, case, clients, total)
-                        print(f"  {name:13} {case:9} c={clients:<3} {cell.rps:9,.0f} req/s  "
+                        print(f"  {server.name:13} {case:9} c={clients:<3} {cell.rps:9,.0f} req/s  "
                               f"p50 {cell.p50_ms:8.2f} ms  p99 {cell.p99_ms:8.2f} ms  "
                               f"cpu {cell.cpu_ms or 0:6.1f} ms/req", flush=True)
                         cells.append(cell)
-            finally:
+        finally:
+            for server in servers:
                 server.stop()
-    order = args.server or ["wasmtime", "wasmcomponent"]
     cells.sort(key=lambda c: (list(CASES).index(c.case), c.clients, order.index(c.server)))
     text = table(cells)
     print(text)
