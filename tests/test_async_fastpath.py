@@ -141,3 +141,56 @@ def test_async_stream_builtins_complete_block_and_cancel_at_once() -> None:
     expected = ((2 * 1000 + 0x40) * 1000 + 0x40) + 0x08070605
     assert run(store) == expected
     assert run(store) == expected
+
+
+# ------------------------------------------------------------------ scalar lowering
+
+
+def _bits(value: object, core: str) -> object:
+    """The core value as the core call stores it (an i32/i64 keeps its low bits)."""
+    if core == "i32" and isinstance(value, int):
+        return value & 0xFFFFFFFF
+    if core == "i64" and isinstance(value, int):
+        return value & 0xFFFFFFFFFFFFFFFF
+    return value
+
+
+SCALARS = ("bool", "u8", "s8", "u16", "s16", "u32", "s32", "u64", "s64", "f32", "f64")
+CORE = {"u64": "i64", "s64": "i64", "f32": "f32", "f64": "f64"}
+VALUES: tuple[object, ...] = (
+    0, 1, -1, 127, 128, -129, 255, 256, 65535, -32769, 2**31, 2**32 - 1, 2**32, 2**63, -(2**63) - 1,
+    1.5, -0.0, float("inf"), float("nan"), True, False, None, "1", 3.0,
+)
+
+
+@pytest.mark.parametrize("name", SCALARS)
+def test_scalar_lowerer_matches_the_compiled_lowering(name: str) -> None:
+    from wasmcomponent.abi.compile import compile_func
+    from wasmcomponent.concurrent.tasks import scalar_lowerer
+    from wasmcomponent.types import model
+
+    params = (("x", model.PrimType(name)), ("y", model.PrimType("u32")))
+    compiled = compile_func(model.FuncType(params, None), lift_async=True).lower_params
+    fast = scalar_lowerer(params)
+    assert fast is not None
+    core = CORE.get(name, "i32")
+    for value in VALUES:
+        try:
+            want: object = [_bits(v, c) for v, c in zip(compiled(None, (value, 7)), (core, "i32"), strict=True)]
+        except (TypeError, ValueError) as err:
+            with pytest.raises(type(err)) as got:
+                fast(None, (value, 7))
+            assert str(got.value) == str(err)
+            continue
+        result = [_bits(v, c) for v, c in zip(fast(None, (value, 7)), (core, "i32"), strict=True)]
+        assert repr(result) == repr(want), value
+
+
+def test_scalar_lowerer_refuses_spills_and_non_scalars() -> None:
+    from wasmcomponent.concurrent.tasks import scalar_lowerer
+    from wasmcomponent.types import model
+
+    assert scalar_lowerer(()) is not None
+    assert scalar_lowerer(()).__call__(None, ()) == ()  # type: ignore[union-attr]
+    assert scalar_lowerer([(f"p{i}", model.PrimType("u8")) for i in range(17)]) is None
+    assert scalar_lowerer([("s", model.STRING)]) is None

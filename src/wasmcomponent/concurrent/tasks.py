@@ -115,6 +115,9 @@ class LiftedCallee:
     # Whether every parameter is one scalar core value: lowering them runs no
     # guest code and needs no call scope.
     scalar_params: bool = False
+    # The function type's ``(name, type)`` parameters, when the runtime gives
+    # them: scalar ones are then lowered by generated code (``scalar_lowerer``).
+    params: Optional[Sequence[tuple[str, Any]]] = None
     # Whether host calls may take :func:`lift_now`'s fast path (derived).
     immediate: bool = field(init=False, default=False)
     # Whether its tasks take the instance's exclusive lock (derived, spec ``needs_exclusive``).
@@ -130,6 +133,35 @@ class LiftedCallee:
     def __post_init__(self) -> None:
         self.immediate = not self.threads_visible and not self.runs_on_fiber()
         self.exclusive = not self.is_async or self.callback is not None
+        if self.scalar_params and self.params is not None:
+            fast = scalar_lowerer(self.params)
+            if fast is not None:
+                self.lower_params = fast
+
+
+def scalar_lowerer(params: Sequence[tuple[str, Any]]) -> Optional[Callable[[Any, Sequence[Any]], tuple]]:
+    """``lower_params(cx, args)`` for parameters that are all one-slot scalars, as generated code.
+
+    Value for value and error for error what the compiled lowering gives
+    (``abi.inline``, as the synchronous ``Func`` calls use): each argument is
+    checked inline and handed to the per-type closure only when the fast test
+    rejects it.  None when the parameters are not all scalars or spill.
+    """
+    from ..abi.inline import flat_scalar_lowerer, inline_lower, is_inline_scalar
+    from ..types.abi import MAX_FLAT_PARAMS
+
+    if len(params) > MAX_FLAT_PARAMS or not all(is_inline_scalar(t) for _, t in params):
+        return None
+    names = [f"a{i}" for i in range(len(params))]
+    lines = ["def lower(cx, args):"]
+    if names:
+        lines.append(f"    {', '.join(names)}, = args")
+    for i, (_, t) in enumerate(params):
+        lines += [f"    {line}" for line in inline_lower(t, names[i], f"slow{i}")]
+    lines.append(f"    return ({''.join(f'{n}, ' for n in names)})")
+    namespace = {f"slow{i}": flat_scalar_lowerer(t, f"parameter `{name}`") for i, (name, t) in enumerate(params)}
+    exec(compile("\n".join(lines), f"<lower {len(params)} scalars>", "exec"), namespace)
+    return namespace["lower"]  # type: ignore[no-any-return]
 
 
 class Task:
