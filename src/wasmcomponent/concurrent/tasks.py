@@ -159,7 +159,7 @@ def scalar_lowerer(params: Sequence[tuple[str, Any]]) -> Optional[Callable[[Any,
     for i, (_, t) in enumerate(params):
         lines += [f"    {line}" for line in inline_lower(t, names[i], f"slow{i}")]
     lines.append(f"    return ({''.join(f'{n}, ' for n in names)})")
-    namespace = {f"slow{i}": flat_scalar_lowerer(t, f"parameter `{name}`") for i, (name, t) in enumerate(params)}
+    namespace: dict[str, Any] = {f"slow{i}": flat_scalar_lowerer(t, f"parameter `{name}`") for i, (name, t) in enumerate(params)}
     exec(compile("\n".join(lines), f"<lower {len(params)} scalars>", "exec"), namespace)
     return namespace["lower"]  # type: ignore[no-any-return]
 
