@@ -17,6 +17,10 @@
   WIT function names mapped to ``f(ctx, *args)``.  :func:`add_to_linker`
   defines them under ``<name>@0.2.12``; the linker's semver lookup serves every
   ``0.2.y`` import from that.
+* The functions that may block (``poll``, ``blocking-read``, ...) also have an
+  asyncio variant (``Interface.async_funcs``, see :mod:`.aio`), the linker's
+  ``async_variant``: instances made while an asyncio loop runs call it, so a
+  guest under ``call_async`` waits without blocking the loop.
 """
 
 from __future__ import annotations
@@ -336,12 +340,24 @@ class Interface:
     resources: dict[str, Res] = field(default_factory=dict)
     # Hot functions served by a direct core implementation (see ``_direct``).
     direct: frozenset[str] = frozenset()
+    # What instances made under asyncio call instead of a blocking function (see ``wasi.aio``):
+    # ``f(ctx, *args)`` returns the result, or an awaitable of it when it must wait.
+    async_funcs: dict[str, HostFunc] = field(default_factory=dict)
 
     def func(self, wit_name: str) -> Callable[[HostFunc], HostFunc]:
         """Decorator registering ``f(ctx, *args)`` as the WIT function ``wit_name``."""
 
         def register(f: HostFunc) -> HostFunc:
             self.funcs[wit_name] = f
+            return f
+
+        return register
+
+    def async_func(self, wit_name: str) -> Callable[[HostFunc], HostFunc]:
+        """Decorator registering ``f(ctx, *args)`` as the asyncio variant of ``wit_name``."""
+
+        def register(f: HostFunc) -> HostFunc:
+            self.async_funcs[wit_name] = f
             return f
 
         return register
@@ -424,10 +440,14 @@ def add_to_linker(
                 for name, ty in iface.resources.items():
                     inst.add_resource(name, ResourceType.host(int(ty)), _drop)
                 for name, f in iface.funcs.items():
-                    if direct and name in iface.direct:
-                        inst._add_func_fast(name, _bind(f), _direct(f))
-                    else:
+                    fast = _direct(f) if direct and name in iface.direct else None
+                    off_loop = iface.async_funcs.get(name)
+                    if fast is None and off_loop is None:
                         inst.add_func(name, _bind(f))
+                    else:
+                        # ``_bind`` serves the asyncio variant too: it passes on what ``f`` returns,
+                        # a value or an awaitable, and the runtime awaits only the latter.
+                        inst._add_func_fast(name, _bind(f), fast, None if off_loop is None else _bind(off_loop))
 
 
 # ------------------------------------------------------------------ direct core implementations

@@ -10,7 +10,7 @@ functions registered here turn those into WIT values:
 * ``result<_, stream-error>`` is tagged: ``Variant("ok")`` /
   ``Variant("err", None | error)``.
 
-Every function is synchronous.  Output backends accept everything at once,
+Output backends accept everything at once,
 so ``check-write`` always grants the same size (:data:`STREAM_PERMIT`, 64 KiB,
 for stdio and file streams, as wasmtime 50 grants; 8 KiB for a
 ``stdout_custom`` callback, as wasmtime's; :data:`WRITE_PERMIT` for others); with
@@ -21,6 +21,12 @@ limit).  ``flush`` only starts a flush (:meth:`OutputStream.flush`); the
 Pollables are ready, timed (a monotonic deadline) or backed by a stream's
 readiness; ``poll`` waits on file descriptors with ``select`` and on
 deadlines by sleeping (or by advancing a virtual clock).
+
+The blocking functions (``poll``, ``pollable.block``, the ``blocking-*``
+calls) are written once, as steps (:func:`blocking`) that do all the work and
+yield only what they wait for (:class:`Wait`): the sync functions wait in the
+thread (:func:`run_blocking`), and the asyncio variants that instances made
+under a running event loop use wait on the loop (:mod:`.aio`).
 
 Guest-chosen integers (issue #10) get wasmtime's answers, and never size a
 host allocation beyond a limit:
@@ -46,8 +52,11 @@ from __future__ import annotations
 import os
 import select
 import sys
+import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from concurrent.futures import Future
+from concurrent.futures import wait as futures_wait
+from typing import TYPE_CHECKING, Any, Callable, Generator, NamedTuple, Optional, TypeVar, Union
 
 from ..runtime.resources import ResourceHost
 from ..types.values import Variant
@@ -70,6 +79,7 @@ MAX_SLEEP_SECONDS = 86400.0
 MAX_SLEEP_NS = 86400 * 10**9
 OK_UNIT = Variant("ok", None)
 ERR_CLOSED = Variant("err", None)
+T = TypeVar("T")
 
 
 class IoError(HostObject):
@@ -158,8 +168,53 @@ class YieldOnce(Pollable):
         return False
 
 
-def block_until_ready(ctx: WasiCtx, pollables: list[Pollable]) -> list[int]:
-    """Indices of the ready pollables, waiting until at least one is."""
+class Wait(NamedTuple):
+    """What a blocking call waits for before it looks again: readable descriptors, a timeout."""
+
+    timeout: Optional[int]  # nanoseconds of the context's monotonic clock; None: no limit
+    fds: list[int]  # wait until one of them is readable (or the timeout)
+
+    def seconds(self) -> Optional[float]:
+        """The timeout in seconds for ``select``/``sleep`` (at most a day: longer waits loop)."""
+        timeout = self.timeout
+        return None if timeout is None else min(max(timeout, 0) / 1e9, MAX_SLEEP_SECONDS)
+
+
+# What a blocking call yields while it waits: a :class:`Wait`, or the future of work that blocks
+# running on a helper thread (:func:`in_thread`).  The sync driver (:func:`run_blocking`) waits
+# in the thread, the asyncio one (``wasi.aio``) on the loop; everything else runs on the caller's
+# thread.
+Steps = Generator[Union[Wait, "Future[Any]"], None, T]
+
+
+def in_thread(work: Callable[..., T], *args: Any) -> Future[T]:
+    """``work(*args)`` on a new daemon thread (under asyncio, for work that blocks and cannot wait on the loop).
+
+    A daemon thread, not the loop's executor: such work (a read of the host's
+    stdin, a name lookup) may take long or never end, and ``asyncio.run``
+    waits for its executor's threads at exit.  The thread ends when ``work``
+    returns; nothing interrupts it.
+    """
+    future: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(work(*args))
+        except BaseException as err:  # noqa: BLE001 - handed to whoever takes the result
+            future.set_exception(err)
+
+    threading.Thread(target=run, name="wasi-blocking", daemon=True).start()
+    return future
+
+
+def next_wait(ctx: WasiCtx, pollables: list[Pollable]) -> Union[list[int], Wait]:
+    """The indices of the ready pollables, or what to wait for before looking again.
+
+    The one place that decides how ``poll``/``block`` wait, for the sync and
+    the asyncio drivers: deadline-only waits under a virtual clock advance it
+    here (no wait at all); pollables with only a readiness check are looked
+    at again every millisecond.
+    """
     clocks = ctx.clocks
     while True:
         now = clocks.monotonic_now()
@@ -178,16 +233,73 @@ def block_until_ready(ctx: WasiCtx, pollables: list[Pollable]) -> list[int]:
             continue
         if pending_checks:
             timeout = 1_000_000 if timeout is None else min(timeout, 1_000_000)
-        seconds = None if timeout is None else min(max(timeout, 0) / 1e9, MAX_SLEEP_SECONDS)
-        if fds:
-            try:
-                select.select(fds, [], [], seconds)
-            except (OSError, ValueError):
-                time.sleep(0.001)
-        elif seconds is None:
-            time.sleep(3600)  # nothing can become ready: wait as wasmtime does (forever)
-        else:
-            clocks.sleep(min(max(timeout or 0, 0), MAX_SLEEP_NS))  # the loop waits the rest
+        return Wait(timeout, fds)
+
+
+def wait_ready(ctx: WasiCtx, pollables: list[Pollable]) -> Steps[list[int]]:
+    """Steps of waiting until at least one of ``pollables`` is ready; returns the ready indices."""
+    while True:
+        step = next_wait(ctx, pollables)
+        if type(step) is list:
+            return step
+        yield step  # type: ignore[misc]
+
+
+def wait_in_thread(ctx: WasiCtx, wait: Union[Wait, Future[Any]]) -> None:
+    """Do one :class:`Wait` blocking the calling thread (the sync driver's wait)."""
+    if isinstance(wait, Future):
+        futures_wait([wait])
+        return
+    seconds = wait.seconds()
+    if wait.fds:
+        try:
+            select.select(wait.fds, [], [], seconds)
+        except (OSError, ValueError):
+            time.sleep(0.001)
+    elif seconds is None:
+        time.sleep(3600)  # nothing can become ready: wait as wasmtime does (forever)
+    else:
+        ctx.clocks.sleep(min(max(wait.timeout or 0, 0), MAX_SLEEP_NS))  # the caller waits the rest
+
+
+def run_blocking(ctx: WasiCtx, steps: Steps[T]) -> T:
+    """Run a blocking call's steps to the end, waiting in this thread."""
+    try:
+        while True:
+            wait_in_thread(ctx, next(steps))
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+def block_until_ready(ctx: WasiCtx, pollables: list[Pollable]) -> list[int]:
+    """Indices of the ready pollables, waiting (in this thread) until at least one is."""
+    return run_blocking(ctx, wait_ready(ctx, pollables))
+
+
+def blocking(iface: Interface, wit_name: str) -> Callable[[Callable[..., Steps[Any]]], Callable[..., Any]]:
+    """Register a blocking WIT function written once, as steps ``f(ctx, *args, off_loop)``.
+
+    Returns the sync function.  ``iface.funcs`` gets it (the steps run with
+    :func:`run_blocking`, ``off_loop`` false: reads may block the thread);
+    ``iface.async_funcs`` the variant an instance made under asyncio uses
+    (``off_loop`` true: nothing blocks the thread; see :mod:`.aio`).
+    """
+
+    def register(f: Callable[..., Steps[Any]]) -> Callable[..., Any]:
+        def sync(ctx: WasiCtx, *args: Any) -> Any:
+            return run_blocking(ctx, f(ctx, *args, False))
+
+        def off_loop(ctx: WasiCtx, *args: Any) -> Any:
+            from .aio import run_steps
+
+            return run_steps(ctx, f(ctx, *args, True))
+
+        sync.__name__ = off_loop.__name__ = f.__name__
+        iface.funcs[wit_name] = sync
+        iface.async_funcs[wit_name] = off_loop
+        return sync
+
+    return register
 
 
 # ------------------------------------------------------------------ input streams
@@ -209,6 +321,15 @@ class InputStream(HostObject):
     def blocking_read_zero(self) -> bytes:
         """``blocking-read(0)``: what a zero-length read answers (wasmtime: ``read(0)`` once ready)."""
         return self.read(0)
+
+    def read_later(self, size: int) -> Optional[Future[bytes]]:
+        """Under asyncio, for a stream whose ``read`` may block the thread: that read, started on a helper thread.
+
+        None (the default) when ``read`` never blocks.  The future's result is
+        not the answer: the next ``read`` on the loop thread takes it from the
+        source (so a read whose waiter was cancelled loses nothing).
+        """
+        return None
 
     def ready(self) -> bool:
         return True
@@ -242,6 +363,9 @@ class SharedInput(InputStream):
     def blocking_read(self, size: int) -> bytes:
         return self.source.read(size, block=True)
 
+    def read_later(self, size: int) -> Optional[Future[bytes]]:
+        return self.source.read_later(size)
+
     def ready(self) -> bool:
         return self.source.ready()
 
@@ -254,6 +378,10 @@ class InputSource:
 
     def read(self, size: int, block: bool) -> bytes:
         raise StreamClosed
+
+    def read_later(self, size: int) -> Optional[Future[bytes]]:
+        """See :meth:`InputStream.read_later`."""
+        return None
 
     def ready(self) -> bool:
         return True
@@ -277,22 +405,50 @@ class BytesSource(InputSource):
 
 
 class ReaderSource(InputSource):
-    """A binary file-like object; its ``read`` may block (it is treated as always ready)."""
+    """A binary file-like object; its ``read`` may block (it is treated as always ready).
+
+    Under asyncio its reads run on a helper thread (:meth:`read_later`,
+    :func:`in_thread`), one at a time.  The thread ends when the reader's
+    ``read`` returns; what it read waits in the source for the next ``read``.
+    """
 
     def __init__(self, reader: Any) -> None:
         self.reader = reader
         self.eof = False
+        self.pending: Optional[Future[bytes]] = None
+        self.rest = b""  # what a helper thread read beyond the size of the read that takes it
 
     def read(self, size: int, block: bool) -> bytes:
+        rest = self.rest
+        if rest:
+            self.rest = rest[size:]
+            return rest[:size]
         if self.eof:
             raise StreamClosed
-        data = self.reader.read(size)
+        pending = self.pending
+        if pending is not None:  # a helper thread's read (maybe of another size): this read's bytes
+            self.pending = None
+            data = pending.result()
+        else:
+            data = self.reader.read(size)
         if isinstance(data, str):
             data = data.encode()
         if not data:
             self.eof = True
             raise StreamClosed
-        return bytes(data)
+        data = bytes(data)
+        if len(data) > size:
+            self.rest = data[size:]
+            data = data[:size]
+        return data
+
+    def read_later(self, size: int) -> Optional[Future[bytes]]:
+        if self.eof or self.rest:
+            return None
+        pending = self.pending
+        if pending is None:
+            pending = self.pending = in_thread(self.reader.read, size)
+        return pending
 
 
 class FdSource(InputSource):
@@ -515,6 +671,16 @@ class OutputStream(HostObject):
         """
         self.flush()
 
+    def flush_wait(self) -> Optional[Pollable]:
+        """One step of :meth:`blocking_flush` that does not block (the asyncio drivers' form).
+
+        Starts or continues the flush; None once it completed, else a pollable
+        to wait on before calling again.  By default :meth:`blocking_flush`,
+        for backends whose flush completes at once.
+        """
+        self.blocking_flush()
+        return None
+
     def ready(self) -> bool:
         return True
 
@@ -655,16 +821,16 @@ def pollable_ready(ctx: WasiCtx, self: Any) -> bool:
     return ctx.get(self, Pollable).ready(ctx.clocks.monotonic_now())
 
 
-@POLL.func("[method]pollable.block")
-def pollable_block(ctx: WasiCtx, self: Any) -> None:
-    block_until_ready(ctx, [ctx.get(self, Pollable)])
+@blocking(POLL, "[method]pollable.block")
+def pollable_block(ctx: WasiCtx, self: Any, off_loop: bool) -> Steps[None]:
+    yield from wait_ready(ctx, [ctx.get(self, Pollable)])
 
 
-@POLL.func("poll")
-def poll(ctx: WasiCtx, pollables: list[Any]) -> list[int]:
+@blocking(POLL, "poll")
+def poll(ctx: WasiCtx, pollables: list[Any], off_loop: bool) -> Steps[list[int]]:
     if not pollables:
         raise trap("empty poll list")
-    return block_until_ready(ctx, [ctx.get(p, Pollable) for p in pollables])
+    return (yield from wait_ready(ctx, [ctx.get(p, Pollable) for p in pollables]))
 
 
 @STREAMS.func("[method]input-stream.read")
@@ -676,39 +842,66 @@ def input_read(ctx: WasiCtx, self: Any, size: int) -> Any:
         return stream_error(ctx, err)
 
 
-def _blocking_read(ctx: WasiCtx, stream: InputStream, size: int) -> bytes:
-    """At least one byte (at most ``size``, already clamped), waiting for it; raises at the end."""
+def _blocking_read(ctx: WasiCtx, stream: InputStream, size: int, off_loop: bool) -> Steps[bytes]:
+    """At least one byte (at most ``size``, already clamped), waiting for it; raises at the end.
+
+    ``off_loop``: the thread must not block, so a stream whose reads block
+    reads on a helper thread (``read_later``) and the others read without
+    waiting, then wait on their pollable.
+    """
     if size == 0:
         return stream.blocking_read_zero()
     while True:
-        data = stream.blocking_read(size)
+        if off_loop:
+            later = stream.read_later(size)
+            if later is not None and not later.done():
+                yield later
+            data = stream.read(size)
+        else:
+            data = stream.blocking_read(size)
         if data:
             return data
-        block_until_ready(ctx, [stream.pollable()])
+        if off_loop:
+            yield Wait(0, [])  # a turn for the loop, even if the stream says it is ready (it may spin)
+        yield from wait_ready(ctx, [stream.pollable()])
 
 
-@STREAMS.func("[method]input-stream.blocking-read")
-def input_blocking_read(ctx: WasiCtx, self: Any, size: int) -> Any:
+def _blocking_flush(ctx: WasiCtx, stream: OutputStream, off_loop: bool) -> Steps[None]:
+    """``stream.blocking_flush()``, in steps that wait off the thread when ``off_loop``."""
+    if not off_loop:
+        stream.blocking_flush()
+        return
+    while True:
+        pollable = stream.flush_wait()
+        if pollable is None:
+            return
+        yield from wait_ready(ctx, [pollable])
+
+
+def _read_result(ctx: WasiCtx, self: Any, size: int, off_loop: bool) -> Steps[Any]:
+    """``blocking-read``'s untagged ``result<list<u8>, stream-error>``."""
     stream = ctx.get(self, InputStream)
     try:
-        return _blocking_read(ctx, stream, _check_len(ctx, size))
+        return (yield from _blocking_read(ctx, stream, _check_len(ctx, size), off_loop))
     except (StreamClosed, StreamFailed) as err:
         return stream_error(ctx, err)
 
 
-def _skip(ctx: WasiCtx, self: Any, size: int, blocking: bool) -> Any:
-    result = (input_blocking_read if blocking else input_read)(ctx, self, size)
-    return len(result) if isinstance(result, bytes) else result
+@blocking(STREAMS, "[method]input-stream.blocking-read")
+def input_blocking_read(ctx: WasiCtx, self: Any, size: int, off_loop: bool) -> Steps[Any]:
+    return (yield from _read_result(ctx, self, size, off_loop))
 
 
 @STREAMS.func("[method]input-stream.skip")
 def input_skip(ctx: WasiCtx, self: Any, size: int) -> Any:
-    return _skip(ctx, self, size, False)
+    result = input_read(ctx, self, size)
+    return len(result) if isinstance(result, bytes) else result
 
 
-@STREAMS.func("[method]input-stream.blocking-skip")
-def input_blocking_skip(ctx: WasiCtx, self: Any, size: int) -> Any:
-    return _skip(ctx, self, size, True)
+@blocking(STREAMS, "[method]input-stream.blocking-skip")
+def input_blocking_skip(ctx: WasiCtx, self: Any, size: int, off_loop: bool) -> Steps[Any]:
+    result = yield from _read_result(ctx, self, size, off_loop)
+    return len(result) if isinstance(result, bytes) else result
 
 
 @STREAMS.func("[method]input-stream.subscribe")
@@ -736,11 +929,19 @@ def output_write(ctx: WasiCtx, self: Any, contents: bytes) -> Variant:
     return OK_UNIT
 
 
+def _check_blocking_write(size: int, name: str) -> None:
+    if size > BLOCKING_WRITE_LIMIT:
+        raise trap(f"Buffer too large for {name} (expected at most {BLOCKING_WRITE_LIMIT})")
+
+
+# The blocking writes and flushes: plain sync functions (they are the hot path of every guest
+# print, served directly by ``_direct``), and their steps for instances under asyncio.
+
+
 @STREAMS.func("[method]output-stream.blocking-write-and-flush")
 def output_blocking_write_and_flush(ctx: WasiCtx, self: Any, contents: bytes) -> Variant:
     stream = ctx.get(self, OutputStream)
-    if len(contents) > BLOCKING_WRITE_LIMIT:
-        raise trap(f"Buffer too large for blocking-write-and-flush (expected at most {BLOCKING_WRITE_LIMIT})")
+    _check_blocking_write(len(contents), "blocking-write-and-flush")
     try:
         stream.emit(contents)
         stream.blocking_flush()
@@ -765,6 +966,33 @@ def output_blocking_flush(ctx: WasiCtx, self: Any) -> Variant:
     return OK_UNIT
 
 
+def _write_and_flush(ctx: WasiCtx, stream: OutputStream, data: Optional[bytes], off_loop: bool) -> Steps[Variant]:
+    """Emit ``data`` (None: nothing), then flush, waiting for it; the tagged ``result<_, stream-error>``."""
+    try:
+        if data is not None:
+            stream.emit(data)
+        yield from _blocking_flush(ctx, stream, off_loop)
+    except (StreamClosed, StreamFailed) as err:
+        return Variant("err", stream_error(ctx, err))
+    return OK_UNIT
+
+
+@STREAMS.async_func("[method]output-stream.blocking-write-and-flush")
+def output_blocking_write_and_flush_off_loop(ctx: WasiCtx, self: Any, contents: bytes) -> Any:
+    from .aio import run_steps
+
+    stream = ctx.get(self, OutputStream)
+    _check_blocking_write(len(contents), "blocking-write-and-flush")
+    return run_steps(ctx, _write_and_flush(ctx, stream, contents, True))
+
+
+@STREAMS.async_func("[method]output-stream.blocking-flush")
+def output_blocking_flush_off_loop(ctx: WasiCtx, self: Any) -> Any:
+    from .aio import run_steps
+
+    return run_steps(ctx, _write_and_flush(ctx, ctx.get(self, OutputStream), None, True))
+
+
 @STREAMS.func("[method]output-stream.subscribe")
 def output_subscribe(ctx: WasiCtx, self: Any) -> ResourceHost:
     stream = ctx.get(self, OutputStream)
@@ -785,20 +1013,14 @@ def output_write_zeroes(ctx: WasiCtx, self: Any, size: int) -> Variant:
     return unit_result(ctx, run)
 
 
-@STREAMS.func("[method]output-stream.blocking-write-zeroes-and-flush")
-def output_blocking_write_zeroes_and_flush(ctx: WasiCtx, self: Any, size: int) -> Variant:
+@blocking(STREAMS, "[method]output-stream.blocking-write-zeroes-and-flush")
+def output_blocking_write_zeroes_and_flush(ctx: WasiCtx, self: Any, size: int, off_loop: bool) -> Steps[Variant]:
     stream = ctx.get(self, OutputStream)
-    if size > BLOCKING_WRITE_LIMIT:
-        raise trap(f"Buffer too large for blocking-write-zeroes-and-flush (expected at most {BLOCKING_WRITE_LIMIT})")
-
-    def run() -> None:
-        stream.emit(bytes(size))
-        stream.blocking_flush()
-
-    return unit_result(ctx, run)
+    _check_blocking_write(size, "blocking-write-zeroes-and-flush")
+    return (yield from _write_and_flush(ctx, stream, bytes(size), off_loop))
 
 
-def _splice(ctx: WasiCtx, self: Any, src: Any, size: int, blocking: bool) -> Any:
+def _splice(ctx: WasiCtx, self: Any, src: Any, size: int, blocking: bool, off_loop: bool) -> Steps[Any]:
     out = ctx.get(self, OutputStream)
     source = ctx.get(src, InputStream)
     try:
@@ -811,15 +1033,15 @@ def _splice(ctx: WasiCtx, self: Any, src: Any, size: int, blocking: bool) -> Any
                 if attempts == MAX_BLOCKING_ATTEMPTS:
                     raise trap("max blocking attempts exceeded")
                 attempts += 1
-                block_until_ready(ctx, [Pollable(out.ready)])
+                yield from wait_ready(ctx, [Pollable(out.ready)])
                 permit = out.check_write()
         size = _check_len(ctx, min(size, permit))
         if size == 0:
             return 0
         if blocking:
-            data = _blocking_read(ctx, source, size)
+            data = yield from _blocking_read(ctx, source, size, off_loop)
             out.emit(data)
-            out.blocking_flush()
+            yield from _blocking_flush(ctx, out, off_loop)
         else:
             data = source.read(size)
             if data:
@@ -831,9 +1053,9 @@ def _splice(ctx: WasiCtx, self: Any, src: Any, size: int, blocking: bool) -> Any
 
 @STREAMS.func("[method]output-stream.splice")
 def output_splice(ctx: WasiCtx, self: Any, src: Any, size: int) -> Any:
-    return _splice(ctx, self, src, size, False)
+    return run_blocking(ctx, _splice(ctx, self, src, size, False, False))  # (never waits)
 
 
-@STREAMS.func("[method]output-stream.blocking-splice")
-def output_blocking_splice(ctx: WasiCtx, self: Any, src: Any, size: int) -> Any:
-    return _splice(ctx, self, src, size, True)
+@blocking(STREAMS, "[method]output-stream.blocking-splice")
+def output_blocking_splice(ctx: WasiCtx, self: Any, src: Any, size: int, off_loop: bool) -> Steps[Any]:
+    return (yield from _splice(ctx, self, src, size, True, off_loop))

@@ -32,11 +32,20 @@ from __future__ import annotations
 
 import collections
 import threading
+from concurrent.futures import Future
 from typing import Callable, Optional, Union
 
 from ...types.values import Variant
 from ..ctx import HostObject
-from ..io import WRITE_PERMIT, IoError, OutputStream, SharedInput, StreamClosed, StreamFailed
+from ..io import (
+    WRITE_PERMIT,
+    IoError,
+    OutputStream,
+    Pollable,
+    SharedInput,
+    StreamClosed,
+    StreamFailed,
+)
 from .codes import error_from_exception
 from .fields import Fields
 from .owned import Owned
@@ -138,6 +147,12 @@ class BodySource:
 
     def ready(self) -> bool:
         return bool(self.chunks) or self.done
+
+    def read_later(self, size: int) -> Optional[Future[bytes]]:
+        """None: ``read(block=False)`` never waits (``InputSource.read_later``); under asyncio a
+        blocking read waits on the stream's pollable instead.  (A :class:`PullSource`'s ``pull``
+        may block: it serves requests on the servers' worker threads, never under a loop.)"""
+        return None
 
     def discard(self) -> None:
         """The guest finished the body early: drop what it did not read so the producer can end."""
@@ -313,10 +328,14 @@ class BodySink:
         """Whether holding ``size`` more bytes passes ``limit``."""
         return self.limit is not None and self.buffered + size > self.limit
 
+    def waits_for_room(self) -> bool:
+        """Whether a blocking flush still waits: the window is full, the consumer and the writer still there."""
+        return self.full() and not self.closed and not self.aborted
+
     def wait_for_room(self) -> None:
         """Block until the window has room, the consumer left or the body ended (the guest's thread)."""
         with self.cond:
-            while self.full() and not self.closed and not self.aborted:
+            while self.waits_for_room():
                 self.cond.wait(WAIT_SLICE)
             if self.closed:
                 raise StreamClosed
@@ -450,6 +469,14 @@ class BodyOutput(OutputStream):
         # wait for the consumer to make room in the window (backpressure), as wasmtime's
         # blocking flush waits for its body channel
         self.body.sink.wait_for_room()
+
+    def flush_wait(self) -> Optional[Pollable]:
+        sink = self.body.sink
+        if sink.waits_for_room():
+            return Pollable(lambda: not sink.waits_for_room())
+        if sink.closed:
+            raise StreamClosed
+        return None
 
     def ready(self) -> bool:
         sink = self.body.sink

@@ -5,7 +5,8 @@ comes from it, as wasmtime reports an error it knows at once:
 ``permanent-resolver-failure`` without the policy's permission,
 ``invalid-argument`` for a malformed name, ``name-unresolvable`` when the
 lookup fails.  An IP literal (``127.0.0.1``, ``::1``, ``[::1]``) resolves to
-itself; other names are looked up synchronously (the guest waits).
+itself; other names are looked up synchronously (the guest waits; under
+asyncio on a helper thread, the loop going on: ``wasi.aio``).
 
 Why not in the background, as wasmtime does: ``resolve-next-address``
 returns ``result<option<ip-address>, error-code>``, whose ``err`` case the
@@ -23,7 +24,7 @@ import socket
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..ctx import HostObject, Interface, Res
-from ..io import Pollable
+from ..io import Pollable, Steps, blocking, in_thread
 from .network import IPAddr, Network, SocketError, canonical, ip_to_wit
 
 if TYPE_CHECKING:
@@ -80,8 +81,8 @@ IP_NAME_LOOKUP = Interface(
 )
 
 
-@IP_NAME_LOOKUP.func("resolve-addresses")
-def resolve_addresses(ctx: WasiCtx, network: Any, name: str) -> Any:
+@blocking(IP_NAME_LOOKUP, "resolve-addresses")
+def resolve_addresses(ctx: WasiCtx, network: Any, name: str, off_loop: bool) -> Steps[Any]:
     ctx.get(network, Network)
     if not ctx.sockets.lookup:
         return "permanent-resolver-failure"
@@ -90,7 +91,14 @@ def resolve_addresses(ctx: WasiCtx, network: Any, name: str) -> Any:
     except ValueError:
         return "invalid-argument"
     try:
-        addresses = [canonical(literal)] if literal is not None else lookup(name)
+        if literal is not None:
+            addresses = [canonical(literal)]
+        elif off_loop:  # under asyncio: getaddrinfo on a helper thread, the loop going on
+            found = in_thread(lookup, name)
+            yield found
+            addresses = found.result()
+        else:
+            addresses = lookup(name)
     except SocketError as err:
         return err.code
     return ctx.own(ResolveStream(addresses), Res.RESOLVE_ADDRESS_STREAM)

@@ -265,6 +265,11 @@ class TcpOutput(OutputStream):
                 pass
             self._drain()
 
+    def flush_wait(self) -> Optional[Pollable]:
+        self._open()
+        self._drain()
+        return Pollable(self.ready) if self.pending else None
+
     def ready(self) -> bool:
         if self.closed:
             return True
