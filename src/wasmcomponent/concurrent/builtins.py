@@ -422,22 +422,27 @@ def _copy(end_cls: Any, is_stream: bool) -> Callable[[BuiltinEnv], tuple[Callabl
         event_code = EVENT_CODES[(is_stream, end_cls.readable)]
         role = "read" if end_cls.readable else "write"
         busy = "cannot have concurrent operations active on a future/stream"
+        readable = end_cls.readable
+        contexts: list[Any] = []  # the built-in's lift/lower context, made once
 
-        def prologue(n: int) -> None:
+        def start(i: int, ptr: int, n: int, sync: bool) -> CopyEnd:
+            """Check everything, start the copy; the end has a pending event unless the copy blocked."""
             if not flags.may_leave:
                 raise trap("cannot leave component instance")
             if is_stream and n & M32 > MAX_BUFFER_LENGTH:
                 raise trap("stream read/write count too large")
-
-        def start(i: int, ptr: int, n: int, sync: bool) -> CopyEnd:
-            """Check the end, start the copy; the end has a pending event unless the copy blocked."""
+            thread = scheduler.current
+            if thread is None or (sync and not thread.may_block()):
+                raise cannot_block_sync()
             index = i & M32
             e = _end(inst, index, end_cls, payload_type, busy)
             if e.state != IDLE:
                 raise trap(_done_message(e) if e.state == DONE else busy)
             if sync and e.wset is not None:
                 raise trap("waitable cannot be used synchronously while added to a waitable set")
-            buffer = GuestBuffer(codec, env.make_cx(), ptr & M32, n & M32 if is_stream else 1, role)
+            if not contexts:
+                contexts.append(env.make_cx())
+            buffer = GuestBuffer(codec, contexts[0], ptr & M32, n & M32 if is_stream else 1, role)
 
             def event(result: int, reclaim: Callable[[], None]) -> Event:
                 reclaim()
@@ -460,18 +465,16 @@ def _copy(end_cls: Any, is_stream: bool) -> Callable[[BuiltinEnv], tuple[Callabl
                 e.pending_event = lambda: event(result, _nothing)
 
             e.state = COPYING
+            shared = e.shared
             if is_stream:
-                e.copy(inst, buffer, on_copy, on_copy_done)  # type: ignore[attr-defined]
+                (shared.read if readable else shared.write)(inst, buffer, on_copy, on_copy_done)
             else:
-                e.copy(inst, buffer, on_copy_done)  # type: ignore[attr-defined]
+                (shared.read if readable else shared.write)(inst, buffer, on_copy_done)
             return e
 
         if env.is_async:
 
             def copy_async(i: int, ptr: int, n: int = 1) -> int:
-                prologue(n)
-                if scheduler.current is None:  # as _current()
-                    raise cannot_block_sync()
                 e = start(i, ptr, n, False)
                 if e.pending_event is None:
                     return BLOCKED
@@ -480,10 +483,10 @@ def _copy(end_cls: Any, is_stream: bool) -> Callable[[BuiltinEnv], tuple[Callabl
             return copy_async, False
 
         def copy(i: int, ptr: int, n: int = 1) -> Blocking:
-            prologue(n)
-            thread = _may_block(scheduler)
             e = start(i, ptr, n, True)
             if e.pending_event is None:
+                thread = scheduler.current
+                assert thread is not None
                 yield from e.wait_for_pending_event(thread, release_lock=True)
             return e.get_pending_event()[2]
 

@@ -216,9 +216,11 @@ class SharedStream(SharedBase):
             if inst is self.pending_inst:
                 self._same_instance_check(inst, dst)
             src = self.pending_buffer
-            if src.remain() > 0:
-                if dst.remain() > 0:
-                    move(src, dst, min(dst.remain(), src.remain()))
+            available = src.remain()
+            if available > 0:
+                room = dst.remain()
+                if room > 0:
+                    move(src, dst, min(room, available))
                     assert self.pending_on_copy is not None
                     self.pending_on_copy(self.reset_pending)
                 on_copy_done(COMPLETED)
@@ -235,9 +237,11 @@ class SharedStream(SharedBase):
             if inst is self.pending_inst:
                 self._same_instance_check(inst, src)
             dst = self.pending_buffer
-            if dst.remain() > 0:
-                if src.remain() > 0:
-                    move(src, dst, min(src.remain(), dst.remain()))
+            room = dst.remain()
+            if room > 0:
+                available = src.remain()
+                if available > 0:
+                    move(src, dst, min(available, room))
                     assert self.pending_on_copy is not None
                     self.pending_on_copy(self.reset_pending)
                 on_copy_done(COMPLETED)
@@ -309,17 +313,11 @@ class ReadableStreamEnd(CopyEnd):
     __slots__ = ()
     kind = "stream readable end"
 
-    def copy(self, inst: Any, buffer: Any, on_copy: OnCopy, on_copy_done: OnCopyDone) -> None:
-        self.shared.read(inst, buffer, on_copy, on_copy_done)
-
 
 class WritableStreamEnd(CopyEnd):
     __slots__ = ()
     kind = "stream writable end"
     readable = False
-
-    def copy(self, inst: Any, buffer: Any, on_copy: OnCopy, on_copy_done: OnCopyDone) -> None:
-        self.shared.write(inst, buffer, on_copy, on_copy_done)
 
 
 class ReadableFutureEnd(CopyEnd):
@@ -327,18 +325,12 @@ class ReadableFutureEnd(CopyEnd):
     kind = "future readable end"
     is_stream = False
 
-    def copy(self, inst: Any, buffer: Any, on_copy_done: OnCopyDone) -> None:
-        self.shared.read(inst, buffer, on_copy_done)
-
 
 class WritableFutureEnd(CopyEnd):
     __slots__ = ()
     kind = "future writable end"
     readable = False
     is_stream = False
-
-    def copy(self, inst: Any, buffer: Any, on_copy_done: OnCopyDone) -> None:
-        self.shared.write(inst, buffer, on_copy_done)
 
     def drop(self) -> None:
         if self.state != DONE:
