@@ -385,13 +385,18 @@ def test_hostile_names_become_identifiers(name: str) -> None:
     assert ident.isidentifier() and not __import__("keyword").iskeyword(ident)
 
 
-def test_command_line(tmp_path: Path, generated: tuple[Path, Component]) -> None:
-    wasm = _build_all_types()
+def test_command_line(tmp_path: Path) -> None:
+    wat = tmp_path / "app.wat"
+    wat.write_text("""(component
+      (core module $m (func (export "f") (param i32) (result i32) local.get 0))
+      (core instance $i (instantiate $m))
+      (func (export "echo") (param "x" u32) (result u32) (canon lift (core func $i "f"))))""")
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "wasmcomponent.bindgen", str(wasm), "--out", str(out), "--name", "app"],
+    proc = subprocess.run([sys.executable, "-m", "wasmcomponent.bindgen", str(wat), "--out", str(out), "--name", "app"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert (out / "app" / "exports" / "kinds.py").is_file() and "wrote package `app`" in proc.stdout
+    assert "def echo(self, x: int) -> int:" in (out / "app" / "__init__.py").read_text()
+    assert "wrote package `app`" in proc.stdout
     bad = tmp_path / "bad.wasm"
     bad.write_bytes(b"\0asm\x01")
     proc = subprocess.run([sys.executable, "-m", "wasmcomponent.bindgen", str(bad), "--out", str(out)],
@@ -456,3 +461,24 @@ def test_imported_resources_pass_runtime_handles(engine: wasmtime.Engine) -> Non
     source = generate(component, "handles")["handles/imports/c.py"]
     assert "def r_new(self, n: int) -> _typing.Any:" in source
     assert "def r_get(self, self_: _typing.Any) -> int:" in source and "def r_make(self) -> _typing.Any:" in source
+
+
+def test_toolchain_guests_type_check(tmp_path: Path, engine: wasmtime.Engine) -> None:
+    """Guests other tests build: a wasi:http proxy (WASI resources in an export) and world-level `use`."""
+    names = []
+    for guest in ("http", "worlduse"):
+        component = Component.from_file(engine, str(wasi_guests.build(guest)))
+        files = generate(component, f"{guest}_bindings")
+        _write(files, tmp_path)
+        names.append(f"{guest}_bindings")
+    root = (tmp_path / "worlduse_bindings" / "__init__.py").read_text()
+    assert "def bounce(self, p: _i_host_res.Point, s: _i_host_res.Shape) -> tuple[_i_host_res.Point, _i_host_res.Shape]:" in root
+    proxy = (tmp_path / "http_bindings" / "exports" / "incoming_handler.py").read_text()
+    assert "def handle(self, request: _typing.Any, response_out: _typing.Any) -> None:" in proxy
+    proc = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", *names], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ruff = shutil.which("ruff")
+    if ruff is not None:
+        proc = subprocess.run([ruff, "check", "--isolated", *names], cwd=tmp_path, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout

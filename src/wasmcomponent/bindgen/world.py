@@ -133,6 +133,9 @@ class World:
 def build_world(ty: model.ComponentType, world_name: str = "root") -> World:
     """The world of a component of type ``ty``, named ``world_name``."""
     world = World(world_name, pascal(world_name))
+    # Resources an export only re-exports (a `use` of an imported one, as wasi:http's handler
+    # does with its request) belong to the host: they get no class.
+    imported = _imported_resources(ty)
     count = 0
     import_modules, export_modules = Namespace({"__init__"}), Namespace({"__init__"})
     host_attrs = Namespace()
@@ -149,7 +152,7 @@ def build_world(ty: model.ComponentType, world_name: str = "root") -> World:
                 fn = _function(key, item, attrs, "_f_")
                 (world.root_imports if direction == "imports" else world.root_exports).append(fn)
             elif isinstance(item, model.InstanceType) and not _skipped(key, direction):
-                iface = _interface(world, key, direction, item, modules, attrs)
+                iface = _interface(world, key, direction, item, modules, attrs, imported)
                 (world.imports if direction == "imports" else world.exports).append(iface)
     for iface in world.imports + world.exports:
         _functions(world, iface, iface_items(ty, iface))
@@ -192,8 +195,17 @@ def _short_name(key: str) -> str:
     return key.split("@", 1)[0].rsplit("/", 1)[-1]
 
 
+def _imported_resources(ty: model.ComponentType) -> set[int]:
+    found: set[int] = set()
+    for item in ty.imports.values():
+        bounds = item.exports.values() if isinstance(item, model.InstanceType) else [item]
+        found.update(id(b.resource) for b in bounds if isinstance(b, model.TypeBound) and b.resource is not None)
+    return found
+
+
 def _interface(
-    world: World, key: str, direction: str, ty: model.InstanceType, modules: Namespace, attrs: Namespace
+    world: World, key: str, direction: str, ty: model.InstanceType, modules: Namespace, attrs: Namespace,
+    imported: set[int],
 ) -> Interface:
     short = _short_name(key)
     module = modules.add(snake(short))
@@ -203,7 +215,7 @@ def _interface(
         if not isinstance(item, model.TypeBound):
             continue
         if item.resource is not None:
-            if direction == "exports" and id(item.resource) not in world.resources:
+            if direction == "exports" and id(item.resource) not in imported and id(item.resource) not in world.resources:
                 resource = Resource(name, iface.namespace.add(pascal(name)), item.resource, iface)
                 iface.resources.append(resource)
                 world.resources[id(item.resource)] = resource
