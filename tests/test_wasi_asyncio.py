@@ -475,3 +475,107 @@ def test_a_name_lookup_runs_off_the_loop(monkeypatch: pytest.MonkeyPatch) -> Non
     stream = lookup.resolve_addresses(ctx, network.instance_network(ctx), "example.test")
     assert threads[1] is threading.main_thread()
     assert lookup.resolve_next_address(ctx, stream) == Variant("ipv4", (192, 0, 2, 1))
+
+
+# ------------------------------------------------------------------ same answers as the sync functions
+
+
+class Stuck(io.OutputStream):
+    """Never grants anything; ready once ``opened`` (a coroutine opens it)."""
+
+    def __init__(self, opened: bool) -> None:
+        super().__init__()
+        self.opened = opened
+
+    def check_write(self) -> int:
+        self.permit = 0
+        return 0
+
+    def ready(self) -> bool:
+        return self.opened
+
+
+def _stream_ctx() -> tuple[Any, Any, bytearray]:
+    """A context with ten bytes of stdin and a six-byte stdout buffer; its ``Res`` and the buffer."""
+    from wasmcomponent.wasi.ctx import Res
+
+    cfg = WasiConfig()
+    cfg.stdin_bytes(b"0123456789")
+    buffer = cfg.stdout_buffer()
+    cfg.max_buffer_bytes = 6
+    return wasi_ctx(make_store(cfg)), Res, buffer
+
+
+def _plain(value: Any) -> Any:
+    """A WASI result without handle numbers (an error resource is compared by its message)."""
+    if isinstance(value, Variant):
+        return Variant(value.tag, _plain(value.payload))
+    if hasattr(value, "rep"):
+        return "error handle"
+    return value
+
+
+CASES = {
+    "read": ("[method]input-stream.blocking-read", lambda ctx, res, cli: (cli.get_stdin(ctx), 4)),
+    "read 0": ("[method]input-stream.blocking-read", lambda ctx, res, cli: (cli.get_stdin(ctx), 0)),
+    "skip": ("[method]input-stream.blocking-skip", lambda ctx, res, cli: (cli.get_stdin(ctx), 3)),
+    "write": ("[method]output-stream.blocking-write-and-flush", lambda ctx, res, cli: (cli.get_stdout(ctx), b"abc")),
+    "write past the room": (
+        "[method]output-stream.blocking-write-and-flush",
+        lambda ctx, res, cli: (cli.get_stdout(ctx), b"abcdefgh"),
+    ),
+    "write too large": (
+        "[method]output-stream.blocking-write-and-flush",
+        lambda ctx, res, cli: (cli.get_stdout(ctx), b"x" * 4097),
+    ),
+    "zeroes": ("[method]output-stream.blocking-write-zeroes-and-flush", lambda ctx, res, cli: (cli.get_stdout(ctx), 4)),
+    "flush": ("[method]output-stream.blocking-flush", lambda ctx, res, cli: (cli.get_stdout(ctx),)),
+    "splice": (
+        "[method]output-stream.blocking-splice",
+        lambda ctx, res, cli: (cli.get_stdout(ctx), cli.get_stdin(ctx), 8),
+    ),
+    "splice gives up": (
+        "[method]output-stream.blocking-splice",
+        lambda ctx, res, cli: (ctx.own(Stuck(True), res.OUTPUT_STREAM), cli.get_stdin(ctx), 8),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_the_asyncio_variants_answer_as_the_sync_functions(case: str) -> None:
+    from wasmcomponent.wasi import cli
+
+    name, make_args = CASES[case]
+
+    def outcome(call: Any) -> tuple[Any, ...]:
+        ctx, res, buffer = _stream_ctx()
+        args = make_args(ctx, res, cli)
+        try:
+            value = _plain(call(ctx, *args))
+        except ComponentTrap as err:
+            return "trap", str(err)
+        return value, bytes(buffer), io.input_read(ctx, cli.get_stdin(ctx), 100)
+
+    sync = outcome(io.STREAMS.funcs[name])
+    off_loop = outcome(lambda ctx, *args: asyncio.run(call_variant(io.STREAMS, name, ctx, *args)))
+    assert off_loop == sync
+
+
+def test_a_trap_after_a_wait_is_the_same_trap() -> None:
+    from wasmcomponent.wasi import cli
+
+    ctx, res, _ = _stream_ctx()
+    stuck = Stuck(False)
+    out = ctx.own(stuck, res.OUTPUT_STREAM)
+
+    async def main() -> None:
+        splicing = asyncio.ensure_future(
+            call_variant(io.STREAMS, "[method]output-stream.blocking-splice", ctx, out, cli.get_stdin(ctx), 8)
+        )
+        await asyncio.sleep(0.02)
+        assert not splicing.done()  # waiting for the stream to be ready, the loop going on
+        stuck.opened = True
+        await splicing
+
+    with pytest.raises(ComponentTrap, match="max blocking attempts exceeded"):
+        asyncio.run(main())
