@@ -122,6 +122,8 @@ class LiftedCallee:
     immediate: bool = field(init=False, default=False)
     # Whether its tasks take the instance's exclusive lock (derived, spec ``needs_exclusive``).
     exclusive: bool = field(init=False, default=False)
+    # ``runs_on_fiber()`` (derived).
+    fiber: bool = field(init=False, default=False)
     # The implicit thread (and its task) of the last call :func:`lift_now`
     # completed, kept for the next one (see there why nothing else holds it).
     spare: Optional[Thread] = field(init=False, default=None)
@@ -131,7 +133,8 @@ class LiftedCallee:
         return bool((self.ft_async or self.always_fiber) and self.may_suspend)
 
     def __post_init__(self) -> None:
-        self.immediate = not self.threads_visible and not self.runs_on_fiber()
+        self.fiber = self.runs_on_fiber()
+        self.immediate = not self.threads_visible and not self.fiber
         self.exclusive = not self.is_async or self.callback is not None
         if self.scalar_params and self.params is not None:
             fast = scalar_lowerer(self.params)
@@ -329,9 +332,19 @@ def canon_lift(
     instance's other threads until it resolves).
     """
     task = Task(callee, on_start, on_resolve, scope)
-    thread = Thread(scheduler, task, None, uses_fiber=callee.runs_on_fiber())
+    thread = Thread(scheduler, task, None, uses_fiber=callee.fiber)
     # Set before it runs: a cancel while it waits to enter resumes it.
     task.implicit_thread = thread
+    if callee.immediate and not task.must_wait_to_enter():
+        # As lift_now: the first core call right here, a generator only if it goes on.
+        task.threads.append(thread)
+        _first_step(scheduler, task, thread, callee, None)
+        if thread.body is None:
+            task.exit_implicit_thread(thread)
+            thread.done = True
+        else:
+            scheduler.resume(thread)
+        return task
     thread.body = _lift_body(task, thread, callee)
     scheduler.resume(thread)
     # A task of synchronous type cannot block (wasmtime), so it has resolved
@@ -466,7 +479,29 @@ def lift_now(
     task.on_resolve = on_resolve
     task.scope = scope
     task.state = _STARTED
+    _first_step(scheduler, task, thread, callee, args)
+    if thread.body is not None:
+        scheduler.resume(thread)
+        return task
+    _recycle(callee, task, thread)
+    return FINISHED
+
+
+def _first_step(
+    scheduler: Scheduler, task: Task, thread: Thread, callee: LiftedCallee, args: Optional[Sequence[Any]]
+) -> None:
+    """Run the implicit thread's first core call directly (``callee.immediate``, nothing to wait for).
+
+    ``args`` are the host's arguments, or None to take them from the task's
+    ``on_start`` (a guest caller's, lifted now).  No body generator and no
+    thread index: a call that returns, or calls ``task.return`` and returns
+    ``EXIT``, is done; if the callback asks to wait or yield, the thread
+    gets an index and ``thread.body`` (the callback loop) for the caller to
+    resume, as an ordinary thread from then on.
+    """
+    inst = callee.inst
     flags = inst.flags
+    previous = scheduler.current
     entered = flags.may_enter
     scheduler.current = thread
     thread.running = True
@@ -474,6 +509,8 @@ def lift_now(
     try:
         if callee.exclusive and callee.ft_async:
             inst.exclusive_thread = thread  # the exclusive lock
+        if args is None:
+            args = task.start()
         if callee.scalar_params:
             raw = callee.core_direct(*callee.lower_params(callee.cx, args))
         else:
@@ -489,12 +526,7 @@ def lift_now(
     finally:
         thread.running = False
         flags.may_enter = entered
-        scheduler.current = None
-    if thread.body is not None:
-        scheduler.resume(thread)
-        return task
-    _recycle(callee, task, thread)
-    return FINISHED
+        scheduler.current = previous
 
 
 def _fast_path_thread(scheduler: Scheduler, callee: LiftedCallee) -> Thread:
