@@ -23,7 +23,7 @@ import wasmtime
 
 import wasmcomponent
 from wasmcomponent import Component, ComponentTrap, Linker
-from wasmcomponent.types.values import Variant
+from wasmcomponent.types.values import Record, Variant
 from wasmcomponent.wasi import WasiConfig, io, wasi_ctx
 
 GUEST = r"""
@@ -579,3 +579,68 @@ def test_a_trap_after_a_wait_is_the_same_trap() -> None:
 
     with pytest.raises(ComponentTrap, match="max blocking attempts exceeded"):
         asyncio.run(main())
+
+
+# ------------------------------------------------------------------ sockets
+
+
+def test_tcp_reads_and_flushes_wait_on_the_loop_for_a_peer_on_the_same_loop() -> None:
+    """A blocking read waits for bytes a coroutine sends; a blocking flush for a coroutine to read.
+
+    Were either blocking the loop, the peer could never act: a timer thread
+    then shuts the socket down, and the test fails instead of hanging.
+    """
+    import socket
+
+    from wasmcomponent.wasi.sockets import network, tcp
+
+    cfg = WasiConfig()
+    cfg.inherit_network()
+    ctx = wasi_ctx(make_store(cfg))
+    net = network.instance_network(ctx)
+    server = tcp.create_tcp_socket(ctx, "ipv4")
+    assert tcp.start_bind(ctx, server, net, Variant("ipv4", Record(port=0, address=(127, 0, 0, 1)))) is None
+    assert tcp.finish_bind(ctx, server) is None
+    assert tcp.start_listen(ctx, server) is None
+    assert tcp.finish_listen(ctx, server) is None
+    port = tcp.local_address(ctx, server).payload.port
+    listening = tcp.subscribe(ctx, server)
+
+    async def main() -> tuple[bytes, bytes, Any, bool]:
+        client = socket.socket()
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # small buffers: the flush must wait
+        client.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(client, ("127.0.0.1", port))
+        reader, writer = await asyncio.open_connection(sock=client)
+        assert await call_variant(io.POLL, "poll", ctx, [listening]) == [0]
+        peer, rx, tx = tcp.accept(ctx, server)
+        host_socket = ctx.get(peer, tcp.TcpSocket).sock
+        host_socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        safety = threading.Timer(20.0, host_socket.shutdown, (socket.SHUT_RDWR,))
+        safety.daemon = True
+        safety.start()
+        try:
+            reading = asyncio.ensure_future(call_variant(io.STREAMS, "[method]input-stream.blocking-read", ctx, rx, 10))
+            await asyncio.sleep(0.02)
+            assert not reading.done()
+            writer.write(b"hello")
+            await writer.drain()
+            read = await reading
+            # the guest writes more than the kernel holds: its flush waits until the peer has read
+            permit = io.output_check_write(ctx, tx)
+            assert io.output_write(ctx, tx, bytes(range(256)) * (permit // 256)) == io.OK_UNIT
+            flushing = io.STREAMS.async_funcs["[method]output-stream.blocking-flush"](ctx, tx)
+            waited = inspect.isawaitable(flushing)
+            receiving = asyncio.ensure_future(reader.readexactly(permit))
+            flushed = await flushing if waited else flushing
+            received = await receiving
+            writer.close()
+            return read, received[:512], flushed, waited
+        finally:
+            safety.cancel()
+
+    read, received, flushed, waited = asyncio.run(main())
+    assert read == b"hello"
+    assert received == bytes(range(256)) * 2
+    assert flushed == io.OK_UNIT
+    assert waited  # the flush had to wait for the peer
