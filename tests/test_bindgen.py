@@ -451,7 +451,7 @@ def test_hostile_type_shapes_generate_linear_code(engine: wasmtime.Engine) -> No
     compile(source, "hostile", "exec")
 
 
-def test_imported_resources_pass_runtime_handles(engine: wasmtime.Engine) -> None:
+def test_imported_resources_are_protocols(engine: wasmtime.Engine) -> None:
     component = Component(engine, """(component
       (import "a:b/c" (instance
         (export "r" (type $r (sub resource)))
@@ -459,8 +459,9 @@ def test_imported_resources_pass_runtime_handles(engine: wasmtime.Engine) -> Non
         (export "[method]r.get" (func (param "self" (borrow $r)) (result u32)))
         (export "[static]r.make" (func (result (own $r)))))))""")
     source = generate(component, "handles")["handles/imports/c.py"]
-    assert "def r_new(self, n: int) -> _typing.Any:" in source
-    assert "def r_get(self, self_: _typing.Any) -> int:" in source and "def r_make(self) -> _typing.Any:" in source
+    assert "class R(_typing.Protocol):" in source and "    def r(self) -> type[R]:" in source
+    assert "    def __init__(self, n: int) -> None:" in source and "    def get(self) -> int:" in source
+    assert "    @classmethod\n    def make(cls) -> _typing.Self:" in source
 
 
 def test_toolchain_guests_type_check(tmp_path: Path, engine: wasmtime.Engine) -> None:
@@ -475,10 +476,122 @@ def test_toolchain_guests_type_check(tmp_path: Path, engine: wasmtime.Engine) ->
     assert "def bounce(self, p: _i_host_res.Point, s: _i_host_res.Shape) -> tuple[_i_host_res.Point, _i_host_res.Shape]:" in root
     proxy = (tmp_path / "http_bindings" / "exports" / "incoming_handler.py").read_text()
     assert "def handle(self, request: _typing.Any, response_out: _typing.Any) -> None:" in proxy
-    proc = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", *names], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=600)
+    (tmp_path / "host_res_user.py").write_text(HOST_RES_USER)
+    proc = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", *names, "host_res_user.py"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     ruff = shutil.which("ruff")
     if ruff is not None:
         proc = subprocess.run([ruff, "check", "--isolated", *names], cwd=tmp_path, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stdout
+
+
+HOST_RES_USER = """
+from worlduse_bindings import Root, RootImports
+from worlduse_bindings.imports.host_res import Blob, HostRes, Point, Shape
+
+
+class MyBlob:
+    def __init__(self, init: bytes) -> None:
+        self.data = init
+
+    def read(self) -> bytes:
+        return self.data
+
+    def append(self, more: bytes) -> None:
+        self.data += more
+
+
+class MyHostRes:
+    blob = MyBlob
+
+    def make_blob(self, text: str) -> Blob:
+        return MyBlob(text.encode())
+
+    def blob_len(self, b: Blob) -> int:
+        return len(b.read())
+
+    def merge(self, a: Blob, b: Blob) -> Blob:
+        return MyBlob(a.read() + b.read())
+
+    def translate(self, p: Point, dx: int, dy: int) -> Point:
+        return Point(p.x + dx, p.y + dy)
+
+    def scale(self, s: Shape, k: float) -> Shape:
+        return s
+
+
+class Host:
+    host_res: HostRes = MyHostRes()
+
+    def log_shape(self, s: Shape, at: Point) -> str:
+        return type(s).__name__
+
+
+host: RootImports = Host()
+print(Root.add_to_linker)
+"""
+
+
+def test_host_resources_through_the_protocol(tmp_path: Path, engine: wasmtime.Engine) -> None:
+    """The worlduse guest calls a resource the host implements (a class), and records and variants."""
+    component = Component.from_file(engine, str(wasi_guests.build("worlduse")))
+    _write(generate(component, "worlduse_run"), tmp_path)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        pkg = importlib.import_module("worlduse_run")
+        h = importlib.import_module("worlduse_run.imports.host_res")
+
+        class Blob:
+            def __init__(self, init: bytes) -> None:
+                self.data = init
+
+            def read(self) -> bytes:
+                return self.data
+
+            def append(self, more: bytes) -> None:
+                self.data += more
+
+        class HostRes:
+            blob = Blob
+
+            def make_blob(self, text: str) -> Blob:
+                return Blob(text.encode())
+
+            def blob_len(self, b: Blob) -> int:
+                return len(b.data)
+
+            def merge(self, a: Blob, b: Blob) -> Blob:
+                return Blob(a.data + b.data)
+
+            def translate(self, p: Any, dx: int, dy: int) -> Any:
+                return h.Point(p.x + dx, p.y + dy)
+
+            def scale(self, s: Any, k: float) -> Any:
+                if isinstance(s, h.Shape_Circle):
+                    return h.Shape_Circle(s.value * k)
+                if isinstance(s, h.Shape_Rect):
+                    return h.Shape_Rect(h.Point(int(s.value.x * k), int(s.value.y * k)))
+                return s
+
+        class Host:
+            host_res = HostRes()
+
+            def log_shape(self, s: Any, at: Any) -> str:
+                return f"{type(s).__name__}@{at.x},{at.y}"
+
+        linker = Linker(engine)
+        linker.add_wasip2()
+        pkg.Root.add_to_linker(linker, Host())
+        store = wasmtime.Store(engine)
+        store.set_wasi(wasmtime.WasiConfig())
+        world = pkg.Root.instantiate(store, linker, component)
+        assert world.run(5) == ("translate=(8,-1); scale=circle(3.0); scale=rect(16,-2); scale=empty; "
+                                "log=Shape_Rect@5,5; lens=6,5; b=b'+xyz!'; merged=b'seed-5+xyz!'")
+        assert len(h._table_Blob) == 0  # every blob the guest held was dropped, or taken by `merge`
+        moved, shape = world.bounce(h.Point(1, 2), h.Shape_Circle(4.0))
+        assert (moved, shape) == (h.Point(2, 3), h.Shape_Circle(2.0))
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [m for m in sys.modules if m.startswith("worlduse_run")]:
+            del sys.modules[name]

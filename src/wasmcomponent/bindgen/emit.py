@@ -158,26 +158,38 @@ def _readable(annotation: str) -> str:
     return annotation.replace("_typing.", "").replace("_rt.", "").replace("_wc.", "")
 
 
-def _signature(conv: Converter, fn: Function, head: list[str]) -> str:
+def _signature(conv: Converter, fn: Function, head: list[str], host: Optional[Resource] = None,
+               imports: bool = False) -> str:
+    """``def name(...) -> ...:``; ``imports``: a Protocol method the host implements (its own resources'
+    handles are their Protocol classes, ``Self`` inside ``host``'s own Protocol)."""
+    def annotate(ty: Optional[model.ValType], param: bool) -> str:
+        if imports and ty is not None:
+            found = _host_handle(conv, ty)
+            if found is not None:
+                return "_typing.Self" if found is host else conv.ref(found.home, found.py_name)
+        if param and isinstance(ty, (model.StreamType, model.FutureType)):
+            return "_typing.Any"  # a stream or future parameter also takes bytes, an iterable or a value
+        return conv.annotation(ty)
+
     wit_params = fn.ty.params[1:] if fn.kind == "method" else fn.ty.params
-    params = [*head, *(f"{py}: {_param_annotation(conv, t)}" for py, (_, t) in zip(fn.params, wit_params, strict=True))]
+    params = [*head, *(f"{py}: {annotate(t, True)}" for py, (_, t) in zip(fn.params, wit_params, strict=True))]
     result = fn.ty.result
     if fn.kind == "constructor":
         returns = "None"
     elif conv.is_typed_result(result):
         assert isinstance(result, model.ResultType)
-        returns = conv.annotation(result.ok)
+        returns = annotate(result.ok, False)
     else:
-        returns = conv.annotation(result)
+        returns = annotate(result, False)
     prefix = "async def" if fn.ty.is_async else "def"
     return f"{prefix} {fn.py_name}({', '.join(params)}) -> {returns}:"
 
 
-def _param_annotation(conv: Converter, ty: model.ValType) -> str:
-    # A stream or future parameter also takes bytes, an iterable or a plain value.
-    if isinstance(ty, (model.StreamType, model.FutureType)):
-        return "_typing.Any"
-    return conv.annotation(ty)
+def _host_handle(conv: Converter, ty: model.ValType) -> Optional[Resource]:
+    """The host-implemented resource whose ``own``/``borrow`` ``ty`` is, or None."""
+    if isinstance(ty, (model.OwnType, model.BorrowType)):
+        return conv.world.host_resource(ty.resource)
+    return None
 
 
 def _docstring(fn: Function, indent: str) -> str:
@@ -284,20 +296,54 @@ def _resource_class(conv: Converter, iface: Interface, resource: Resource) -> st
 def _import_module(world: World, iface: Interface) -> str:
     conv = Converter(world, iface)
     body = _type_definitions(conv, iface)
+    for resource in iface.resources:
+        body.append(_host_resource_protocol(conv, iface, resource))
+        r = resource.py_name
+        body.append(f"_table_{r}: _rt.HostTable[{r}] = _rt.HostTable()\n_key_{r} = _rt.host_resource_key()\n")
+    attrs = [f"{r.attr}(self) -> type[{r.py_name}]:" for r in iface.resources]
     body.append(_protocol(conv, iface.class_name,
                           _with_docs(iface.docs, f"The imported interface `{iface.key}`, implemented by the host."),
-                          iface.functions, []))
+                          iface.functions, attrs))
+    busy = bool(iface.functions or iface.resources)
     adder = [
         f"def _add_to_linker(root: _wc.LinkerInstance, host: {iface.class_name}) -> None:",
-        f"    with root.add_instance({iface.key!r}){' as inst' if iface.functions else ''}:",
+        f"    with root.add_instance({iface.key!r}){' as inst' if busy else ''}:",
     ]
-    for n, fn in enumerate(iface.functions):
+    n = 0
+    for resource in iface.resources:
+        r = resource.py_name
+        adder += [f"        _cls_{r} = host.{resource.attr}",
+                  f"        inst.add_resource({resource.wit_name!r}, _wc.ResourceType.host(_key_{r}), _table_{r}.drop)"]
+        for fn in [resource.constructor] if resource.constructor else []:
+            adder += ["        " + line for line in _host_func(conv, fn, f"_cls_{r}", f"_h{n}")]
+            adder.append(f"        inst.add_func({fn.wit_name!r}, _h{n})")
+            n += 1
+        for fn in resource.methods:
+            impl = f"_cls_{r}.{fn.py_name}" if fn.kind == "static" else ""
+            adder += ["        " + line for line in _host_func(conv, fn, impl, f"_h{n}")]
+            adder.append(f"        inst.add_func({fn.wit_name!r}, _h{n})")
+            n += 1
+    for fn in iface.functions:
         adder += ["        " + line for line in _host_func(conv, fn, f"host.{fn.py_name}", f"_h{n}")]
         adder.append(f"        inst.add_func({fn.wit_name!r}, _h{n})")
-    if not iface.functions:
+        n += 1
+    if not busy:
         adder.append("        pass")
     body.append("\n".join(adder) + "\n")
     return _assemble(_with_docs(iface.docs, f"Bindings of the imported interface `{iface.key}`."), conv, body, False)
+
+
+def _host_resource_protocol(conv: Converter, iface: Interface, resource: Resource) -> str:
+    doc = _with_docs(resource.docs, f"The resource `{resource.wit_name}` of `{iface.key}`, implemented by the host:"
+                     f" `host.{iface.attr}.{resource.attr}` is its class.")
+    text = f"class {resource.py_name}(_typing.Protocol):\n    {doc!r}\n"
+    for fn in [resource.constructor] if resource.constructor else []:
+        text += f"\n    {_signature(conv, fn, ['self'], resource, True)}\n        ...\n"
+    for fn in resource.methods:
+        head = ["self"] if fn.kind == "method" else ["cls"]
+        deco = "" if fn.kind == "method" else "    @classmethod\n"
+        text += f"\n{deco}    {_signature(conv, fn, head, resource, True)}\n        ...\n"
+    return text
 
 
 def _protocol(conv: Converter, name: str, doc: str, fns: list[Function], attrs: list[str]) -> str:
@@ -305,23 +351,28 @@ def _protocol(conv: Converter, name: str, doc: str, fns: list[Function], attrs: 
     for attr in attrs:
         text += f"\n    @property\n    def {attr}\n        ...\n"
     for fn in fns:
-        sig = _signature(conv, fn, ["self"])
+        sig = _signature(conv, fn, ["self"], imports=True)
         note = " Raise `Err` for its error case." if conv.is_typed_result(fn.ty.result) else ""
         text += f"\n    {sig}\n        {repr(_with_docs(fn.docs, f'Implements `{fn.wit_name}`.{note}'))}\n        ...\n"
     return text
 
 
 def _host_func(conv: Converter, fn: Function, impl: str, name: str) -> list[str]:
-    """A host function for the linker: runtime values in, the implementation called with typed values."""
+    """A host function for the linker: runtime values in, the implementation called with typed values.
+
+    ``impl`` is the implementation (a method's is the object its ``self`` handle stands for).
+    """
     params = [f"_a{i}" for i in range(len(fn.ty.params))]
-    args = [conv.py_or(t, p, "None") for p, (_, t) in zip(params, fn.ty.params, strict=True)]
+    args = [_host_arg(conv, t, p) for p, (_, t) in zip(params, fn.ty.params, strict=True)]
     result = fn.ty.result
-    lines = [
-        f"_impl{name} = {impl}",
-        "",
-        f"def {name}({', '.join(['_store: _typing.Any', *(p + ': _typing.Any' for p in params)])}) -> _typing.Any:",
-    ]
-    call = f"_impl{name}({', '.join(args)})"
+    if fn.kind == "method":
+        call = f"{args[0]}.{fn.py_name}({', '.join(args[1:])})"
+        lines = []
+    else:
+        call = f"_impl{name}({', '.join(args)})"
+        lines = [f"_impl{name} = {impl}", ""]
+    lines.append(f"def {name}({', '.join(['_store: _typing.Any', *(p + ': _typing.Any' for p in params)])})"
+                 " -> _typing.Any:")
     if result is None:
         lines.append(f"    {call}")
     elif conv.is_typed_result(result):
@@ -331,8 +382,26 @@ def _host_func(conv: Converter, fn: Function, impl: str, name: str) -> list[str]
         lines += ["    try:", f"        _v = {call}", "    except _rt.Err as _err:", f"        return {err_case}",
                   f"    return {ok_case}"]
     else:
-        lines.append(f"    return {conv.wit_or(result, call)}")
+        lines.append(f"    return {_host_result(conv, result, call)}")
     return lines
+
+
+def _host_arg(conv: Converter, ty: model.ValType, src: str) -> str:
+    """A runtime argument of a host function as the implementation takes it."""
+    found = _host_handle(conv, ty)
+    if found is None:
+        return conv.py_or(ty, src, "None")
+    table = conv.ref(found.home, f"_table_{found.py_name}")
+    return f"{table}.{'take' if isinstance(ty, model.OwnType) else 'get'}(_store, {src})"
+
+
+def _host_result(conv: Converter, ty: model.ValType, src: str) -> str:
+    """The runtime value of what a host function returned."""
+    found = _host_handle(conv, ty)
+    if found is None:
+        return conv.wit_or(ty, src)
+    r = conv.ref(found.home, f"_{{}}_{found.py_name}")
+    return f"_wc.ResourceHost.own({r.format('table')}.add({src}), {r.format('key')})"
 
 
 def _result_case(conv: Converter, ty: model.ResultType, index: int, src: str) -> str:
@@ -340,7 +409,8 @@ def _result_case(conv: Converter, ty: model.ResultType, index: int, src: str) ->
     wit, payload = ty.cases()[index]
     from ..types.values import is_tagged
 
-    value = conv.wit_payload(payload, src) if payload is not None else "None"
+    value = _host_result(conv, payload, src) if payload is not None and _host_handle(conv, payload) else (
+        conv.wit_payload(payload, src) if payload is not None else "None")
     return f"_wc.Variant({wit!r}, {value})" if is_tagged(ty) else value
 
 

@@ -18,6 +18,7 @@ guests do.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any, Generic, Iterable, Optional, TypeVar, Union
 
@@ -29,7 +30,8 @@ from ..runtime.func import Func
 from ..runtime.instance import Instance
 
 __all__ = ["Some", "Ok", "Err", "Result", "CONVERSION_ERRORS", "CACHE_LIMIT", "wrong_value", "not_a_case",
-           "export_instance", "export_func", "close_bindings", "call_async"]
+           "export_instance", "export_func", "close_bindings", "call_async",
+           "HostTable", "host_resource_key"]
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -105,6 +107,52 @@ async def call_async(func: Any, store: wasmtime.Storelike, *args: Any) -> Any:
     if method is None:
         return func(store, *args)
     return await method(store, *args)
+
+
+_HOST_KEYS = itertools.count(0x6267_0000)  # "bg": apart from the small keys users pick
+
+
+def host_resource_key() -> int:
+    """A fresh ``ResourceType.host(key)`` key for a resource the host implements."""
+    return next(_HOST_KEYS)
+
+
+class HostTable(Generic[T]):
+    """The host's objects of one imported resource type, by the ``rep`` the guest's handles carry.
+
+    >>> table: HostTable[str] = HostTable()
+    >>> rep = table.add("file")
+    >>> table.drop(None, rep), len(table)
+    (None, 0)
+    """
+
+    def __init__(self) -> None:
+        self._objects: dict[int, T] = {}
+        self._next = 1
+
+    def __len__(self) -> int:
+        return len(self._objects)
+
+    def add(self, obj: T) -> int:
+        """Keep ``obj``; its ``rep``."""
+        rep = self._next
+        if rep > 0xFFFF_FFFF:
+            raise ResourceWarning("more than 2**32 host resources made by this process")
+        self._next = rep + 1
+        self._objects[rep] = obj
+        return rep
+
+    def get(self, store: wasmtime.Storelike, handle: Any) -> T:
+        """The object a borrowed handle (a ``ResourceAny`` the runtime passes) stands for."""
+        return self._objects[handle.to_host(store).rep]
+
+    def take(self, store: wasmtime.Storelike, handle: Any) -> T:
+        """The object an owned handle stands for, handed over to the host (no destructor runs)."""
+        return self._objects.pop(handle.to_host(store).rep)
+
+    def drop(self, store: Any, rep: int) -> None:
+        """The resource's destructor: the guest dropped its last handle."""
+        self._objects.pop(rep, None)
 
 
 class _Closed:

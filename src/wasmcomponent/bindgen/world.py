@@ -83,6 +83,7 @@ class Resource:
     constructor: Optional[Function] = None
     methods: list[Function] = field(default_factory=list)
     docs: Optional[str] = None
+    attr: str = ""  # imported: the host interface object's attribute holding the class
 
 
 @dataclass(eq=False)
@@ -110,7 +111,8 @@ class World:
     exports: list[Interface] = field(default_factory=list)
     root_imports: list[Function] = field(default_factory=list)
     root_exports: list[Function] = field(default_factory=list)
-    resources: dict[int, Resource] = field(default_factory=dict)  # by id of the identity
+    resources: dict[int, Resource] = field(default_factory=dict)  # exported, by id of the identity
+    host_resources: dict[int, Resource] = field(default_factory=dict)  # imported (the host's)
     everywhere: dict[object, NamedType] = field(default_factory=dict)  # first definition of each type
     ctx_cache: dict[tuple[int, object], bool] = field(default_factory=dict)  # see Converter.needs_ctx
     docs: Optional[str] = None
@@ -128,6 +130,10 @@ class World:
     def resource(self, identity: model.ResourceIdentity) -> Optional[Resource]:
         """The exported resource class of ``identity``, or None (an imported or unnamed one)."""
         return self.resources.get(id(identity))
+
+    def host_resource(self, identity: model.ResourceIdentity) -> Optional[Resource]:
+        """The imported (host-implemented, not WASI) resource of ``identity``, or None."""
+        return self.host_resources.get(id(identity))
 
 
 def build_world(ty: model.ComponentType, world_name: str = "root") -> World:
@@ -215,10 +221,14 @@ def _interface(
         if not isinstance(item, model.TypeBound):
             continue
         if item.resource is not None:
-            if direction == "exports" and id(item.resource) not in imported and id(item.resource) not in world.resources:
+            # An exported interface's own resource gets a class wrapping the guest's handles;
+            # an imported one a Protocol the host implements.
+            table = world.resources if direction == "exports" else world.host_resources
+            identity = id(item.resource)
+            if identity not in table and (direction == "imports" or identity not in imported):
                 resource = Resource(name, iface.namespace.add(pascal(name)), item.resource, iface)
                 iface.resources.append(resource)
-                world.resources[id(item.resource)] = resource
+                table[identity] = resource
             continue
         if not isinstance(item.eq, _NOMINAL):
             continue  # an alias: uses spell out its target, as componentize-py's do
@@ -261,16 +271,16 @@ def _functions(world: World, iface: Interface, items: Mapping[str, model.ExternT
     attrs = Namespace()
     by_name = {r.wit_name: r for r in iface.resources}
     members: dict[str, Namespace] = {r.wit_name: Namespace(RESOURCE_RESERVED) for r in iface.resources}
+    for owned in iface.resources:
+        if iface.direction == "imports":  # the attribute of the host's interface object holding its class
+            owned.attr = methods.add(snake(owned.wit_name))
     for name, item in items.items():
         if not isinstance(item, model.FuncType):
             continue
         kind, resource, member = _resource_function(name)
         owner = by_name.get(resource) if resource is not None else None
         if owner is None or kind == "func":
-            # An imported resource's functions stay plain functions: `counter_new`, `counter_get`
-            # (their handles are the runtime's ResourceHost/ResourceAny values).
-            py = name if kind == "func" else f"{resource}-{'new' if kind == 'constructor' else member}"
-            iface.functions.append(_function(name, item, methods, "_f_", attrs, py_name=py))
+            iface.functions.append(_function(name, item, methods, "_f_", attrs))
             continue
         fn = _function(name, item, members[owner.wit_name], "_f_", attrs, kind,
                        py_name=member if kind != "constructor" else "__init__")
