@@ -272,8 +272,16 @@ def run_blocking(ctx: WasiCtx, steps: Steps[T]) -> T:
 
 
 def block_until_ready(ctx: WasiCtx, pollables: list[Pollable]) -> list[int]:
-    """Indices of the ready pollables, waiting (in this thread) until at least one is."""
-    return run_blocking(ctx, wait_ready(ctx, pollables))
+    """Indices of the ready pollables, waiting (in this thread) until at least one is.
+
+    :func:`wait_ready` run by :func:`run_blocking`, spelled out: the sync
+    ``poll``/``block`` are hot (guests poll in loops), and generators cost.
+    """
+    while True:
+        step = next_wait(ctx, pollables)
+        if type(step) is list:
+            return step
+        wait_in_thread(ctx, step)  # type: ignore[arg-type]
 
 
 def blocking(iface: Interface, wit_name: str) -> Callable[[Callable[..., Steps[Any]]], Callable[..., Any]]:
@@ -282,7 +290,10 @@ def blocking(iface: Interface, wit_name: str) -> Callable[[Callable[..., Steps[A
     Returns the sync function.  ``iface.funcs`` gets it (the steps run with
     :func:`run_blocking`, ``off_loop`` false: reads may block the thread);
     ``iface.async_funcs`` the variant an instance made under asyncio uses
-    (``off_loop`` true: nothing blocks the thread; see :mod:`.aio`).
+    (``off_loop`` true: nothing blocks the thread; see :mod:`.aio`).  For
+    the calls that are not hot; the hot ones (``poll``, ``block``,
+    ``blocking-read``, the blocking writes) keep plain sync functions and
+    register steps for asyncio only (``Interface.async_func``).
     """
 
     def register(f: Callable[..., Steps[Any]]) -> Callable[..., Any]:
@@ -821,16 +832,34 @@ def pollable_ready(ctx: WasiCtx, self: Any) -> bool:
     return ctx.get(self, Pollable).ready(ctx.clocks.monotonic_now())
 
 
-@blocking(POLL, "[method]pollable.block")
-def pollable_block(ctx: WasiCtx, self: Any, off_loop: bool) -> Steps[None]:
-    yield from wait_ready(ctx, [ctx.get(self, Pollable)])
-
-
-@blocking(POLL, "poll")
-def poll(ctx: WasiCtx, pollables: list[Any], off_loop: bool) -> Steps[list[int]]:
-    if not pollables:
+def _pollables(ctx: WasiCtx, handles: list[Any]) -> list[Pollable]:
+    if not handles:
         raise trap("empty poll list")
-    return (yield from wait_ready(ctx, [ctx.get(p, Pollable) for p in pollables]))
+    return [ctx.get(p, Pollable) for p in handles]
+
+
+@POLL.func("[method]pollable.block")
+def pollable_block(ctx: WasiCtx, self: Any) -> None:
+    block_until_ready(ctx, [ctx.get(self, Pollable)])
+
+
+@POLL.func("poll")
+def poll(ctx: WasiCtx, pollables: list[Any]) -> list[int]:
+    return block_until_ready(ctx, _pollables(ctx, pollables))
+
+
+@POLL.async_func("[method]pollable.block")
+def pollable_block_off_loop(ctx: WasiCtx, self: Any) -> Any:
+    from .aio import run_steps
+
+    return run_steps(ctx, wait_ready(ctx, [ctx.get(self, Pollable)]))
+
+
+@POLL.async_func("poll")
+def poll_off_loop(ctx: WasiCtx, pollables: list[Any]) -> Any:
+    from .aio import run_steps
+
+    return run_steps(ctx, wait_ready(ctx, _pollables(ctx, pollables)))
 
 
 @STREAMS.func("[method]input-stream.read")
@@ -842,28 +871,41 @@ def input_read(ctx: WasiCtx, self: Any, size: int) -> Any:
         return stream_error(ctx, err)
 
 
-def _blocking_read(ctx: WasiCtx, stream: InputStream, size: int, off_loop: bool) -> Steps[bytes]:
-    """At least one byte (at most ``size``, already clamped), waiting for it; raises at the end.
+def _blocking_read(ctx: WasiCtx, stream: InputStream, size: int) -> bytes:
+    """At least one byte (at most ``size``, already clamped), waiting for it in the thread; raises at the end."""
+    if size == 0:
+        return stream.blocking_read_zero()
+    while True:
+        data = stream.blocking_read(size)
+        if data:
+            return data
+        block_until_ready(ctx, [stream.pollable()])
 
-    ``off_loop``: the thread must not block, so a stream whose reads block
-    reads on a helper thread (``read_later``) and the others read without
-    waiting, then wait on their pollable.
+
+def _read_steps(ctx: WasiCtx, stream: InputStream, size: int) -> Steps[bytes]:
+    """:func:`_blocking_read` for asyncio: the thread never blocks.
+
+    A stream whose reads block reads on a helper thread (``read_later``); the
+    others read without waiting, then wait on their pollable.
     """
     if size == 0:
         return stream.blocking_read_zero()
     while True:
-        if off_loop:
-            later = stream.read_later(size)
-            if later is not None and not later.done():
-                yield later
-            data = stream.read(size)
-        else:
-            data = stream.blocking_read(size)
+        later = stream.read_later(size)
+        if later is not None and not later.done():
+            yield later
+        data = stream.read(size)
         if data:
             return data
-        if off_loop:
-            yield Wait(0, [])  # a turn for the loop, even if the stream says it is ready (it may spin)
+        yield Wait(0, [])  # a turn for the loop, even if the stream says it is ready (it may spin)
         yield from wait_ready(ctx, [stream.pollable()])
+
+
+def _read(ctx: WasiCtx, stream: InputStream, size: int, off_loop: bool) -> Steps[bytes]:
+    """The blocking read of ``stream`` for either driver."""
+    if off_loop:
+        return (yield from _read_steps(ctx, stream, size))
+    return _blocking_read(ctx, stream, size)
 
 
 def _blocking_flush(ctx: WasiCtx, stream: OutputStream, off_loop: bool) -> Steps[None]:
@@ -882,14 +924,25 @@ def _read_result(ctx: WasiCtx, self: Any, size: int, off_loop: bool) -> Steps[An
     """``blocking-read``'s untagged ``result<list<u8>, stream-error>``."""
     stream = ctx.get(self, InputStream)
     try:
-        return (yield from _blocking_read(ctx, stream, _check_len(ctx, size), off_loop))
+        return (yield from _read(ctx, stream, _check_len(ctx, size), off_loop))
     except (StreamClosed, StreamFailed) as err:
         return stream_error(ctx, err)
 
 
-@blocking(STREAMS, "[method]input-stream.blocking-read")
-def input_blocking_read(ctx: WasiCtx, self: Any, size: int, off_loop: bool) -> Steps[Any]:
-    return (yield from _read_result(ctx, self, size, off_loop))
+@STREAMS.func("[method]input-stream.blocking-read")
+def input_blocking_read(ctx: WasiCtx, self: Any, size: int) -> Any:
+    stream = ctx.get(self, InputStream)
+    try:
+        return _blocking_read(ctx, stream, _check_len(ctx, size))
+    except (StreamClosed, StreamFailed) as err:
+        return stream_error(ctx, err)
+
+
+@STREAMS.async_func("[method]input-stream.blocking-read")
+def input_blocking_read_off_loop(ctx: WasiCtx, self: Any, size: int) -> Any:
+    from .aio import run_steps
+
+    return run_steps(ctx, _read_result(ctx, self, size, True))
 
 
 @STREAMS.func("[method]input-stream.skip")
@@ -1039,7 +1092,7 @@ def _splice(ctx: WasiCtx, self: Any, src: Any, size: int, blocking: bool, off_lo
         if size == 0:
             return 0
         if blocking:
-            data = yield from _blocking_read(ctx, source, size, off_loop)
+            data = yield from _read(ctx, source, size, off_loop)
             out.emit(data)
             yield from _blocking_flush(ctx, out, off_loop)
         else:
