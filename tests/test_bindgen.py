@@ -591,6 +591,11 @@ def test_host_resources_through_the_protocol(tmp_path: Path, engine: wasmtime.En
         assert len(h._table_Blob) == 0  # every blob the guest held was dropped, or taken by `merge`
         moved, shape = world.bounce(h.Point(1, 2), h.Shape_Circle(4.0))
         assert (moved, shape) == (h.Point(2, 3), h.Shape_Circle(2.0))
+        wrapped = world.wrap("hi")  # made by the host for the guest, handed back: the same object
+        assert isinstance(wrapped, Blob) and wrapped.data == b"hi#"
+        assert world.measure(wrapped) == 6 and world.measure(Blob(b"abc")) == 6  # lent for the call
+        assert world.unwrap(wrapped) == b"hi#"  # moved to the guest, which drops it
+        assert len(h._table_Blob) == 0
     finally:
         sys.path.remove(str(tmp_path))
         for name in [m for m in sys.modules if m.startswith("worlduse_run")]:

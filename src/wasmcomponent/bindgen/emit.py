@@ -120,9 +120,20 @@ def _with_docs(docs: Optional[str], text: str) -> str:
 def _call_lines(conv: Converter, fn: Function, holder: str, ctx: str, first: Optional[str] = None) -> list[str]:
     """The body of a method calling ``fn``: ``holder`` holds the ``Func`` and the store."""
     lines: list[str] = []
+    lent: list[str] = []  # host objects lent to the guest for this call
     args: list[str] = [] if first is None else [first]
     wit_params = fn.ty.params[1:] if fn.kind == "method" else fn.ty.params
     for i, (py, (wit, t)) in enumerate(zip(fn.params, wit_params, strict=True)):
+        host = _host_handle(conv, t)
+        if host is not None:
+            table, key = (conv.ref(host.home, f"_{part}_{host.py_name}") for part in ("table", "key"))
+            if isinstance(t, model.OwnType):
+                lines.append(f"_a{i} = _wc.ResourceHost.own({table}.add({py}), {key})")
+            else:
+                lines += [f"_l{i} = {table}.lend({py})", f"_a{i} = _wc.ResourceHost.borrow(_l{i}, {key})"]
+                lent.append(f"{table}.unlend(_l{i})")
+            args.append(f"_a{i}")
+            continue
         converted = conv.wit(t, py)
         if converted is None:
             args.append(py)
@@ -138,32 +149,37 @@ def _call_lines(conv: Converter, fn: Function, holder: str, ctx: str, first: Opt
     if fn.ty.is_async:
         call = f"await _rt.call_async({', '.join([f'{holder}.{fn.attr}', f'{holder}._store', *args])})"
     result = fn.ty.result
+    host = _host_handle(conv, result) if result is not None else None
     if fn.kind == "constructor":
-        lines.append(f"self._handle = {call}")
+        tail = [f"self._handle = {call}"]
     elif result is None:
-        lines.append(call)
+        tail = [call]
+    elif host is not None:
+        table = conv.ref(host.home, f"_table_{host.py_name}")
+        tail = [f"_r = {call}", f"return {table}.take({holder}._store, _r)"]
     elif conv.is_typed_result(result):
         assert isinstance(result, model.ResultType)
-        lines += [f"_r = {call}", f"return {conv.unwrap(result, '_r', ctx)}"]
+        tail = [f"_r = {call}", f"return {conv.unwrap(result, '_r', ctx)}"]
     else:
         converted = conv.py(result, "_r", ctx)
         if converted is None:
-            lines += [f"_r: {conv.annotation(result)} = {call}", "return _r"]
+            tail = [f"_r: {conv.annotation(result)} = {call}", "return _r"]
         else:
-            lines += [f"_r = {call}", f"return {converted}"]
-    return lines
+            tail = [f"_r = {call}", f"return {converted}"]
+    if lent:
+        tail = ["try:", *("    " + line for line in tail), "finally:", *("    " + line for line in lent)]
+    return lines + tail
 
 
 def _readable(annotation: str) -> str:
     return annotation.replace("_typing.", "").replace("_rt.", "").replace("_wc.", "")
 
 
-def _signature(conv: Converter, fn: Function, head: list[str], host: Optional[Resource] = None,
-               imports: bool = False) -> str:
-    """``def name(...) -> ...:``; ``imports``: a Protocol method the host implements (its own resources'
-    handles are their Protocol classes, ``Self`` inside ``host``'s own Protocol)."""
+def _signature(conv: Converter, fn: Function, head: list[str], host: Optional[Resource] = None) -> str:
+    """``def name(...) -> ...:``.  A handle of a resource the host implements is its Protocol class
+    (``Self`` inside ``host``'s own Protocol) where it is a parameter or the result."""
     def annotate(ty: Optional[model.ValType], param: bool) -> str:
-        if imports and ty is not None:
+        if ty is not None:
             found = _host_handle(conv, ty)
             if found is not None:
                 return "_typing.Self" if found is host else conv.ref(found.home, found.py_name)
@@ -338,11 +354,11 @@ def _host_resource_protocol(conv: Converter, iface: Interface, resource: Resourc
                      f" `host.{iface.attr}.{resource.attr}` is its class.")
     text = f"class {resource.py_name}(_typing.Protocol):\n    {doc!r}\n"
     for fn in [resource.constructor] if resource.constructor else []:
-        text += f"\n    {_signature(conv, fn, ['self'], resource, True)}\n        ...\n"
+        text += f"\n    {_signature(conv, fn, ['self'], resource)}\n        ...\n"
     for fn in resource.methods:
         head = ["self"] if fn.kind == "method" else ["cls"]
         deco = "" if fn.kind == "method" else "    @classmethod\n"
-        text += f"\n{deco}    {_signature(conv, fn, head, resource, True)}\n        ...\n"
+        text += f"\n{deco}    {_signature(conv, fn, head, resource)}\n        ...\n"
     return text
 
 
@@ -351,7 +367,7 @@ def _protocol(conv: Converter, name: str, doc: str, fns: list[Function], attrs: 
     for attr in attrs:
         text += f"\n    @property\n    def {attr}\n        ...\n"
     for fn in fns:
-        sig = _signature(conv, fn, ["self"], imports=True)
+        sig = _signature(conv, fn, ["self"])
         note = " Raise `Err` for its error case." if conv.is_typed_result(fn.ty.result) else ""
         text += f"\n    {sig}\n        {repr(_with_docs(fn.docs, f'Implements `{fn.wit_name}`.{note}'))}\n        ...\n"
     return text

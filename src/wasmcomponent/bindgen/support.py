@@ -128,6 +128,8 @@ class HostTable(Generic[T]):
 
     def __init__(self) -> None:
         self._objects: dict[int, T] = {}
+        self._reps: dict[int, int] = {}  # id(object) -> rep, for objects lent to the guest
+        self._lent: set[int] = set()  # reps added only for one call's borrow
         self._next = 1
 
     def __len__(self) -> int:
@@ -152,7 +154,25 @@ class HostTable(Generic[T]):
 
     def drop(self, store: Any, rep: int) -> None:
         """The resource's destructor: the guest dropped its last handle."""
-        self._objects.pop(rep, None)
+        obj = self._objects.pop(rep, None)
+        if obj is not None and self._reps.get(id(obj)) == rep:
+            del self._reps[id(obj)]
+
+    def lend(self, obj: T) -> int:
+        """The ``rep`` of ``obj`` for a ``borrow`` during one call (added until :meth:`unlend` if new)."""
+        rep = self._reps.get(id(obj))
+        if rep is not None and self._objects.get(rep) is obj:
+            return rep
+        rep = self.add(obj)
+        self._reps[id(obj)] = rep
+        self._lent.add(rep)
+        return rep
+
+    def unlend(self, rep: int) -> None:
+        """The call that borrowed ``rep`` returned: forget it if it was added for that call."""
+        if rep in self._lent:
+            self._lent.discard(rep)
+            self.drop(None, rep)
 
 
 class _Closed:
