@@ -175,9 +175,11 @@ def _readable(annotation: str) -> str:
     return annotation.replace("_typing.", "").replace("_rt.", "").replace("_wc.", "")
 
 
-def _signature(conv: Converter, fn: Function, head: list[str], host: Optional[Resource] = None) -> str:
+def _signature(conv: Converter, fn: Function, head: list[str], host: Optional[Resource] = None,
+               implemented: bool = False) -> str:
     """``def name(...) -> ...:``.  A handle of a resource the host implements is its Protocol class
-    (``Self`` inside ``host``'s own Protocol) where it is a parameter or the result."""
+    (``Self`` inside ``host``'s own Protocol) where it is a parameter or the result; ``implemented``: a
+    Protocol method the host implements."""
     def annotate(ty: Optional[model.ValType], param: bool) -> str:
         if ty is not None:
             found = _host_handle(conv, ty)
@@ -197,7 +199,8 @@ def _signature(conv: Converter, fn: Function, head: list[str], host: Optional[Re
         returns = annotate(result.ok, False)
     else:
         returns = annotate(result, False)
-    prefix = "async def" if fn.ty.is_async else "def"
+    # The host implements an imported `async func` with a plain function (the runtime runs it at once).
+    prefix = "async def" if fn.ty.is_async and not implemented else "def"
     return f"{prefix} {fn.py_name}({', '.join(params)}) -> {returns}:"
 
 
@@ -250,7 +253,7 @@ def _interface_class(conv: Converter, iface: Interface) -> str:
         f"    def __init__(self, world: _typing.Any, store: {STORE}, instance: _wc.Instance) -> None:",
         "        self._world = world",
         "        self._store = store",
-        f"        within = _rt.export_instance(store, instance, {iface.key!r})",
+        f"        {'within = ' if fns else ''}_rt.export_instance(store, instance, {iface.key!r})",
         *("        " + line for line in _func_inits(fns, "self", "within")),
     ]
     text = "\n".join(lines) + "\n"
@@ -354,11 +357,11 @@ def _host_resource_protocol(conv: Converter, iface: Interface, resource: Resourc
                      f" `host.{iface.attr}.{resource.attr}` is its class.")
     text = f"class {resource.py_name}(_typing.Protocol):\n    {doc!r}\n"
     for fn in [resource.constructor] if resource.constructor else []:
-        text += f"\n    {_signature(conv, fn, ['self'], resource)}\n        ...\n"
+        text += f"\n    {_signature(conv, fn, ['self'], resource, True)}\n        ...\n"
     for fn in resource.methods:
         head = ["self"] if fn.kind == "method" else ["cls"]
         deco = "" if fn.kind == "method" else "    @classmethod\n"
-        text += f"\n{deco}    {_signature(conv, fn, head, resource)}\n        ...\n"
+        text += f"\n{deco}    {_signature(conv, fn, head, resource, True)}\n        ...\n"
     return text
 
 
@@ -367,7 +370,7 @@ def _protocol(conv: Converter, name: str, doc: str, fns: list[Function], attrs: 
     for attr in attrs:
         text += f"\n    @property\n    def {attr}\n        ...\n"
     for fn in fns:
-        sig = _signature(conv, fn, ["self"])
+        sig = _signature(conv, fn, ["self"], implemented=True)
         note = " Raise `Err` for its error case." if conv.is_typed_result(fn.ty.result) else ""
         text += f"\n    {sig}\n        {repr(_with_docs(fn.docs, f'Implements `{fn.wit_name}`.{note}'))}\n        ...\n"
     return text
