@@ -26,6 +26,7 @@ import http.client
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -364,6 +365,43 @@ def test_a_component_without_the_handler_fails_at_startup() -> None:
         " `serve` needs a wasi:http/proxy component"
     )
     assert "Serving HTTP" not in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda tmp: tmp / "missing.wasm", "error: [Errno 2] No such file or directory"),
+        (lambda tmp: _write(tmp / "bad.wasm", b"\x00asm\x0d\x00\x01\x00\xff\xff"), "error: malformed section id"),
+    ],
+)
+def test_an_unloadable_component_is_one_error_line(tmp_path: Path, make: Any, message: str) -> None:
+    result = _run_serve([str(make(tmp_path)), "--no-cache"])
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith(message) and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_missing_dir_fails_at_startup(tmp_path: Path) -> None:
+    result = _run_serve([str(ROOT / "examples" / "hello.wat"), "--dir", str(tmp_path / "nope")])
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"error: failed to open directory `{tmp_path / 'nope'}`"
+
+
+def test_an_address_in_use_fails_at_startup() -> None:
+    pytest.importorskip("uvicorn", reason="`serve` needs uvicorn (pip install -e '.[test]')")
+    guest = build("http")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = _run_serve([str(guest), "--addr", f"127.0.0.1:{port}"], timeout=STARTUP_TIMEOUT)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: failed to bind to 127.0.0.1:{port}: ")
+    assert "Serving HTTP" not in result.stderr
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
 
 
 def test_missing_uvicorn_names_the_extra() -> None:
