@@ -465,9 +465,9 @@ def test_imported_resources_are_protocols(engine: wasmtime.Engine) -> None:
 
 
 def test_toolchain_guests_type_check(tmp_path: Path, engine: wasmtime.Engine) -> None:
-    """Guests other tests build: a wasi:http proxy (WASI resources in an export) and world-level `use`."""
+    """Guests other tests build: a wasi:http proxy (WASI resources in an export), world-level `use`, async."""
     names = []
-    for guest in ("http", "worlduse"):
+    for guest in ("http", "worlduse", "async_app"):
         component = Component.from_file(engine, str(wasi_guests.build(guest)))
         files = generate(component, f"{guest}_bindings")
         _write(files, tmp_path)
