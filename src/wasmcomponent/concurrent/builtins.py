@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable, Optional
 
 from .scheduler import Blocking, Scheduler, Thread
@@ -444,8 +445,9 @@ def _copy(end_cls: Any, is_stream: bool) -> Callable[[BuiltinEnv], tuple[Callabl
                 contexts.append(env.make_cx())
             buffer = GuestBuffer(codec, contexts[0], ptr & M32, n & M32 if is_stream else 1, role)
 
-            def event(result: int, reclaim: Callable[[], None]) -> Event:
-                reclaim()
+            def event(result: int, reclaim: Optional[Callable[[], None]]) -> Event:
+                if reclaim is not None:
+                    reclaim()
                 if result == DROPPED or (not is_stream and result == COMPLETED):
                     e.state = DONE
                 else:
@@ -458,11 +460,11 @@ def _copy(end_cls: Any, is_stream: bool) -> Callable[[BuiltinEnv], tuple[Callabl
                 # A partial copy: the other side may still copy more into this
                 # buffer until the event is taken; a cancel now reports CANCELLED.
                 e.partial = True
-                e.pending_event = lambda: event(COMPLETED, reclaim)
+                e.pending_event = partial(event, COMPLETED, reclaim)  # a C-level thunk: no extra frame
 
             def on_copy_done(result: int) -> None:
                 e.partial = False
-                e.pending_event = lambda: event(result, _nothing)
+                e.pending_event = partial(event, result, None)
 
             e.state = COPYING
             shared = e.shared
@@ -470,6 +472,7 @@ def _copy(end_cls: Any, is_stream: bool) -> Callable[[BuiltinEnv], tuple[Callabl
                 (shared.read if readable else shared.write)(inst, buffer, on_copy, on_copy_done)
             else:
                 (shared.read if readable else shared.write)(inst, buffer, on_copy_done)
+            buffer.fresh_view = None  # wasm runs next: the memory may grow and move
             return e
 
         if env.is_async:
@@ -493,10 +496,6 @@ def _copy(end_cls: Any, is_stream: bool) -> Callable[[BuiltinEnv], tuple[Callabl
         return copy, True
 
     return make
-
-
-def _nothing() -> None:
-    return None
 
 
 def _run_at_once(body: Callable[..., Blocking]) -> Callable[..., Any]:

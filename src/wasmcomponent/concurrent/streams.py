@@ -66,17 +66,25 @@ IDLE, COPYING, CANCELLING_COPY, DONE = CopyState.IDLE, CopyState.COPYING, CopySt
 class GuestBuffer:
     """A range of guest memory being read from or written to (spec ``BufferGuestImpl``)."""
 
-    __slots__ = ("codec", "cx", "ptr", "progress", "length", "role")
+    __slots__ = ("codec", "cx", "ptr", "progress", "length", "role", "fresh_view")
 
     def __init__(self, codec: Any, cx: Any, ptr: int, length: int, role: str = "read") -> None:
         # wasmtime checks the bounds when the operation starts (one message for
         # either side) and the alignment only when elements are copied.
         if length > MAX_BUFFER_LENGTH:
             raise trap("stream read/write count too large")
+        # The view of the memory the bounds were checked against: exact until
+        # wasm runs again (only then can a memory grow and move), so valid for
+        # a copy made by the same built-in call, which clears it when it returns.
+        self.fresh_view: Any = None
         if codec.size and length > 0:
             memory = cx.memory
-            if memory is None or ptr + length * codec.size > memory.size():
+            if memory is None:
                 raise trap("read pointer out of bounds of memory")
+            view = memory.view()
+            if ptr + length * codec.size > len(view):
+                raise trap("read pointer out of bounds of memory")
+            self.fresh_view = view
         self.codec = codec
         self.cx = cx
         self.ptr = ptr
@@ -141,7 +149,9 @@ def move(src: Any, dst: Any, n: int) -> None:
             dst._aligned()
         nbytes = n * src.codec.size
         # Both memories exist: a buffer of elements with a size checked its memory at the start.
-        dst.cx.memory.view()[dst.ptr : dst.ptr + nbytes] = src.cx.memory.view()[src.ptr : src.ptr + nbytes]
+        dst_view = dst.fresh_view or dst.cx.memory.view()
+        src_view = src.fresh_view or src.cx.memory.view()
+        dst_view[dst.ptr : dst.ptr + nbytes] = src_view[src.ptr : src.ptr + nbytes]
         src.ptr += nbytes
         src.progress += n
         dst.ptr += nbytes
