@@ -125,7 +125,16 @@ class ServeOptions:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Declare ``serve``'s arguments (``wasmtime serve``'s names) on ``parser``."""
+    """Declare ``serve``'s arguments (``wasmtime serve``'s names) on ``parser``; :func:`main` runs them.
+
+    How a command line with subcommands takes ``serve`` in::
+
+        serve_cmd = subcommands.add_parser("serve", help="serve a wasi:http/proxy component over HTTP")
+        add_arguments(serve_cmd)
+        ...
+        if args.command == "serve":
+            return main(args)
+    """
     parser.add_argument("component", metavar="WASM", help="the wasi:http/proxy component (.wasm or .wat)")
     parser.add_argument(
         "--addr", default=DEFAULT_ADDR, metavar="SOCKADDR",
@@ -492,7 +501,13 @@ def _one_line(error: BaseException) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run ``serve`` with arguments parsed by a parser that :func:`add_arguments` set up; the exit status."""
+    """Run ``serve`` with arguments parsed by a parser that :func:`add_arguments` set up; the exit status.
+
+    0 after Ctrl-C or SIGTERM; 1 with one ``error: ...`` line on stderr when
+    the component cannot be served or the address cannot be bound; 2 for an
+    invalid option (``-S``, ``--addr``, ``-H``, a ``--dir`` exposing the
+    compile cache); 130 for Ctrl-C before serving started.
+    """
     try:
         serve(options_from_args(args))
     except ServeError as err:
