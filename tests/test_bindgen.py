@@ -600,3 +600,34 @@ def test_host_resources_through_the_protocol(tmp_path: Path, engine: wasmtime.En
         sys.path.remove(str(tmp_path))
         for name in [m for m in sys.modules if m.startswith("worlduse_run")]:
             del sys.modules[name]
+
+
+def test_world_level_types(tmp_path: Path, engine: wasmtime.Engine) -> None:
+    """Types a component defines at its root (hand-written, as tests/components.py builds them) go in PKG/types.py."""
+    import components as C
+
+    point = C.record(x=C.S32, y=C.S32)
+    color = C.EnumT(("red", "green", "dark-blue"))
+    shape = C.variant(("circle", C.F64), ("rect", point), ("empty", None))
+    person = C.record(**{"full-name": C.STRING, "home": C.OptionT(point), "favourite": color})
+    built = C.build_component([C.identity_export("echo-point", [("p", point)]),
+                               C.identity_export("echo-shapes", [("l", C.ListT(shape))]),
+                               C.identity_export("echo-person", [("p", person)])])
+    component = Component(engine, built.wat)
+    _write(generate(component, "rooted"), tmp_path)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        rooted = importlib.import_module("rooted")
+        world = rooted.Root.instantiate(wasmtime.Store(engine), Linker(engine), component)
+        assert world.echo_point(rooted.T0(1, -2)) == rooted.T0(1, -2)
+        shapes = [rooted.T1_Circle(0.5), rooted.T1_Rect(rooted.T0(3, 4)), rooted.T1_Empty()]  # types in order of use
+        assert world.echo_shapes(shapes) == shapes
+        someone = rooted.T3(full_name="Ada", home=rooted.T0(5, 6), favourite=rooted.T2.DARK_BLUE)
+        assert world.echo_person(someone) == someone
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [m for m in sys.modules if m == "rooted" or m.startswith("rooted.")]:
+            del sys.modules[name]
+    proc = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", "rooted"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

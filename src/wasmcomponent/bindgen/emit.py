@@ -12,7 +12,8 @@ no generated identifier does, so they cannot clash with WIT names.
 
 from __future__ import annotations
 
-from typing import Optional
+import re
+from typing import Optional, Sequence
 
 from ..types import model
 from .convert import Converter
@@ -47,26 +48,39 @@ def package_sources(world: World, package: str) -> dict[str, str]:
         lines = [f"from . import {i.module} as {i.module}\n" for i in ifaces]
         doc = repr(f"The {direction[:-1]}ed interfaces of the world `{world.wit_name}`, one module each.")
         out[f"{package}/{direction}/__init__.py"] = HEADER + doc + "\n\n" + "".join(lines)
+    if world.root_types is not None:
+        conv = Converter(world, world.root_types)
+        doc = f"The types the world `{world.wit_name}` defines (re-exported by the package)."
+        out[f"{package}/types.py"] = _assemble(doc, conv, _type_definitions(conv, world.root_types), True)
     out[f"{package}/__init__.py"] = _world_module(world, package)
     out[f"{package}/py.typed"] = ""
     return out
 
 
-def _assemble(doc: str, conv: Converter, body: list[str], package_level: bool, extra: str = "") -> str:
+def _assemble(doc: str, conv: Converter, body: list[str], package_level: bool,
+              extra: Sequence[tuple[str, str, str]] = ()) -> str:
+    """The module: docstring, imports (in isort's order; ``extra`` relative ``(path, name, alias)``), body."""
     text = "\n\n\n".join(part.strip("\n") for part in [*body, *conv.helpers] if part.strip()) + "\n"
     sections = [
         [line for alias, line in _STDLIB if alias + "." in text],
         [line for alias, line in _THIRD_PARTY if alias + "." in text or alias + "[" in text]
-        + (["from wasmcomponent.bindgen.support import Err, Ok, Result, Some"] if package_level else []),
-        [*extra.splitlines(), *(
-            f"from {'.' if package_level else '..'}{iface.direction} import {iface.module} as {alias}"
-            for alias, iface in sorted(conv.modules.items(), key=lambda item: (item[1].direction, item[1].module))
-        )],
+        + (["from wasmcomponent.bindgen.support import Err, Ok, Result, Some"] if extra else []),
+        [f"from {path} import {member} as {alias}" for path, member, alias in sorted([*extra, *(
+            (("." if package_level else "..") + ("" if iface.direction == "world" else iface.direction),
+             iface.module, alias)
+            for alias, iface in conv.modules.items()
+        )], key=lambda item: (item[0], _isort_key(item[1])))],
     ]
     imports = "\n\n".join("\n".join(lines) for lines in sections if lines)
     source = f"{HEADER}{doc!r}\n\nfrom __future__ import annotations\n\n{imports}\n\n\n{text}"
     # No line ends in blanks (indented empty lines of the templates).
     return "\n".join(line.rstrip() for line in source.split("\n"))
+
+
+def _isort_key(name: str) -> tuple[int, list[object]]:
+    """isort's order of imported names and ``__all__``: CONSTANTS, Classes, others, each naturally."""
+    rank = 0 if name.isupper() and len(name) > 1 else 1 if name[:1].isupper() else 2
+    return rank, [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name)]
 
 
 # ------------------------------------------------------------------ types
@@ -488,7 +502,11 @@ def _world_module(world: World, package: str) -> str:
     body.append(text)
     doc = (f"Typed bindings of the world `{world.wit_name}`: `{cls}.instantiate(store, linker, component)`,"
            f" after `{cls}.add_to_linker(linker, host)` for its imports.")
-    names = sorted([cls, imports_name, "Err", "Ok", "Result", "Some", "exports", "imports"])
+    root_names = [name for t in (world.root_types.types if world.root_types else [])
+                  for name in [t.py_name, *(t.members if isinstance(t.ty, model.VariantType) else [])]]
+    names = sorted([cls, imports_name, "Err", "Ok", "Result", "Some", "exports", "imports", *root_names], key=_isort_key)
     body.append(f"__all__ = {names!r}")
-    # Re-exported: componentize-py's value classes, and the subpackages.
-    return _assemble(doc, conv, body, True, "from . import exports as exports\nfrom . import imports as imports")
+    # Re-exported: componentize-py's value classes, the subpackages, the world's own types.
+    extra = [(".", "exports", "exports"), (".", "imports", "imports")]
+    extra += [(".types", name, name) for name in root_names]
+    return _assemble(doc, conv, body, True, extra)

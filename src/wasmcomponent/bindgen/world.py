@@ -91,7 +91,7 @@ class Interface:
     """An imported or exported interface: one module of the package."""
 
     key: str  # the import/export name, ``test:bindgen/kinds@0.1.0``
-    direction: str  # ``imports`` or ``exports``
+    direction: str  # ``imports``, ``exports``, or ``world`` for the world's own types
     module: str  # the Python module name
     class_name: str  # the wrapper (exports) or Protocol (imports) class
     attr: str  # the attribute on the world object or the host object
@@ -115,6 +115,7 @@ class World:
     host_resources: dict[int, Resource] = field(default_factory=dict)  # imported (the host's)
     everywhere: dict[object, NamedType] = field(default_factory=dict)  # first definition of each type
     ctx_cache: dict[tuple[int, object], bool] = field(default_factory=dict)  # see Converter.needs_ctx
+    root_types: Optional[Interface] = None  # the world's own named types (`PKG/types.py`)
     docs: Optional[str] = None
 
     def named(self, ty: model.ValType, scope: Optional[Interface]) -> Optional[NamedType]:
@@ -160,6 +161,13 @@ def build_world(ty: model.ComponentType, world_name: str = "root") -> World:
             elif isinstance(item, model.InstanceType) and not _skipped(key, direction):
                 iface = _interface(world, key, direction, item, modules, attrs, imported)
                 (world.imports if direction == "imports" else world.exports).append(iface)
+    # Types the world itself defines or `use`s (WIT's world-level `type`/`use`): `PKG/types.py`.
+    bounds = {k: v for items in (ty.imports, ty.exports) for k, v in items.items() if isinstance(v, model.TypeBound)}
+    if bounds:
+        root = Interface("", "world", "types", "", "")
+        _register_types(world, root, bounds, set())
+        if root.types:
+            world.root_types = root
     for iface in world.imports + world.exports:
         _functions(world, iface, iface_items(ty, iface))
     return world
@@ -217,10 +225,19 @@ def _interface(
     module = modules.add(snake(short))
     iface = Interface(key, direction, module, "", attrs.add(snake(short)))
     iface.class_name = iface.namespace.add(pascal(short))
-    for name, item in ty.exports.items():
+    _register_types(world, iface, ty.exports, imported)
+    return iface
+
+
+def _register_types(world: World, iface: Interface, items: Mapping[str, model.ExternType], imported: set[int]) -> None:
+    """Name the types ``iface`` exports (``(type (eq ...))``, resources) and define the new ones."""
+    direction = iface.direction
+    for name, item in items.items():
         if not isinstance(item, model.TypeBound):
             continue
         if item.resource is not None:
+            if direction == "world":
+                continue  # a world-level resource: its handles stay the runtime's values
             # An exported interface's own resource gets a class wrapping the guest's handles;
             # an imported one a Protocol the host implements.
             table = world.resources if direction == "exports" else world.host_resources
@@ -242,7 +259,6 @@ def _interface(
         world.everywhere.setdefault(item.eq, named)
     for named in iface.types:
         _members(named, iface.namespace)
-    return iface
 
 
 def _members(named: NamedType, module: Namespace) -> None:
