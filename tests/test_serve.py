@@ -16,13 +16,16 @@ last, SIGINT (Ctrl-C) ending the process with status 0 and no traceback.
 The command line (``-S``/``--env``/``--dir``/``-H``/``--addr`` parsing, the
 per-request WASI configuration, the errors at startup and without uvicorn)
 is checked in-process or with short-lived processes on tiny components.
-Every wait has a deadline, and the server is killed in teardown.
+A second, short-lived server runs the hand-written WAT guest of
+tests/guests/serve_hello (built by wasm-tools), which needs no componentize-py.
+Every wait has a deadline, and the servers are killed in teardown.
 """
 
 from __future__ import annotations
 
 import asyncio
 import http.client
+import importlib.util
 import os
 import re
 import signal
@@ -228,6 +231,40 @@ def test_ctrl_c_stops_cleanly(server: Server) -> None:
     for line in server.stderr.read_text().splitlines():
         if "Traceback" in line:
             assert line.startswith("stderr ["), line
+
+
+def _wat_guest() -> Path:
+    """tests/guests/serve_hello (hand-written WAT) built by its build.py; skips without wasm-tools."""
+    spec = importlib.util.spec_from_file_location("serve_hello_build", ROOT / "tests/guests/serve_hello/build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        return Path(module.build(cache_dir()))
+    except FileNotFoundError:
+        pytest.skip("wasm-tools is not installed (pip install -e '.[test]')")
+
+
+def test_serves_a_hand_written_proxy_component(tmp_path: Path) -> None:
+    """A tiny WAT guest (no componentize-py): answers, 32 at once, then SIGINT ends it with status 0."""
+    pytest.importorskip("uvicorn", reason="`serve` needs uvicorn (pip install -e '.[test]')")
+    process, stdout, stderr = _start([str(_wat_guest()), "--addr", "127.0.0.1:0"], tmp_path)
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while (match := SERVING.search(stderr.read_text())) is None:
+            assert process.poll() is None and time.monotonic() < deadline, stderr.read_text()
+            time.sleep(0.05)
+        server = Server(process, int(match.group(1)), stdout, stderr)
+        assert server.request("GET", "/anything")[::2] == (200, b"hello from wat\n")
+        with ThreadPoolExecutor(32) as pool:
+            results = list(pool.map(lambda i: server.request("POST", f"/{i}", b"x" * i), range(32), timeout=TIMEOUT))
+        assert [(status, body) for status, _, body in results] == [(200, b"hello from wat\n")] * 32
+        process.send_signal(signal.SIGINT)
+        assert process.wait(TIMEOUT) == 0
+        lines = [line for line in stderr.read_text().splitlines() if not line.startswith("wasmcomponent: compil")]
+        assert lines == [f"Serving HTTP on http://127.0.0.1:{server.port}/"]  # nothing else: no traceback
+    finally:
+        _stop(process)
 
 
 # ------------------------------------------------------------------ command line
