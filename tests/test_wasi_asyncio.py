@@ -300,8 +300,16 @@ def test_a_blocking_stdin_read_lets_another_coroutine_write_the_bytes(
     assert pending_when_written
 
 
-def _open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+def _pipe_fds(fd: int) -> int:
+    """How many descriptors of this process refer to the pipe of ``fd`` (both ends share its inode)."""
+    inode = os.fstat(fd).st_ino
+    count = 0
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            count += os.stat(f"/proc/self/fd/{name}").st_ino == inode
+        except OSError:
+            pass
+    return count
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors through /proc")
@@ -310,18 +318,18 @@ def test_a_cancelled_wait_leaves_no_descriptor_or_thread_behind(monkeypatch: pyt
     monkeypatch.setattr(sys, "stdin", PipeStdin(read_fd))
     cfg = WasiConfig()
     cfg.inherit_stdin()
-    threads = threading.active_count()
+    threads = set(threading.enumerate())
 
     async def main() -> int:
         store = make_store(cfg)
         instance = await linker().instantiate_async(store, COMPONENT)
         read = instance.get_func(store, "read-stdin")
         block = instance.get_func(store, "sleep-block")
-        before = _open_fds()
+        before = _pipe_fds(read_fd)
         call = asyncio.ensure_future(read.call_async(store, 100))
         other = asyncio.ensure_future(block.call_async(make_store(), 3600 * 10**9))
         await asyncio.sleep(0.05)
-        assert _open_fds() > before  # the read waits on a dup of the pipe
+        assert _pipe_fds(read_fd) == before + 1  # the read waits on a dup of the pipe
         call.cancel()
         other.cancel()
         await asyncio.gather(call, other, return_exceptions=True)
@@ -329,8 +337,8 @@ def test_a_cancelled_wait_leaves_no_descriptor_or_thread_behind(monkeypatch: pyt
 
     try:
         before = asyncio.run(main())  # closing the loop cancels the host coroutines left waiting
-        assert _open_fds() <= before
-        assert threading.active_count() == threads
+        assert _pipe_fds(read_fd) == before
+        assert not set(threading.enumerate()) - threads  # no thread started for the wait is left
     finally:
         os.close(write_fd)
         os.close(read_fd)
@@ -350,7 +358,7 @@ def test_sync_instantiation_keeps_the_sync_functions() -> None:
     assert bytes(instance.get_func(store, "read-stdin")(store, 2)) == b""  # err(closed)
 
 
-BLOCKING_PACKAGES = ("wasi:io/", "wasi:sockets/ip-name-lookup")
+BLOCKING_PACKAGES = ("wasi:io/", "wasi:sockets/ip-name-lookup", "wasi:sockets/tcp")
 
 
 def test_every_blocking_function_has_an_asyncio_variant() -> None:
@@ -365,6 +373,7 @@ def test_every_blocking_function_has_an_asyncio_variant() -> None:
         "[method]output-stream.blocking-splice",
     }
     assert set(by_name["wasi:sockets/ip-name-lookup"].async_funcs) == {"resolve-addresses"}
+    assert set(by_name["wasi:sockets/tcp"].async_funcs) == {"[method]tcp-socket.shutdown"}
     # the others wait through wasi:io's pollables and streams
     assert not any(iface.async_funcs for name, iface in by_name.items() if not name.startswith(BLOCKING_PACKAGES))
     assert io.POLL.async_funcs["poll"] is not io.POLL.funcs["poll"]
@@ -585,7 +594,7 @@ def test_a_trap_after_a_wait_is_the_same_trap() -> None:
 
 
 def test_tcp_reads_and_flushes_wait_on_the_loop_for_a_peer_on_the_same_loop() -> None:
-    """A blocking read waits for bytes a coroutine sends; a blocking flush for a coroutine to read.
+    """A blocking read waits for bytes a coroutine sends; a blocking flush and a shutdown for it to read.
 
     Were either blocking the loop, the peer could never act: a timer thread
     then shuts the socket down, and the test fails instead of hanging.
@@ -634,6 +643,14 @@ def test_tcp_reads_and_flushes_wait_on_the_loop_for_a_peer_on_the_same_loop() ->
             receiving = asyncio.ensure_future(reader.readexactly(permit))
             flushed = await flushing if waited else flushing
             received = await receiving
+            # shutdown("send") sends what is pending first: it waits for the peer too
+            permit = io.output_check_write(ctx, tx)
+            assert io.output_write(ctx, tx, bytes(permit)) == io.OK_UNIT
+            shutting = tcp.TCP.async_funcs["[method]tcp-socket.shutdown"](ctx, peer, "send")
+            waited = waited and inspect.isawaitable(shutting)
+            rest = asyncio.ensure_future(reader.read())  # to the end: the shutdown
+            assert (await shutting if inspect.isawaitable(shutting) else shutting) is None
+            assert len(await rest) == permit
             writer.close()
             return read, received[:512], flushed, waited
         finally:
@@ -643,4 +660,33 @@ def test_tcp_reads_and_flushes_wait_on_the_loop_for_a_peer_on_the_same_loop() ->
     assert read == b"hello"
     assert received == bytes(range(256)) * 2
     assert flushed == io.OK_UNIT
-    assert waited  # the flush had to wait for the peer
+    assert waited  # the flush and the shutdown had to wait for the peer
+
+
+def test_an_http_body_flush_waits_on_the_loop_for_its_consumer() -> None:
+    """``blocking-flush`` of an outgoing body whose window is full waits until the consumer takes a chunk."""
+    from wasmcomponent.wasi.ctx import Res
+    from wasmcomponent.wasi.http.body import BodyOutput, BodySink, OutgoingBody
+
+    ctx = wasi_ctx(make_store())
+    sink = BodySink(capacity=8)
+    stream = ctx.own(BodyOutput(OutgoingBody(sink, "request", None)), Res.OUTPUT_STREAM)
+    assert io.output_check_write(ctx, stream) == 8
+    assert io.output_write(ctx, stream, b"12345678") == io.OK_UNIT
+
+    async def consume() -> Any:
+        await asyncio.sleep(0.02)
+        return sink.take(0)
+
+    async def main() -> tuple[Any, Any, Any]:
+        flushing = io.STREAMS.async_funcs["[method]output-stream.blocking-flush"](ctx, stream)
+        assert inspect.isawaitable(flushing)  # the window is full: it waits
+        flushed, taken = await asyncio.gather(flushing, consume())
+        # the consumer goes away while the window is full: err(closed), as the sync flush answers
+        assert io.output_check_write(ctx, stream) == 8
+        assert io.output_write(ctx, stream, b"abcdefgh") == io.OK_UNIT
+        closing = io.STREAMS.async_funcs["[method]output-stream.blocking-flush"](ctx, stream)
+        asyncio.get_running_loop().call_later(0.02, sink.close)
+        return flushed, taken, await closing
+
+    assert asyncio.run(main()) == (io.OK_UNIT, b"12345678", io.ERR_CLOSED)

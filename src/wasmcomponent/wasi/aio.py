@@ -10,12 +10,17 @@ and ``future-trailers`` are waited on through ``poll``/``block`` too).  A
 guest under ``call_async`` that blocks then waits in a host coroutine while
 other tasks, other guest tasks and other stores go on.
 
-Each blocking call is written once, in :mod:`.io`, as *steps*: a generator
-that does every readiness check and all WASI table and stream work itself and
-yields only what it must wait for (an :class:`~.io.Wait`: a timeout, readable
-descriptors; or a helper thread's read).  The sync function runs the steps
-waiting in its thread (:func:`~.io.run_blocking`), exactly as before; the
-asyncio variant runs them with :func:`run_steps`, which waits on the loop:
+The asyncio variants are *steps* (in :mod:`.io`): generators that do every
+readiness check and all WASI table and stream work themselves and yield only
+what they must wait for (an :class:`~.io.Wait`: a timeout, readable
+descriptors; or a helper thread's future).  What to wait for is decided in
+one place for both modes (:func:`~.io.next_wait`); the cold blocking calls
+(``blocking-splice``, ``blocking-skip``, ``blocking-write-zeroes-and-flush``)
+are written once as steps that the sync function runs waiting in its thread
+(:func:`~.io.run_blocking`), while the hot ones (``poll``, ``block``,
+``blocking-read``, the blocking writes) keep their plain sync functions, a
+generator per call being a measurable cost there.  :func:`run_steps` runs
+steps on the loop:
 
 * a deadline: ``await asyncio.sleep`` (a virtual clock advances instead,
   then the loop gets one turn);

@@ -23,10 +23,11 @@ readiness; ``poll`` waits on file descriptors with ``select`` and on
 deadlines by sleeping (or by advancing a virtual clock).
 
 The blocking functions (``poll``, ``pollable.block``, the ``blocking-*``
-calls) are written once, as steps (:func:`blocking`) that do all the work and
-yield only what they wait for (:class:`Wait`): the sync functions wait in the
-thread (:func:`run_blocking`), and the asyncio variants that instances made
-under a running event loop use wait on the loop (:mod:`.aio`).
+calls) have asyncio variants, used by instances made under a running event
+loop: steps that do all the work and yield only what they wait for
+(:class:`Wait`, decided by :func:`next_wait` for both modes), waited for on
+the loop (:mod:`.aio`).  The cold ones are written once as steps
+(:func:`blocking`) that the sync function runs waiting in the thread.
 
 Guest-chosen integers (issue #10) get wasmtime's answers, and never size a
 host allocation beyond a limit:
@@ -908,8 +909,8 @@ def _read(ctx: WasiCtx, stream: InputStream, size: int, off_loop: bool) -> Steps
     return _blocking_read(ctx, stream, size)
 
 
-def _blocking_flush(ctx: WasiCtx, stream: OutputStream, off_loop: bool) -> Steps[None]:
-    """``stream.blocking_flush()``, in steps that wait off the thread when ``off_loop``."""
+def flush_steps(ctx: WasiCtx, stream: OutputStream, off_loop: bool) -> Steps[None]:
+    """``stream.blocking_flush()``, in steps that wait off the thread when ``off_loop`` (raises as it does)."""
     if not off_loop:
         stream.blocking_flush()
         return
@@ -1024,7 +1025,7 @@ def _write_and_flush(ctx: WasiCtx, stream: OutputStream, data: Optional[bytes], 
     try:
         if data is not None:
             stream.emit(data)
-        yield from _blocking_flush(ctx, stream, off_loop)
+        yield from flush_steps(ctx, stream, off_loop)
     except (StreamClosed, StreamFailed) as err:
         return Variant("err", stream_error(ctx, err))
     return OK_UNIT
@@ -1094,7 +1095,7 @@ def _splice(ctx: WasiCtx, self: Any, src: Any, size: int, blocking: bool, off_lo
         if blocking:
             data = yield from _read(ctx, source, size, off_loop)
             out.emit(data)
-            yield from _blocking_flush(ctx, out, off_loop)
+            yield from flush_steps(ctx, out, off_loop)
         else:
             data = source.read(size)
             if data:

@@ -11,6 +11,11 @@ of the socket resource (dropping the socket first traps).
 
 Readiness for ``subscribe``: a connecting socket is polled (it has no file
 descriptor to wait on for reading), a listening one waits on its descriptor.
+
+Under asyncio (``wasi.aio``) the streams' blocking calls and ``shutdown``'s
+flush of what is pending wait on the loop.  Dropping an output stream with
+bytes still pending waits for them in the thread, at most
+:data:`DROP_FLUSH_TIMEOUT` (a resource destructor cannot wait on the loop).
 """
 
 from __future__ import annotations
@@ -24,7 +29,16 @@ import time
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..ctx import DescriptorBudget, Interface, Res
-from ..io import InputStream, OutputStream, Pollable, StreamClosed, StreamFailed
+from ..io import (
+    InputStream,
+    OutputStream,
+    Pollable,
+    Steps,
+    StreamClosed,
+    StreamFailed,
+    blocking,
+    flush_steps,
+)
 from .network import (
     HostSocket,
     SocketError,
@@ -287,6 +301,20 @@ class TcpOutput(OutputStream):
             self.blocking_flush(timeout)
         except (StreamClosed, StreamFailed):
             pass
+        self.shut()
+
+    def shutdown_steps(self, ctx: WasiCtx) -> Steps[None]:
+        """:meth:`shutdown` (no timeout) under asyncio: the flush waits on the loop."""
+        if self.closed:
+            return
+        try:
+            yield from flush_steps(ctx, self, True)
+        except (StreamClosed, StreamFailed):
+            pass
+        self.shut()
+
+    def shut(self) -> None:
+        """Shut the send side now (what is still pending is lost)."""
         self.closed = True
         try:
             self.owner.sock.shutdown(socket.SHUT_WR)
@@ -656,8 +684,8 @@ def subscribe(ctx: WasiCtx, self: Any) -> Any:
     return ctx.own(sock.adopt(Pollable(sock.ready, None, fileno)), Res.POLLABLE)
 
 
-@_method("shutdown")
-def shutdown(ctx: WasiCtx, self: Any, how: str) -> Optional[str]:
+@blocking(TCP, "[method]tcp-socket.shutdown")
+def shutdown(ctx: WasiCtx, self: Any, how: str, off_loop: bool) -> Steps[Optional[str]]:
     sock = ctx.get(self, TcpSocket)
     reader, writer = sock.reader, sock.writer
     if reader is None or writer is None:
@@ -665,7 +693,11 @@ def shutdown(ctx: WasiCtx, self: Any, how: str) -> Optional[str]:
     if how in ("receive", "both"):
         reader.shutdown()
     if how in ("send", "both"):
-        writer.shutdown()
+        # sending what is pending first, which waits for the peer (on the loop under asyncio)
+        if off_loop:
+            yield from writer.shutdown_steps(ctx)
+        else:
+            writer.shutdown()
     return None
 
 
