@@ -26,7 +26,6 @@ shared.
 
 from __future__ import annotations
 
-import keyword
 from typing import Iterable, Optional
 
 from ..errors import UnsupportedError
@@ -339,9 +338,11 @@ class Converter:
                 "return m",
             ]
         if isinstance(ty, model.VariantType) and named is not None:
-            classes = named.members
-            return self._py_cases(ty, [(lambda x, k=k: f"return {k}({x})" if x else f"return {k}()") for k in classes])
+            return [f"return {self.variant_py(ty, named, 'v')}"]
         if isinstance(ty, model.ListType):
+            inline = self._inline_variant(ty.element)
+            if inline is not None:  # one call less per element
+                return [f"return [{self.variant_py(ty.element, inline, 'e')} for e in v]"]  # type: ignore[arg-type]
             return [f"return [{c(ty.element, 'e', 'w')} for e in v]"]
         if isinstance(ty, model.TupleType):
             return [f"return {_tuple(c(e, f'v[{i}]', 'w') for i, e in enumerate(ty.elements))}"]
@@ -358,6 +359,45 @@ class Converter:
             cls = self.wrapped_resource(ty)
             return [f"return {cls}._wrap(w, v)"]
         return ["return v"]
+
+    def _inline_variant(self, ty: model.ValType) -> Optional[NamedType]:
+        """The named variant ``ty`` is, when its conversion can be written inline (its module's names)."""
+        named = self.named(ty)
+        if isinstance(ty, model.VariantType) and named is not None and not self.needs_ctx(ty):
+            return named
+        return None
+
+    def variant_py(self, ty: model.VariantType, named: NamedType, var: str) -> str:
+        """One expression making the case class instance of the lifted value ``var`` (a simple name)."""
+        classes = [self.ref(named.home, m) for m in named.members]
+        cases = ty.variant_cases
+        if is_tagged(ty):
+            parts = []
+            for i, (wit, payload) in enumerate(cases):
+                value = self.py(payload, f"{var}.payload", "w") or (f"{var}.payload" if payload is not None else "")
+                parts.append((f"{var}.tag == {wit!r}", f"{classes[i]}({value})"))
+        else:
+            order = sorted(range(len(cases)), key=lambda i: self._case_rank(cases[i][1]))
+            parts = []
+            for i in order:
+                payload = cases[i][1]
+                value = self.py(payload, var, "w") or (var if payload is not None else "")
+                parts.append((self._case_test(payload, var), f"{classes[i]}({value})"))
+        text = parts[-1][1]
+        for test, made in reversed(parts[:-1]):
+            text = f"{made} if {test} else {text}"
+        return text
+
+    def variant_wit(self, ty: model.VariantType, named: NamedType, var: str) -> str:
+        """One expression giving the runtime value of the case class instance ``var`` (a simple name)."""
+        tagged = is_tagged(ty)
+        text = f"_rt.raise_not_a_case({named.py_name!r}, {var})"
+        # The exact classes: a lifted value's case is its class (subclasses are refused).
+        for (wit, payload), member in reversed(list(zip(ty.variant_cases, named.members, strict=True))):
+            value = self.wit_payload(payload, f"{var}.value") if payload is not None else "None"
+            made = f"_wc.Variant({wit!r}, {value})" if tagged else value
+            text = f"{made} if {var}.__class__ is {self.ref(named.home, member)} else {text}"
+        return text
 
     def _py_cases(self, ty: model.VariantLike, make: list) -> list[str]:
         """Which case a lifted variant-like value is, each made by ``make[i](payload_expr)``."""
@@ -390,24 +430,22 @@ class Converter:
         return 0 if bool in python_classes(payload) else 1
 
     @staticmethod
-    def _case_test(payload: Optional[model.ValType]) -> str:
+    def _case_test(payload: Optional[model.ValType], var: str = "v") -> str:
         if payload is None:
-            return "v is None"
+            return f"{var} is None"
         classes = python_classes(payload)
         names = sorted(n for n in (_class_expr(c) for c in classes) if n is not None)
         if any(c.__name__.startswith("Resource") for c in classes):
-            return f"isinstance(v, ({', '.join(names)},))"
+            return f"isinstance({var}, ({', '.join(names)},))"
         # The runtime lifts to these exact classes.
-        return f"v.__class__ is {names[0]}" if len(names) == 1 else f"v.__class__ in ({', '.join(names)})"
+        return f"{var}.__class__ is {names[0]}" if len(names) == 1 else f"{var}.__class__ in ({', '.join(names)})"
 
     def wit_body(self, ty: model.ValType) -> list[str]:
         named = self.named(ty)
         c = self.wit_or
         if isinstance(ty, model.RecordType) and named is not None:
             pairs = [(wit, c(t, f"v.{py}")) for py, (wit, t) in zip(named.members, ty.fields, strict=True)]
-            if all(wit.isidentifier() and not keyword.iskeyword(wit) for wit, _ in pairs):
-                return [f"return _wc.Record({', '.join(f'{wit}={value}' for wit, value in pairs)})"]
-            return [f"return _wc.Record(**{{{', '.join(f'{wit!r}: {value}' for wit, value in pairs)}}})"]
+            return [f"return _rt.record({{{', '.join(f'{wit!r}: {value}' for wit, value in pairs)}}})"]
         if isinstance(ty, model.FlagsType) and named is not None:
             return [
                 f"s = _sets_{named.py_name}.get(v)",
@@ -419,15 +457,11 @@ class Converter:
                 "return s",
             ]
         if isinstance(ty, model.VariantType) and named is not None:
-            tagged = is_tagged(ty)
-            lines = []
-            for (wit, payload), cls in zip(ty.variant_cases, named.members, strict=True):
-                value = self.wit_payload(payload, "v.value") if payload is not None else "None"
-                lines += [f"if c is {cls}:",
-                          f"    return _wc.Variant({wit!r}, {value})" if tagged else f"    return {value}"]
-            # The exact classes: a lifted value's case is its class (subclasses are refused).
-            return ["c = v.__class__", *lines, f"raise _rt.not_a_case({named.py_name!r}, v)"]
+            return [f"return {self.variant_wit(ty, named, 'v')}"]
         if isinstance(ty, model.ListType):
+            inline = self._inline_variant(ty.element)
+            if inline is not None:  # one call less per element
+                return [f"return [{self.variant_wit(ty.element, inline, 'e')} for e in v]"]  # type: ignore[arg-type]
             return [f"return [{c(ty.element, 'e')} for e in v]"]
         if isinstance(ty, model.TupleType):
             return [f"return {_tuple(c(e, f'v[{i}]') for i, e in enumerate(ty.elements))}"]

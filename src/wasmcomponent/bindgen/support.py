@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any, Generic, Iterable, Optional, TypeVar, Union
+from typing import Any, Generic, Iterable, NoReturn, Optional, TypeVar, Union
 
 import wasmtime
 
@@ -28,10 +28,13 @@ from ..errors import LinkError
 from ..runtime.component import ExportIndex
 from ..runtime.func import Func
 from ..runtime.instance import Instance
+from ..types.values import Record
 
 __all__ = ["Some", "Ok", "Err", "Result", "CONVERSION_ERRORS", "CACHE_LIMIT", "wrong_value", "not_a_case",
-           "export_instance", "export_func", "close_bindings", "call_async",
+           "export_instance", "export_func", "close_bindings", "call_async", "record", "raise_not_a_case",
            "HostTable", "host_resource_key"]
+
+_new = object.__new__
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -67,6 +70,22 @@ CONVERSION_ERRORS = (AttributeError, KeyError, TypeError, IndexError)
 
 # How many converted flags values a generated module keeps per flags type.
 CACHE_LIMIT = 4096
+
+
+def record(fields: dict[str, Any]) -> Record:
+    """A ``Record`` with ``fields`` (WIT names), made without the keyword call (twice as fast).
+
+    >>> record({"full-name": "Ada"})
+    Record(**{'full-name': 'Ada'})
+    """
+    made: Record = _new(Record)
+    made.__dict__ = fields
+    return made
+
+
+def raise_not_a_case(type_name: str, value: object) -> NoReturn:
+    """Raise :func:`not_a_case` (for generated expressions)."""
+    raise not_a_case(type_name, value)
 
 
 def wrong_value(function: str, parameter: str, expected: str, value: object) -> TypeError:
