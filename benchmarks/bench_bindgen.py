@@ -9,6 +9,9 @@ the same run, in one process):
   Point(1, 2))`) and through the untyped `Func` with the runtime's values
   (`func(store, Record(x=1, y=2))`).  The ratio is what the generated
   conversions add; the issue's bound is 1.3x.
+* the same conversions against identity functions written in core wasm
+  (tests/components.py), where the guest costs next to nothing: the
+  conversions' worst case.
 * typed: `echo-list(list<u32>)` (10 and 1,000 elements) and `add(u32, u32)`
   of bench.py's component, through `Func` and through `Func.typed(...)`.
 
@@ -147,6 +150,50 @@ def binding_pairs(engine: wasmtime.Engine, workdir: Path) -> list[Pair]:
     ]
 
 
+def fast_pairs(engine: wasmtime.Engine, workdir: Path) -> list[Pair]:
+    """Identity functions in core wasm (tests/components.py): the guest costs next to nothing."""
+    from wasmcomponent import Component, Linker, Record
+    from wasmcomponent.bindgen import generate
+
+    point = C.record(x=C.S32, y=C.S32)
+    color = C.EnumT(("red", "green", "dark-blue"))
+    shape = C.variant(("circle", C.F64), ("rect", point), ("empty", None))
+    person = C.record(**{"full-name": C.STRING, "home": C.OptionT(point), "favourite": color})
+    built = C.build_component([C.identity_export("echo-point", [("p", point)]),
+                               C.identity_export("echo-shapes", [("l", C.ListT(shape))]),
+                               C.identity_export("echo-person", [("p", person)]),
+                               C.identity_export("echo-color", [("c", color)]),
+                               C.identity_export("echo-string", [("s", C.STRING)])])
+    component = Component(engine, built.wat)
+    for relative, source in generate(component, "bench_fast").items():
+        path = workdir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source)
+    fast = importlib.import_module("bench_fast")  # types in order of use: T0 point, T1 shape, T2 color, T3 person
+    store = wasmtime.Store(engine)
+    instance = Linker(engine).instantiate(store, component)
+    world = fast.Root(store, instance)
+    f = {name: instance.get_func(store, name) for name in
+         ("echo-point", "echo-shapes", "echo-person", "echo-color", "echo-string")}
+    p, rp = fast.T0(1, 2), Record(x=1, y=2)
+    shapes = [fast.T1_Circle(1.5), fast.T1_Rect(p), fast.T1_Empty()] * 10
+    rshapes = [1.5, rp, None] * 10
+    someone = fast.T3("Ada Lovelace", p, fast.T2.DARK_BLUE)
+    rsomeone = Record(**{"full-name": "Ada Lovelace", "home": rp, "favourite": "dark-blue"})
+    yes: Callable[[Any, Any], bool] = lambda a, b: True  # noqa: E731 - checked by the tests
+    return [
+        Pair("wat echo-string(12 chars)", lambda: f["echo-string"](store, "hello, wörld"),
+             lambda: world.echo_string("hello, wörld"), lambda a, b: a == b),
+        Pair("wat echo-point(record)", lambda: f["echo-point"](store, rp), lambda: world.echo_point(p), yes),
+        Pair("wat echo-color(enum)", lambda: f["echo-color"](store, "dark-blue"),
+             lambda: world.echo_color(fast.T2.DARK_BLUE), yes),
+        Pair("wat echo-person(nested record)", lambda: f["echo-person"](store, rsomeone),
+             lambda: world.echo_person(someone), yes),
+        Pair("wat echo-shapes(30 variants)", lambda: f["echo-shapes"](store, rshapes),
+             lambda: world.echo_shapes(shapes), yes),
+    ]
+
+
 def typed_pairs(engine: wasmtime.Engine) -> list[Pair]:
     from wasmcomponent import Component, Linker
 
@@ -194,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
             BB.environment_line(),
             "Typed bindings against the untyped `Func` (the same export, same instance):\n",
             table(binding_pairs(engine, Path(workdir)), settings, args.only, ("`Func` call", "bindings call")),
+            "The same against identity functions in core wasm (the conversions' worst case):\n",
+            table(fast_pairs(engine, Path(workdir)), settings, args.only, ("`Func` call", "bindings call")),
             "`Func.typed` against `Func`:\n",
             table(typed_pairs(engine), settings, args.only, ("`Func`", "`Func.typed`")),
         ]
