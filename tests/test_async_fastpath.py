@@ -194,3 +194,57 @@ def test_scalar_lowerer_refuses_spills_and_non_scalars() -> None:
     assert scalar_lowerer(()).__call__(None, ()) == ()  # type: ignore[union-attr]
     assert scalar_lowerer([(f"p{i}", model.PrimType("u8")) for i in range(17)]) is None
     assert scalar_lowerer([("s", model.STRING)]) is None
+
+
+# A copy after the memory grew (and may have moved): the pending side's view
+# is taken afresh.  `run(grow_first_side)`: side 0 writes first, side 1 reads first.
+GROWING = r"""
+(component
+  (core module $Memory (memory (export "mem") 1))
+  (core instance $memory (instantiate $Memory))
+  (core module $m
+    (import "" "mem" (memory 1))
+    (import "" "stream.new" (func $new (result i64)))
+    (import "" "stream.read" (func $read (param i32 i32 i32) (result i32)))
+    (import "" "stream.write" (func $write (param i32 i32 i32) (result i32)))
+    (import "" "task.return" (func $ret (param i32)))
+    (func (export "run") (param $read-first i32) (result i32) (local $rw i64) (local $r i32) (local $w i32) (local $got i32)
+      (local.set $rw (call $new))
+      (local.set $r (i32.wrap_i64 (local.get $rw)))
+      (local.set $w (i32.wrap_i64 (i64.shr_u (local.get $rw) (i64.const 32))))
+      (i32.store (i32.const 0) (i32.const 0x44332211))
+      (if (local.get $read-first)
+        (then
+          (if (i32.ne (call $read (local.get $r) (i32.const 64) (i32.const 4)) (i32.const -1)) (then unreachable))
+          (drop (memory.grow (i32.const 64)))
+          (local.set $got (call $write (local.get $w) (i32.const 0) (i32.const 4))))
+        (else
+          (if (i32.ne (call $write (local.get $w) (i32.const 0) (i32.const 4)) (i32.const -1)) (then unreachable))
+          (drop (memory.grow (i32.const 64)))
+          (local.set $got (call $read (local.get $r) (i32.const 64) (i32.const 4)))))
+      (if (i32.ne (local.get $got) (i32.const 0x40)) (then unreachable))  ;; 4 elements, COMPLETED
+      (call $ret (i32.load (i32.const 64)))
+      (i32.const 0))
+    (func (export "cb") (param i32 i32 i32) (result i32) unreachable))
+  (type $S (stream u8))
+  (core func $new (canon stream.new $S))
+  (core func $read (canon stream.read $S async (memory (core memory $memory "mem"))))
+  (core func $write (canon stream.write $S async (memory (core memory $memory "mem"))))
+  (core func $ret (canon task.return (result u32)))
+  (core instance $i (instantiate $m (with "" (instance
+    (export "mem" (memory $memory "mem"))
+    (export "stream.new" (func $new))
+    (export "stream.read" (func $read))
+    (export "stream.write" (func $write))
+    (export "task.return" (func $ret))))))
+  (func (export "run") async (param "read-first" u32) (result u32)
+    (canon lift (core func $i "run") async (callback (core func $i "cb")))))
+"""
+
+
+@pytest.mark.parametrize("read_first", [0, 1])
+def test_stream_copy_after_the_memory_grew(read_first: int) -> None:
+    store, instance = _instance(GROWING)
+    run = instance.get_func(store, "run")
+    assert run(store, read_first) == 0x44332211
+    assert run(store, read_first) == 0x44332211

@@ -468,11 +468,13 @@ def _copy(end_cls: Any, is_stream: bool) -> Callable[[BuiltinEnv], tuple[Callabl
 
             e.state = COPYING
             shared = e.shared
-            if is_stream:
-                (shared.read if readable else shared.write)(inst, buffer, on_copy, on_copy_done)
-            else:
-                (shared.read if readable else shared.write)(inst, buffer, on_copy_done)
-            buffer.fresh_view = None  # wasm runs next: the memory may grow and move
+            try:
+                if is_stream:
+                    (shared.read if readable else shared.write)(inst, buffer, on_copy, on_copy_done)
+                else:
+                    (shared.read if readable else shared.write)(inst, buffer, on_copy_done)
+            finally:
+                buffer.fresh_view = None  # wasm runs next: the memory may grow and move
             return e
 
         if env.is_async:
