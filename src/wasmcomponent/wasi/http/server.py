@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import queue
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Callable, Optional, Union
@@ -236,6 +237,54 @@ def _collect(result: OutgoingResponse) -> HttpResponse:
     raise IncompleteResponse(f"the guest's response body was {reason}", response)
 
 
+# An idle serving thread waits this long for its next exchange, then ends.
+IDLE_WORKER_SECONDS = 30.0
+
+
+class _Workers:
+    """Daemon threads that run exchanges and are kept for the next ones.
+
+    Starting a thread per request cost about a tenth of a millisecond, a
+    tenth of what serving a small guest costs.  There is no cap: an exchange
+    may wait for another (a guest calling its own server), so every exchange
+    gets a thread at once, an idle one or a new one.  ``run`` hands a task
+    to an idle thread only after reserving it under the lock, so a thread
+    that times out at the same moment takes the task instead of leaving it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tasks: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._idle = 0
+
+    def run(self, task: Callable[[], None]) -> None:
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+                self._tasks.put(task)
+                return
+        threading.Thread(target=self._work, args=(task,), name="wasi-http-serve", daemon=True).start()
+
+    def _work(self, task: Callable[[], None]) -> None:
+        while True:
+            task()
+            del task  # the finished exchange (and its store) is not kept alive while idle
+            with self._lock:
+                self._idle += 1
+            try:
+                task = self._tasks.get(timeout=IDLE_WORKER_SECONDS)
+            except queue.Empty:
+                with self._lock:  # run() reserves and queues under this lock
+                    try:
+                        task = self._tasks.get_nowait()  # queued as this thread timed out
+                    except queue.Empty:
+                        self._idle -= 1
+                        return
+
+
+_WORKERS = _Workers()
+
+
 class _Exchange:
     """One streamed call of ``handle``, run by :meth:`run` on a worker thread."""
 
@@ -255,7 +304,7 @@ class _Exchange:
         self.abandoned = False
 
     def start(self) -> None:
-        threading.Thread(target=self.run, name="wasi-http-serve", daemon=True).start()
+        _WORKERS.run(self.run)
 
     def abandon(self) -> None:
         """Nobody will consume the response (the caller went away): the guest's body writes see closed."""
