@@ -681,3 +681,14 @@ def test_inspect_errors_are_one_line(tmp_path: Path) -> None:
     result = run_cli("wasmcomponent", "inspect", str(bogus))
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+
+
+def test_bindgen_and_serve_are_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`wasmcomponent bindgen` writes a package; `wasmcomponent serve` refuses a non-proxy component."""
+    from wasmcomponent.cli import main
+
+    hello = str(Path(__file__).resolve().parents[1] / "examples" / "hello.wat")
+    assert main(["bindgen", hello, "--out", str(tmp_path), "--name", "hello_bindings"]) == 0
+    assert (tmp_path / "hello_bindings" / "__init__.py").is_file()
+    assert main(["serve", hello, "--addr", "127.0.0.1:0"]) == 1
+    assert "needs a wasi:http/proxy component" in capsys.readouterr().err

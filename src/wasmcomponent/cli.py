@@ -519,6 +519,25 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     sides.add_argument("--imports", action="store_true", help="print only the imports")
     sides.add_argument("--exports", action="store_true", help="print only the exports")
     inspect_cmd.add_argument("file", metavar="FILE", help="component binary (.wasm) or text (.wat)")
+    from . import serve
+    from .bindgen import command as bindgen_command
+
+    serve.add_arguments(
+        commands.add_parser(
+            "serve",
+            help="serve a wasi:http/proxy component over HTTP (as `wasmtime serve`)",
+            description="Serve a wasi:http/proxy 0.2 component over HTTP, a fresh instance per request, "
+            "with `wasmtime serve`'s defaults and flags (needs `pip install 'wasmcomponent[serve]'`).",
+        )
+    )
+    bindgen_command.add_arguments(
+        commands.add_parser(
+            "bindgen",
+            help="write typed Python bindings for a component",
+            description="Write a Python package of typed bindings for the component's world: "
+            "dataclasses, enums and flags as componentize-py's, a world class, Protocols for imports.",
+        )
+    )
     return parser, run_cmd
 
 
@@ -567,6 +586,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser, run_parser = _parser()
     head, guest_args = _split_guest_args(argv, run_parser)
     args = parser.parse_args(head)
+    if args.command == "serve":
+        from . import serve
+
+        return serve.main(args)
+    if args.command == "bindgen":
+        from .bindgen import command as bindgen_command
+
+        return bindgen_command.main(args)
     try:
         if args.command == "wit":
             return wit(args.file, sys.stdout, docs=not args.no_docs)
