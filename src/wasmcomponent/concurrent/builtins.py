@@ -518,14 +518,16 @@ def _cancel(end_cls: Any) -> Callable[[BuiltinEnv], tuple[Callable[..., Any], bo
         inst = env.inst
         payload_type = getattr(env.builtin.type, "payload", None)
         is_async = env.builtin.is_async
+        op, other = ("read", "write") if end_cls.readable else ("write", "read")
+        wrong_end = f"passed {other} end to `{{stream|future}}.cancel-{op}`"
+        nothing_pending = f"stream or future {op} cancelled when no {op} is pending"
 
         def cancel(i: int) -> Blocking:
             _leave_check(inst)
             thread = _current(env.scheduler) if is_async else _may_block(env.scheduler)
-            op, other = ("read", "write") if end_cls.readable else ("write", "read")
-            e = _end(inst, i, end_cls, payload_type, f"passed {other} end to `{{stream|future}}.cancel-{op}`")
+            e = _end(inst, i, end_cls, payload_type, wrong_end)
             if e.state != COPYING or e.has_sync_waiter:
-                raise trap(f"stream or future {op} cancelled when no {op} is pending")
+                raise trap(nothing_pending)
             if e.in_waitable_set() and not is_async:
                 raise trap("waitable cannot be used synchronously while added to a waitable set")
             e.state = CANCELLING_COPY
@@ -558,15 +560,15 @@ def _drop(end_cls: Any) -> Callable[[BuiltinEnv], tuple[Callable[..., Any], bool
     def make(env: BuiltinEnv) -> tuple[Callable[..., Any], bool]:
         inst = env.inst
         payload_type = getattr(env.builtin.type, "payload", None)
+        desc = "stream" if end_cls.is_stream else "future"
+        wrong = (
+            f"handle is not a readable end of a {desc}"
+            if end_cls.readable
+            else f"passed read end to `{desc}.drop-writable`"
+        )
 
         def drop(i: int) -> None:
             _leave_check(inst)
-            desc = "stream" if end_cls.is_stream else "future"
-            wrong = (
-                f"handle is not a readable end of a {desc}"
-                if end_cls.readable
-                else f"passed read end to `{desc}.drop-writable`"
-            )
             e = _end(inst, i, end_cls, payload_type, wrong)
             e.drop()
             inst.handles.remove(i & M32)
