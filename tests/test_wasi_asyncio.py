@@ -690,3 +690,75 @@ def test_an_http_body_flush_waits_on_the_loop_for_its_consumer() -> None:
         return flushed, taken, await closing
 
     assert asyncio.run(main()) == (io.OK_UNIT, b"12345678", io.ERR_CLOSED)
+
+
+# ------------------------------------------------------------------ a componentize-py guest
+
+
+def run_with_deadline(main: Any, seconds: float = 120.0) -> Any:
+    """``asyncio.run(main())`` on a helper thread: a loop that blocks fails the test instead of hanging it."""
+    box: list[Any] = []
+
+    def run() -> None:
+        try:
+            box.append(("ok", asyncio.run(main())))
+        except BaseException as err:  # noqa: BLE001 - re-raised below
+            box.append(("err", err))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert box, f"the event loop did not finish in {seconds} s (blocked?)"
+    kind, value = box[0]
+    if kind == "err":
+        raise value
+    return value
+
+
+def test_componentize_py_guests_echo_through_a_server_on_the_same_loop() -> None:
+    """Two sockets guests (tests/guests/sockets) under ``call_async``, echoed by a coroutine server.
+
+    The guests connect, write 25 KB in blocking writes and read the echo in
+    blocking reads; the echo server runs on the loop that drives them, so
+    it can only answer if every one of their waits leaves the loop free.
+    """
+    from wasi_guests import build, engine
+
+    path = build("sockets")
+    eng = engine()
+    component = Component.from_file(eng, str(path))
+    payload = bytes(range(251)) * 100
+    served: list[int] = []
+
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        total = 0
+        while data := await reader.read(65536):
+            total += len(data)
+            writer.write(data)
+            await writer.drain()
+        served.append(total)
+        writer.close()
+
+    async def main() -> list[str]:
+        server = await asyncio.start_server(echo, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        wasi_linker = Linker(eng)
+        wasi_linker.add_wasip2()
+        calls = []
+        for _ in range(2):
+            store = wasmtime.Store(eng)
+            cfg = WasiConfig()
+            cfg.allow_tcp()
+            store.set_wasi(cfg)
+            instance = await wasi_linker.instantiate_async(store, component)
+            calls.append(instance.get_func(store, "tcp-echo").call_async(store, port, payload))
+        try:
+            return list(await asyncio.gather(*calls))
+        finally:
+            server.close()
+
+    logs = run_with_deadline(main)
+    for log in logs:
+        assert log.splitlines()[0] == "connected"
+        assert log.splitlines()[-1] == f"echoed {len(payload)} bytes, same True"
+    assert served == [len(payload)] * 2

@@ -3,12 +3,23 @@
 An instance made while an asyncio loop runs (``await linker.instantiate_async``,
 or ``linker.instantiate`` in a coroutine) calls the asyncio variants of the
 functions that may block (``Interface.async_funcs``, the linker's
-``async_variant``): ``wasi:io/poll`` ``poll`` and ``pollable.block``, and the
+``async_variant``): ``wasi:io/poll`` ``poll`` and ``pollable.block``, the
 ``wasi:io/streams`` ``blocking-*`` calls, which also serve the sockets'
 streams, stdin and HTTP bodies (the HTTP client's ``future-incoming-response``
-and ``future-trailers`` are waited on through ``poll``/``block`` too).  A
-guest under ``call_async`` that blocks then waits in a host coroutine while
-other tasks, other guest tasks and other stores go on.
+and ``future-trailers`` are waited on through ``poll``/``block`` too),
+``tcp-socket.shutdown`` (it sends what is pending) and ``resolve-addresses``.
+A guest under ``call_async`` that blocks then waits in a host coroutine while
+other tasks, other guest tasks and other stores go on.  Such an instance
+must be called with ``call_async`` once its guest may wait: a plain
+synchronous call cannot run the loop, and fails with the deadlock trap.
+
+Still waiting in the thread: writes to the host's own stdout/stderr or to a
+file-like sink (a full pipe blocks), dropping a TCP output stream with bytes
+pending (at most ``DROP_FLUSH_TIMEOUT``: a destructor cannot wait on the
+loop), and a served request body's ``pull`` (served on worker threads).
+Readiness that only another thread reports (an HTTP response or body chunk,
+a TCP send buffer draining) is looked at every millisecond, as the sync
+``poll`` does.
 
 The asyncio variants are *steps* (in :mod:`.io`): generators that do every
 readiness check and all WASI table and stream work themselves and yield only
