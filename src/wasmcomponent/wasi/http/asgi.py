@@ -43,7 +43,6 @@ import logging
 from typing import Any, Awaitable, Callable, Optional, Union
 from wsgiref.util import is_hop_by_hop
 
-from .body import WAIT_SLICE
 from .guestlog import logger_emitter
 from .server import FreshInstanceServer, _response
 
@@ -101,10 +100,10 @@ class AsgiApp(FreshInstanceServer):
         body = _Receiver(receive, asyncio.get_running_loop())
         log = self.new_log(logger_emitter(self.logger))
         exchange = self.exchange(scope["method"], _url(scope), headers, body, log)
+        head = _wake_on_head(exchange)
         exchange.start()
         try:
-            while not await asyncio.to_thread(exchange.head.wait, WAIT_SLICE):
-                pass
+            await head
         except BaseException:  # cancelled (client gone) before the guest answered
             exchange.abandon()
             raise
@@ -130,6 +129,29 @@ class AsgiApp(FreshInstanceServer):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             response.close()  # a client gone (cancellation) or an error: the guest's writes see closed
+
+
+def _wake_on_head(exchange: Any) -> asyncio.Future[None]:
+    """A future of the running loop, done once the exchange's response head is known (or the call ended).
+
+    The worker thread resolves it through ``call_soon_threadsafe``: no loop
+    thread waits for it, where polling ``head.wait`` held one per request.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[None] = loop.create_future()
+
+    def resolve() -> None:
+        if not future.done():
+            future.set_result(None)
+
+    def on_head() -> None:
+        try:
+            loop.call_soon_threadsafe(resolve)
+        except RuntimeError:  # the loop closed: nobody waits any more
+            pass
+
+    exchange.on_head = on_head
+    return future
 
 
 def _next_burst(response: Any) -> Optional[bytes]:

@@ -302,6 +302,8 @@ class _Exchange:
         self.started = False  # handle was called (setup succeeded)
         self.unfinished = False  # handle returned with the body neither finished nor dropped
         self.abandoned = False
+        # Called on the worker thread each time ``head`` is set (an async server wakes its loop with it).
+        self.on_head: Optional[Callable[[], None]] = None
 
     def start(self) -> None:
         _WORKERS.run(self.run)
@@ -324,7 +326,7 @@ class _Exchange:
             if self.abandoned:
                 sink.close()
         self.is_set = True
-        self.head.set()
+        self._head_known()
 
     def run(self) -> None:
         try:
@@ -345,7 +347,12 @@ class _Exchange:
             if self.log is not None:  # before `done`: the consumer then sees the log complete
                 self._log_end(self.log)
             self.done.set()
-            self.head.set()
+            self._head_known()
+
+    def _head_known(self) -> None:
+        self.head.set()
+        if self.on_head is not None:
+            self.on_head()
 
     def _log_end(self, log: GuestLog) -> None:
         """Flush the guest's last output lines and log what ended the call badly, if anything."""
