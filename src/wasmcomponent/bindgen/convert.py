@@ -243,7 +243,8 @@ class Converter:
         """Like :meth:`wit_or`, for a variant case's payload: the runtime picks the case by the
         payload's class, so a record must be a ``Record`` there, not the dataclass."""
         if self._is_named_record(ty) and self.identity("wit", ty):
-            return f"{self._helper('wit', ty)}({src})"
+            # The dataclass's own fields are the record's: a Record sharing them (lowering only reads).
+            return f"_rt.record({src}.__dict__)"
         return self.wit_or(ty, src)
 
     def needs_ctx(self, ty: model.ValType) -> bool:
