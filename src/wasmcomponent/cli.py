@@ -447,8 +447,13 @@ _RUN_USAGE = (
 )
 
 
-def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
-    """The top-level parser and its ``run`` subparser (whose options decide where FILE is)."""
+def _parser(command: Optional[str] = None) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The top-level parser and its ``run`` subparser (whose options decide where FILE is).
+
+    ``serve`` and ``bindgen`` get their arguments only when ``command`` names
+    them: their modules take tens of milliseconds to import, which ``run``
+    should not pay.
+    """
     parser = argparse.ArgumentParser(
         prog="wasmcomponent", description="Run WebAssembly components (pure-Python runtime)."
     )
@@ -519,25 +524,26 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     sides.add_argument("--imports", action="store_true", help="print only the imports")
     sides.add_argument("--exports", action="store_true", help="print only the exports")
     inspect_cmd.add_argument("file", metavar="FILE", help="component binary (.wasm) or text (.wat)")
-    from . import serve
-    from .bindgen import command as bindgen_command
+    serve_cmd = commands.add_parser(
+        "serve",
+        help="serve a wasi:http/proxy component over HTTP (as `wasmtime serve`)",
+        description="Serve a wasi:http/proxy 0.2 component over HTTP, a fresh instance per request, "
+        "with `wasmtime serve`'s defaults and flags (needs `pip install 'wasmcomponent[serve]'`).",
+    )
+    bindgen_cmd = commands.add_parser(
+        "bindgen",
+        help="write typed Python bindings for a component",
+        description="Write a Python package of typed bindings for the component's world: "
+        "dataclasses, enums and flags as componentize-py's, a world class, Protocols for imports.",
+    )
+    if command == "serve":
+        from . import serve
 
-    serve.add_arguments(
-        commands.add_parser(
-            "serve",
-            help="serve a wasi:http/proxy component over HTTP (as `wasmtime serve`)",
-            description="Serve a wasi:http/proxy 0.2 component over HTTP, a fresh instance per request, "
-            "with `wasmtime serve`'s defaults and flags (needs `pip install 'wasmcomponent[serve]'`).",
-        )
-    )
-    bindgen_command.add_arguments(
-        commands.add_parser(
-            "bindgen",
-            help="write typed Python bindings for a component",
-            description="Write a Python package of typed bindings for the component's world: "
-            "dataclasses, enums and flags as componentize-py's, a world class, Protocols for imports.",
-        )
-    )
+        serve.add_arguments(serve_cmd)
+    elif command == "bindgen":
+        from .bindgen import command as bindgen_command
+
+        bindgen_command.add_arguments(bindgen_cmd)
     return parser, run_cmd
 
 
@@ -583,7 +589,7 @@ def _misplaced_options(guest_args: Sequence[str], run_parser: argparse.ArgumentP
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``wasmcomponent`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser, run_parser = _parser()
+    parser, run_parser = _parser(argv[0] if argv else None)
     head, guest_args = _split_guest_args(argv, run_parser)
     args = parser.parse_args(head)
     if args.command == "serve":

@@ -40,7 +40,7 @@ from typing import Any, Awaitable, Callable, Optional
 from .scheduler import Scheduler
 from .traps import deadlock, trap
 
-__all__ = ["AsyncState", "async_state", "wait_on", "start_host_coroutine", "asyncio_running", "STEPS_PER_TURN"]
+__all__ = ["AsyncState", "async_state", "wait_on", "start_host_coroutine", "STEPS_PER_TURN"]
 
 STEPS_PER_TURN = 64
 
@@ -78,11 +78,6 @@ class AsyncState:
             if not future.done():
                 future.set_exception(error)
         self.waiters.clear()
-
-
-def asyncio_running() -> bool:
-    """Whether an asyncio event loop runs in this thread (the code calling us is a coroutine)."""
-    return asyncio._get_running_loop() is not None
 
 
 _STATES: weakref.WeakKeyDictionary[Scheduler, AsyncState] = weakref.WeakKeyDictionary()

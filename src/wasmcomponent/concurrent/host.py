@@ -26,7 +26,6 @@ Example (a component exporting ``count: async func(n: u32) -> stream<u32>``)::
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import weakref
 from typing import (
@@ -352,6 +351,8 @@ class StreamReader(Generic[T]):
         Waits as a coroutine: the event loop runs other tasks while the
         writer has nothing to give.
         """
+        import asyncio
+
         from .aio import async_state, wait_on
 
         self._check_open()
@@ -456,6 +457,8 @@ class FutureReader(Generic[T]):
 
     async def get_async(self) -> Any:
         """The value; the event loop runs other tasks meanwhile (what ``await reader`` does)."""
+        import asyncio
+
         from .aio import async_state, wait_on
 
         if self._closed:

@@ -12,13 +12,13 @@ and the compiled modules are shared by every instance of a component.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
 
 import wasmtime
 
 from .._engine.core import CoreImports, ImportLayout, instantiate_imports, store_handle
 from .._engine.exports import export_getter
-from ..concurrent.aio import asyncio_running
 from ..errors import LinkError, UnsupportedError
 from ..translate import plan as p
 from ..types import model
@@ -50,6 +50,12 @@ class ComponentInstanceFlags:
         self.may_leave = True
 
 
+def _asyncio_running() -> bool:
+    """Whether an asyncio event loop runs in this thread (without importing asyncio if nothing did)."""
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and asyncio._get_running_loop() is not None
+
+
 class InstanceState:
     """Everything one instantiation of a component owns at run time."""
 
@@ -77,7 +83,7 @@ class InstanceState:
         # Made while an asyncio loop runs: host functions with an
         # ``async_variant`` (WASI's blocking calls) use it, so that a guest under
         # ``call_async`` waits without blocking the loop.
-        self.asyncio_mode = asyncio_running()
+        self.asyncio_mode = _asyncio_running()
         # Component instances that lower an ``async def`` host function
         # synchronously: their core code must be able to stop mid-call.
         self.coroutine_callers: frozenset[int] = frozenset(
