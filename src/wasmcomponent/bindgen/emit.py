@@ -120,7 +120,8 @@ def _type_definition(conv: Converter, named: NamedType) -> str:
 
 def _describe(named: NamedType) -> str:
     kind = type(named.ty).__name__.removesuffix("Type").lower()
-    return _with_docs(named.docs, f"The {kind} `{named.wit_name}` of `{named.home.key}`.")
+    home = f"`{named.home.key}`" if named.home.key else "the world"
+    return _with_docs(named.docs, f"The {kind} `{named.wit_name}` of {home}.")
 
 
 def _with_docs(docs: Optional[str], text: str) -> str:

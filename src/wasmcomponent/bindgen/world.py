@@ -164,7 +164,9 @@ def build_world(ty: model.ComponentType, world_name: str = "root") -> World:
     # Types the world itself defines or `use`s (WIT's world-level `type`/`use`): `PKG/types.py`.
     bounds = {k: v for items in (ty.imports, ty.exports) for k, v in items.items() if isinstance(v, model.TypeBound)}
     if bounds:
-        root = Interface("", "world", "types", "", "")
+        # Re-exported by the package, next to the world's classes and componentize-py's values.
+        taken = {world.class_name, f"{world.class_name}Imports", "Err", "Ok", "Result", "Some"}
+        root = Interface("", "world", "types", "", "", namespace=Namespace(taken))
         _register_types(world, root, bounds, set())
         if root.types:
             world.root_types = root
