@@ -631,3 +631,18 @@ def test_world_level_types(tmp_path: Path, engine: wasmtime.Engine) -> None:
     proc = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", "rooted"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_world_types_do_not_shadow_the_package_names(engine: wasmtime.Engine) -> None:
+    component = Component(engine, """(component
+      (type $r' (record (field "a" u32)))
+      (export $r "root" (type $r'))
+      (type $e' (enum "x"))
+      (export $e "result" (type $e'))
+      (core module $m (func (export "f") (param i32 i32)))
+      (core instance $i (instantiate $m))
+      (func (export "f") (param "x" $r) (param "y" $e) (canon lift (core func $i "f"))))""")
+    files = generate(component, "clash")
+    assert "class Root_:" in files["clash/types.py"] and "class Result_(_enum.Enum):" in files["clash/types.py"]
+    assert "def f(self, x: _w_types.Root_, y: _w_types.Result_) -> None:" in files["clash/__init__.py"]
+    assert "class Root:" in files["clash/__init__.py"]
