@@ -16,7 +16,8 @@ call, ratios from the same run):
   into its memory with `stream.read` in chunks), within one instance (one
   pending write drained by reads of the same instance) and guest to host (a
   `StreamReader` drained by Python, when the runtime has one), each against
-  one plain Python copy of 1 MiB (`bytes(memoryview(bytearray))`).  The guests
+  one plain Python copy of 1 MiB (`bytes(memoryview(bytearray))`); and the
+  guest-to-guest call moving 16 bytes (the protocol's cost without the copy).  The guests
   check every chunk's first and last byte against the writer's pattern and
   trap on a mismatch, so a wrong copy cannot be timed.
 * subtasks: one guest async-lowers a call to another instance's async export
