@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -63,8 +64,10 @@ def build_guest() -> Path:
     source = wasi_guests.GUESTS / "bindgen_all"
     out = wasi_guests.cache_dir() / f"bindgen_all-{wasi_guests._source_key(source, tool)}.wasm"
     if not out.exists():
-        subprocess.run([*tool, "-d", "wit", "-w", "all-types", "componentize", "app", "-o", f"{out}.{os.getpid()}"],
-                       cwd=source, check=True, capture_output=True)
+        with tempfile.TemporaryDirectory() as work:  # built from a copy: the tree stays clean
+            shutil.copytree(source, Path(work) / "guest")
+            subprocess.run([*tool, "-d", "wit", "-w", "all-types", "componentize", "app", "-o",
+                            f"{out}.{os.getpid()}"], cwd=Path(work) / "guest", check=True, capture_output=True)
         os.replace(f"{out}.{os.getpid()}", out)
     return out
 

@@ -41,11 +41,16 @@ def _build_all_types() -> Path:
     source = wasi_guests.GUESTS / GUEST
     out = wasi_guests.cache_dir() / f"{GUEST}-{wasi_guests._source_key(source, tool)}.wasm"
     if not out.exists():
-        proc = subprocess.run(
-            [*tool, "-d", "wit", "-w", WORLD, "componentize", "app", "-o", f"{out}.{os.getpid()}"],
-            cwd=source, capture_output=True, text=True, timeout=900,
-        )
-        shutil.rmtree(source / "__pycache__", ignore_errors=True)
+        work = wasi_guests.cache_dir() / f"build-{GUEST}-{os.getpid()}"  # built from a copy: the tree stays clean
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.copytree(source, work)
+        try:
+            proc = subprocess.run(
+                [*tool, "-d", "wit", "-w", WORLD, "componentize", "app", "-o", f"{out}.{os.getpid()}"],
+                cwd=work, capture_output=True, text=True, timeout=900,
+            )
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
         assert proc.returncode == 0, proc.stderr[-2000:]
         os.replace(f"{out}.{os.getpid()}", out)
     return out
