@@ -13,7 +13,9 @@ conversion at all, and every other type gets one small function, written
 once per module and named after the type (``_from_wit_Point``,
 ``_to_wit_Point``) or numbered (``_from_wit_3``), so that the generated
 source is linear in the number of distinct types, however deeply they are
-shared.
+shared.  Enums are dictionary lookups, variants one conditional expression
+on the value's exact class (inlined in the comprehension of a list of them),
+flags cached per value.
 
     >>> from wasmcomponent.types import model as m
     >>> from .world import build_world
