@@ -651,3 +651,8 @@ def test_world_types_do_not_shadow_the_package_names(engine: wasmtime.Engine) ->
     assert "class Root_:" in files["clash/types.py"] and "class Result_(_enum.Enum):" in files["clash/types.py"]
     assert "def f(self, x: _w_types.Root_, y: _w_types.Result_) -> None:" in files["clash/__init__.py"]
     assert "class Root:" in files["clash/__init__.py"]
+
+
+def test_generate_takes_component_text() -> None:
+    files = generate('(component (import "log" (func (param "msg" string))))', "text")
+    assert "    def log(self, msg: str) -> None:" in files["text/__init__.py"]

@@ -23,7 +23,7 @@ what generated code imports.
     ...   (core module $m (func (export "f") (param i32) (result i32) local.get 0))
     ...   (core instance $i (instantiate $m))
     ...   (func (export "echo") (param "x" u32) (result u32) (canon lift (core func $i "f"))))''')
-    >>> files = generate(component, "demo")
+    >>> files = generate(component, "demo")  # also generate(wasm_bytes, "demo")
     >>> sorted(files)
     ['demo/__init__.py', 'demo/exports/__init__.py', 'demo/imports/__init__.py', 'demo/py.typed']
     >>> "def echo(self, x: int) -> int:" in files["demo/__init__.py"]
@@ -32,7 +32,7 @@ what generated code imports.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 from ..reflection import model_component_type
 from ..runtime.component import Component
@@ -45,12 +45,17 @@ from .world import attach_docs, build_world
 __all__ = ["generate", "add_arguments", "main"]
 
 
-def generate(component: Component, name: Optional[str] = None, world_name: str = "root") -> dict[str, str]:
-    """The bindings package for ``component``: ``{relative path: source}``.
+def generate(component: Union[Component, bytes, str], name: Optional[str] = None,
+             world_name: str = "root") -> dict[str, str]:
+    """The bindings package for ``component`` (a ``Component``, or its binary or text): ``{relative path: source}``.
 
     ``name`` is the package name (default: the world's name in snake_case);
     ``world_name`` names the world class (wasm-tools names a component's world ``root``).
     """
+    if not isinstance(component, Component):
+        import wasmtime
+
+        component = Component(wasmtime.Engine(), component)
     ty = model_component_type(component.type, component._engine)
     world = build_world(ty, world_name)
     attach_docs(world, collect_docs(component))
