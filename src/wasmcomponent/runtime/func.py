@@ -155,7 +155,9 @@ class Func:
         ``params`` holds one Python type per parameter, ``result`` the result's
         (``None`` when there is none).  A mismatch raises ``TypeError``:
         "type mismatch with parameters: ..." / "type mismatch with results: ...".
-        The returned :class:`TypedFunc` calls exactly like this ``Func``.
+        The returned :class:`TypedFunc` calls exactly like this ``Func``, at
+        its own cost: a check made once, not a faster call.  For typed Python
+        values (dataclasses, enums) generate bindings (``wasmcomponent bindgen``).
         """
         check_signature(self._type, params, result)
         cls = _typed_class(type(self))  # type: ignore[arg-type]
