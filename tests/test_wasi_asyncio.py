@@ -388,13 +388,25 @@ async def call_variant(iface: Any, name: str, *args: Any) -> Any:
     return await outcome if inspect.isawaitable(outcome) else outcome
 
 
-def test_http_client_waits_on_the_loop_for_a_server_on_the_same_loop() -> None:
+def test_http_client_waits_on_the_loop_for_a_server_on_the_same_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     """The response future and the body stream are waited on through the loop that serves the response.
 
     Were a wait blocking the loop, the server could not answer and the
-    request would end with the first-byte timeout (10 s) instead.
+    request would end with the first-byte timeout (10 s) instead.  The
+    waits are for the client thread's word (``Signal``), not a poll every
+    millisecond.
     """
+    from wasmcomponent.wasi import aio
     from wasmcomponent.wasi.http import client, types
+
+    waits: list[Any] = []
+    wait_on_loop = aio.wait_on_loop
+
+    async def recorded(ctx: Any, wait: Any) -> None:
+        waits.append(wait)
+        await wait_on_loop(ctx, wait)
+
+    monkeypatch.setattr(aio, "wait_on_loop", recorded)
 
     cfg = WasiConfig()
     cfg.allow_outgoing_http()
@@ -445,6 +457,8 @@ def test_http_client_waits_on_the_loop_for_a_server_on_the_same_loop() -> None:
     status, data, ticks = asyncio.run(main())
     assert (status, data) == (200, b"helloworld")
     assert ticks >= 3
+    polls = [w for w in waits if isinstance(w, io.Wait) and w.timeout != 0]  # (not the loop turns of reads)
+    assert polls and all(w.signals for w in polls)  # each waits for the client thread's word
 
 
 def test_a_name_lookup_runs_off_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -762,3 +776,23 @@ def test_componentize_py_guests_echo_through_a_server_on_the_same_loop() -> None
         assert log.splitlines()[0] == "connected"
         assert log.splitlines()[-1] == f"echoed {len(payload)} bytes, same True"
     assert served == [len(payload)] * 2
+
+
+def test_a_signal_wakes_once_and_never_misses_a_change() -> None:
+    signal = io.Signal()
+    seen = signal.version
+    signal.notify()  # a change after the look, before the registration
+    assert not signal.watch(seen, lambda: None)
+    woken: list[str] = []
+    assert signal.watch(signal.version, lambda: woken.append("a"))
+    signal.notify()
+    signal.notify()
+    assert woken == ["a"]  # once per registration
+
+    def late() -> None:
+        woken.append("late")
+
+    assert signal.watch(signal.version, late)
+    signal.unwatch(late)  # a cancelled waiter
+    signal.notify()
+    assert woken == ["a"]

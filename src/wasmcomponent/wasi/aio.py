@@ -17,9 +17,6 @@ Still waiting in the thread: writes to the host's own stdout/stderr or to a
 file-like sink (a full pipe blocks), dropping a TCP output stream with bytes
 pending (at most ``DROP_FLUSH_TIMEOUT``: a destructor cannot wait on the
 loop), and a served request body's ``pull`` (served on worker threads).
-Readiness that only another thread reports (an HTTP response or body chunk,
-a TCP send buffer draining) is looked at every millisecond, as the sync
-``poll`` does.
 
 The asyncio variants are *steps* (in :mod:`.io`): generators that do every
 readiness check and all WASI table and stream work themselves and yield only
@@ -41,6 +38,14 @@ steps on the loop:
   ``add_reader`` (the Proactor loop) or a descriptor it cannot watch (a regular
   file) falls back to one bounded ``select`` on a worker thread, or to the
   sync path's 1 ms pause;
+* readiness that another thread changes (the HTTP client's response and
+  body, an outgoing body's consumer making room): the producer notifies a
+  :class:`~.io.Signal` that wakes the loop (``call_soon_threadsafe``), where
+  the sync ``poll`` looks every millisecond; a wait lasts at most
+  :data:`SIGNAL_SLICE` before looking anyway.  Other readiness checks
+  without a descriptor (a TCP send buffer draining, a connect in progress),
+  and every check under a virtual clock (whose time the sync path advances
+  per look), are looked at every millisecond, as the sync ``poll`` does;
 * work that blocks and has nothing to wait on (the ``read`` of a file-like
   stdin reader, ``ReaderSource``; a name lookup, ``resolve-addresses``): on
   a daemon helper thread (:func:`~.io.in_thread`), awaited.
@@ -69,16 +74,19 @@ import select
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Optional, TypeVar, Union
 
-from .io import MAX_SLEEP_NS, Steps, Wait
+from .io import MAX_SLEEP_NS, Signal, Steps, Wait
 
 if TYPE_CHECKING:
     from .ctx import WasiCtx
 
-__all__ = ["run_steps", "wait_on_loop", "THREAD_WAIT_SLICE"]
+__all__ = ["run_steps", "wait_on_loop", "THREAD_WAIT_SLICE", "SIGNAL_SLICE"]
 
 T = TypeVar("T")
 # The longest ``select`` a worker thread makes for a loop without ``add_reader``.
 THREAD_WAIT_SLICE = 0.05
+# How long a wait for a ``Signal`` lasts before the readiness is looked at again anyway (a
+# safety net: every producer notifies).
+SIGNAL_SLICE = 0.1
 
 
 def run_steps(ctx: WasiCtx, steps: Steps[T]) -> Any:
@@ -108,6 +116,11 @@ async def wait_on_loop(ctx: WasiCtx, wait: Union[Wait, Future[Any]]) -> None:
         # (``asyncio.wait`` leaves the thread's future alone when this waiter is cancelled)
         await asyncio.wait([asyncio.wrap_future(wait)])
         return
+    if wait.signals is not None:  # readiness that other threads report: wait for their word
+        timeout = wait.signal_timeout
+        limit = SIGNAL_SLICE if timeout is None else min(max(timeout, 0) / 1e9, SIGNAL_SLICE)
+        await _readable(wait.fds, limit, wait.signals)
+        return
     seconds = wait.seconds()
     if wait.fds:
         await _readable(wait.fds, seconds)
@@ -120,13 +133,25 @@ async def wait_on_loop(ctx: WasiCtx, wait: Union[Wait, Future[Any]]) -> None:
         await asyncio.sleep(min(max(wait.timeout or 0, 0), MAX_SLEEP_NS) / 1e9)
 
 
-async def _readable(fds: list[int], seconds: Optional[float]) -> None:
-    """Until one of ``fds`` is readable or ``seconds`` passed (None: no limit)."""
+async def _readable(
+    fds: list[int], seconds: Optional[float], signals: Optional[list[tuple[Signal, int]]] = None
+) -> None:
+    """Until one of ``fds`` is readable, one of ``signals`` notified, or ``seconds`` passed (None: no limit)."""
     loop = asyncio.get_running_loop()
     woken: asyncio.Future[None] = loop.create_future()
     watched: list[int] = []
     timer = None if seconds is None else loop.call_later(seconds, _wake, woken)
+
+    def wake_from_thread() -> None:
+        try:
+            loop.call_soon_threadsafe(_wake, woken)
+        except RuntimeError:  # the loop closed meanwhile: nobody waits any more
+            pass
+
     try:
+        for signal, seen in signals or ():
+            if not signal.watch(seen, wake_from_thread):
+                _wake(woken)  # it changed since the check: look again at once
         for fd in fds:
             dup = os.dup(fd)
             try:
@@ -144,6 +169,8 @@ async def _readable(fds: list[int], seconds: Optional[float]) -> None:
     finally:
         if timer is not None:
             timer.cancel()
+        for signal, _ in signals or ():
+            signal.unwatch(wake_from_thread)
         for dup in watched:
             loop.remove_reader(dup)
             os.close(dup)

@@ -116,21 +116,62 @@ def failed_from_oserror(err: OSError) -> StreamFailed:
 # ------------------------------------------------------------------ pollables
 
 
-class Pollable(HostObject):
-    """A readiness source: ``ready()``; ``deadline`` (monotonic ns) and ``fileno`` help waiting."""
+class Signal:
+    """Readiness that another thread changes (an HTTP response arriving, a body chunk taken).
 
-    __slots__ = ("check", "deadline", "fileno")
+    The producer calls :meth:`notify` after each change; an asyncio waiter
+    (``wasi.aio``) registers with :meth:`watch` and sleeps until then, instead
+    of looking at the readiness check every millisecond as the sync ``poll``
+    does.  ``version`` counts the changes, so a change between a check and the
+    registration is never missed.
+    """
+
+    __slots__ = ("version", "_waiters", "_lock")
+
+    def __init__(self) -> None:
+        self.version = 0
+        self._waiters: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    def notify(self) -> None:
+        """Readiness may have changed (any thread): wake the registered waiters, once."""
+        with self._lock:
+            self.version += 1
+            waiters, self._waiters = self._waiters, []
+        for wake in waiters:
+            wake()
+
+    def watch(self, seen: int, wake: Callable[[], None]) -> bool:
+        """Call ``wake()`` at the next change; False (nothing registered) if one came since ``version`` was ``seen``."""
+        with self._lock:
+            if self.version != seen:
+                return False
+            self._waiters.append(wake)
+            return True
+
+    def unwatch(self, wake: Callable[[], None]) -> None:
+        with self._lock:
+            if wake in self._waiters:
+                self._waiters.remove(wake)
+
+
+class Pollable(HostObject):
+    """A readiness source: ``ready()``; ``deadline`` (monotonic ns), ``fileno`` and ``signal`` help waiting."""
+
+    __slots__ = ("check", "deadline", "fileno", "signal")
 
     def __init__(
         self,
         check: Optional[Callable[[], bool]] = None,
         deadline: Optional[int] = None,
         fileno: Optional[int] = None,
+        signal: Optional[Signal] = None,
     ) -> None:
         super().__init__()
         self.check = check
         self.deadline = deadline
         self.fileno = fileno
+        self.signal = signal  # notified when ``check`` may have changed
 
     def ready(self, now: int) -> bool:
         if self.deadline is not None:
@@ -170,10 +211,18 @@ class YieldOnce(Pollable):
 
 
 class Wait(NamedTuple):
-    """What a blocking call waits for before it looks again: readable descriptors, a timeout."""
+    """What a blocking call waits for before it looks again: readable descriptors, a timeout.
+
+    ``signals``: when every readiness check being waited on has a
+    :class:`Signal` (with the version seen before the check), an asyncio
+    waiter may wait for them and ``signal_timeout`` (the deadlines' timeout)
+    instead of looking again after ``timeout`` (a millisecond).
+    """
 
     timeout: Optional[int]  # nanoseconds of the context's monotonic clock; None: no limit
     fds: list[int]  # wait until one of them is readable (or the timeout)
+    signals: Optional[list[tuple[Signal, int]]] = None
+    signal_timeout: Optional[int] = None
 
     def seconds(self) -> Optional[float]:
         """The timeout in seconds for ``select``/``sleep`` (at most a day: longer waits loop)."""
@@ -214,7 +263,8 @@ def next_wait(ctx: WasiCtx, pollables: list[Pollable]) -> Union[list[int], Wait]
     The one place that decides how ``poll``/``block`` wait, for the sync and
     the asyncio drivers: deadline-only waits under a virtual clock advance it
     here (no wait at all); pollables with only a readiness check are looked
-    at again every millisecond.
+    at again every millisecond (or, under asyncio with real clocks, when
+    their :class:`Signal` says so).
     """
     clocks = ctx.clocks
     while True:
@@ -227,14 +277,20 @@ def next_wait(ctx: WasiCtx, pollables: list[Pollable]) -> Union[list[int], Wait]
         deadlines = [p.deadline for p in pollables if p.deadline is not None]
         fds = [p.fileno for p in pollables if p.fileno is not None]
         # (a NeverReady has no check: waiting on it alone sleeps)
-        pending_checks = any(p.deadline is None and p.fileno is None and p.check is not None for p in pollables)
+        checks = [p for p in pollables if p.deadline is None and p.fileno is None and p.check is not None]
         timeout: Optional[int] = min(deadlines) - now if deadlines else None
-        if clocks.virtual and timeout is not None and not fds and not pending_checks:
+        if clocks.virtual and timeout is not None and not fds and not checks:
             clocks.advance(timeout)
             continue
-        if pending_checks:
-            timeout = 1_000_000 if timeout is None else min(timeout, 1_000_000)
-        return Wait(timeout, fds)
+        if not checks:
+            return Wait(timeout, fds)
+        polled = 1_000_000 if timeout is None else min(timeout, 1_000_000)
+        if clocks.virtual or any(p.signal is None for p in checks):
+            return Wait(polled, fds)
+        signals = [(p.signal, p.signal.version) for p in checks if p.signal is not None]
+        if any(p.check() for p in checks if p.check is not None):  # changed before the versions were noted
+            continue
+        return Wait(polled, fds, signals, timeout)
 
 
 def wait_ready(ctx: WasiCtx, pollables: list[Pollable]) -> Steps[list[int]]:
@@ -349,9 +405,13 @@ class InputStream(HostObject):
     def fileno(self) -> Optional[int]:
         return None
 
+    def ready_signal(self) -> Optional[Signal]:
+        """What another thread notifies when :meth:`ready` may change (None: nothing does)."""
+        return None
+
     def pollable(self) -> Pollable:
         fd = self.fileno()
-        return Pollable(self.ready, None, fd)
+        return Pollable(self.ready, None, fd, self.ready_signal())
 
 
 class ClosedInput(InputStream):
@@ -377,6 +437,9 @@ class SharedInput(InputStream):
 
     def read_later(self, size: int) -> Optional[Future[bytes]]:
         return self.source.read_later(size)
+
+    def ready_signal(self) -> Optional[Signal]:
+        return getattr(self.source, "signal", None)
 
     def ready(self) -> bool:
         return self.source.ready()
@@ -695,6 +758,14 @@ class OutputStream(HostObject):
 
     def ready(self) -> bool:
         return True
+
+    def ready_signal(self) -> Optional[Signal]:
+        """What another thread notifies when :meth:`ready` may change (None: nothing does)."""
+        return None
+
+    def pollable(self) -> Pollable:
+        """The readiness of this stream (``subscribe``)."""
+        return Pollable(self.ready, None, None, self.ready_signal())
 
 
 class SinkOutput(OutputStream):
@@ -1050,7 +1121,7 @@ def output_blocking_flush_off_loop(ctx: WasiCtx, self: Any) -> Any:
 @STREAMS.func("[method]output-stream.subscribe")
 def output_subscribe(ctx: WasiCtx, self: Any) -> ResourceHost:
     stream = ctx.get(self, OutputStream)
-    return ctx.own(stream.adopt(Pollable(stream.ready)), Res.POLLABLE)
+    return ctx.own(stream.adopt(stream.pollable()), Res.POLLABLE)
 
 
 @STREAMS.func("[method]output-stream.write-zeroes")
@@ -1087,7 +1158,7 @@ def _splice(ctx: WasiCtx, self: Any, src: Any, size: int, blocking: bool, off_lo
                 if attempts == MAX_BLOCKING_ATTEMPTS:
                     raise trap("max blocking attempts exceeded")
                 attempts += 1
-                yield from wait_ready(ctx, [Pollable(out.ready)])
+                yield from wait_ready(ctx, [out.pollable()])
                 permit = out.check_write()
         size = _check_len(ctx, min(size, permit))
         if size == 0:

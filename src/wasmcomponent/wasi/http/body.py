@@ -43,6 +43,7 @@ from ..io import (
     OutputStream,
     Pollable,
     SharedInput,
+    Signal,
     StreamClosed,
     StreamFailed,
 )
@@ -84,6 +85,7 @@ class BodySource:
         self.error: Optional[Variant] = None
         self.trailers: Optional[list[tuple[str, bytes]]] = None
         self.cancelled = False
+        self.signal = Signal()  # notified when ``ready`` may change (a producer thread fed or ended it)
 
     @classmethod
     def of(cls, data: bytes) -> BodySource:
@@ -108,7 +110,8 @@ class BodySource:
             self.chunks.append(data)
             self.buffered += len(data)
             self.cond.notify_all()
-            return True
+        self.signal.notify()
+        return True
 
     def end(self, error: Optional[Variant] = None, trailers: Optional[list[tuple[str, bytes]]] = None) -> None:
         with self.cond:
@@ -116,6 +119,7 @@ class BodySource:
             self.error = error
             self.trailers = trailers
             self.cond.notify_all()
+        self.signal.notify()
 
     def cancel(self) -> None:
         """The guest dropped the body: the producer stops and buffered data is released."""
@@ -124,6 +128,7 @@ class BodySource:
             self.chunks.clear()
             self.buffered = 0
             self.cond.notify_all()
+        self.signal.notify()
 
     # consumer side (the guest's thread)
 
@@ -304,6 +309,7 @@ class BodySink:
         self.aborted = False
         self.closed = False  # the consumer went away
         self.trailers: Optional[list[tuple[str, bytes]]] = None
+        self.signal = Signal()  # notified when the consumer made room or went away
 
     def put(self, data: bytes) -> None:
         with self.cond:
@@ -350,6 +356,7 @@ class BodySink:
         with self.cond:
             self.aborted = True
             self.cond.notify_all()
+        self.signal.notify()
 
     def close(self) -> None:
         """The consumer stops reading: further writes see a closed stream."""
@@ -358,6 +365,7 @@ class BodySink:
             self.chunks.clear()
             self.buffered = 0
             self.cond.notify_all()
+        self.signal.notify()
 
     def ended(self) -> bool:
         """Finished, aborted or overflowed: nothing more will be written."""
@@ -377,16 +385,15 @@ class BodySink:
         with self.cond:
             if not self.chunks and not self.finished and not self.aborted:
                 self.cond.wait(timeout)
-            if self.chunks:
-                chunk = self.chunks.popleft()
-                self.buffered -= len(chunk)
-                self.cond.notify_all()
-                return chunk
-            if self.aborted:
-                raise BodyAborted("outgoing body dropped without finish")
-            if self.finished:
-                return None
-            return False
+            if not self.chunks:
+                if self.aborted:
+                    raise BodyAborted("outgoing body dropped without finish")
+                return None if self.finished else False
+            chunk = self.chunks.popleft()
+            self.buffered -= len(chunk)
+            self.cond.notify_all()
+        self.signal.notify()  # room made: outside the lock (it may wake a loop)
+        return chunk
 
     def collected(self) -> bytes:
         """Everything written so far (used when nobody consumes concurrently)."""
@@ -473,7 +480,7 @@ class BodyOutput(OutputStream):
     def flush_wait(self) -> Optional[Pollable]:
         sink = self.body.sink
         if sink.waits_for_room():
-            return Pollable(lambda: not sink.waits_for_room())
+            return Pollable(lambda: not sink.waits_for_room(), signal=sink.signal)
         if sink.closed:
             raise StreamClosed
         return None
@@ -481,6 +488,9 @@ class BodyOutput(OutputStream):
     def ready(self) -> bool:
         sink = self.body.sink
         return sink.closed or sink.overflowed or not sink.full()
+
+    def ready_signal(self) -> Optional[Signal]:
+        return self.body.sink.signal
 
 
 def trailer_pairs(fields: Optional[Fields]) -> Optional[list[tuple[str, bytes]]]:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from ...runtime.resources import ResourceHost
 from ...types.values import Variant
 from ..ctx import HostObject, Interface, Res
-from ..io import IoError, Pollable
+from ..io import IoError, Pollable, Signal
 from .body import (
     BodyInput,
     BodyOutput,
@@ -196,7 +196,7 @@ class OutgoingResponse(Owned):
 class FutureIncomingResponse(HostObject):
     """``future-incoming-response``: resolved by the client thread (``resolve``)."""
 
-    __slots__ = ("outcome", "resolved", "consumed", "cancel")
+    __slots__ = ("outcome", "resolved", "consumed", "cancel", "signal")
 
     def __init__(self) -> None:
         super().__init__()
@@ -204,10 +204,12 @@ class FutureIncomingResponse(HostObject):
         self.resolved = False
         self.consumed = False
         self.cancel: Optional[Callable[[], None]] = None
+        self.signal = Signal()  # wakes an asyncio waiter when the client thread resolves it
 
     def resolve(self, outcome: Any) -> None:
         self.outcome = outcome
         self.resolved = True
+        self.signal.notify()
 
     def close(self) -> None:
         if self.cancel is not None:
@@ -502,7 +504,7 @@ def incoming_body_finish(ctx: WasiCtx, this: Any) -> ResourceHost:
 @TYPES.func("[method]future-trailers.subscribe")
 def future_trailers_subscribe(ctx: WasiCtx, self: Any) -> ResourceHost:
     future = ctx.get(self, FutureTrailers)
-    return ctx.own(future.adopt(Pollable(future.ready)), Res.POLLABLE)
+    return ctx.own(future.adopt(Pollable(future.ready, signal=future.source.signal)), Res.POLLABLE)
 
 
 @TYPES.func("[method]future-trailers.get")
@@ -592,7 +594,7 @@ def outgoing_body_finish(ctx: WasiCtx, this: Any, trailers: Any) -> Optional[Var
 @TYPES.func("[method]future-incoming-response.subscribe")
 def future_incoming_response_subscribe(ctx: WasiCtx, self: Any) -> ResourceHost:
     future = ctx.get(self, FutureIncomingResponse)
-    return ctx.own(future.adopt(Pollable(lambda: future.resolved)), Res.POLLABLE)
+    return ctx.own(future.adopt(Pollable(lambda: future.resolved, signal=future.signal)), Res.POLLABLE)
 
 
 @TYPES.func("[method]future-incoming-response.get")
