@@ -116,17 +116,17 @@ class AsgiApp(FreshInstanceServer):
                     "headers": [(n.encode("latin-1"), v) for n, v in response.headers if not is_hop_by_hop(n)],
                 }
             )
-            while True:
-                try:
-                    chunk = await asyncio.to_thread(_next_burst, response)  # it may wait for the guest
-                except BaseException:
-                    if not response.guest_failed:
-                        raise
-                    break  # a trap or an unfinished body, logged by the worker: end the response
-                if chunk is None:
-                    break
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            ended = False
+            while not ended:
+                chunk, ended = response.ready(BURST_BYTES)  # what the guest wrote already: no thread
+                if not chunk and not ended:
+                    try:
+                        chunk, ended = await asyncio.to_thread(_next_burst, response)  # waits for the guest
+                    except BaseException:
+                        if not response.guest_failed:
+                            raise
+                        chunk, ended = b"", True  # a trap or an unfinished body, logged by the worker
+                await send({"type": "http.response.body", "body": chunk, "more_body": not ended})
         finally:
             response.close()  # a client gone (cancellation) or an error: the guest's writes see closed
 
@@ -154,31 +154,18 @@ def _wake_on_head(exchange: Any) -> asyncio.Future[None]:
     return future
 
 
-def _next_burst(response: Any) -> Optional[bytes]:
-    """The next body chunk joined with what the guest has already written after it (None at the end).
+def _next_burst(response: Any) -> tuple[bytes, bool]:
+    """``(bytes, ended)``: the next body chunk, waited for, joined with what the guest wrote after it.
 
     One worker-thread hop and one ``http.response.body`` message per burst of
     guest writes rather than per write (a guest writing 4 KiB at a time made
-    16 of each for a 64 KiB body).  A failure met after the first chunk ends
-    the burst; the response has ended then, so the next call returns None.
+    16 of each for a 64 KiB body).  Raises what :meth:`~.server.StreamingResponse.next_chunk` raises.
     """
     chunk = response.next_chunk()
     if chunk is None:
-        return None
-    parts = [chunk]
-    size = len(chunk)
-    while size < BURST_BYTES:
-        try:
-            more = response.next_chunk(0)  # what is buffered already, without waiting
-        except BaseException:
-            if not response.guest_failed:
-                raise
-            break
-        if not more:  # b"": nothing yet; None: the end (the next call says so)
-            break
-        parts.append(more)
-        size += len(more)
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+        return b"", True
+    more, ended = response.ready(BURST_BYTES - len(chunk))
+    return (chunk + more if more else chunk), ended
 
 
 class _Receiver:

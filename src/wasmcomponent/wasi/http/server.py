@@ -448,6 +448,37 @@ class StreamingResponse:
             f"the guest's response body was {reason}", HttpResponse(self.status, list(self.headers))
         )
 
+    def ready(self, limit: int = STREAM_WINDOW) -> tuple[bytes, bool]:
+        """``(bytes, ended)``: what the guest has written so far, up to about ``limit``, without waiting.
+
+        ``ended`` is True once the body finished (``trailers`` is then set).
+        It never raises the guest's failure: a body cut short gives what was
+        written before, then ``(b"", False)``, and :meth:`next_chunk` raises.
+        """
+        if self._ended:
+            return b"", True
+        sink = self._sink
+        if sink is None:
+            self._ended = True
+            body, self._body = self._body, b""
+            return body, True
+        parts: list[bytes] = []
+        size = 0
+        while size < limit:
+            try:
+                chunk = sink.take(0)
+            except BodyAborted:
+                break
+            if chunk is None:
+                self._ended = True
+                self.trailers = sink.trailers
+                return b"".join(parts), True
+            if not isinstance(chunk, bytes):  # False: nothing more yet
+                break
+            parts.append(chunk)
+            size += len(chunk)
+        return b"".join(parts), False
+
     def __iter__(self) -> Iterator[bytes]:
         while True:
             chunk = self.next_chunk()
