@@ -6,9 +6,11 @@ event loop keeps serving other requests meanwhile.  Both bodies stream:
 
 * the request body is pulled from ``receive()`` when the guest reads it (the
   worker thread asks the event loop for the next message), never ahead;
-* the response goes out as ``http.response.start`` once the guest set it,
-  then one ``http.response.body`` message (``more_body=True``) per chunk the
-  guest writes, and a last empty one; the host holds at most
+* the response goes out as ``http.response.start`` once the guest set it
+  (the worker thread wakes the loop), then ``http.response.body`` messages,
+  each with what the guest wrote since the last one (what is already
+  written is taken on the loop; a worker thread waits only when nothing
+  is), the last with ``more_body=False``; the host holds at most
   :data:`~.server.STREAM_WINDOW` bytes, the guest waiting for the client.
 
 The server's log is the :mod:`logging` logger ``wasmcomponent.wasi.http``
