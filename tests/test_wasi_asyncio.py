@@ -382,6 +382,21 @@ def test_every_blocking_function_has_an_asyncio_variant() -> None:
 # ------------------------------------------------------------------ the HTTP client
 
 
+def record_waits(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The waits the asyncio variants do from now on (``wasi.aio.wait_on_loop``'s arguments)."""
+    from wasmcomponent.wasi import aio
+
+    waits: list[Any] = []
+    wait_on_loop = aio.wait_on_loop
+
+    async def recorded(ctx: Any, wait: Any) -> None:
+        waits.append(wait)
+        await wait_on_loop(ctx, wait)
+
+    monkeypatch.setattr(aio, "wait_on_loop", recorded)
+    return waits
+
+
 async def call_variant(iface: Any, name: str, *args: Any) -> Any:
     """Call the asyncio variant of ``name`` as an instance under asyncio does: await it when it waits."""
     outcome = iface.async_funcs[name](*args)
@@ -396,17 +411,9 @@ def test_http_client_waits_on_the_loop_for_a_server_on_the_same_loop(monkeypatch
     waits are for the client thread's word (``Signal``), not a poll every
     millisecond.
     """
-    from wasmcomponent.wasi import aio
     from wasmcomponent.wasi.http import client, types
 
-    waits: list[Any] = []
-    wait_on_loop = aio.wait_on_loop
-
-    async def recorded(ctx: Any, wait: Any) -> None:
-        waits.append(wait)
-        await wait_on_loop(ctx, wait)
-
-    monkeypatch.setattr(aio, "wait_on_loop", recorded)
+    waits = record_waits(monkeypatch)
 
     cfg = WasiConfig()
     cfg.allow_outgoing_http()
@@ -607,15 +614,18 @@ def test_a_trap_after_a_wait_is_the_same_trap() -> None:
 # ------------------------------------------------------------------ sockets
 
 
-def test_tcp_reads_and_flushes_wait_on_the_loop_for_a_peer_on_the_same_loop() -> None:
+def test_tcp_reads_and_flushes_wait_on_the_loop_for_a_peer_on_the_same_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     """A blocking read waits for bytes a coroutine sends; a blocking flush and a shutdown for it to read.
 
     Were either blocking the loop, the peer could never act: a timer thread
-    then shuts the socket down, and the test fails instead of hanging.
+    then shuts the socket down, and the test fails instead of hanging.  The
+    flushes wait for the socket to be writable (not a look every millisecond).
     """
     import socket
 
     from wasmcomponent.wasi.sockets import network, tcp
+
+    waits = record_waits(monkeypatch)
 
     cfg = WasiConfig()
     cfg.inherit_network()
@@ -675,6 +685,8 @@ def test_tcp_reads_and_flushes_wait_on_the_loop_for_a_peer_on_the_same_loop() ->
     assert received == bytes(range(256)) * 2
     assert flushed == io.OK_UNIT
     assert waited  # the flush and the shutdown had to wait for the peer
+    assert any(isinstance(w, io.Wait) and w.wfds for w in waits)
+    assert not any(isinstance(w, io.Wait) and w.timeout == 1_000_000 for w in waits)  # no polling
 
 
 def test_an_http_body_flush_waits_on_the_loop_for_its_consumer() -> None:

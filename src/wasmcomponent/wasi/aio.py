@@ -32,19 +32,19 @@ steps on the loop:
 
 * a deadline: ``await asyncio.sleep`` (a virtual clock advances instead,
   then the loop gets one turn);
-* readable descriptors: ``loop.add_reader`` on a ``dup`` of each (a dup, so
-  that a descriptor the loop or another waiter already watches, such as an
-  inherited stdin, is never taken over), with the timeout; a loop without
-  ``add_reader`` (the Proactor loop) or a descriptor it cannot watch (a regular
-  file) falls back to one bounded ``select`` on a worker thread, or to the
-  sync path's 1 ms pause;
+* descriptors: ``loop.add_reader`` (``add_writer`` for a TCP send buffer to
+  drain) on a ``dup`` of each (a dup, so that a descriptor the loop or
+  another waiter already watches, such as an inherited stdin, is never taken
+  over), with the timeout; a loop without ``add_reader`` (the Proactor loop)
+  or a descriptor it cannot watch (a regular file) falls back to one bounded
+  ``select`` on a worker thread, or to the sync path's 1 ms pause;
 * readiness that another thread changes (the HTTP client's response and
   body, an outgoing body's consumer making room): the producer notifies a
   :class:`~.io.Signal` that wakes the loop (``call_soon_threadsafe``), where
   the sync ``poll`` looks every millisecond; a wait lasts at most
   :data:`SIGNAL_SLICE` before looking anyway.  Other readiness checks
-  without a descriptor (a TCP send buffer draining, a connect in progress),
-  and every check under a virtual clock (whose time the sync path advances
+  without a descriptor (a TCP connect in progress, a UDP send), and every
+  check under a virtual clock (whose time the sync path advances
   per look), are looked at every millisecond, as the sync ``poll`` does;
 * work that blocks and has nothing to wait on (the ``read`` of a file-like
   stdin reader, ``ReaderSource``; a name lookup, ``resolve-addresses``): on
@@ -72,7 +72,7 @@ import asyncio
 import os
 import select
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Optional, Sequence, TypeVar, Union
 
 from .io import MAX_SLEEP_NS, Signal, Steps, Wait
 
@@ -119,11 +119,11 @@ async def wait_on_loop(ctx: WasiCtx, wait: Union[Wait, Future[Any]]) -> None:
     if wait.signals is not None:  # readiness that other threads report: wait for their word
         timeout = wait.signal_timeout
         limit = SIGNAL_SLICE if timeout is None else min(max(timeout, 0) / 1e9, SIGNAL_SLICE)
-        await _readable(wait.fds, limit, wait.signals)
+        await _ready(wait.fds, wait.wfds, limit, wait.signals)
         return
     seconds = wait.seconds()
-    if wait.fds:
-        await _readable(wait.fds, seconds)
+    if wait.fds or wait.wfds:
+        await _ready(wait.fds, wait.wfds, seconds)
     elif seconds is None:
         await asyncio.sleep(3600)  # nothing can become ready: wait as wasmtime does (forever)
     elif ctx.clocks.virtual:
@@ -133,13 +133,19 @@ async def wait_on_loop(ctx: WasiCtx, wait: Union[Wait, Future[Any]]) -> None:
         await asyncio.sleep(min(max(wait.timeout or 0, 0), MAX_SLEEP_NS) / 1e9)
 
 
-async def _readable(
-    fds: list[int], seconds: Optional[float], signals: Optional[list[tuple[Signal, int]]] = None
+async def _ready(
+    fds: Sequence[int],
+    wfds: Sequence[int],
+    seconds: Optional[float],
+    signals: Optional[list[tuple[Signal, int]]] = None,
 ) -> None:
-    """Until one of ``fds`` is readable, one of ``signals`` notified, or ``seconds`` passed (None: no limit)."""
+    """Until one of ``fds`` is readable, one of ``wfds`` writable, one of ``signals`` notified, or ``seconds`` passed.
+
+    ``seconds`` None: no limit.
+    """
     loop = asyncio.get_running_loop()
     woken: asyncio.Future[None] = loop.create_future()
-    watched: list[int] = []
+    watched: list[tuple[int, bool]] = []  # (dup, for writing)
     timer = None if seconds is None else loop.call_later(seconds, _wake, woken)
 
     def wake_from_thread() -> None:
@@ -152,18 +158,18 @@ async def _readable(
         for signal, seen in signals or ():
             if not signal.watch(seen, wake_from_thread):
                 _wake(woken)  # it changed since the check: look again at once
-        for fd in fds:
+        for fd, writing in [*((fd, False) for fd in fds), *((fd, True) for fd in wfds)]:
             dup = os.dup(fd)
             try:
-                loop.add_reader(dup, _wake, woken)
+                (loop.add_writer if writing else loop.add_reader)(dup, _wake, woken)
             except BaseException:
                 os.close(dup)
                 raise
-            watched.append(dup)
+            watched.append((dup, writing))
         await woken
     except NotImplementedError:  # no add_reader on this loop: one bounded select on a worker thread
         limit = THREAD_WAIT_SLICE if seconds is None else min(seconds, THREAD_WAIT_SLICE)
-        await asyncio.to_thread(_select, fds, limit)
+        await asyncio.to_thread(_select, fds, wfds, limit)
     except (OSError, ValueError):  # a descriptor the loop cannot watch: as the sync path, look again soon
         await asyncio.sleep(0.001)
     finally:
@@ -171,8 +177,8 @@ async def _readable(
             timer.cancel()
         for signal, _ in signals or ():
             signal.unwatch(wake_from_thread)
-        for dup in watched:
-            loop.remove_reader(dup)
+        for dup, writing in watched:
+            (loop.remove_writer if writing else loop.remove_reader)(dup)
             os.close(dup)
 
 
@@ -181,8 +187,8 @@ def _wake(woken: asyncio.Future[None]) -> None:
         woken.set_result(None)
 
 
-def _select(fds: list[int], seconds: float) -> None:
+def _select(fds: Sequence[int], wfds: Sequence[int], seconds: float) -> None:
     try:
-        select.select(fds, [], [], seconds)
+        select.select(fds, wfds, [], seconds)
     except (OSError, ValueError):
         pass

@@ -158,7 +158,7 @@ class Signal:
 class Pollable(HostObject):
     """A readiness source: ``ready()``; ``deadline`` (monotonic ns), ``fileno`` and ``signal`` help waiting."""
 
-    __slots__ = ("check", "deadline", "fileno", "signal")
+    __slots__ = ("check", "deadline", "fileno", "signal", "wfileno")
 
     def __init__(
         self,
@@ -166,12 +166,14 @@ class Pollable(HostObject):
         deadline: Optional[int] = None,
         fileno: Optional[int] = None,
         signal: Optional[Signal] = None,
+        wfileno: Optional[int] = None,
     ) -> None:
         super().__init__()
         self.check = check
         self.deadline = deadline
-        self.fileno = fileno
+        self.fileno = fileno  # ``check`` may turn true when it is readable
         self.signal = signal  # notified when ``check`` may have changed
+        self.wfileno = wfileno  # ``check`` may turn true when it is writable
 
     def ready(self, now: int) -> bool:
         if self.deadline is not None:
@@ -223,6 +225,7 @@ class Wait(NamedTuple):
     fds: list[int]  # wait until one of them is readable (or the timeout)
     signals: Optional[list[tuple[Signal, int]]] = None
     signal_timeout: Optional[int] = None
+    wfds: tuple[int, ...] = ()  # or one of these is writable
 
     def seconds(self) -> Optional[float]:
         """The timeout in seconds for ``select``/``sleep`` (at most a day: longer waits loop)."""
@@ -276,21 +279,24 @@ def next_wait(ctx: WasiCtx, pollables: list[Pollable]) -> Union[list[int], Wait]
             continue  # it has yielded now: ready on the next look
         deadlines = [p.deadline for p in pollables if p.deadline is not None]
         fds = [p.fileno for p in pollables if p.fileno is not None]
+        wfds = tuple(p.wfileno for p in pollables if p.wfileno is not None)
         # (a NeverReady has no check: waiting on it alone sleeps)
-        checks = [p for p in pollables if p.deadline is None and p.fileno is None and p.check is not None]
+        checks = [
+            p for p in pollables if p.deadline is None and p.fileno is None and p.wfileno is None and p.check is not None
+        ]
         timeout: Optional[int] = min(deadlines) - now if deadlines else None
-        if clocks.virtual and timeout is not None and not fds and not checks:
+        if clocks.virtual and timeout is not None and not fds and not wfds and not checks:
             clocks.advance(timeout)
             continue
         if not checks:
-            return Wait(timeout, fds)
+            return Wait(timeout, fds, None, None, wfds)
         polled = 1_000_000 if timeout is None else min(timeout, 1_000_000)
         if clocks.virtual or any(p.signal is None for p in checks):
-            return Wait(polled, fds)
+            return Wait(polled, fds, None, None, wfds)
         signals = [(p.signal, p.signal.version) for p in checks if p.signal is not None]
         if any(p.check() for p in checks if p.check is not None):  # changed before the versions were noted
             continue
-        return Wait(polled, fds, signals, timeout)
+        return Wait(polled, fds, signals, timeout, wfds)
 
 
 def wait_ready(ctx: WasiCtx, pollables: list[Pollable]) -> Steps[list[int]]:
@@ -308,9 +314,9 @@ def wait_in_thread(ctx: WasiCtx, wait: Union[Wait, Future[Any]]) -> None:
         futures_wait([wait])
         return
     seconds = wait.seconds()
-    if wait.fds:
+    if wait.fds or wait.wfds:
         try:
-            select.select(wait.fds, [], [], seconds)
+            select.select(wait.fds, wait.wfds, [], seconds)
         except (OSError, ValueError):
             time.sleep(0.001)
     elif seconds is None:

@@ -282,7 +282,8 @@ class TcpOutput(OutputStream):
     def flush_wait(self) -> Optional[Pollable]:
         self._open()
         self._drain()
-        return Pollable(self.ready) if self.pending else None
+        # ready when the kernel took everything: woken when the socket is writable
+        return Pollable(self.ready, wfileno=self.owner.sock.fileno()) if self.pending else None
 
     def ready(self) -> bool:
         if self.closed:
