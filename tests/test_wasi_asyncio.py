@@ -808,3 +808,15 @@ def test_a_signal_wakes_once_and_never_misses_a_change() -> None:
     signal.unwatch(late)  # a cancelled waiter
     signal.notify()
     assert woken == ["a"]
+
+def test_a_sync_call_of_an_instance_made_under_asyncio_uses_the_sync_functions() -> None:
+    """An instance made in a coroutine, called synchronously there: WASI waits in the thread."""
+
+    async def main() -> int:
+        store = make_store()
+        instance = linker().instantiate(store, COMPONENT)
+        assert instance._state.asyncio_mode
+        instance.get_func(store, "sleep-block")(store, 2 * MS)  # must wait: the sync function does
+        return instance.get_func(store, "sleep-poll")(store, 2 * MS, 2)
+
+    assert asyncio.run(main()) == 2

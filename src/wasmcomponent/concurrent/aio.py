@@ -33,11 +33,13 @@ resumptions, so a busy store does not starve the other coroutines.
 
 from __future__ import annotations
 
-import asyncio
 import weakref
-from typing import Any, Awaitable, Callable, Optional
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 
 from .scheduler import Scheduler
+
+if TYPE_CHECKING:  # asyncio itself is imported when first used: sync users never pay for it
+    import asyncio
 from .traps import deadlock, trap
 
 __all__ = ["AsyncState", "async_state", "wait_on", "start_host_coroutine", "STEPS_PER_TURN"]
@@ -48,13 +50,14 @@ STEPS_PER_TURN = 64
 class AsyncState:
     """What the asyncio side of one store shares."""
 
-    __slots__ = ("waiters", "driver", "host_tasks", "host_ends", "failure", "_wakeup")
+    __slots__ = ("waiters", "driver", "host_tasks", "host_readers", "failure", "_wakeup")
 
     def __init__(self) -> None:
         self.waiters: set[asyncio.Future[Any]] = set()  # pending futures someone awaits
         self.driver: Optional[asyncio.Task[None]] = None
         self.host_tasks: set[asyncio.Task[Any]] = set()  # host coroutines started for guests
-        self.host_ends = 0  # stream/future ends the host holds open
+        # StreamReader/FutureReader objects the host holds (see ``may_wake``)
+        self.host_readers: weakref.WeakSet[Any] = weakref.WeakSet()
         self.failure: Optional[BaseException] = None  # an exception of a host coroutine
         self._wakeup: Optional[asyncio.Event] = None
 
@@ -65,13 +68,15 @@ class AsyncState:
             self._wakeup = None
 
     def wakeup(self) -> asyncio.Event:
+        import asyncio
+
         if self._wakeup is None:
             self._wakeup = asyncio.Event()
         return self._wakeup
 
     def may_wake(self) -> bool:
         """Whether a wake-up can still come while nothing is ready."""
-        return bool(self.host_tasks) or self.host_ends > 0
+        return bool(self.host_tasks) or any(reader.holds_end() for reader in list(self.host_readers))
 
     def fail_waiters(self, error: BaseException) -> None:
         for future in list(self.waiters):
@@ -93,6 +98,8 @@ def async_state(scheduler: Scheduler) -> AsyncState:
 
 async def wait_on(scheduler: Scheduler, future: asyncio.Future[Any]) -> Any:
     """Await ``future`` (resolved by a scheduler callback) while the store's driver runs."""
+    import asyncio
+
     state = async_state(scheduler)
     if state.failure is not None:
         scheduler.poisoned = True
@@ -134,6 +141,8 @@ def _run_ready(scheduler: Scheduler, state: AsyncState, future: asyncio.Future[A
 
 async def _drive(scheduler: Scheduler, state: AsyncState) -> None:
     """Run the store's ready threads while anyone waits; see the module docstring."""
+    import asyncio
+
     steps = 0
     while state.waiters:
         if state.failure is not None:
@@ -175,6 +184,8 @@ def start_host_coroutine(
     running loop (a plain synchronous call) the coroutine cannot run: the
     error says how to call instead.
     """
+    import asyncio
+
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:

@@ -27,7 +27,6 @@ Example (a component exporting ``count: async func(n: u32) -> stream<u32>``)::
 from __future__ import annotations
 
 import itertools
-import weakref
 from typing import (
     Any,
     AsyncIterator,
@@ -285,7 +284,7 @@ class StreamReader(Generic[T]):
         assert [x async for x in reader] == [0, 1, 2]
     """
 
-    __slots__ = ("_shared", "_scheduler", "_closed", "_done", "_as_bytes", "_held", "__weakref__")
+    __slots__ = ("_shared", "_scheduler", "_closed", "_done", "_as_bytes", "__weakref__")
 
     def __init__(self, shared: SharedStream, scheduler: Any) -> None:
         self._shared = shared
@@ -293,18 +292,22 @@ class StreamReader(Generic[T]):
         self._closed = False
         self._done = False
         self._as_bytes = _is_u8(shared.t)
-        self._held = _hold_end(self, scheduler)
+        _hold_end(self, scheduler)
 
     def _take(self) -> SharedStream:
         """Give the stream away (passing the reader to a guest); this reader is then closed."""
         self._check_open()
         self._closed = True
-        self._held()
+        _released(self._scheduler)
         return self._shared
 
     def _check_open(self) -> None:
         if self._closed:
             raise ValueError("this stream reader is closed")
+
+    def holds_end(self) -> bool:
+        """Whether the host may still read from this reader (open, and the writer has not dropped)."""
+        return not self._closed and not self._done
 
     def _start_read(self, n: int) -> tuple[HostSink, list[int]]:
         sink = HostSink(n, self._as_bytes)
@@ -320,7 +323,7 @@ class StreamReader(Generic[T]):
     def _end_read(self, sink: HostSink, outcome: list[int]) -> Union[bytes, list]:
         if outcome[0] == CopyResult.DROPPED:
             self._done = True
-            self._held()
+            _released(self._scheduler)
         return sink.result()
 
     def _abandon(self, sink: HostSink) -> None:
@@ -399,7 +402,7 @@ class StreamReader(Generic[T]):
         if not self._closed:
             self._closed = True
             self._shared.drop()
-            self._held()
+            _released(self._scheduler)
 
     def __enter__(self) -> StreamReader[T]:
         return self
@@ -419,19 +422,23 @@ class FutureReader(Generic[T]):
         value = await (await later.call_async(store))
     """
 
-    __slots__ = ("_shared", "_scheduler", "_closed", "_held", "__weakref__")
+    __slots__ = ("_shared", "_scheduler", "_closed", "__weakref__")
 
     def __init__(self, shared: SharedFuture, scheduler: Any) -> None:
         self._shared = shared
         self._scheduler = scheduler
         self._closed = False
-        self._held = _hold_end(self, scheduler)
+        _hold_end(self, scheduler)
+
+    def holds_end(self) -> bool:
+        """Whether the host may still await this reader."""
+        return not self._closed
 
     def _take(self) -> SharedFuture:
         if self._closed:
             raise ValueError("this future reader is closed")
         self._closed = True
-        self._held()
+        _released(self._scheduler)
         return self._shared
 
     def _start(self) -> tuple[HostSink, list[int]]:
@@ -444,7 +451,7 @@ class FutureReader(Generic[T]):
 
     def _finish(self, sink: HostSink, outcome: list[int]) -> Any:
         self._closed = True
-        self._held()
+        _released(self._scheduler)
         if outcome[0] != CopyResult.COMPLETED or not sink.values:
             raise ValueError("the future's writer dropped without writing a value")
         return sink.values[0]
@@ -488,30 +495,30 @@ class FutureReader(Generic[T]):
         if not self._closed:
             self._closed = True
             self._shared.drop()
-            self._held()
+            _released(self._scheduler)
 
     def __repr__(self) -> str:
         return f"<FutureReader {'closed' if self._closed else 'open'}>"
 
 
-def _hold_end(reader: Any, scheduler: Any) -> weakref.finalize:
-    """Count an end the host holds while it is open: the host may still use it (see ``aio``).
+def _hold_end(reader: Any, scheduler: Any) -> None:
+    """Note an end the host holds: while it is open, the host may still use it (see ``aio``).
 
-    Returns the call that stops counting it (once): at ``close()``, when the
-    writer dropped, or when the reader is collected unclosed (its end is
-    then not dropped: a collection must not act on the guest at an arbitrary
-    moment).
+    The store's asyncio state keeps a weak set of readers and asks them only
+    when nothing is ready (``holds_end``); a reader collected unclosed simply
+    leaves the set (its end is not dropped: a collection must not act on the
+    guest at an arbitrary moment).
     """
     from .aio import async_state
 
-    state = async_state(scheduler)
-    state.host_ends += 1
-    return weakref.finalize(reader, _release_end, state)
+    async_state(scheduler).host_readers.add(reader)
 
 
-def _release_end(state: Any) -> None:
-    state.host_ends -= 1
-    state.notify()
+def _released(scheduler: Any) -> None:
+    """A reader let its end go: a waiting driver re-checks whether anything can still wake it."""
+    from .aio import async_state
+
+    async_state(scheduler).notify()
 
 
 class HostPending:

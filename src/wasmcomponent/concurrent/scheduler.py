@@ -288,6 +288,10 @@ class Scheduler:
         self.max_handles = DEFAULT_MAX_HANDLES
         self.instances: weakref.WeakSet[Any] = weakref.WeakSet()
         self.poisoned = False
+        # Synchronous host calls running this scheduler (``run_until``): no host
+        # coroutine can be awaited there, so a host function that has a sync form
+        # (WASI's blocking calls) runs that instead.
+        self.sync_runs = 0
         # Run when no thread is ready, before declaring a deadlock (host
         # results that arrive "when the event loop next goes idle").
         self.idle: list[Callable[[], None]] = []

@@ -72,6 +72,7 @@ def lifted_callee(state: Any, lifted: p.LiftedFunc, fused: bool = False) -> Lift
         may_suspend=_may_suspend(state.plan, odef.component_instance) or odef.component_instance in state.coroutine_callers,
         threads_visible=state.plan.has_thread_builtins,
         scalar_params=all(is_inline_scalar(t) for _, t in lifted.type.params),
+        params=lifted.type.params,
     )
 
 
@@ -117,17 +118,28 @@ def async_export(state: Any, item: p.ExportFunc) -> Callable[[Any, tuple], Any]:
         return task
 
     def invoke(store: Any, args: tuple) -> Any:
+        # ``start`` and ``_returned`` written out: this is every sync call's path.
+        if store_state.poisoned or scheduler.poisoned or not callee.inst.flags.may_enter:
+            raise cannot_enter()
         box: list[Optional[tuple]] = []
-        start(args, box.append)
-        # As wasmtime's ``call_async``: return at ``task.return``; what the
-        # task does afterwards stays queued for the next run of the loop.
-        if not box:
-            try:
+        scope = CallScope() if scoped else None
+        scheduler.sync_runs += 1
+        try:
+            if lift_now(scheduler, callee, args, box.append, scope) is None:
+                canon_lift(scheduler, callee, lambda: args, box.append, scope)
+            # As wasmtime's ``call_async``: return at ``task.return``; what the
+            # task does afterwards stays queued for the next run of the loop.
+            if not box:
                 scheduler.run_until(lambda: bool(box))
-            except BaseException:
-                store_state.poisoned = scheduler.poisoned = True
-                raise
-        return _returned(box[0])
+        except BaseException:
+            store_state.poisoned = scheduler.poisoned = True
+            raise
+        finally:
+            scheduler.sync_runs -= 1
+        result = box[0]
+        if result is None:
+            raise trap("task was cancelled before returning")
+        return result[0]
 
     async def run_async(store: Any, args: tuple) -> Any:
         # ``box`` says whether the task resolved; the future wakes the caller
@@ -301,7 +313,11 @@ def async_lower_import(state: Any, trampoline: p.LowerImport, host: Callable[...
 
 
 def concurrent_import(
-    state: Any, trampoline: p.LowerImport, host: Callable[..., Any], coroutine: bool = False
+    state: Any,
+    trampoline: p.LowerImport,
+    host: Callable[..., Any],
+    coroutine: bool = False,
+    sync_form: Optional[Callable[..., Any]] = None,
 ) -> wasmtime.Func:
     """A lowered host function that may answer later.
 
@@ -312,7 +328,9 @@ def concurrent_import(
     pending, and ``subtask.cancel`` cancels the coroutine.  A sync lower blocks
     the calling thread until the result arrives; for a coroutine it does so
     whatever the task's type (the core code is suspended, as wasmtime does
-    for a host function defined with ``func_wrap_async``).
+    for a host function defined with ``func_wrap_async``).  ``sync_form`` is
+    the same function's synchronous form (an ``async_variant``'s original),
+    run instead when a synchronous host call drives the store.
     """
     caller_def = state.plan.options[trampoline.options]
     is_async = caller_def.is_async
@@ -331,6 +349,8 @@ def concurrent_import(
 
     def outcome_of(args: Any) -> Any:
         """Call the host; a coroutine becomes a ``HostPending`` fed by the loop."""
+        if sync_form is not None and scheduler.sync_runs:
+            return sync_form(store, *args)  # a sync call: nothing could await a coroutine
         outcome = host(store, *args)
         if not coroutine or not inspect.isawaitable(outcome):
             return outcome

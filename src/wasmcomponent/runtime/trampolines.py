@@ -79,7 +79,8 @@ def _async_trampoline(state: Any, trampoline: Any) -> Optional[wasmtime.Func]:
         if isinstance(definition, FuncDefinition):
             coroutine = state.coroutine_definition(trampoline)
             if coroutine is not None:
-                return concurrent_import(state, trampoline, coroutine, True)
+                sync_form = definition.func if coroutine is not definition.func else None
+                return concurrent_import(state, trampoline, coroutine, True, sync_form)
             if definition.concurrent:
                 return concurrent_import(state, trampoline, definition.func)
             if state.plan.options[trampoline.options].is_async:
