@@ -42,9 +42,13 @@ from ``serve``'s own arguments (given, or read from the environment variable
     WASMCOMPONENT_SERVE='app.wasm -S inherit-network' \\
         gunicorn -k uvicorn.workers.UvicornWorker -w 4 'wasmcomponent.serve:create_app()'
 
-Requests run on worker threads (a wasm call blocks); once ``call_async``
-lands, :class:`~.wasi.http.asgi.AsgiApp` calls the handler on the event loop
-instead, and nothing here changes.
+Requests run on worker threads (a wasm call blocks).  ``Func.call_async``
+and WASI under asyncio (:mod:`.wasi.aio`) now let a guest wait on the event
+loop; serving moves there once the request body can be pulled from the loop
+(``receive()`` awaited by the guest's stream read; :mod:`.wasi.aio` still
+reads a served request body on a worker thread).  The change is inside
+:class:`~.wasi.http.asgi.AsgiApp` (an exchange that instantiates in the
+coroutine and awaits ``handle.call_async``); nothing here changes.
 """
 
 from __future__ import annotations
