@@ -387,6 +387,44 @@ async def _asgi_get(app: Any, path: str, headers: Sequence[tuple[bytes, bytes]] 
     return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
 
 
+class _PlainAwaitable:
+    """An awaitable that is no coroutine, as some ASGI servers' ``receive()`` returns (granian's)."""
+
+    def __init__(self, message: dict[str, Any]) -> None:
+        self.message = message
+
+    def __await__(self) -> Any:
+        yield from ()
+        return self.message
+
+
+def test_request_body_from_a_receive_that_is_no_coroutine(monkeypatch: pytest.MonkeyPatch) -> None:
+    guest = build("http")
+    for name in ("WASMCOMPONENT_CACHE_DIR", "WASMCOMPONENT_CACHE_KEY_FILE"):
+        monkeypatch.setenv(name, _env()[name])
+    app = build_app(parse_options([str(guest)]))
+    payload = os.urandom(20000)
+    inbox = [
+        {"type": "http.request", "body": payload[:7000], "more_body": True},
+        {"type": "http.request", "body": payload[7000:], "more_body": False},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    def receive() -> _PlainAwaitable:
+        return _PlainAwaitable(inbox.pop(0))
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "method": "POST", "path": "/echo", "raw_path": b"/echo", "query_string": b"",
+        "headers": [(b"host", b"example.test"), (b"content-length", str(len(payload)).encode())], "scheme": "http",
+    }
+    asyncio.run(asyncio.wait_for(app(scope, receive, send), TIMEOUT))
+    assert sent[0]["status"] == 200
+    assert b"".join(m.get("body", b"") for m in sent[1:]) == payload
+
+
 def _run_serve(args: list[str], timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "wasmcomponent.serve", *args],

@@ -192,9 +192,13 @@ class _Receiver:
                 return bytes(body)
         return None
 
+    async def _receive(self) -> dict[str, Any]:
+        return await self.receive()
+
     def _next(self) -> dict[str, Any]:
-        coroutine: Any = self.receive()  # an awaitable; ASGI servers give a coroutine function
-        future: concurrent.futures.Future[dict[str, Any]] = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        # receive() is called on the loop, inside a coroutine: servers such as granian give an
+        # awaitable that is no coroutine, or that must be made on the loop's thread
+        future: concurrent.futures.Future[dict[str, Any]] = asyncio.run_coroutine_threadsafe(self._receive(), self.loop)
         while True:
             try:
                 return future.result(RECEIVE_SLICE)
