@@ -405,7 +405,43 @@ def breakdown(guest: Path, rounds: int = 60) -> str:
         ("instantiate + handle", hello),
         ("wasmtime-py 50: instantiate (fresh Store, WasiConfig)", native),
     ]
-    return "\n".join(["| per request, CPU | ms |", "|---|---:|"] + [f"| {label} | {ms:.2f} |" for label, ms in rows])
+    rows += _small_guest_rows(best)
+    return "\n".join(["| per request, CPU | ms |", "|---|---:|"] + [f"| {label} | {ms:.3f} |" for label, ms in rows])
+
+
+def _small_guest_rows(best: Any) -> list[tuple[str, float]]:
+    """The same steps for the WAT guest, and its request through serve's ASGI application (no HTTP)."""
+    from wasmcomponent.serve import build_app, parse_options
+    from wasmcomponent.wasi.http.server import handle_request
+
+    app = build_app(parse_options([str(build_wat_guest())]))
+    scope = {
+        "type": "http", "method": "GET", "path": "/", "raw_path": b"/", "query_string": b"",
+        "headers": [(b"host", b"bench")], "scheme": "http",
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    async def requests(count: int) -> None:
+        for _ in range(count):
+            await app(scope, receive, send)
+
+    def handle() -> None:
+        store, instance = app.instantiate()
+        handle_request(store, instance, "GET", "/")
+
+    def through_asgi() -> None:
+        asyncio.run(requests(20))
+
+    return [
+        ("WAT guest: instantiate", best(app.instantiate)),
+        ("WAT guest: instantiate + handle", best(handle)),
+        ("WAT guest: through serve's ASGI app (worker thread, log, streamed body)", best(through_asgi) / 20),
+    ]
 
 
 def main() -> int:
