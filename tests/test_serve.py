@@ -298,6 +298,7 @@ def test_options_follow_wasmtime_serve() -> None:
         (["--addr", "8080"], "invalid --addr `8080`"),
         (["--addr", "host:99999"], "invalid --addr"),
         (["-H", "no-colon"], "expected `NAME: VALUE`"),
+        (["-H", "x-name: \u65e5\u672c"], "a header is Latin-1 text"),
     ],
 )
 def test_invalid_options_are_usage_errors(args: list[str], message: str) -> None:

@@ -211,7 +211,10 @@ def options_from_args(args: argparse.Namespace) -> ServeOptions:
         name, sep, value = item.partition(":")
         if not sep or not name.strip():
             raise ServeError(f"-H `{item}`: expected `NAME: VALUE`", status=2)
-        options.headers.append((name.strip().lower().encode("latin-1"), value.strip().encode("latin-1")))
+        try:
+            options.headers.append((name.strip().lower().encode("latin-1"), value.strip().encode("latin-1")))
+        except UnicodeEncodeError:
+            raise ServeError(f"-H `{item}`: a header is Latin-1 text", status=2) from None
     options.logging_prefix = not args.no_logging_prefix
     options.use_cache = not args.no_cache
     options.log_level = args.log_level
