@@ -683,12 +683,19 @@ def test_inspect_errors_are_one_line(tmp_path: Path) -> None:
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
 
 
-def test_bindgen_and_serve_are_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """`wasmcomponent bindgen` writes a package; `wasmcomponent serve` refuses a non-proxy component."""
+def test_bindgen_and_serve_are_commands(tmp_path: Path) -> None:
+    """`wasmcomponent bindgen` writes a package; `wasmcomponent serve` refuses a non-proxy component.
+
+    ``serve`` runs in a child process: it configures the process's logging for a server.
+    """
     from wasmcomponent.cli import main
 
     hello = str(Path(__file__).resolve().parents[1] / "examples" / "hello.wat")
     assert main(["bindgen", hello, "--out", str(tmp_path), "--name", "hello_bindings"]) == 0
     assert (tmp_path / "hello_bindings" / "__init__.py").is_file()
-    assert main(["serve", hello, "--addr", "127.0.0.1:0"]) == 1
-    assert "needs a wasi:http/proxy component" in capsys.readouterr().err
+    done = subprocess.run(
+        [sys.executable, "-m", "wasmcomponent", "serve", hello, "--addr", "127.0.0.1:0"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 1
+    assert "needs a wasi:http/proxy component" in done.stderr

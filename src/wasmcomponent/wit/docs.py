@@ -139,18 +139,19 @@ _TYPE_KEYS = frozenset({"docs", "stability", "items"})
 _FUNC_KEYS = frozenset({"docs", "stability"})
 
 
+def _apply_each(data: Any, key: str, items: Any, what: str, apply: Any) -> None:
+    """``apply(entry, item)`` for each ``data[key]`` entry, on the model's item of that name."""
+    for name, entry in _map(data.get(key), key).items():
+        item = items.get(name)
+        if item is None:
+            raise _Invalid(f"missing {what} {name!r}")
+        apply(entry, item)
+
+
 def _package(meta: Any, package: w.Package) -> None:
     meta = _object(meta, _PACKAGE_KEYS, "package metadata")
-    for name, data in _map(meta.get("worlds"), "worlds").items():
-        world = package.worlds.get(name)
-        if world is None:
-            raise _Invalid(f"missing world {name!r}")
-        _world(data, world)
-    for name, data in _map(meta.get("interfaces"), "interfaces").items():
-        iface = package.interfaces.get(name)
-        if iface is None:
-            raise _Invalid(f"missing interface {name!r}")
-        _interface(data, iface)
+    _apply_each(meta, "worlds", package.worlds, "world", _world)
+    _apply_each(meta, "interfaces", package.interfaces, "interface", _interface)
     docs = _text(meta.get("docs"), "package docs")
     if docs is not None:
         package.docs = docs
@@ -158,16 +159,8 @@ def _package(meta: Any, package: w.Package) -> None:
 
 def _interface(data: Any, iface: w.Interface) -> None:
     data = _object(data, _INTERFACE_KEYS, "interface metadata")
-    for name, item in _map(data.get("types"), "types").items():
-        typedef = iface.types.get(name)
-        if typedef is None:
-            raise _Invalid(f"missing type {name!r}")
-        _type(item, typedef)
-    for name, item in _map(data.get("funcs"), "funcs").items():
-        func = iface.functions.get(name)
-        if func is None:
-            raise _Invalid(f"missing func {name!r}")
-        _function(item, func)
+    _apply_each(data, "types", iface.types, "type", _type)
+    _apply_each(data, "funcs", iface.functions, "func", _function)
     docs = _text(data.get("docs"), "interface docs")
     if docs is not None:
         iface.docs = docs

@@ -44,13 +44,13 @@ class Kinds(exports.Kinds):
     def echo_bytes(self, b: bytes) -> bytes:
         return b
 
-    def echo_list(self, l: List[int]) -> List[int]:
+    def echo_list(self, l: List[int]) -> List[int]:  # noqa: E741 - the WIT parameter is named `l`
         return l
 
     def echo_point(self, p: t.Point) -> t.Point:
         return p
 
-    def echo_points(self, l: List[t.Point]) -> List[t.Point]:
+    def echo_points(self, l: List[t.Point]) -> List[t.Point]:  # noqa: E741 - the WIT parameter is named `l`
         return l
 
     def echo_person(self, p: t.Person) -> t.Person:
@@ -65,7 +65,7 @@ class Kinds(exports.Kinds):
     def echo_shape(self, s: t.Shape) -> t.Shape:
         return s
 
-    def echo_shapes(self, l: List[t.Shape]) -> List[t.Shape]:
+    def echo_shapes(self, l: List[t.Shape]) -> List[t.Shape]:  # noqa: E741 - the WIT parameter is named `l`
         return l
 
     def echo_option(self, o: Optional[str]) -> Optional[str]:
@@ -79,7 +79,7 @@ class Kinds(exports.Kinds):
             raise r
         return r.value
 
-    def echo_results(self, l: List[Result[t.Point, t.Color]]) -> List[Result[t.Point, t.Color]]:
+    def echo_results(self, l: List[Result[t.Point, t.Color]]) -> List[Result[t.Point, t.Color]]:  # noqa: E741 - the WIT parameter is named `l`
         return l
 
     def echo_tuple(self, v: Tuple[int, str, t.Point]) -> Tuple[int, str, t.Point]:
