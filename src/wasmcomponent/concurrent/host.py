@@ -40,6 +40,7 @@ from typing import (
     Union,
 )
 
+from .aio import async_state, start_host_coroutine, wait_on
 from .streams import CopyResult, SharedFuture, SharedStream
 
 __all__ = [
@@ -205,8 +206,6 @@ def host_stream_async(shared_payload: Any, items: Any, scheduler: Any) -> Shared
     holds more than one item.  It ends the stream (drops the writable end)
     when the iterable is exhausted or the guest dropped its end.
     """
-    from .aio import async_state, start_host_coroutine
-
     shared = SharedStream(shared_payload)
     as_bytes = _is_u8(shared_payload)
     iterator = items.__aiter__()
@@ -258,8 +257,6 @@ async def _offer(shared: SharedStream, source: HostSource, state: Any) -> None:
 
 def host_future_async(shared_payload: Any, awaitable: Any, scheduler: Any) -> SharedFuture:
     """A new future whose writer is a host awaitable: its value is written when it completes."""
-    from .aio import async_state, start_host_coroutine
-
     shared = SharedFuture(shared_payload)
     state = async_state(scheduler)
 
@@ -309,15 +306,21 @@ class StreamReader(Generic[T]):
         """Whether the host may still read from this reader (open, and the writer has not dropped)."""
         return not self._closed and not self._done
 
-    def _start_read(self, n: int) -> tuple[HostSink, list[int]]:
+    def _start_read(self, n: int, wake: Optional[list[Callable[[], None]]] = None) -> tuple[HostSink, list[int]]:
+        """Offer a buffer for ``n`` elements; ``outcome`` gets the copy's result, then ``wake`` runs."""
         sink = HostSink(n, self._as_bytes)
         outcome: list[int] = []
 
+        def on_copy_done(result: int) -> None:
+            outcome.append(result)
+            for callback in wake or ():
+                callback()
+
         def on_copy(reclaim: Any) -> None:
             reclaim()
-            outcome.append(CopyResult.COMPLETED)
+            on_copy_done(CopyResult.COMPLETED)
 
-        self._shared.read(HOST, sink, on_copy, outcome.append)
+        self._shared.read(HOST, sink, on_copy, on_copy_done)
         return sink, outcome
 
     def _end_read(self, sink: HostSink, outcome: list[int]) -> Union[bytes, list]:
@@ -354,33 +357,28 @@ class StreamReader(Generic[T]):
         Waits as a coroutine: the event loop runs other tasks while the
         writer has nothing to give.
         """
-        import asyncio
-
-        from .aio import async_state, wait_on
-
         self._check_open()
         if self._done or n <= 0:
             return b"" if self._as_bytes else []
-        sink = HostSink(n, self._as_bytes)
-        copied: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        wake: list[Callable[[], None]] = []
+        sink, outcome = self._start_read(n, wake)
+        if not outcome:  # nothing to copy yet: wait (most reads of a ready writer do not)
+            import asyncio
 
-        def on_copy_done(result: int) -> None:
-            if not copied.done():
-                copied.set_result(result)
+            copied: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-        def on_copy(reclaim: Any) -> None:
-            reclaim()
-            on_copy_done(CopyResult.COMPLETED)
+            def wake_reader() -> None:
+                if not copied.done():
+                    copied.set_result(None)
 
-        self._shared.read(HOST, sink, on_copy, on_copy_done)
-        if not copied.done():
+            wake.append(wake_reader)
             async_state(self._scheduler).notify()  # a guest writer may be waiting for this read
-        try:
-            result = await wait_on(self._scheduler, copied)
-        except BaseException:
-            self._abandon(sink)
-            raise
-        return self._end_read(sink, [result])
+            try:
+                await wait_on(self._scheduler, copied)
+            except BaseException:
+                self._abandon(sink)
+                raise
+        return self._end_read(sink, outcome)
 
     def __aiter__(self) -> AsyncIterator[T]:
         return self._iterate()
@@ -466,8 +464,6 @@ class FutureReader(Generic[T]):
         """The value; the event loop runs other tasks meanwhile (what ``await reader`` does)."""
         import asyncio
 
-        from .aio import async_state, wait_on
-
         if self._closed:
             raise ValueError("this future reader is closed")
         sink = HostSink(1, False)
@@ -509,15 +505,11 @@ def _hold_end(reader: Any, scheduler: Any) -> None:
     leaves the set (its end is not dropped: a collection must not act on the
     guest at an arbitrary moment).
     """
-    from .aio import async_state
-
     async_state(scheduler).host_readers.add(reader)
 
 
 def _released(scheduler: Any) -> None:
     """A reader let its end go: a waiting driver re-checks whether anything can still wake it."""
-    from .aio import async_state
-
     async_state(scheduler).notify()
 
 
