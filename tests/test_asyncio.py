@@ -304,3 +304,18 @@ def test_cli_invokes_an_async_export_and_prints_a_stream_as_a_list(
     out = io.StringIO()
     assert cli_run(str(path), call, out, use_cache=False) == 0
     assert out.getvalue() == printed + "\n"
+
+
+def test_a_wrong_python_value_raises_and_leaves_the_instance_usable() -> None:
+    """As on the synchronous path: a value that does not fit is the caller's error, not a trap."""
+    from asyncio_guests import DIGITS
+
+    engine = wasmtime.Engine()
+    store = wasmtime.Store(engine)
+    double = Linker(engine).instantiate(store, Component(engine, DIGITS)).get_func(store, "double")
+    with pytest.raises(TypeError, match="parameter `x`: expected `u32`"):
+        double(store, "21")
+    with pytest.raises(ValueError):
+        run(double.call_async(store, -1))
+    assert double(store, 21) == 42
+    assert run(double.call_async(store, 4)) == 8

@@ -33,6 +33,7 @@ __all__ = [
     "LiftedCallee",
     "canon_lift",
     "lift_now",
+    "ArgumentsRejected",
     "canon_lower",
     "CallbackCode",
     "StartCall",
@@ -509,12 +510,16 @@ def _first_step(
     try:
         if callee.exclusive and callee.ft_async:
             inst.exclusive_thread = thread  # the exclusive lock
-        if args is None:
-            args = task.start()
-        if callee.scalar_params:
-            raw = callee.core_direct(*callee.lower_params(callee.cx, args))
+        if args is None:  # a guest caller's arguments: an error lifting them is a trap
+            raw = callee.core_direct(*_lower_first(task, callee, task.start()))
         else:
-            raw = callee.core_direct(*_lower_args(task, callee, args))
+            try:
+                flat = _lower_first(task, callee, args)
+            except (TypeError, ValueError) as error:  # a wrong Python value: nothing ran yet
+                if inst.exclusive_thread is thread:
+                    inst.exclusive_thread = None
+                raise ArgumentsRejected(error) from error
+            raw = callee.core_direct(*flat)
         if not callee.is_async:
             _finish_sync_lift(task, callee, raw)
         elif callee.callback is not None and (type(raw) is not int or raw & 0xF != _EXIT):
@@ -527,6 +532,26 @@ def _first_step(
         thread.running = False
         flags.may_enter = entered
         scheduler.current = previous
+
+
+def _lower_first(task: Task, callee: LiftedCallee, args: Sequence[Any]) -> Sequence[Any]:
+    """The flat arguments of the first core call (scalars through the generated lowerer)."""
+    if callee.scalar_params:
+        return callee.lower_params(callee.cx, args)  # type: ignore[no-any-return]
+    return _lower_args(task, callee, args)
+
+
+class ArgumentsRejected(Exception):
+    """The host's arguments do not fit the parameter types (the lowering's ``error``).
+
+    Raised by :func:`lift_now` before the core function ran and with the
+    exclusive lock released: the caller raises ``error`` itself and the
+    store stays usable, as after a wrong value on the synchronous path.
+    """
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _fast_path_thread(scheduler: Scheduler, callee: LiftedCallee) -> Thread:

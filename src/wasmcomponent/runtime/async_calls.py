@@ -27,7 +27,15 @@ from ..abi.inline import is_inline_scalar
 from ..concurrent.aio import start_host_coroutine, wait_on
 from ..concurrent.host import HostPending
 from ..concurrent.scheduler import Scheduler, scheduler_of
-from ..concurrent.tasks import AsyncInstance, LiftedCallee, Task, canon_lift, canon_lower, lift_now
+from ..concurrent.tasks import (
+    ArgumentsRejected,
+    AsyncInstance,
+    LiftedCallee,
+    Task,
+    canon_lift,
+    canon_lower,
+    lift_now,
+)
 from ..concurrent.traps import cannot_block_sync, trap
 from ..translate import plan as p
 from ..types.abi import flatten_functype
@@ -112,6 +120,8 @@ def async_export(state: Any, item: p.ExportFunc) -> Callable[[Any, tuple], Any]:
             task = lift_now(scheduler, callee, args, on_resolve, scope)
             if task is None:
                 task = canon_lift(scheduler, callee, lambda: args, on_resolve, scope)
+        except ArgumentsRejected as rejected:
+            raise rejected.error from None
         except BaseException:
             store_state.poisoned = scheduler.poisoned = True
             raise
@@ -131,6 +141,8 @@ def async_export(state: Any, item: p.ExportFunc) -> Callable[[Any, tuple], Any]:
             # task does afterwards stays queued for the next run of the loop.
             if not box:
                 scheduler.run_until(lambda: bool(box))
+        except ArgumentsRejected as rejected:
+            raise rejected.error from None
         except BaseException:
             store_state.poisoned = scheduler.poisoned = True
             raise
