@@ -84,7 +84,8 @@ class GuestBuffer:
             view = memory.view()
             if ptr + length * codec.size > len(view):
                 raise trap("read pointer out of bounds of memory")
-            self.fresh_view = view
+            if codec.plain:  # only a plain copy uses it: one that runs no realloc meanwhile
+                self.fresh_view = view
         self.codec = codec
         self.cx = cx
         self.ptr = ptr
